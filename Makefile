@@ -1,0 +1,43 @@
+# segmesh: `make run` starts Orthanc with segmesh and a demo study; `make test` runs every check.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+
+.PHONY: run test system-deps test-system-deps venv test-venv lint typecheck pytest clean
+
+run: system-deps venv
+	scripts/run-orthanc.sh
+
+test: test-system-deps test-venv lint typecheck pytest
+
+system-deps:
+	scripts/install-system-deps.sh
+
+test-system-deps:
+	scripts/install-system-deps.sh --test
+
+$(VENV)/.installed-run: pyproject.toml scripts/make-venv.sh
+	scripts/make-venv.sh
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml scripts/make-venv.sh
+	scripts/make-venv.sh test
+	touch $@ $(VENV)/.installed-run
+
+venv: $(VENV)/.installed-run
+
+test-venv: $(VENV)/.installed-test
+
+lint: test-venv
+	$(VENV)/bin/ruff check plugin tests benchmarks
+	$(VENV)/bin/ruff format --check plugin tests benchmarks
+
+typecheck: test-venv
+	$(VENV)/bin/mypy
+
+# pytest exits 5 when it collects no test: that is a failure here, as it should be.
+pytest: test-venv
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .orthanc-storage .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,50 @@
+"""Errors of the core, each carrying the HTTP status the adapter answers with."""
+
+from __future__ import annotations
+
+
+class SegMeshError(Exception):
+    """Base error: ``message`` is short and stable, ``details`` says what exactly went wrong."""
+
+    http_status = 500
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message if not details else f"{message}: {details}")
+        self.message = message
+        self.details = details
+
+
+class BadRequestError(SegMeshError):
+    """A parameter of the request is malformed or out of range."""
+
+    http_status = 400
+
+
+class NotFoundError(SegMeshError):
+    """The resource named by the request does not exist."""
+
+    http_status = 404
+
+
+class LimitExceededError(SegMeshError):
+    """The request would exceed a configured limit (``SegMesh`` settings)."""
+
+    http_status = 413
+
+
+class UnsupportedError(SegMeshError):
+    """Not a SEG or RT-STRUCT, or an encoding segmesh cannot decode."""
+
+    http_status = 415
+
+
+class UnprocessableError(SegMeshError):
+    """Valid DICOM that cannot be converted, e.g. no frame of reference."""
+
+    http_status = 422
+
+
+class BrokenFileError(SegMeshError):
+    """The file is not readable DICOM, or a mandatory attribute is missing or malformed."""
+
+    http_status = 400

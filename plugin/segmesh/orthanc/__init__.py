@@ -1,0 +1,31 @@
+"""The Orthanc adapter: the only part of segmesh that imports ``orthanc``."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import orthanc
+
+from .. import __version__
+from ..decoders import available_decoders
+from ..settings import Settings
+from . import log, segments_route
+
+logger = logging.getLogger(__name__)
+
+
+def register() -> Settings:
+    """Read the settings, register every route and log what is available."""
+    log.install()
+    settings = Settings.from_configuration(json.loads(orthanc.GetConfiguration()))
+    segments_route.register()
+    decoders = available_decoders()
+    logger.warning(
+        "segmesh %s loaded (MaxVoxels %d); decoders available: %s; missing: %s",
+        __version__,
+        settings.max_voxels,
+        ", ".join(name for name, ok in decoders.items() if ok) or "none",
+        ", ".join(name for name, ok in decoders.items() if not ok) or "none",
+    )
+    return settings

@@ -1,0 +1,117 @@
+"""Typed requests, JSON answers and the error mapping of every segmesh route."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orthanc
+
+from ..errors import BadRequestError, NotFoundError, SegMeshError
+
+logger = logging.getLogger(__name__)
+
+#: Orthanc's error code for an unknown resource.
+ORTHANC_UNKNOWN_RESOURCE = 17
+
+
+@dataclass(frozen=True)
+class Request:
+    """What Orthanc passes to a REST callback, typed."""
+
+    method: str
+    uri: str
+    groups: tuple[str, ...]
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def json_body(self) -> dict[str, Any]:
+        """The body as a JSON object; an empty body is {}; anything else is a 400."""
+        if not self.body.strip():
+            return {}
+        try:
+            value = json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise BadRequestError("Body is not JSON", str(error)) from error
+        if not isinstance(value, dict):
+            raise BadRequestError("Body is not a JSON object", type(value).__name__)
+        return value
+
+
+Handler = Callable[[Request], "Answer"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A successful answer: bytes and their MIME type, with optional extra headers."""
+
+    body: bytes
+    mime_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, value: Any) -> Answer:
+        """A JSON answer."""
+        return cls(json.dumps(value, indent=2).encode(), "application/json")
+
+
+def send_error(output: Any, status: int, message: str, details: str) -> None:
+    """Answer ``{"Error", "Details"}`` with ``status``."""
+    # orthanc-python 4.0 takes the body as str; ASCII keeps its length equal to the byte count.
+    body = json.dumps({"Error": message, "Details": details}, ensure_ascii=True)
+    output.SetHttpHeader("Content-Type", "application/json")
+    output.SendHttpStatus(status, body, len(body))
+
+
+def _orthanc_error_status(error: Exception) -> int:
+    code = error.args[0] if error.args else None
+    return 404 if code == ORTHANC_UNKNOWN_RESOURCE else 500
+
+
+def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> None:
+    """Register ``handler`` for ``pattern``: parses the request, answers or maps errors."""
+
+    def callback(output: Any, uri: str, **request: Any) -> None:
+        method = str(request.get("method", "GET"))
+        if method not in methods:
+            output.SendMethodNotAllowed(",".join(methods))
+            return
+        typed = Request(
+            method=method,
+            uri=uri,
+            groups=tuple(request.get("groups", ())),
+            query=dict(request.get("get", {})),
+            body=bytes(request.get("body", b"") or b""),
+        )
+        try:
+            answer = handler(typed)
+        except SegMeshError as error:
+            logger.warning("segmesh: %s %s: %s", method, uri, error)
+            send_error(output, error.http_status, error.message, error.details)
+            return
+        except orthanc.OrthancException as error:
+            status = _orthanc_error_status(error)
+            if status == 404:
+                logger.warning("segmesh: %s %s: unknown resource", method, uri)
+                send_error(output, 404, "Unknown resource", uri)
+            else:
+                logger.error("segmesh: %s %s: Orthanc error %s", method, uri, error)
+                send_error(output, 500, "Orthanc error", str(error))
+            return
+        except Exception as error:
+            logger.exception("segmesh: %s %s failed", method, uri)
+            send_error(output, 500, "Internal error", f"{type(error).__name__}: {error}")
+            return
+        for name, value in answer.headers.items():
+            output.SetHttpHeader(name, value)
+        output.AnswerBuffer(answer.body, answer.mime_type)
+
+    orthanc.RegisterRestCallback(pattern, callback)
+
+
+def not_found(what: str, identifier: str) -> NotFoundError:
+    """A 404 for an unknown resource of segmesh."""
+    return NotFoundError(f"Unknown {what}", identifier)

@@ -1,0 +1,54 @@
+"""The ``SegMesh`` section of the Orthanc configuration, read once into a frozen object."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import BadRequestError
+
+logger = logging.getLogger(__name__)
+
+_OPTION_NAMES = {
+    "MaxVoxels": "max_voxels",
+    "CacheMegabytes": "cache_megabytes",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """segmesh's settings.
+
+    Attributes
+    ----------
+    max_voxels:
+        Largest label map (layers x slices x rows x columns) a request may build; above it the
+        request is answered with 413.
+    cache_megabytes:
+        Memory for decoded label maps kept between requests (overlays while scrolling).
+    """
+
+    max_voxels: int = 2_000_000_000
+    cache_megabytes: int = 1024
+
+    @classmethod
+    def from_configuration(cls, configuration: Mapping[str, Any]) -> Settings:
+        """Read the ``SegMesh`` section of a parsed Orthanc configuration (missing: defaults)."""
+        section = configuration.get("SegMesh", {})
+        if not isinstance(section, Mapping):
+            raise BadRequestError("Invalid configuration", "'SegMesh' must be a JSON object")
+        values: dict[str, Any] = {}
+        defaults: dict[str, Any] = {f.name: f.default for f in fields(cls)}
+        for key, value in section.items():
+            name = _OPTION_NAMES.get(key)
+            if name is None:
+                logger.warning("segmesh: unknown configuration option SegMesh.%s is ignored", key)
+                continue
+            if type(value) is not type(defaults[name]) or value <= 0:
+                raise BadRequestError(
+                    "Invalid configuration", f"SegMesh.{key} must be a positive integer"
+                )
+            values[name] = value
+        return cls(**values)

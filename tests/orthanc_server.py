@@ -1,0 +1,100 @@
+"""A real Orthanc process with segmesh loaded, on free loopback ports and a temporary storage."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_CANDIDATES = (
+    Path("/usr/share/orthanc/plugins/libOrthancPython.so"),
+    *sorted(Path("/usr/lib/orthanc").glob("libOrthancPython.so*")),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OrthancServer:
+    """Starts Orthanc with segmesh; ``url`` is its REST root."""
+
+    def __init__(self, work_dir: Path, extra_configuration: dict[str, Any] | None = None) -> None:
+        self.work_dir = work_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = work_dir / "orthanc.log"
+        plugin = next((p for p in PLUGIN_CANDIDATES if p.exists()), None)
+        if plugin is None:
+            raise RuntimeError("orthanc-python is not installed (run `make test`)")
+        configuration = {
+            "Name": "segmesh-test",
+            "HttpPort": self.port,
+            "DicomPort": free_port(),
+            "StorageDirectory": str(work_dir / "storage"),
+            "IndexDirectory": str(work_dir / "storage"),
+            "Plugins": [str(plugin)],
+            "PythonScript": str(ROOT / "plugin" / "segmesh_plugin.py"),
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": False,
+            "HttpTimeout": 120,
+            **(extra_configuration or {}),
+        }
+        self.config_path = work_dir / "orthanc.json"
+        self.config_path.write_text(json.dumps(configuration, indent=2))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.session = requests.Session()
+
+    def start(self, timeout: float = 90.0) -> None:
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            ["Orthanc", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Orthanc exited:\n{self.log()}")
+            try:
+                if self.session.get(f"{self.url}/system", timeout=2).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"Orthanc did not start within {timeout} s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def upload(self, data: bytes | Path) -> str:
+        """Store one DICOM file; returns its Orthanc instance id."""
+        body = data.read_bytes() if isinstance(data, Path) else data
+        response = self.session.post(f"{self.url}/instances", data=body, timeout=120)
+        response.raise_for_status()
+        return str(response.json()["ID"])
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.get(f"{self.url}{path}", timeout=300, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.post(f"{self.url}{path}", timeout=300, **kwargs)

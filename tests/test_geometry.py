@@ -1,0 +1,99 @@
+"""Unit tests of segmesh.geometry: slice order, affine, spacing, orientation checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset
+
+from segmesh.errors import UnprocessableError
+from segmesh.geometry import geometry_from_images
+
+
+def image(
+    position: Sequence[float], orientation: Sequence[float] | None = None, spacing=(0.5, 0.8)
+) -> Dataset:
+    ds = Dataset()
+    ds.ImagePositionPatient = position
+    ds.ImageOrientationPatient = orientation or [1, 0, 0, 0, 1, 0]
+    ds.PixelSpacing = list(spacing)
+    ds.Rows, ds.Columns = 4, 6
+    ds.FrameOfReferenceUID = "1.2.3"
+    return ds
+
+
+def test_slices_sorted_by_position_not_list_order() -> None:
+    images = [image([10, 20, z]) for z in (5.0, -5.0, 0.0)]
+    geometry, order = geometry_from_images(images)
+    assert order == [(1, 0), (2, 0), (0, 0)]
+    assert geometry.shape == (3, 4, 6)
+    np.testing.assert_allclose(geometry.affine[:3, 3], [10, 20, -5])
+
+
+def test_pixel_spacing_is_row_spacing_first() -> None:
+    geometry, _ = geometry_from_images([image([0, 0, z], spacing=(0.5, 0.8)) for z in (0, 2)])
+    # Along a row (increasing column i) the step is the column spacing, 0.8 mm.
+    np.testing.assert_allclose(geometry.affine[:3, 0], [0.8, 0, 0])
+    np.testing.assert_allclose(geometry.affine[:3, 1], [0, 0.5, 0])
+    np.testing.assert_allclose(geometry.spacing, (0.8, 0.5, 2.0))
+    np.testing.assert_allclose(geometry.index_to_lps([[2, 3, 1]]), [[1.6, 1.5, 2.0]])
+
+
+def test_sagittal_series_normal_and_order() -> None:
+    orientation = [0, 1, 0, 0, 0, -1]  # rows along +y, columns along -z: normal is -x
+    images = [image([x, 0, 0], orientation) for x in (0.0, -3.0, -6.0)]
+    geometry, order = geometry_from_images(images)
+    np.testing.assert_allclose(geometry.normal, [-1, 0, 0])
+    assert order == [(0, 0), (1, 0), (2, 0)]
+    np.testing.assert_allclose(geometry.affine[:3, 2], [-3, 0, 0])
+
+
+def test_lps_to_index_inverts_index_to_lps_on_an_oblique_grid() -> None:
+    c, s = np.cos(0.3), np.sin(0.3)
+    orientation = [c, s, 0, 0, c, s]
+    normal = np.cross([c, s, 0], [0, c, s])
+    images = [
+        image(list(np.array([1.0, 2.0, 3.0]) + 2.5 * k * normal), orientation) for k in range(4)
+    ]
+    geometry, _ = geometry_from_images(images)
+    indices = np.array([[0, 0, 0], [5, 3, 3], [2.5, 1.25, 1.5]])
+    np.testing.assert_allclose(
+        geometry.lps_to_index(geometry.index_to_lps(indices)), indices, atol=1e-9
+    )
+
+
+def test_non_uniform_spacing_is_followed() -> None:
+    images = [image([0, 0, z]) for z in (0.0, 1.0, 3.0, 6.0)]
+    geometry, _ = geometry_from_images(images)
+    assert not geometry.is_uniform
+    np.testing.assert_allclose(geometry.index_to_lps([[0, 0, 2]])[0], [0, 0, 3.0])
+    np.testing.assert_allclose(geometry.lps_to_index([[0, 0, 4.5]])[0], [0, 0, 2.5])
+    assert geometry.nearest_slice([0, 0, 2.9], tolerance=0.5) == 2
+    assert geometry.nearest_slice([0, 0, 4.5], tolerance=0.5) is None
+
+
+def test_mixed_orientations_are_reported() -> None:
+    images = [image([0, 0, 0]), image([0, 0, 1], [1, 0, 0, 0, 0, -1])]
+    with pytest.raises(UnprocessableError, match="Mixed orientations"):
+        geometry_from_images(images)
+
+
+def test_duplicate_positions_are_reported() -> None:
+    with pytest.raises(UnprocessableError, match="Duplicate slice positions"):
+        geometry_from_images([image([0, 0, 1]), image([0, 0, 1])])
+
+
+def test_projection_image_has_no_geometry() -> None:
+    ds = image([0, 0, 0])
+    del ds.ImagePositionPatient
+    with pytest.raises(UnprocessableError, match="No patient geometry"):
+        geometry_from_images([ds])
+
+
+def test_gantry_tilt_keeps_the_real_slice_step() -> None:
+    images = [image([0, 0.5 * k, 2.0 * k]) for k in range(3)]
+    geometry, _ = geometry_from_images(images)
+    np.testing.assert_allclose(geometry.affine[:3, 2], [0, 0.5, 2.0])
+    np.testing.assert_allclose(geometry.index_to_lps([[0, 0, 2]])[0], [0, 1.0, 4.0])

@@ -1,0 +1,164 @@
+"""GET /segmesh/instances/{id}/segments in a real Orthanc."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from skimage.color import lab2rgb
+
+from tests.conftest import encode
+from tests.dicom_files import part10_bytes, source_files
+from tests.orthanc_server import OrthancServer
+
+SOURCE_FILES = source_files()
+
+
+def expected_cielab_rgb(value: list[int]) -> list[int]:
+    """Independent oracle: DICOM-scaled CIELab to sRGB through scikit-image."""
+    lab = np.array(
+        [value[0] * 100.0 / 65535, value[1] * 255.0 / 65535 - 128, value[2] * 255.0 / 65535 - 128]
+    )
+    rgb = lab2rgb(lab[np.newaxis, np.newaxis, :])[0, 0]
+    return [round(float(c) * 255) for c in np.clip(rgb, 0, 1)]
+
+
+def expected_segments(dataset: pydicom.Dataset) -> list[tuple[int, str, list[int] | None]]:
+    """(number, label, colour or None where the file recommends none) read with pydicom."""
+    if "SegmentSequence" in dataset:
+        return [
+            (
+                int(item.SegmentNumber),
+                str(item.SegmentLabel),
+                expected_cielab_rgb(list(item.RecommendedDisplayCIELabValue))
+                if "RecommendedDisplayCIELabValue" in item
+                else None,
+            )
+            for item in dataset.SegmentSequence
+        ]
+    colors = {
+        int(item.ReferencedROINumber): [int(c) for c in item.ROIDisplayColor]
+        for item in dataset.ROIContourSequence
+        if "ROIDisplayColor" in item
+    }
+    return [
+        (int(item.ROINumber), str(item.ROIName), colors.get(int(item.ROINumber)))
+        for item in dataset.StructureSetROISequence
+    ]
+
+
+@pytest.mark.skipif(not SOURCE_FILES, reason="shared/testdata is absent")
+@pytest.mark.parametrize("path", SOURCE_FILES, ids=lambda p: str(p).split("testdata/")[-1])
+def test_every_testdata_source_is_listed(orthanc: OrthancServer, path: Path) -> None:
+    dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    instance_id = orthanc.upload(part10_bytes(path))
+    response = orthanc.get(f"/segmesh/instances/{instance_id}/segments")
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["Kind"] == ("SEG" if "SegmentSequence" in dataset else "RTSTRUCT")
+    assert answer["SOPClassUID"] == dataset.SOPClassUID
+    listed = {s["Number"]: s for s in answer["Segments"]}
+    listed.update({s["Number"]: s for s in answer["Skipped"]})
+    expected = expected_segments(dataset)
+    assert sorted(listed) == sorted(number for number, _, _ in expected)
+    for number, label, color in expected:
+        assert listed[number]["Label"] == label
+        if color is not None and "Color" in listed[number]:
+            assert np.max(np.abs(np.array(listed[number]["Color"]) - color)) <= 1, (number, color)
+    for segment in answer["Segments"]:
+        assert len(segment["Color"]) == 3
+        assert all(0 <= c <= 255 for c in segment["Color"])
+    if answer["Kind"] == "SEG":
+        for segment, item in zip(answer["Segments"], dataset.SegmentSequence, strict=True):
+            category = item.SegmentedPropertyCategoryCodeSequence[0]
+            assert segment["Category"]["CodeValue"] == category.CodeValue
+            assert (
+                segment["Type"]["CodeMeaning"]
+                == item.SegmentedPropertyTypeCodeSequence[0].CodeMeaning
+            )
+    # None of these referenced series were uploaded: all are reported missing.
+    assert answer["ReferencedSeries"] == []
+
+
+def test_demo_seg_and_rtstruct(orthanc: OrthancServer, demo_ids: dict[str, str]) -> None:
+    seg = orthanc.get(f"/segmesh/instances/{demo_ids['SEG']}/segments").json()
+    rtstruct = orthanc.get(f"/segmesh/instances/{demo_ids['RTSTRUCT']}/segments").json()
+    assert seg["Kind"] == "SEG"
+    assert rtstruct["Kind"] == "RTSTRUCT"
+    for answer in (seg, rtstruct):
+        assert answer["ReferencedSeries"] == [demo_ids["CTSeries"]]
+        assert answer["MissingSeries"] == []
+        assert [s["Label"] for s in answer["Segments"]] == [
+            "Liver",
+            "Spleen",
+            "Left kidney",
+            "Right kidney",
+            "Vertebra",
+            "Aorta",
+        ]
+    assert rtstruct["Segments"][0]["Color"] == [221, 130, 101]
+    assert rtstruct["Segments"][0]["InterpretedType"] == "ORGAN"
+    # The SEG stores the same colour as CIELab: the round trip is within one step.
+    assert np.max(np.abs(np.array(seg["Segments"][0]["Color"]) - [221, 130, 101])) <= 1
+    assert seg["FrameOfReferenceUID"] == rtstruct["FrameOfReferenceUID"]
+
+
+def test_missing_series_are_named(orthanc: OrthancServer) -> None:
+    path = SOURCE_FILES[0] if SOURCE_FILES else pytest.skip("shared/testdata is absent")
+    dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    answer = orthanc.get(f"/segmesh/instances/{orthanc.upload(part10_bytes(path))}/segments").json()
+    referenced = [
+        str(i.SeriesInstanceUID) for i in dataset.get("ReferencedSeriesSequence", [])
+    ] or [
+        str(series.SeriesInstanceUID)
+        for frame in dataset.get("ReferencedFrameOfReferenceSequence", [])
+        for study in frame.get("RTReferencedStudySequence", [])
+        for series in study.get("RTReferencedSeriesSequence", [])
+    ]
+    assert answer["MissingSeries"] == referenced
+
+
+def test_unknown_instance_is_404(orthanc: OrthancServer) -> None:
+    response = orthanc.get("/segmesh/instances/no-such-instance/segments")
+    assert response.status_code == 404
+    assert response.json()["Error"] == "Unknown instance"
+
+
+def test_image_instance_is_415(orthanc: OrthancServer, demo_study, demo_ids) -> None:
+    image_id = orthanc.get(f"/series/{demo_ids['CTSeries']}").json()["Instances"][0]
+    response = orthanc.get(f"/segmesh/instances/{image_id}/segments")
+    assert response.status_code == 415
+    body = response.json()
+    assert body["Error"] == "Not a DICOM SEG or RT-STRUCT"
+    assert "1.2.840.10008.5.1.4.1.1.2" in body["Details"]
+
+
+def test_seg_without_segment_sequence_is_400(orthanc: OrthancServer, demo_study) -> None:
+    broken = demo_study.seg.copy()
+    del broken.SegmentSequence
+    broken.SOPInstanceUID = broken.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4.5.6.7.8.1"
+    response = orthanc.get(f"/segmesh/instances/{orthanc.upload(encode(broken))}/segments")
+    assert response.status_code == 400
+    assert response.json() == {
+        "Error": "Malformed SEG",
+        "Details": "SegmentSequence is missing or empty",
+    }
+
+
+def test_wrong_method_is_405(orthanc: OrthancServer, demo_ids) -> None:
+    response = orthanc.post(f"/segmesh/instances/{demo_ids['SEG']}/segments", data=b"")
+    assert response.status_code == 405
+
+
+def test_bad_input_logs_one_line_not_a_traceback(orthanc: OrthancServer) -> None:
+    orthanc.get("/segmesh/instances/no-such-instance/segments")
+    assert "Traceback" not in orthanc.log()
+    assert "segmesh: GET /segmesh/instances/no-such-instance/segments" in orthanc.log()
+
+
+def test_plugin_logs_version_and_decoders(orthanc: OrthancServer) -> None:
+    log = orthanc.log()
+    assert "segmesh 0.1.0 loaded" in log
+    assert "decoders available: RLE Lossless" in log
