@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from .color import RGB, default_color
 from .description import SkippedSegment, SourceDescription
-from .errors import BrokenFileError
+from .errors import BrokenFileError, UnsupportedError
 from .kinds import Kind
-from .labelmap import Segment
+from .labelmap import LabelMap, Segment
+from .options import LabelMapOptions
+from .settings import Settings
 
 CLOSED_PLANAR = "CLOSED_PLANAR"
 
@@ -106,4 +109,16 @@ def describe_rtstruct(dataset: Dataset) -> SourceDescription:
         referenced_series_uids=referenced_series_uids(dataset),
         segments=tuple(segments),
         skipped=tuple(skipped),
+    )
+
+
+def rtstruct_to_labelmap(
+    dataset: Dataset,
+    images: Sequence[Dataset] | None,
+    options: LabelMapOptions,
+    settings: Settings,
+) -> LabelMap:
+    """The label map of an RT-STRUCT; see :func:`segmesh.sources.to_labelmap`."""
+    raise UnsupportedError(
+        "RT-STRUCT rasterisation is not available yet", str(dataset.SOPInstanceUID)
     )

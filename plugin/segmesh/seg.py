@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,9 +12,11 @@ from pydicom.pixels import apply_color_lut
 from .attributes import code_to_json, first_item
 from .color import RGB, cielab_to_rgb, default_color
 from .description import SourceDescription
-from .errors import BrokenFileError
+from .errors import BrokenFileError, UnsupportedError
 from .kinds import Kind
-from .labelmap import Segment
+from .labelmap import LabelMap, Segment
+from .options import LabelMapOptions
+from .settings import Settings
 
 
 def _palette_color(dataset: Dataset, number: int) -> RGB | None:
@@ -75,3 +78,13 @@ def describe_seg(dataset: Dataset) -> SourceDescription:
         referenced_series_uids=series_uids,
         segments=segments,
     )
+
+
+def seg_to_labelmap(
+    dataset: Dataset,
+    images: Sequence[Dataset] | None,
+    options: LabelMapOptions,
+    settings: Settings,
+) -> LabelMap:
+    """The label map of a SEG; see :func:`segmesh.sources.to_labelmap`."""
+    raise UnsupportedError("SEG decoding is not available yet", str(dataset.SOPInstanceUID))

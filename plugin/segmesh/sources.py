@@ -1,13 +1,18 @@
-"""Entry points by kind: describe any supported source."""
+"""Entry points by kind: describe or convert any supported source."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from pydicom.dataset import Dataset
 
 from .description import SourceDescription
 from .kinds import Kind, kind_of
-from .rtstruct import describe_rtstruct
-from .seg import describe_seg
+from .labelmap import LabelMap
+from .options import LabelMapOptions
+from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
+from .seg import describe_seg, seg_to_labelmap
+from .settings import Settings
 
 
 def describe(dataset: Dataset) -> SourceDescription:
@@ -15,3 +20,20 @@ def describe(dataset: Dataset) -> SourceDescription:
     if kind_of(dataset) is Kind.SEG:
         return describe_seg(dataset)
     return describe_rtstruct(dataset)
+
+
+def to_labelmap(
+    dataset: Dataset,
+    images: Sequence[Dataset] | None,
+    options: LabelMapOptions,
+    settings: Settings,
+) -> LabelMap:
+    """The label map of a SEG or RT-STRUCT.
+
+    ``images`` is the referenced image series (any order) for the source grid, or None for the
+    native grid. Raises 400 for unknown segment numbers, 413 above ``settings.max_voxels``,
+    422 where the source cannot be placed on the grid.
+    """
+    if kind_of(dataset) is Kind.SEG:
+        return seg_to_labelmap(dataset, images, options, settings)
+    return rtstruct_to_labelmap(dataset, images, options, settings)
