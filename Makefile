@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: run test system-deps test-system-deps venv test-venv lint typecheck pytest clean
+.PHONY: run test system-deps test-system-deps venv test-venv bench-venv lint typecheck pytest clean
 
 run: system-deps venv
 	scripts/run-orthanc.sh
@@ -27,6 +27,10 @@ $(VENV)/.installed-test: pyproject.toml scripts/make-venv.sh
 venv: $(VENV)/.installed-run
 
 test-venv: $(VENV)/.installed-test
+
+# The benchmarks' peers (highdicom, pydicom-seg, rt-utils, VTK, ...), pinned in pyproject.toml.
+bench-venv:
+	scripts/make-venv.sh test,bench
 
 lint: test-venv
 	$(VENV)/bin/ruff check plugin tests benchmarks
