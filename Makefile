@@ -3,12 +3,12 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: run test system-deps test-system-deps venv test-venv bench-venv lint typecheck pytest clean
+.PHONY: run test system-deps test-system-deps venv test-venv bench-venv app lint typecheck pytest clean
 
-run: system-deps venv
+run: system-deps venv app
 	scripts/run-orthanc.sh
 
-test: test-system-deps test-venv lint typecheck pytest
+test: test-system-deps test-venv app lint typecheck pytest
 
 system-deps:
 	scripts/install-system-deps.sh
@@ -25,6 +25,13 @@ $(VENV)/.installed-test: pyproject.toml scripts/make-venv.sh
 	touch $@ $(VENV)/.installed-run
 
 venv: $(VENV)/.installed-run
+
+# The viewer's three.js, from the npm registry as pinned in the app's package-lock.json.
+APP := plugin/segmesh/app
+$(APP)/node_modules/.package-lock.json: $(APP)/package.json $(APP)/package-lock.json
+	scripts/install-app.sh
+
+app: $(APP)/node_modules/.package-lock.json
 
 test-venv: $(VENV)/.installed-test
 

@@ -17,10 +17,16 @@ _SITE_PACKAGES = os.path.join(
     "site-packages",
 )
 if os.path.isdir(_SITE_PACKAGES):
-    # In front of the system's dist-packages, so that the pinned versions win.
+    # In front of the system's dist-packages, so that the pinned versions win, but behind the
+    # standard library: backports in the venv (e.g. ``dataclasses`` 0.6) must not shadow it.
     _before = list(sys.path)
     site.addsitedir(_SITE_PACKAGES)
-    sys.path[:] = [p for p in sys.path if p not in _before] + _before
+    _standard = [p for p in _before if "-packages" not in p]
+    sys.path[:] = (
+        _standard
+        + [p for p in sys.path if p not in _before]
+        + [p for p in _before if p not in _standard]
+    )
 if _PLUGIN_DIR not in sys.path:
     sys.path.insert(0, _PLUGIN_DIR)
 

@@ -3,13 +3,19 @@
 # Usage: install-system-deps.sh [--test]   (--test adds dciodvfy and Chromium)
 set -euo pipefail
 
-packages=(orthanc orthanc-python python3-venv)
+packages=(orthanc orthanc-python python3-venv nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(dicom3tools chromium)
 fi
 
+# Node.js and npm may come from elsewhere than Debian (e.g. NodeSource, whose nodejs conflicts
+# with Debian's npm): a working command is enough for those two.
+declare -A command_of=([nodejs]=node [npm]=npm)
 missing=()
 for package in "${packages[@]}"; do
+    if [[ -n "${command_of[$package]:-}" ]] && command -v "${command_of[$package]}" >/dev/null; then
+        continue
+    fi
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
         || missing+=("$package")
 done

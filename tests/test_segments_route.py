@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,32 @@ def expected_cielab_rgb(value: list[int]) -> list[int]:
     return [round(float(c) * 255) for c in np.clip(rgb, 0, 1)]
 
 
-def expected_segments(dataset: pydicom.Dataset) -> list[tuple[int, str, list[int] | None]]:
+def referenced_series_uids(dataset: pydicom.Dataset) -> list[str]:
+    """The SeriesInstanceUIDs a SEG or RT-STRUCT references, read with pydicom."""
+    return [str(i.SeriesInstanceUID) for i in dataset.get("ReferencedSeriesSequence", [])] or [
+        str(series.SeriesInstanceUID)
+        for frame in dataset.get("ReferencedFrameOfReferenceSequence", [])
+        for study in frame.get("RTReferencedStudySequence", [])
+        for series in study.get("RTReferencedSeriesSequence", [])
+    ]
+
+
+def assert_series_split(orthanc: OrthancServer, uids: list[str], answer: dict) -> None:
+    """Stored referenced series are listed by Orthanc id, the others as missing."""
+    stored, missing = [], []
+    for uid in uids:
+        lookup = orthanc.post("/tools/lookup", data=uid).json()
+        found = [match["ID"] for match in lookup if match["Type"] == "Series"]
+        stored.extend(found)
+        if not found:
+            missing.append(uid)
+    assert answer["ReferencedSeries"] == stored
+    assert answer["MissingSeries"] == missing
+
+
+def expected_segments(
+    dataset: pydicom.Dataset,
+) -> list[tuple[int, str, list[int] | None]]:
     """(number, label, colour or None where the file recommends none) read with pydicom."""
     if "SegmentSequence" in dataset:
         return [
@@ -78,8 +104,9 @@ def test_every_testdata_source_is_listed(orthanc: OrthancServer, path: Path) -> 
                 segment["Type"]["CodeMeaning"]
                 == item.SegmentedPropertyTypeCodeSequence[0].CodeMeaning
             )
-    # None of these referenced series were uploaded: all are reported missing.
-    assert answer["ReferencedSeries"] == []
+    # Each referenced series is either stored here (listed by the Orthanc id that Orthanc's own
+    # lookup finds) or named as missing.
+    assert_series_split(orthanc, referenced_series_uids(dataset), answer)
 
 
 def test_demo_seg_and_rtstruct(orthanc: OrthancServer, demo_ids: dict[str, str]) -> None:
@@ -109,15 +136,7 @@ def test_missing_series_are_named(orthanc: OrthancServer) -> None:
     path = SOURCE_FILES[0] if SOURCE_FILES else pytest.skip("shared/testdata is absent")
     dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
     answer = orthanc.get(f"/segmesh/instances/{orthanc.upload(part10_bytes(path))}/segments").json()
-    referenced = [
-        str(i.SeriesInstanceUID) for i in dataset.get("ReferencedSeriesSequence", [])
-    ] or [
-        str(series.SeriesInstanceUID)
-        for frame in dataset.get("ReferencedFrameOfReferenceSequence", [])
-        for study in frame.get("RTReferencedStudySequence", [])
-        for series in study.get("RTReferencedSeriesSequence", [])
-    ]
-    assert answer["MissingSeries"] == referenced
+    assert_series_split(orthanc, referenced_series_uids(dataset), answer)
 
 
 def test_unknown_instance_is_404(orthanc: OrthancServer) -> None:
@@ -136,9 +155,12 @@ def test_image_instance_is_415(orthanc: OrthancServer, demo_study, demo_ids) -> 
 
 
 def test_seg_without_segment_sequence_is_400(orthanc: OrthancServer, demo_study) -> None:
-    broken = demo_study.seg.copy()
+    # A deep copy: Dataset.copy() is shallow and would break the session-wide demo SEG.
+    broken = copy.deepcopy(demo_study.seg)
     del broken.SegmentSequence
     broken.SOPInstanceUID = broken.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4.5.6.7.8.1"
+    # A series of its own, so that the demo SEG's series keeps only the demo SEG.
+    broken.SeriesInstanceUID = "1.2.3.4.5.6.7.8.2"
     response = orthanc.get(f"/segmesh/instances/{orthanc.upload(encode(broken))}/segments")
     assert response.status_code == 400
     assert response.json() == {

@@ -7,13 +7,14 @@ exactly one layer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .errors import LimitExceededError
 from .geometry import VolumeGeometry
 
 BoolArray = npt.NDArray[np.bool_]
@@ -76,43 +77,85 @@ def label_dtype(segment_numbers: list[int]) -> np.dtype[Any]:
     return np.dtype(np.uint8 if max(segment_numbers, default=0) <= 255 else np.uint16)
 
 
+@dataclass(frozen=True)
+class SlicePatch:
+    """Part of a segment on one slice: ``mask`` (rows, columns) bool whose first pixel is at
+    slice ``k``, row ``row``, column ``column`` of the grid."""
+
+    k: int
+    row: int
+    column: int
+    mask: BoolArray
+
+
 class LayerBuilder:
     """Packs segments into as few non-overlapping layers as possible, first fit.
 
     Segments are added one at a time, each as a mapping from slice index k to its
-    (rows, columns) boolean mask on that slice; a segment goes to the first layer where it
-    overlaps nothing already there.
+    (rows, columns) boolean mask on that slice, or as :class:`SlicePatch` boxes; a segment goes
+    to the first layer where it overlaps nothing already there. ``max_voxels`` (layers x voxels)
+    raises :class:`LimitExceededError` before a layer beyond it is allocated.
     """
 
-    def __init__(self, geometry: VolumeGeometry, dtype: np.dtype[Any]) -> None:
+    def __init__(
+        self, geometry: VolumeGeometry, dtype: np.dtype[Any], max_voxels: int | None = None
+    ) -> None:
         self.geometry = geometry
         self.dtype = dtype
+        self.max_voxels = max_voxels
         self._layers: list[npt.NDArray[Any]] = []
         self._segments: list[Segment] = []
 
     def add(self, segment: Segment, slices: Mapping[int, BoolArray]) -> Segment:
         """Place ``segment`` with its per-slice masks; returns it with its layer set."""
+        return self.add_patches(segment, [SlicePatch(k, 0, 0, mask) for k, mask in slices.items()])
+
+    def add_patches(self, segment: Segment, patches: Sequence[SlicePatch]) -> Segment:
+        """Place ``segment`` given as boxes; returns it with its layer set."""
         layer = next(
             (
                 index
                 for index, volume in enumerate(self._layers)
-                if not any(np.any(volume[k][mask]) for k, mask in slices.items())
+                if not any(_overlaps(_box(volume, patch), patch.mask) for patch in patches)
             ),
             None,
         )
         if layer is None:
             layer = len(self._layers)
-            self._layers.append(np.zeros(self.geometry.shape, dtype=self.dtype))
+            self._new_layer()
         volume = self._layers[layer]
-        for k, mask in slices.items():
-            volume[k][mask] = segment.number
+        for patch in patches:
+            np.copyto(_box(volume, patch), segment.number, where=patch.mask, casting="unsafe")
         placed = Segment(segment.number, segment.label, segment.color, layer, segment.attributes)
         self._segments.append(placed)
         return placed
 
+    def _new_layer(self) -> None:
+        voxels = (len(self._layers) + 1) * self.geometry.voxel_count
+        if self.max_voxels is not None and voxels > self.max_voxels:
+            raise LimitExceededError(
+                "Label map too large",
+                f"{len(self._layers) + 1} layers of {self.geometry.shape} are {voxels} voxels, "
+                f"above MaxVoxels {self.max_voxels}",
+            )
+        self._layers.append(np.zeros(self.geometry.shape, dtype=self.dtype))
+
     def build(self) -> LabelMap:
         """The label map; at least one (empty) layer."""
-        layers = self._layers or [np.zeros(self.geometry.shape, dtype=self.dtype)]
+        if not self._layers:
+            self._new_layer()
+        layers = self._layers
         # One layer is the common case: a view avoids copying the whole volume.
         stacked = layers[0][np.newaxis] if len(layers) == 1 else np.stack(layers)
         return LabelMap(stacked, self.geometry, tuple(self._segments))
+
+
+def _overlaps(box: npt.NDArray[Any], mask: BoolArray) -> bool:
+    """Whether ``mask`` covers a labelled voxel of ``box``."""
+    return bool(np.logical_and(box, mask).any())
+
+
+def _box(volume: npt.NDArray[Any], patch: SlicePatch) -> npt.NDArray[Any]:
+    """The view of ``volume`` (slices, rows, columns) that ``patch`` covers."""
+    rows, columns = patch.mask.shape
+    return volume[patch.k, patch.row : patch.row + rows, patch.column : patch.column + columns]

@@ -134,7 +134,9 @@ class Mesh:
         a, b, c = (self.vertices[self.faces[:, n]] for n in range(3))
         normals = np.cross(b - a, c - a)
         lengths = np.linalg.norm(normals, axis=1, keepdims=True)
-        return np.asarray(np.divide(normals, lengths, out=np.zeros_like(normals), where=lengths > 0))
+        return np.asarray(
+            np.divide(normals, lengths, out=np.zeros_like(normals), where=lengths > 0)
+        )
 
     @property
     def bounds(self) -> FloatArray:
@@ -175,9 +177,7 @@ def _neighbour_average(mesh: Mesh) -> sparse.csr_matrix:
     edges = np.concatenate([mesh.faces[:, [0, 1]], mesh.faces[:, [1, 2]], mesh.faces[:, [2, 0]]])
     edges = np.concatenate([edges, edges[:, ::-1]])
     n = len(mesh.vertices)
-    adjacency = sparse.csr_matrix(
-        (np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)
-    )
+    adjacency = sparse.csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
     # Each interior edge appears twice (once per face): binarise before normalising.
     adjacency.data[:] = 1.0
     degree = np.asarray(adjacency.sum(axis=1)).ravel()

@@ -1,18 +1,34 @@
-"""DICOM RT Structure Sets."""
+"""DICOM RT Structure Sets: what they hold, and their ROIs as a label map.
+
+An ROI's voxels are those whose centre lies inside its CLOSED_PLANAR contours on that slice
+under the even-odd rule (:mod:`segmesh.polygon_fill`); contours find their slice by plane
+position (:mod:`segmesh.contour_planes`). Whatever is not converted is reported in the
+segment's attributes, never dropped silently:
+
+- ``SkippedContours``: [{"Contour": item, "Reason": ...}], item being the 1-based position in
+  the ROI's ContourSequence (POINT or OPEN_PLANAR, fewer than 3 points, on no slice, ...);
+- ``ClippedContours``: [{"Contour": item, "Slice": k}] for contours partly outside the image;
+- ``Warnings``: [text], e.g. a frame of reference that differs from the images'.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from pydicom.dataset import Dataset
 
 from .color import RGB, default_color
+from .contour_planes import Contour, Placement, native_grid, place_contours
 from .description import SkippedSegment, SourceDescription
-from .errors import BrokenFileError, UnsupportedError
+from .errors import BadRequestError, BrokenFileError, LimitExceededError, UnprocessableError
+from .geometry import VolumeGeometry, geometry_from_images
 from .kinds import Kind
-from .labelmap import LabelMap, Segment
+from .labelmap import LabelMap, LayerBuilder, Segment, SlicePatch, label_dtype
 from .options import LabelMapOptions
+from .polygon_fill import FloatArray, fill_even_odd_box
 from .settings import Settings
 
 CLOSED_PLANAR = "CLOSED_PLANAR"
@@ -26,21 +42,49 @@ def _display_color(item: Dataset | None, number: int) -> RGB:
     return default_color(number)
 
 
+def _text(dataset: Dataset, keyword: str) -> str:
+    """A short attribute's value as text, read from the stored bytes where pydicom has not
+    converted it yet: structure sets hold tens of thousands of contours, and converting each
+    element is what makes reading them slow."""
+    if keyword not in dataset:
+        return ""
+    value = dataset.get_item(keyword).value
+    if isinstance(value, bytes):
+        return value.decode("ascii", errors="replace").strip(" \x00")
+    return "" if value is None else str(value)
+
+
+def _contour_skip_reason(contour: Dataset) -> str | None:
+    """Why one contour cannot be filled, or None where it can."""
+    geometric_type = _text(contour, "ContourGeometricType")
+    if geometric_type != CLOSED_PLANAR:
+        return f"{geometric_type or 'no ContourGeometricType'} contour"
+    if int(_text(contour, "NumberOfContourPoints") or 0) < 3:
+        return "fewer than 3 points"
+    return None
+
+
 def _skip_reason(contour_item: Dataset | None) -> str | None:
     """Why an ROI cannot become a label map, or None where it can."""
     contours = contour_item.get("ContourSequence", []) if contour_item is not None else []
     if not contours:
         return "empty ROI: no contours"
-    types = {str(contour.get("ContourGeometricType", "")) for contour in contours}
+    types = {_text(contour, "ContourGeometricType") for contour in contours}
     if CLOSED_PLANAR not in types:
         return f"no CLOSED_PLANAR contours (only {', '.join(sorted(types))})"
-    if all(
-        int(contour.get("NumberOfContourPoints", 0) or 0) < 3
-        for contour in contours
-        if contour.get("ContourGeometricType") == CLOSED_PLANAR
-    ):
+    if all(_contour_skip_reason(contour) is not None for contour in contours):
         return "every CLOSED_PLANAR contour has fewer than 3 points"
     return None
+
+
+def _skipped_contours(contour_item: Dataset) -> list[dict[str, Any]]:
+    """[{"Contour": item, "Reason": ...}] of the contours of an ROI that cannot be filled."""
+    skipped = []
+    for item, contour in enumerate(contour_item.get("ContourSequence", []), start=1):
+        reason = _contour_skip_reason(contour)
+        if reason is not None:
+            skipped.append({"Contour": item, "Reason": reason})
+    return skipped
 
 
 def referenced_series_uids(dataset: Dataset) -> tuple[str, ...]:
@@ -65,16 +109,20 @@ def frame_of_reference_uid(dataset: Dataset) -> str:
     return ""
 
 
-def describe_rtstruct(dataset: Dataset) -> SourceDescription:
-    """ROIs, frame of reference and referenced series of an RT Structure Set; ROIs that cannot
-    become a label map are listed in ``skipped`` with the reason."""
-    if "StructureSetROISequence" not in dataset:
-        raise BrokenFileError("Malformed RT-STRUCT", "StructureSetROISequence is missing")
-    contours_by_roi = {
+def _contour_items(dataset: Dataset) -> dict[int, Dataset]:
+    return {
         int(item.ReferencedROINumber): item
         for item in dataset.get("ROIContourSequence", [])
         if "ReferencedROINumber" in item
     }
+
+
+def describe_rtstruct(dataset: Dataset) -> SourceDescription:
+    """ROIs, frame of reference and referenced series of an RT Structure Set; ROIs that cannot
+    become a label map are listed in ``skipped`` with the reason, and contours that cannot be
+    filled in the ROI's ``SkippedContours``."""
+    if "StructureSetROISequence" not in dataset:
+        raise BrokenFileError("Malformed RT-STRUCT", "StructureSetROISequence is missing")
     observations = {
         int(item.ReferencedROINumber): item
         for item in dataset.get("RTROIObservationsSequence", [])
@@ -83,19 +131,21 @@ def describe_rtstruct(dataset: Dataset) -> SourceDescription:
     segments = []
     skipped = []
     try:
+        contours_by_roi = _contour_items(dataset)
         for item in dataset.StructureSetROISequence:
             number = int(item.ROINumber)
             label = str(item.get("ROIName", ""))
             contour_item = contours_by_roi.get(number)
             reason = _skip_reason(contour_item)
-            if reason is not None:
-                skipped.append(SkippedSegment(number, label, reason))
+            if contour_item is None or reason is not None:
+                skipped.append(SkippedSegment(number, label, reason or "no contours"))
                 continue
             attributes: dict[str, Any] = {
                 "InterpretedType": str(
                     observations.get(number, Dataset()).get("RTROIInterpretedType", "")
                 ),
                 "GenerationAlgorithm": str(item.get("ROIGenerationAlgorithm", "")),
+                "SkippedContours": _skipped_contours(contour_item),
             }
             segments.append(
                 Segment(number, label, _display_color(contour_item, number), attributes=attributes)
@@ -112,13 +162,180 @@ def describe_rtstruct(dataset: Dataset) -> SourceDescription:
     )
 
 
+def _contour_data(contour: Dataset) -> FloatArray:
+    """ContourData as a flat float array, parsed straight from the stored text where pydicom
+    has not decoded it yet (decoding each DS value is the slow part of reading contours)."""
+    value = contour.get_item("ContourData").value
+    if isinstance(value, bytes):
+        # Some writers pad with NUL instead of a space.
+        text = value.decode("ascii", errors="replace").replace("\\", " ").replace("\x00", " ")
+        return np.array(text.split(), dtype=np.float64)
+    if isinstance(value, str | float | int):
+        value = [value]
+    return np.array([float(number) for number in value], dtype=np.float64)
+
+
+def _closed_contours(
+    contour_item: Dataset, with_images: bool
+) -> tuple[list[Contour], list[dict[str, Any]]]:
+    """The fillable contours of an ROI, and [{"Contour", "Reason"}] of malformed ones;
+    ``with_images`` reads their ContourImageSequence too."""
+    contours = []
+    malformed = []
+    for item, contour in enumerate(contour_item.get("ContourSequence", []), start=1):
+        if _contour_skip_reason(contour) is not None:
+            continue
+        try:
+            data = _contour_data(contour) if "ContourData" in contour else np.empty(0)
+        except (ValueError, TypeError, UnicodeError):
+            data = np.array([np.nan])
+        if data.size % 3 or data.size < 9 or not np.all(np.isfinite(data)):
+            malformed.append(
+                {
+                    "Contour": item,
+                    "Reason": f"ContourData is not 3 or more finite points ({data.size} values)",
+                }
+            )
+            continue
+        image_uids = tuple(
+            str(image.get("ReferencedSOPInstanceUID", ""))
+            for image in (contour.get("ContourImageSequence", []) if with_images else [])
+        )
+        contours.append(Contour(item, data.reshape(-1, 3), image_uids))
+    return contours, malformed
+
+
+def _selected(description: SourceDescription, numbers: tuple[int, ...] | None) -> list[Segment]:
+    """The segments asked for: 400 for unknown numbers, 422 for ROIs that cannot convert."""
+    if numbers is None:
+        return list(description.segments)
+    by_number = {segment.number: segment for segment in description.segments}
+    skipped = {segment.number: segment for segment in description.skipped}
+    unknown = sorted(set(numbers) - set(by_number) - set(skipped))
+    if unknown:
+        raise BadRequestError(
+            "Unknown segment numbers",
+            f"{unknown}: the RT-STRUCT holds ROIs {sorted([*by_number, *skipped])}",
+        )
+    selected = []
+    for number in dict.fromkeys(numbers):
+        if number in skipped:
+            raise UnprocessableError(
+                "ROI cannot be converted", f"ROI {number}: {skipped[number].reason}"
+            )
+        selected.append(by_number[number])
+    return selected
+
+
+def _frame_of_reference_warning(
+    structure_set_uid: str,
+    geometry: VolumeGeometry,
+    slices_of_image: dict[str, set[int]],
+    placements: dict[int, Placement],
+    contours: dict[int, list[Contour]],
+) -> list[str]:
+    """The policy for a structure set whose frame of reference differs from its images'.
+
+    Its contours are used only where each of them names an image of the series in its
+    ContourImageSequence and lies on that image's plane: then the coordinates were evidently
+    written in the images' space under a wrong UID (as rt-utils does), and the conversion
+    carries a warning. Otherwise 422: the mask could be silently wrong.
+    """
+    if structure_set_uid == geometry.frame_of_reference_uid:
+        return []
+    mismatch = (
+        f"FrameOfReferenceUID {structure_set_uid or '(none)'} of the RT-STRUCT differs from "
+        f"{geometry.frame_of_reference_uid} of the images"
+    )
+    for number, placement in placements.items():
+        for contour in contours[number]:
+            k = placement.slices.get(contour.item)
+            if k is None or not any(k in slices_of_image.get(u, ()) for u in contour.image_uids):
+                raise UnprocessableError(
+                    "Frame of reference mismatch",
+                    f"{mismatch}, and contour {contour.item} of ROI {number} does not lie on an "
+                    "image it names in ContourImageSequence",
+                )
+    return [f"{mismatch}; every contour lies on the image it references, so they were used"]
+
+
 def rtstruct_to_labelmap(
     dataset: Dataset,
     images: Sequence[Dataset] | None,
     options: LabelMapOptions,
     settings: Settings,
 ) -> LabelMap:
-    """The label map of an RT-STRUCT; see :func:`segmesh.sources.to_labelmap`."""
-    raise UnsupportedError(
-        "RT-STRUCT rasterisation is not available yet", str(dataset.SOPInstanceUID)
+    """The label map of an RT-STRUCT; see :func:`segmesh.sources.to_labelmap`.
+
+    On the images' grid where ``images`` are given, else on :func:`native_grid` around the
+    contours of every convertible ROI (``options.spacing``). Layers hold overlapping ROIs; the
+    value of an ROI's voxels is its ROINumber.
+    """
+    description = describe_rtstruct(dataset)
+    selected = _selected(description, options.segments)
+    contour_items = _contour_items(dataset)
+    slices_of_image: dict[str, set[int]] = {}
+    geometry = None
+    if images is not None:
+        geometry, sources = geometry_from_images(images)
+        for k, (index, _frame) in enumerate(sources):
+            uid = str(images[index].get("SOPInstanceUID", ""))
+            slices_of_image.setdefault(uid, set()).add(k)
+    # ContourImageSequence is read only where the frame of reference policy needs it.
+    with_images = (
+        geometry is not None
+        and geometry.frame_of_reference_uid != description.frame_of_reference_uid
     )
+    contours: dict[int, list[Contour]] = {}
+    malformed: dict[int, list[dict[str, Any]]] = {}
+    for segment in description.segments if geometry is None else selected:
+        contours[segment.number], malformed[segment.number] = _closed_contours(
+            contour_items[segment.number], with_images
+        )
+    if geometry is None:
+        every_contour = [contour for group in contours.values() for contour in group]
+        geometry = native_grid(every_contour, options.spacing, description.frame_of_reference_uid)
+    voxels = math.prod(geometry.shape)  # Python integers: a wild native grid cannot overflow
+    if voxels > settings.max_voxels:
+        raise LimitExceededError(
+            "Label map too large",
+            f"a grid of {geometry.shape} is {voxels} voxels, above MaxVoxels {settings.max_voxels}",
+        )
+    placements = {s.number: place_contours(contours[s.number], geometry) for s in selected}
+    warnings: list[str] = []
+    if images is not None:
+        selected_contours = {s.number: contours[s.number] for s in selected}
+        warnings = _frame_of_reference_warning(
+            description.frame_of_reference_uid,
+            geometry,
+            slices_of_image,
+            placements,
+            selected_contours,
+        )
+    builder = LayerBuilder(
+        geometry, label_dtype([segment.number for segment in selected]), settings.max_voxels
+    )
+    for segment in selected:
+        placement = placements[segment.number]
+        patches = []
+        for k, polygons in sorted(placement.polygons.items()):
+            box = fill_even_odd_box(polygons, geometry.shape[1:])
+            if box is not None and box[2].any():
+                patches.append(SlicePatch(k, box[0], box[1], box[2]))
+        attributes = dict(segment.attributes)
+        attributes["SkippedContours"] = sorted(
+            [
+                *attributes.get("SkippedContours", []),
+                *malformed[segment.number],
+                *({"Contour": item, "Reason": reason} for item, reason in placement.skipped),
+            ],
+            key=lambda entry: int(entry["Contour"]),
+        )
+        attributes["ClippedContours"] = [
+            {"Contour": item, "Slice": k} for item, k in sorted(placement.clipped)
+        ]
+        attributes["Warnings"] = warnings
+        builder.add_patches(
+            Segment(segment.number, segment.label, segment.color, attributes=attributes), patches
+        )
+    return builder.build()

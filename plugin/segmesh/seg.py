@@ -12,10 +12,14 @@ from pydicom.pixels import apply_color_lut
 from .attributes import code_to_json, first_item
 from .color import RGB, cielab_to_rgb, default_color
 from .description import SourceDescription
-from .errors import BrokenFileError, UnsupportedError
+from .errors import BadRequestError, BrokenFileError, UnprocessableError
+from .geometry import VolumeGeometry, geometry_from_images
 from .kinds import Kind
-from .labelmap import LabelMap, Segment
+from .labelmap import LabelMap, LayerBuilder, Segment, label_dtype
 from .options import LabelMapOptions
+from .seg_frames import read_seg_frames
+from .seg_grid import Placement, check_voxel_limit, native_geometry, place_frames
+from .seg_pixels import FrameReader
 from .settings import Settings
 
 
@@ -80,6 +84,64 @@ def describe_seg(dataset: Dataset) -> SourceDescription:
     )
 
 
+def _selected_segments(
+    description: SourceDescription, options: LabelMapOptions
+) -> tuple[Segment, ...]:
+    """The segments to convert, by number; 400 for numbers the SEG does not hold.
+
+    Segment 0 (the background a LABELMAP SEG may list) holds no voxels and is left out.
+    """
+    known = {segment.number: segment for segment in description.segments}
+    if options.segments is None:
+        return tuple(segment for segment in description.segments if segment.number > 0)
+    unknown = sorted(set(options.segments) - set(known))
+    if unknown:
+        raise BadRequestError(
+            "Unknown segment numbers",
+            f"{unknown}: the SEG holds segments {sorted(known)}",
+        )
+    return tuple(known[number] for number in sorted(set(options.segments)) if number > 0)
+
+
+def _fractional_threshold(dataset: Dataset, options: LabelMapOptions) -> float | None:
+    """The smallest stored value inside a segment of a FRACTIONAL SEG, None for BINARY."""
+    if str(dataset.get("SegmentationType", "")) != "FRACTIONAL":
+        return None
+    maximum = int(dataset.get("MaximumFractionalValue", 255) or 255)
+    return options.threshold * maximum
+
+
+def _labelmap_from_values(
+    reader: FrameReader,
+    placement: Placement,
+    geometry: VolumeGeometry,
+    segments: tuple[Segment, ...],
+    dtype: np.dtype[Any],
+    padding: int | None,
+) -> LabelMap:
+    """One layer from a LABELMAP SEG, whose pixels are segment numbers: values of segments not
+    selected, and PixelPaddingValue, become background."""
+    wanted = np.zeros(1 << (16 if reader.bits_allocated == 16 else 8), dtype=np.bool_)
+    wanted[[segment.number for segment in segments if segment.number < wanted.size]] = True
+    if padding is not None and 0 <= padding < wanted.size:
+        wanted[padding] = False
+    layer = np.zeros(geometry.shape, dtype=dtype)
+    for index, patch in reader.patches(range(reader.frame_count)):
+        if patch is None:
+            continue
+        rows, columns = patch.values.shape
+        k = int(placement.k[index])
+        row = int(placement.row[index]) + patch.row
+        column = int(placement.column[index]) + patch.column
+        box = layer[k, row : row + rows, column : column + columns]
+        np.copyto(box, patch.values, where=wanted[patch.values], casting="unsafe")
+    placed = tuple(
+        Segment(segment.number, segment.label, segment.color, 0, segment.attributes)
+        for segment in segments
+    )
+    return LabelMap(layer[np.newaxis], geometry, placed)
+
+
 def seg_to_labelmap(
     dataset: Dataset,
     images: Sequence[Dataset] | None,
@@ -87,4 +149,56 @@ def seg_to_labelmap(
     settings: Settings,
 ) -> LabelMap:
     """The label map of a SEG; see :func:`segmesh.sources.to_labelmap`."""
-    raise UnsupportedError("SEG decoding is not available yet", str(dataset.SOPInstanceUID))
+    description = describe_seg(dataset)
+    segments = _selected_segments(description, options)
+    frame_of_reference_uid = str(dataset.get("FrameOfReferenceUID", ""))
+    if not frame_of_reference_uid:
+        raise UnprocessableError(
+            "No frame of reference",
+            "the SEG has no FrameOfReferenceUID (a SEG on a projection image such as a "
+            "radiograph cannot be placed in 3-D)",
+        )
+    frames = read_seg_frames(dataset)
+    if images:
+        geometry = geometry_from_images(images)[0]
+        if geometry.frame_of_reference_uid != frame_of_reference_uid:
+            raise UnprocessableError(
+                "Different frames of reference",
+                f"the SEG is in {frame_of_reference_uid}, its referenced images in "
+                f"{geometry.frame_of_reference_uid}",
+            )
+    else:
+        geometry = native_geometry(frames, frame_of_reference_uid)
+    check_voxel_limit(geometry, 1, settings)
+    placement = place_frames(frames, geometry)
+    numbers = [segment.number for segment in segments]
+    dtype = label_dtype(numbers)
+    reader = FrameReader(dataset, frames.count)
+    if str(dataset.get("SegmentationType", "")) == "LABELMAP":
+        padding = dataset.get("PixelPaddingValue")
+        return _labelmap_from_values(
+            reader,
+            placement,
+            geometry,
+            segments,
+            dtype,
+            None if padding is None else int(padding),
+        )
+    builder = LayerBuilder(geometry, dtype, settings.max_voxels)
+    threshold = _fractional_threshold(dataset, options)
+    known = {segment.number for segment in description.segments}
+    stray = sorted(set(np.unique(frames.segment_numbers).tolist()) - known)
+    if stray:
+        raise BrokenFileError(
+            "Malformed SEG", f"frames reference segments {stray} that SegmentSequence lacks"
+        )
+    for segment in segments:
+        indices = np.flatnonzero(frames.segment_numbers == segment.number).tolist()
+        patches = [
+            placed
+            for index, patch in reader.patches(indices)
+            if patch is not None
+            and (placed := placement.patch(index, patch, threshold)) is not None
+        ]
+        builder.add_patches(segment, patches)
+    return builder.build()

@@ -6,6 +6,7 @@ reading them into flat numpy arrays up front keeps every later step vectorised.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,16 @@ def _group_value(
     return None
 
 
+def _slice_spacing(shared: Dataset | None) -> float:
+    """SpacingBetweenSlices (else SliceThickness) of the shared PixelMeasuresSequence, mm; 0
+    where absent."""
+    measures = first_item(shared, "PixelMeasuresSequence") if shared is not None else None
+    if measures is None:
+        return 0.0
+    value = measures.get("SpacingBetweenSlices", 0) or measures.get("SliceThickness", 0) or 0
+    return abs(float(value))
+
+
 def _no_geometry(what: str) -> UnprocessableError:
     return UnprocessableError(
         "No patient geometry",
@@ -63,17 +74,96 @@ def _no_geometry(what: str) -> UnprocessableError:
     )
 
 
+def _patterns(implicit: bool) -> tuple[re.Pattern[bytes], ...]:
+    """Byte patterns (little endian) of ImagePositionPatient with its length, of
+    ReferencedSegmentNumber with its value, and of the tags that must not be per-frame
+    (ImageOrientationPatient, PixelSpacing) for the fast path."""
+    if implicit:
+        return (
+            re.compile(rb"\x20\x00\x32\x00(....)", re.DOTALL),
+            re.compile(rb"\x62\x00\x0b\x00\x02\x00\x00\x00(..)", re.DOTALL),
+            re.compile(rb"\x20\x00\x37\x00|\x28\x00\x30\x00"),
+        )
+    return (
+        re.compile(rb"\x20\x00\x32\x00DS(..)", re.DOTALL),
+        re.compile(rb"\x62\x00\x0b\x00US\x02\x00(..)", re.DOTALL),
+        re.compile(rb"\x20\x00\x37\x00|\x28\x00\x30\x00"),
+    )
+
+
+def _scan_per_frame(
+    dataset: Dataset, frame_count: int, labelmap: bool
+) -> tuple[FloatArray, IntArray] | None:
+    """Positions and segment numbers read straight from the raw bytes of the per-frame
+    functional groups, without building thousands of pydicom datasets (which dominates the
+    decoding time of large SEGs). None, to take the careful path, where the sequence is already
+    parsed, big endian, holds per-frame orientations or spacings, or where the number of
+    matches is not exactly one per frame."""
+    if "PerFrameFunctionalGroupsSequence" not in dataset or "NumberOfFrames" not in dataset:
+        return None
+    element = dataset.get_item("PerFrameFunctionalGroupsSequence")
+    raw = getattr(element, "value", None)
+    if not isinstance(raw, bytes) or not getattr(element, "is_little_endian", False):
+        return None
+    position_tag, number_tag, shared_only = _patterns(
+        bool(getattr(element, "is_implicit_VR", False))
+    )
+    if shared_only.search(raw):
+        return None
+    positions_found = list(position_tag.finditer(raw))
+    numbers_found = [] if labelmap else number_tag.findall(raw)
+    if len(positions_found) != frame_count or len(numbers_found) != (
+        0 if labelmap else frame_count
+    ):
+        return None
+    texts = []
+    for match in positions_found:
+        length = int.from_bytes(match.group(1), "little")
+        texts.append(raw[match.end() : match.end() + length])
+    try:
+        values = [float(v) for text in texts for v in text.decode("ascii").split("\\")]
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if len(values) != 3 * frame_count:
+        return None
+    positions = np.array(values, dtype=np.float64).reshape(frame_count, 3)
+    numbers = np.frombuffer(b"".join(numbers_found), dtype="<u2").astype(np.int64)
+    if not labelmap and numbers.size != frame_count:
+        return None
+    return positions, numbers if not labelmap else np.zeros(frame_count, dtype=np.int64)
+
+
 def read_seg_frames(dataset: Dataset) -> SegFrames:
     """The frame table of a SEG; 422 where frames have no patient position or orientation."""
     frame_count = int(dataset.get("NumberOfFrames", 1) or 1)
-    per_frame_groups = dataset.get("PerFrameFunctionalGroupsSequence") or []
     shared = first_item(dataset, "SharedFunctionalGroupsSequence")
+    labelmap = str(dataset.get("SegmentationType", "")) == "LABELMAP"
+    # Scan before touching the per-frame sequence: reading it through pydicom parses it.
+    scanned = _scan_per_frame(dataset, frame_count, labelmap)
+    if scanned is not None and shared is not None:
+        orientation_value = _group_value(
+            None, shared, "PlaneOrientationSequence", "ImageOrientationPatient"
+        )
+        spacing_value = _group_value(None, shared, "PixelMeasuresSequence", "PixelSpacing")
+        if orientation_value is not None and spacing_value is not None:
+            return SegFrames(
+                positions=scanned[0],
+                segment_numbers=scanned[1],
+                orientation=float_values(orientation_value, 6, "ImageOrientationPatient"),
+                pixel_spacing=float_values(spacing_value, 2, "PixelSpacing"),
+                slice_spacing=_slice_spacing(shared),
+                rows=int(dataset.Rows),
+                columns=int(dataset.Columns),
+            )
+    per_frame_groups = dataset.get("PerFrameFunctionalGroupsSequence") or []
+    if "NumberOfFrames" not in dataset:
+        # Some single-frame SEGs omit NumberOfFrames; the first frame's groups describe it.
+        per_frame_groups = per_frame_groups[:1]
     if per_frame_groups and len(per_frame_groups) != frame_count:
         raise BrokenFileError(
             "Malformed SEG",
             f"{len(per_frame_groups)} per-frame functional groups for {frame_count} frames",
         )
-    labelmap = str(dataset.get("SegmentationType", "")) == "LABELMAP"
     positions = np.empty((frame_count, 3), dtype=np.float64)
     numbers = np.zeros(frame_count, dtype=np.int64)
     orientation = None
@@ -114,18 +204,12 @@ def read_seg_frames(dataset: Dataset) -> SegFrames:
             numbers[index] = int(number)  # type: ignore[call-overload]
     if orientation is None or spacing is None:
         raise _no_geometry("the SEG has no frames")
-    measures = first_item(shared, "PixelMeasuresSequence") if shared is not None else None
-    slice_spacing = 0.0
-    if measures is not None:
-        slice_spacing = float(
-            measures.get("SpacingBetweenSlices", 0) or measures.get("SliceThickness", 0) or 0
-        )
     return SegFrames(
         positions=positions,
         segment_numbers=numbers,
         orientation=orientation,
         pixel_spacing=spacing,
-        slice_spacing=abs(slice_spacing),
+        slice_spacing=_slice_spacing(shared),
         rows=int(dataset.Rows),
         columns=int(dataset.Columns),
     )

@@ -45,7 +45,9 @@ class MeshFormat(StrEnum):
         try:
             return cls(text.lower())
         except ValueError as error:
-            raise BadRequestError("Bad parameter format", f"{text!r}: stl, obj, ply, glb") from error
+            raise BadRequestError(
+                "Bad parameter format", f"{text!r}: stl, obj, ply, glb"
+            ) from error
 
 
 def binary_stl(mesh: Mesh, header: str = "segmesh") -> bytes:

@@ -10,7 +10,10 @@ import orthanc
 from .. import __version__
 from ..decoders import available_decoders
 from ..settings import Settings
-from . import log, segments_route
+from . import app_routes, log, segments_route, stl_routes
+from .cache import LabelMapCache
+from .labelmap_route import LabelMapRoute
+from .overlay_route import OverlayRoute
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +23,11 @@ def register() -> Settings:
     log.install()
     settings = Settings.from_configuration(json.loads(orthanc.GetConfiguration()))
     segments_route.register()
+    LabelMapRoute(settings).register()
+    cache = LabelMapCache(settings)
+    OverlayRoute(cache).register()
+    app_routes.register()
+    stl_routes.register(settings)
     decoders = available_decoders()
     logger.warning(
         "segmesh %s loaded (MaxVoxels %d); decoders available: %s; missing: %s",

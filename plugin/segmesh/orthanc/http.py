@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import orthanc
 
@@ -83,7 +84,8 @@ def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> 
             method=method,
             uri=uri,
             groups=tuple(request.get("groups", ())),
-            query=dict(request.get("get", {})),
+            # Orthanc 1.10 hands query arguments over still percent-encoded (1%2C2 for 1,2).
+            query={unquote(k): unquote(v) for k, v in dict(request.get("get", {})).items()},
             body=bytes(request.get("body", b"") or b""),
         )
         try:

@@ -1,0 +1,173 @@
+// segmesh's buttons in Orthanc Explorer (added with orthanc.ExtendOrthancExplorer).
+// SEG and RT-STRUCT instance and series pages: "Open in viewer", "Download label map",
+// "Generate 3D models"; Encapsulated STL: "View 3D model"; an image series that a SEG or
+// RT-STRUCT references: "Show segmentation".
+(function () {
+  var SOURCE_CLASSES = [
+    '1.2.840.10008.5.1.4.1.1.66.4',  // Segmentation Storage
+    '1.2.840.10008.5.1.4.1.1.66.7',  // Label Map Segmentation Storage
+    '1.2.840.10008.5.1.4.1.1.481.3'  // RT Structure Set Storage
+  ];
+  var STL_CLASS = '1.2.840.10008.5.1.4.1.1.104.3';
+  var SOURCE_MODALITIES = ['SEG', 'RTSTRUCT'];
+  var APP = '../segmesh/app/';
+
+  function addButton(list, id, text, icon, href, onClick) {
+    var link = $('<a>').attr('id', id).attr('href', href || '#').text(text);
+    if (href) {
+      link.attr('target', '_blank').attr('rel', 'external');
+    }
+    if (onClick) {
+      link.on('click', function (event) { event.preventDefault(); onClick(); });
+    }
+    $(list).append($('<li>').addClass('segmesh-button').attr('data-icon', icon).append(link));
+    $(list).listview('refresh');
+  }
+
+  function clearButtons(list) {
+    $('.segmesh-button', list).remove();
+    $('#segmesh-dialog').remove();
+  }
+
+  function sopClassOf(instanceId, done) {
+    $.ajax({ url: '../instances/' + instanceId + '/metadata/SopClassUid', dataType: 'text',
+             cache: false, success: done });
+  }
+
+  function sourceButtons(list, instanceId) {
+    addButton(list, 'segmesh-open-viewer', 'Open in viewer', 'search',
+              APP + 'viewer.html?instance=' + instanceId);
+    addButton(list, 'segmesh-download-nifti', 'Download label map (NIfTI)', 'arrow-d',
+              '../segmesh/instances/' + instanceId + '/labelmap?format=nifti');
+    addButton(list, 'segmesh-download-nrrd', 'Download label map (NRRD)', 'arrow-d',
+              '../segmesh/instances/' + instanceId + '/labelmap?format=nrrd');
+    addButton(list, 'segmesh-generate-models', 'Generate 3D models', 'gear', null,
+              function () { openModelDialog(instanceId); });
+  }
+
+  function field(label, input) {
+    return $('<label>').css({ display: 'block', margin: '0.4em 0' }).text(label + ' ').append(input);
+  }
+
+  // A plain dialog (not a jQuery Mobile page, so that it survives page changes' markup).
+  function openModelDialog(instanceId) {
+    $('#segmesh-dialog').remove();
+    var dialog = $('<div id="segmesh-dialog" role="dialog">').css({
+      position: 'fixed', top: '10%', left: '50%', transform: 'translateX(-50%)', zIndex: 2000,
+      background: '#fff', color: '#000', padding: '1em 1.5em', borderRadius: '6px',
+      boxShadow: '0 4px 24px rgba(0,0,0,0.4)', minWidth: '320px', maxHeight: '80%',
+      overflowY: 'auto', textAlign: 'left', textShadow: 'none',
+      fontFamily: 'Helvetica, Arial, sans-serif'
+    });
+    dialog.append($('<h3>').text('Generate 3D models'));
+    var segments = $('<div id="segmesh-segments">').text('Loading segments…');
+    var smoothing = $('<select id="segmesh-smoothing" data-role="none">')
+      .append('<option value="taubin">Taubin (keeps volume)</option>')
+      .append('<option value="laplacian">Laplacian</option>')
+      .append('<option value="none">None</option>');
+    var iterations = $('<input id="segmesh-iterations" type="number" min="0" max="200" value="20" data-role="none">');
+    var decimate = $('<input id="segmesh-decimate" type="number" min="0" max="0.99" step="0.05" value="0" data-role="none">');
+    var status = $('<p id="segmesh-status" role="status">');
+    var generate = $('<button id="segmesh-generate" data-role="none">').text('Generate');
+    var cancel = $('<button id="segmesh-cancel" data-role="none">').text('Cancel');
+    dialog.append(segments, field('Smoothing', smoothing), field('Iterations', iterations),
+                  field('Fraction of triangles removed', decimate), status,
+                  $('<div>').append(generate, ' ', cancel));
+    $('body').append(dialog);
+    cancel.on('click', function () { dialog.remove(); });
+
+    $.getJSON('../segmesh/instances/' + instanceId + '/segments', function (description) {
+      segments.empty();
+      $.each(description.Segments, function (_, segment) {
+        var box = $('<input type="checkbox" data-role="none" checked>').val(segment.Number);
+        var swatch = $('<span>').css({ display: 'inline-block', width: '1em', height: '1em',
+          background: 'rgb(' + segment.Color.join(',') + ')', margin: '0 0.3em' });
+        segments.append($('<label>').css({ display: 'block' })
+          .append(box, swatch, document.createTextNode(segment.Number + ' ' + segment.Label)));
+      });
+    }).fail(function (xhr) { segments.text('Cannot list the segments: ' + xhr.responseText); });
+
+    generate.on('click', function () {
+      var chosen = segments.find('input:checked').map(function () {
+        return parseInt(this.value, 10);
+      }).get();
+      if (!chosen.length) {
+        status.text('Pick at least one segment.');
+        return;
+      }
+      generate.prop('disabled', true);
+      status.text('Working… building meshes, this can take a while.');
+      $.ajax({
+        url: '../segmesh/instances/' + instanceId + '/stl', type: 'POST', dataType: 'json',
+        contentType: 'application/json',
+        data: JSON.stringify({
+          Segments: chosen, Smoothing: smoothing.val(),
+          Iterations: parseInt(iterations.val(), 10), Decimate: parseFloat(decimate.val())
+        }),
+        success: function (answer) {
+          dialog.remove();
+          window.location.hash = '#series?uuid=' + answer.Series;
+        },
+        error: function (xhr) {
+          var text = xhr.responseText;
+          try { var e = JSON.parse(text); text = e.Error + ': ' + e.Details; } catch (ignored) {}
+          status.text('Failed (' + xhr.status + '): ' + text);
+          generate.prop('disabled', false);
+        }
+      });
+    });
+  }
+
+  // "Show segmentation" for each SEG or RT-STRUCT of the study that references this series.
+  function segmentationButtons(list, seriesId, studyId) {
+    $.getJSON('../studies/' + studyId + '/series', function (allSeries) {
+      $.each(allSeries, function (_, series) {
+        if ($.inArray(series.MainDicomTags.Modality, SOURCE_MODALITIES) < 0) {
+          return;
+        }
+        $.each(series.Instances, function (_, instanceId) {
+          $.getJSON('../segmesh/instances/' + instanceId + '/segments', function (description) {
+            if ($.inArray(seriesId, description.ReferencedSeries) >= 0) {
+              var name = series.MainDicomTags.SeriesDescription || description.Kind;
+              addButton(list, 'segmesh-show-' + instanceId, 'Show segmentation: ' + name,
+                        'search', APP + 'viewer.html?instance=' + instanceId);
+            }
+          });
+        });
+      });
+    });
+  }
+
+  $('#instance').live('pagebeforeshow', function () {
+    var list = $('#instance-access');
+    var instanceId = $.mobile.pageData.uuid;
+    clearButtons(list);
+    sopClassOf(instanceId, function (sopClassUid) {
+      if ($.inArray(sopClassUid, SOURCE_CLASSES) >= 0) {
+        sourceButtons(list, instanceId);
+      } else if (sopClassUid === STL_CLASS) {
+        addButton(list, 'segmesh-view-model', 'View 3D model', 'search',
+                  APP + 'viewer.html?model=' + instanceId);
+      }
+    });
+  });
+
+  $('#series').live('pagebeforeshow', function () {
+    var list = $('#series-access');
+    var seriesId = $.mobile.pageData.uuid;
+    clearButtons(list);
+    $.getJSON('../series/' + seriesId, function (series) {
+      if (!series.Instances.length) {
+        return;
+      }
+      var first = series.Instances[0];
+      sopClassOf(first, function (sopClassUid) {
+        if ($.inArray(sopClassUid, SOURCE_CLASSES) >= 0) {
+          sourceButtons(list, first);
+        } else if (sopClassUid !== STL_CLASS) {
+          segmentationButtons(list, seriesId, series.ParentStudy);
+        }
+      });
+    });
+  });
+})();

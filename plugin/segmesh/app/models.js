@@ -1,0 +1,161 @@
+// The 3D panel: the study's Encapsulated STL models, in LPS millimetres, each toggled and
+// coloured as stored (RecommendedDisplayCIELabValue).
+import { cielabToRgb } from './dicom.js';
+
+// three.js is imported when there are models to show, so that the slice view works even where
+// it is not installed (scripts/install-app.sh).
+let THREE;
+let OrbitControls;
+let STLLoader;
+
+async function importThree() {
+  THREE = await import('three');
+  ({ OrbitControls } = await import('three/addons/controls/OrbitControls.js'));
+  ({ STLLoader } = await import('three/addons/loaders/STLLoader.js'));
+}
+
+export const ENCAPSULATED_STL = '1.2.840.10008.5.1.4.1.1.104.3';
+
+export class ModelPanel {
+  constructor(root, canvas, list, message) {
+    this.root = root;
+    this.canvas = canvas;
+    this.list = list;
+    this.message = message;
+    this.meshes = new Map();
+    this.renderer = null;
+  }
+
+  setMessage(text) {
+    this.message.textContent = text;
+  }
+
+  // Every Encapsulated STL instance of the study, as [{id, label, color}].
+  static async studyModels(getJson, studyId) {
+    const series = await getJson(`studies/${studyId}/series`);
+    const models = [];
+    for (const s of series.filter((x) => x.MainDicomTags.Modality === 'M3D')) {
+      for (const id of s.Instances) {
+        models.push(await ModelPanel.describe(getJson, id));
+      }
+    }
+    return models.filter((m) => m.sopClassUid === ENCAPSULATED_STL);
+  }
+
+  static async describe(getJson, id) {
+    const tags = await getJson(`instances/${id}/tags?simplify`);
+    const lab = tags.RecommendedDisplayCIELabValue;
+    return {
+      id,
+      sopClassUid: tags.SOPClassUID,
+      label: tags.ContentDescription || tags.DocumentTitle || tags.SeriesDescription || id,
+      color: lab ? cielabToRgb(String(lab).split('\\')) : [200, 200, 200],
+    };
+  }
+
+  async startRenderer() {
+    try {
+      await importThree();
+      this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: true });
+    } catch (error) {
+      this.setMessage(`3D view unavailable: ${error.message}`);
+      return false;
+    }
+    this.scene = new THREE.Scene();
+    this.scene.background = new THREE.Color(0x202428);
+    this.scene.add(new THREE.AmbientLight(0xffffff, 0.5));
+    this.camera = new THREE.PerspectiveCamera(35, 1, 1, 10000);
+    this.camera.up.set(0, 0, 1); // LPS: +z is superior
+    this.camera.add(new THREE.DirectionalLight(0xffffff, 2.5));
+    this.scene.add(this.camera);
+    this.controls = new OrbitControls(this.camera, this.canvas);
+    this.controls.addEventListener('change', () => this.render());
+    new ResizeObserver(() => this.resize()).observe(this.root);
+    return true;
+  }
+
+  resize() {
+    const { clientWidth: width, clientHeight: height } = this.root;
+    if (!this.renderer || !width || !height) return;
+    this.renderer.setSize(width, height, false);
+    this.camera.aspect = width / height;
+    this.camera.updateProjectionMatrix();
+    this.render();
+  }
+
+  render() {
+    if (this.renderer) this.renderer.render(this.scene, this.camera);
+  }
+
+  async fetchStl(id) {
+    const root = new URL('../../', window.location.href);
+    // segmesh's model route gives the exact STL; Orthanc's content route is the fallback.
+    for (const path of [`segmesh/instances/${id}/model`, `instances/${id}/content/0042-0011`]) {
+      const response = await fetch(new URL(path, root));
+      if (response.ok) return response.arrayBuffer();
+    }
+    throw new Error(`model ${id} could not be read`);
+  }
+
+  // Load and show ``models``; resolves once every model is in the scene.
+  async show(models) {
+    this.root.dataset.models = String(models.length);
+    if (!models.length) {
+      this.root.classList.add('empty');
+      return;
+    }
+    this.root.classList.remove('empty');
+    if (!(await this.startRenderer())) return;
+    this.setMessage(`Loading ${models.length} model(s)…`);
+    const loader = new STLLoader();
+    const box = new THREE.Box3();
+    for (const model of models) {
+      const geometry = loader.parse(await this.fetchStl(model.id));
+      geometry.computeVertexNormals();
+      const material = new THREE.MeshPhongMaterial({
+        color: new THREE.Color(...model.color.map((c) => c / 255)).convertSRGBToLinear(),
+        side: THREE.DoubleSide,
+      });
+      const mesh = new THREE.Mesh(geometry, material);
+      this.scene.add(mesh);
+      this.meshes.set(model.id, mesh);
+      geometry.computeBoundingBox();
+      box.union(geometry.boundingBox);
+      this.addListItem(model);
+    }
+    this.frame(box);
+    this.setMessage('');
+    this.root.dataset.loaded = String(this.meshes.size);
+  }
+
+  addListItem(model) {
+    const item = document.createElement('li');
+    item.dataset.model = model.id;
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.checked = true;
+    box.addEventListener('change', () => {
+      this.meshes.get(model.id).visible = box.checked;
+      this.render();
+    });
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch';
+    swatch.style.background = `rgb(${model.color.join(',')})`;
+    const label = document.createElement('label');
+    label.append(box, swatch, model.label);
+    item.append(label);
+    this.list.append(item);
+  }
+
+  // Look at the models from the patient's front (anterior is -y in LPS).
+  frame(box) {
+    const centre = box.getCenter(new THREE.Vector3());
+    const size = box.getSize(new THREE.Vector3()).length();
+    this.camera.position.set(centre.x, centre.y - 2 * size, centre.z);
+    this.camera.near = size / 100;
+    this.camera.far = size * 10;
+    this.controls.target.copy(centre);
+    this.controls.update();
+    this.resize();
+  }
+}

@@ -1,0 +1,103 @@
+"""A NIfTI label map (.nii or .nii.gz bytes) to a :class:`LabelMap` in LPS millimetres.
+
+The NIfTI world is RAS: its affine (sform where its code is set, else qform) becomes LPS by
+negating x and y. NIfTI arrays are indexed [i, j, k]; label maps are [k, j, i].
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Mapping
+
+import nibabel as nib
+import numpy as np
+
+from .color import default_color
+from .errors import BadRequestError, BrokenFileError, LimitExceededError, UnprocessableError
+from .geometry import VolumeGeometry
+from .labelmap import LabelMap, Segment, label_dtype
+from .settings import Settings
+
+RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_LABEL = 65535
+
+
+def _image(data: bytes) -> nib.Nifti1Image:
+    if data[:2] == GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            raise BrokenFileError("Not a NIfTI file", f"broken gzip stream: {error}") from error
+    for image_class in (nib.Nifti1Image, nib.Nifti2Image):
+        try:
+            return image_class.from_bytes(data)
+        except Exception:  # nibabel raises many types for foreign bytes: try the next format
+            continue
+    raise BrokenFileError("Not a NIfTI file", "neither NIfTI-1 nor NIfTI-2")
+
+
+def world_affine(image: nib.Nifti1Image) -> np.ndarray:
+    """The 4x4 RAS affine: sform where sform_code > 0, else qform where qform_code > 0."""
+    header = image.header
+    sform, sform_code = header.get_sform(coded=True)
+    if sform is not None and int(sform_code) > 0:
+        return np.asarray(sform, dtype=np.float64)
+    qform, qform_code = header.get_qform(coded=True)
+    if qform is not None and int(qform_code) > 0:
+        return np.asarray(qform, dtype=np.float64)
+    raise UnprocessableError(
+        "No NIfTI orientation", "sform_code and qform_code are both 0: no world coordinates"
+    )
+
+
+def nifti_labelmap(
+    data: bytes,
+    labels: Mapping[int, str],
+    frame_of_reference_uid: str,
+    settings: Settings,
+) -> LabelMap:
+    """The label map of a NIfTI file; ``labels`` names values (others are "Label n").
+
+    Raises 400 for a file that is not NIfTI or not integer labels, 413 above MaxVoxels, 422
+    where it has no world coordinates.
+    """
+    image = _image(data)
+    shape = tuple(int(n) for n in image.shape)
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    if len(shape) != 3:
+        raise UnprocessableError("Not a 3-D label map", f"NIfTI shape {image.shape}")
+    if int(np.prod(shape)) > settings.max_voxels:
+        raise LimitExceededError(
+            "Volume too large", f"{int(np.prod(shape))} voxels > MaxVoxels {settings.max_voxels}"
+        )
+    lps = RAS_TO_LPS @ world_affine(image)
+    values = np.asanyarray(image.dataobj).reshape(shape)
+    if not np.issubdtype(values.dtype, np.integer) and (
+        not np.all(np.isfinite(values)) or np.any(values != np.round(values))
+    ):
+        raise BadRequestError("Not a label map", "the NIfTI holds non-integer values")
+    if values.min() < 0 or values.max() > MAX_LABEL:
+        raise BadRequestError("Not a label map", f"values must be in 0..{MAX_LABEL}")
+    present = [int(v) for v in np.unique(values) if v != 0]
+    dtype = label_dtype(present)
+    # [i, j, k] -> [k, j, i]
+    volume = np.ascontiguousarray(np.asarray(values).astype(dtype).transpose(2, 1, 0))
+    unknown = sorted(set(labels) - set(present))
+    if unknown:
+        raise BadRequestError("Unknown label", f"values {unknown} do not occur in the NIfTI")
+    numbers = sorted(labels) if labels else present
+    segments = tuple(
+        Segment(number, labels.get(number, f"Label {number}"), default_color(number))
+        for number in numbers
+    )
+    k = np.arange(volume.shape[0], dtype=np.float64)[:, None]
+    geometry = VolumeGeometry(
+        shape=(volume.shape[0], volume.shape[1], volume.shape[2]),
+        affine=lps,
+        frame_of_reference_uid=frame_of_reference_uid,
+        slice_positions=lps[:3, 3] + k * lps[:3, 2],
+    )
+    return LabelMap(volume[np.newaxis], geometry, segments)

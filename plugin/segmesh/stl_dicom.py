@@ -1,0 +1,304 @@
+"""Encapsulated STL instances (SOP Class 1.2.840.10008.5.1.4.1.1.104.3, modality M3D).
+
+Orthanc 1.10's ``/tools/create-dicom`` knows no STL, so the dataset is built here with pydicom
+and stored as a Part-10 file. UIDs are derived from the source, the segment, the parameters and
+segmesh's version: repeating a request gives the same instances, which Orthanc does not
+duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydicom import config
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import validate_value
+from scipy import ndimage
+
+from . import __version__
+from .color import RGB, rgb_to_cielab
+from .errors import BadRequestError
+from .kinds import ENCAPSULATED_STL_STORAGE
+from .mesh import Mesh
+from .stl import binary_stl
+
+#: Patient and study attributes copied from the source into every model.
+STUDY_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "StudyDescription",
+)
+#: Attributes a request's ``Tags`` may not override: identity and structure of the instance.
+PROTECTED_KEYWORDS = frozenset(
+    {
+        "StudyInstanceUID",
+        "SOPClassUID",
+        "SOPInstanceUID",
+        "SeriesInstanceUID",
+        "FrameOfReferenceUID",
+        "Modality",
+        "MIMETypeOfEncapsulatedDocument",
+        "EncapsulatedDocument",
+        "EncapsulatedDocumentLength",
+        "ModelGroupUID",
+        "SpecificCharacterSet",
+    }
+)
+#: Value representations a request's ``Tags`` may set: text, dates, times and decimal strings.
+SETTABLE_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UR", "UT"}
+)
+ICON_SIZE = 64
+SERIES_NUMBER = 3000
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where models come from.
+
+    ``study`` carries the patient and study attributes; ``key`` identifies the source for UID
+    derivation (a SOP Instance UID, a Series Instance UID, a file digest); ``instances`` lists
+    (Series Instance UID, SOP Class UID, SOP Instance UID) of the DICOM objects of the same
+    study the models derive from.
+    """
+
+    study: Dataset
+    frame_of_reference_uid: str
+    key: str
+    instances: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One request's models: same source, parameters, series and Model Group UID."""
+
+    source: ModelSource
+    parameters: Mapping[str, Any]
+    series_description: str
+    tags: Mapping[str, Any] = field(default_factory=dict)
+
+    def _uid(self, *parts: str) -> UID:
+        parameters = json.dumps(
+            {"Parameters": self.parameters, "Tags": self.tags}, sort_keys=True, default=str
+        )
+        return generate_uid(
+            entropy_srcs=["segmesh", __version__, self.source.key, parameters, *parts]
+        )
+
+    @property
+    def series_instance_uid(self) -> UID:
+        """The series of this request's models."""
+        return self._uid("series")
+
+    @property
+    def model_group_uid(self) -> UID:
+        """Model Group UID shared by the meshes of this request."""
+        return self._uid("model-group")
+
+    def sop_instance_uid(self, segment_key: str) -> UID:
+        """The SOP Instance UID of one model (``segment_key``: its segment number(s))."""
+        return self._uid("instance", segment_key)
+
+
+def _code(value: str, scheme: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = scheme
+    item.CodeMeaning = meaning
+    return item
+
+
+def icon_pixels(mesh: Mesh, size: int = ICON_SIZE) -> npt.NDArray[np.uint8]:
+    """(size, size) uint8 grey preview: the model seen from the front (anterior), patient's right
+    on the image's left, head up, lit from the viewer."""
+    a, b, c = (mesh.vertices[mesh.faces[:, n]] for n in range(3))
+    # Several points per triangle, so that small triangles still cover the icon's pixels.
+    weights = np.array([[1, 1, 1], [4, 1, 1], [1, 4, 1], [1, 1, 4]], dtype=np.float64) / 6.0
+    weights[0] = 1.0 / 3.0
+    points = np.concatenate([w[0] * a + w[1] * b + w[2] * c for w in weights])
+    shade = 0.3 + 0.7 * np.clip(-mesh.face_normals[:, 1], 0.0, 1.0)
+    shades = np.tile(shade, len(weights))
+    low, high = points.min(axis=0), points.max(axis=0)
+    extent = max(float(high[0] - low[0]), float(high[2] - low[2]), 1e-6)
+    scale = (size - 3) / extent
+    columns = np.clip(((points[:, 0] - low[0]) * scale + 1).astype(int), 0, size - 1)
+    rows = np.clip(((high[2] - points[:, 2]) * scale + 1).astype(int), 0, size - 1)
+    pixel = rows * size + columns
+    # Nearest point (smallest y: anterior) wins each pixel.
+    order = np.lexsort((points[:, 1], pixel))
+    first = np.unique(pixel[order], return_index=True)[1]
+    flat = np.zeros(size * size)
+    flat[pixel[order][first]] = shades[order][first]
+    image = flat.reshape(size, size)
+    covered = image > 0
+    # Pixels no point reached inside the silhouette take a neighbour's shade.
+    inside = ndimage.binary_fill_holes(ndimage.binary_closing(covered, iterations=2))
+    image = np.where(covered, image, np.where(inside, ndimage.grey_dilation(image, size=3), 0.0))
+    return np.asarray(np.round(image * 255.0), dtype=np.uint8)
+
+
+def _icon_item(mesh: Mesh) -> Dataset:
+    # The Icon Image Sequence macro allows monochrome or palette icons, not RGB.
+    pixels = icon_pixels(mesh)
+    item = Dataset()
+    item.SamplesPerPixel = 1
+    item.PhotometricInterpretation = "MONOCHROME2"
+    item.Rows, item.Columns = pixels.shape
+    item.BitsAllocated = 8
+    item.BitsStored = 8
+    item.HighBit = 7
+    item.PixelRepresentation = 0
+    item.PixelData = pixels.tobytes()
+    return item
+
+
+def apply_tags(dataset: Dataset, tags: Mapping[str, Any]) -> None:
+    """Override text and number attributes by keyword; 400 for unknown or protected keywords,
+    other value representations, and values their VR does not allow."""
+    for keyword, value in tags.items():
+        if tag_for_keyword(keyword) is None:
+            raise BadRequestError("Unknown tag", f"{keyword!r} is not a DICOM keyword")
+        vr = dictionary_VR(keyword)
+        if keyword in PROTECTED_KEYWORDS or vr not in SETTABLE_VRS:
+            raise BadRequestError("Protected tag", f"{keyword} ({vr}) cannot be overridden")
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise BadRequestError("Bad tag value", f"{keyword}: give a string or a number")
+        text = str(value)
+        try:
+            # Strict: pydicom would otherwise only warn and write an invalid value.
+            validate_value(vr, text, config.RAISE)
+        except ValueError as error:
+            raise BadRequestError("Bad tag value", f"{keyword}: {error}") from error
+        setattr(dataset, keyword, text)
+
+
+def encapsulated_stl(
+    mesh: Mesh,
+    request: ModelRequest,
+    segment_key: str,
+    label: str,
+    color: RGB,
+    instance_number: int,
+    now: datetime.datetime | None = None,
+) -> Dataset:
+    """The Encapsulated STL dataset of one mesh; ``label`` goes to Content Description."""
+    now = now or datetime.datetime.now()
+    source = request.source
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = UID(ENCAPSULATED_STL_STORAGE)
+    ds.file_meta.MediaStorageSOPInstanceUID = request.sop_instance_uid(segment_key)
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = UID(ENCAPSULATED_STL_STORAGE)
+    ds.SOPInstanceUID = request.sop_instance_uid(segment_key)
+    ds.InstanceCreationDate = now.strftime("%Y%m%d")
+    ds.InstanceCreationTime = now.strftime("%H%M%S")
+    for keyword in STUDY_KEYWORDS:
+        setattr(ds, keyword, source.study.get(keyword, ""))
+    ds.Modality = "M3D"
+    ds.SeriesInstanceUID = request.series_instance_uid
+    ds.SeriesNumber = SERIES_NUMBER
+    ds.SeriesDescription = request.series_description
+    ds.FrameOfReferenceUID = source.frame_of_reference_uid
+    ds.PositionReferenceIndicator = ""
+    ds.Manufacturer = "segmesh"
+    ds.ManufacturerModelName = "segmesh"
+    ds.DeviceSerialNumber = "0"
+    ds.SoftwareVersions = __version__
+    ds.InstanceNumber = instance_number
+    ds.ContentDate = ds.InstanceCreationDate
+    ds.ContentTime = ds.InstanceCreationTime
+    ds.AcquisitionDateTime = now.strftime("%Y%m%d%H%M%S")
+    ds.BurnedInAnnotation = "NO"
+    ds.DocumentTitle = label
+    ds.ConceptNameCodeSequence = DicomSequence()
+    ds.ContentDescription = label
+    ds.RecommendedDisplayCIELabValue = rgb_to_cielab(color)
+    ds.MeasurementUnitsCodeSequence = DicomSequence([_code("mm", "UCUM", "millimeter")])
+    ds.ModelModification = "NO"
+    ds.ModelMirroring = "NO"
+    ds.ModelGroupUID = request.model_group_uid
+    ds.DerivationAlgorithmSequence = DicomSequence([_algorithm(request.parameters)])
+    if source.instances:
+        ds.SourceInstanceSequence = DicomSequence(
+            [_reference(sop_class, sop_instance) for _, sop_class, sop_instance in source.instances]
+        )
+        ds.ReferencedSeriesSequence = _referenced_series(source.instances)
+    ds.IconImageSequence = DicomSequence([_icon_item(mesh)])
+    document = binary_stl(mesh, f"segmesh {__version__} {label} (LPS mm)")
+    ds.MIMETypeOfEncapsulatedDocument = "model/stl"
+    ds.EncapsulatedDocumentLength = len(document)
+    # OB values have even length: pad, the length attribute keeps the true size.
+    ds.EncapsulatedDocument = document + b"\0" * (len(document) % 2)
+    apply_tags(ds, request.tags)
+    return ds
+
+
+def _algorithm(parameters: Mapping[str, Any]) -> Dataset:
+    item = Dataset()
+    item.AlgorithmFamilyCodeSequence = DicomSequence([_code("123109", "DCM", "Manual Processing")])
+    item.AlgorithmName = "segmesh marching cubes"
+    item.AlgorithmVersion = __version__
+    item.AlgorithmParameters = json.dumps(dict(parameters), sort_keys=True)
+    item.AlgorithmSource = "segmesh"
+    return item
+
+
+def _reference(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = sop_class_uid
+    item.ReferencedSOPInstanceUID = sop_instance_uid
+    return item
+
+
+def _referenced_series(instances: Sequence[tuple[str, str, str]]) -> DicomSequence:
+    """Common Instance Reference: the referenced instances grouped by series."""
+    by_series: dict[str, list[Dataset]] = {}
+    for series_uid, sop_class, sop_instance in instances:
+        by_series.setdefault(series_uid, []).append(_reference(sop_class, sop_instance))
+    items = []
+    for series_uid, references in by_series.items():
+        item = Dataset()
+        item.SeriesInstanceUID = series_uid
+        item.ReferencedInstanceSequence = DicomSequence(references)
+        items.append(item)
+    return DicomSequence(items)
+
+
+def part10(dataset: Dataset) -> bytes:
+    """The dataset as a Part-10 file."""
+    buffer = BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def stl_document(dataset: Dataset) -> bytes:
+    """The STL bytes inside an Encapsulated STL dataset (padding removed)."""
+    data = bytes(dataset.EncapsulatedDocument)
+    length = dataset.get("EncapsulatedDocumentLength")
+    return data[: int(length)] if length is not None else data
+
+
+def model_label(labels: Sequence[str]) -> str:
+    """Content Description of a merged model."""
+    return " + ".join(labels) if len(labels) <= 4 else f"{len(labels)} segments"

@@ -1,0 +1,438 @@
+"""The viewer and the Orthanc Explorer buttons in Debian's Chromium, on a real Orthanc.
+
+Screenshots are kept in test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from segmesh.demo import DemoStudy
+from segmesh.demo.phantom import ORGANS, ORIGIN, SLICE_THICKNESS
+from tests.orthanc_server import OrthancServer
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+COLORS = {organ.number: organ.color for organ in ORGANS}
+SCENE_BACKGROUND = (0x20, 0x24, 0x28)
+STL_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.104.3"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+@pytest.fixture(scope="module")
+def slice_of_image(orthanc_server: OrthancServer, demo_ids: dict[str, str]) -> dict[str, int]:
+    """Orthanc id of each demo CT image -> its slice index k on the demo grid (by position)."""
+    slices = {}
+    for image_id in orthanc_server.get(f"/series/{demo_ids['CTSeries']}").json()["Instances"]:
+        tags = orthanc_server.get(f"/instances/{image_id}/tags?simplify").json()
+        z = float(tags["ImagePositionPatient"].split("\\")[2])
+        slices[image_id] = round((z - ORIGIN[2]) / SLICE_THICKNESS)
+    return slices
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def open_viewer(page: Page, orthanc: OrthancServer, query: str) -> None:
+    page.goto(f"{orthanc.url}/segmesh/app/viewer.html?{query}")
+    page.wait_for_function("document.body.dataset.ready", timeout=60_000)
+    assert page.evaluate("document.body.dataset.ready") == "1", page.inner_text("#status")
+
+
+def drawn_after(page: Page, action: Any) -> None:
+    """Run ``action`` and wait until the slice canvas has been drawn again."""
+    before = page.evaluate("document.getElementById('slice').dataset.drawn || '0'")
+    action()
+    page.wait_for_function(
+        f"(document.getElementById('slice').dataset.drawn || '0') !== '{before}'",
+        timeout=30_000,
+    )
+    # Several draws may be queued (a slider's input events): wait for the last one.
+    page.wait_for_timeout(200)
+
+
+def set_input(page: Page, selector: str, value: str) -> None:
+    page.eval_on_selector(
+        selector,
+        "(e, v) => { e.value = v; e.dispatchEvent(new Event('input', {bubbles: true})); }",
+        value,
+    )
+
+
+def canvas_pixels(page: Page) -> npt.NDArray[np.uint8]:
+    """(rows, columns, 4) RGBA of the slice canvas."""
+    width, height, data = page.evaluate(
+        """() => {
+            const c = document.getElementById('slice');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            return [c.width, c.height, Array.from(d)];
+        }"""
+    )
+    return np.array(data, dtype=np.uint8).reshape(height, width, 4)
+
+
+def current_slice(page: Page, slice_of_image: dict[str, int]) -> int:
+    return slice_of_image[page.evaluate("document.getElementById('slice').dataset.image")]
+
+
+def go_to_slice(page: Page, slice_of_image: dict[str, int], k: int) -> None:
+    ids = page.evaluate("window.segmeshViewer.imageIds")
+    index = next(n for n, image_id in enumerate(ids) if slice_of_image[image_id] == k)
+    drawn_after(page, lambda: set_input(page, "#slice-slider", str(index)))
+    assert current_slice(page, slice_of_image) == k
+
+
+def assert_overlay_matches(
+    pixels: npt.NDArray[np.uint8], masks: dict[int, npt.NDArray[np.bool_]], k: int
+) -> None:
+    """At opacity 1: organ pixels in their colour, every other pixel grey."""
+    organs = np.zeros(pixels.shape[:2], dtype=bool)
+    for number, mask in masks.items():
+        organs |= mask[k]
+        assert np.all(pixels[mask[k]][:, :3] == COLORS[number]), number
+    rgb = pixels[..., :3].astype(int)
+    grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
+    assert np.all(grey[~organs])
+    assert organs.any()
+
+
+def test_viewer_draws_the_overlay_at_the_organs(
+    page: Page,
+    orthanc: OrthancServer,
+    demo_ids: dict[str, str],
+    demo_study: DemoStudy,
+    slice_of_image: dict[str, int],
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    segments = page.locator("#segments li")
+    assert segments.count() == 6
+    assert "Liver" in segments.nth(0).inner_text()
+    drawn_after(page, lambda: set_input(page, "#opacity", "1"))
+    go_to_slice(page, slice_of_image, 23)  # through the liver's centre
+    pixels = canvas_pixels(page)
+    assert pixels.shape == (120, 160, 4)
+    assert_overlay_matches(pixels, demo_study.masks, 23)
+    # Liver centre (-30, 0, 8) mm: column 46, row 60; it is on the image's left (patient's right).
+    assert tuple(pixels[60, 46, :3]) == COLORS[1]
+    screenshot(page, "viewer-seg")
+
+
+def test_rtstruct_overlay_in_the_viewer(
+    page: Page,
+    orthanc: OrthancServer,
+    demo_ids: dict[str, str],
+    demo_study: DemoStudy,
+    slice_of_image: dict[str, int],
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['RTSTRUCT']}")
+    drawn_after(page, lambda: set_input(page, "#opacity", "1"))
+    go_to_slice(page, slice_of_image, 23)
+    pixels = canvas_pixels(page)
+    liver = np.all(pixels[..., :3] == COLORS[1], axis=-1)
+    mask = demo_study.masks[1][23]
+    assert 2 * np.sum(liver & mask) / (liver.sum() + mask.sum()) > 0.9
+    screenshot(page, "viewer-rtstruct")
+
+
+def test_wheel_keyboard_and_slider_scroll(
+    page: Page,
+    orthanc: OrthancServer,
+    demo_ids: dict[str, str],
+    demo_study: DemoStudy,
+    slice_of_image: dict[str, int],
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    drawn_after(page, lambda: set_input(page, "#opacity", "1"))
+    go_to_slice(page, slice_of_image, 10)
+    page.locator("#slice-view").focus()
+    drawn_after(page, lambda: page.keyboard.press("ArrowUp"))
+    assert current_slice(page, slice_of_image) == 11
+    drawn_after(page, lambda: page.keyboard.press("PageUp"))
+    assert current_slice(page, slice_of_image) == 21
+    box = page.locator("#slice").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    drawn_after(page, lambda: page.mouse.wheel(0, 120))
+    assert current_slice(page, slice_of_image) == 22
+    drawn_after(page, lambda: page.mouse.wheel(0, -120))
+    drawn_after(page, lambda: page.keyboard.press("ArrowDown"))
+    assert current_slice(page, slice_of_image) == 20
+    assert_overlay_matches(canvas_pixels(page), demo_study.masks, 20)
+    drawn_after(page, lambda: page.keyboard.press("Home"))
+    assert current_slice(page, slice_of_image) == 0
+    assert_overlay_matches(canvas_pixels(page), demo_study.masks, 0)
+
+
+def test_segment_toggles_and_outline(
+    page: Page,
+    orthanc: OrthancServer,
+    demo_ids: dict[str, str],
+    demo_study: DemoStudy,
+    slice_of_image: dict[str, int],
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    drawn_after(page, lambda: set_input(page, "#opacity", "1"))
+    go_to_slice(page, slice_of_image, 23)
+    liver = demo_study.masks[1][23]
+    drawn_after(page, lambda: page.locator("#segments li[data-segment='1'] input").uncheck())
+    pixels = canvas_pixels(page)
+    rgb = pixels[..., :3].astype(int)
+    assert np.all(rgb[liver][:, 0] == rgb[liver][:, 1])  # grey: the liver is hidden
+    assert np.all(pixels[demo_study.masks[5][23]][:, :3] == COLORS[5])  # the vertebra is not
+    drawn_after(page, lambda: page.locator("#segments li[data-segment='1'] input").check())
+    drawn_after(page, lambda: page.locator("#outline").check())
+    pixels = canvas_pixels(page)
+    coloured = np.all(pixels[..., :3] == COLORS[1], axis=-1)
+    assert coloured[liver].any()
+    assert not coloured[60, 46]  # the liver's centre is not on its outline
+    assert coloured.sum() < 0.3 * liver.sum()
+    screenshot(page, "viewer-outline")
+
+
+def test_window_presets(
+    page: Page,
+    orthanc: OrthancServer,
+    demo_ids: dict[str, str],
+    demo_study: DemoStudy,
+    slice_of_image: dict[str, int],
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    for number in COLORS:  # no overlay: the image alone
+        locator = page.locator(f"#segments li[data-segment='{number}'] input")
+        drawn_after(page, locator.uncheck)
+    k = current_slice(page, slice_of_image)
+    hounsfield = demo_study.images[k].pixel_array.astype(float)
+    for value, (width, level) in [("400,40", (400, 40)), ("1800,400", (1800, 400))]:
+        drawn_after(page, lambda v=value: page.select_option("#window-preset", v))
+        grey = canvas_pixels(page)[..., 0].astype(float)
+        expected = np.clip(np.round((hounsfield - (level - width / 2)) / width * 255), 0, 255)
+        assert np.max(np.abs(grey - expected)) <= 1, value
+
+
+def study_models(orthanc: OrthancServer, study_id: str) -> list[str]:
+    models = []
+    for series in orthanc.get(f"/studies/{study_id}/series").json():
+        if series["MainDicomTags"].get("Modality") == "M3D":
+            models += series["Instances"]
+    return [
+        m
+        for m in models
+        if orthanc.get(f"/instances/{m}/metadata/SopClassUid").text == STL_SOP_CLASS
+    ]
+
+
+def scene_coverage(page: Page) -> float:
+    """Fraction of the 3D canvas that is not background."""
+    image = np.asarray(Image.open(BytesIO(page.locator("#scene").screenshot())).convert("RGB"))
+    return float(np.mean(np.any(np.abs(image.astype(int) - SCENE_BACKGROUND) > 8, axis=-1)))
+
+
+@pytest.fixture(scope="module")
+def stored_models(orthanc_server: OrthancServer, demo_ids: dict[str, str]) -> dict[str, Any]:
+    response = orthanc_server.post(
+        f"/segmesh/instances/{demo_ids['SEG']}/stl", json={"Segments": [1, 5]}
+    )
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_3d_panel_loads_the_studys_models(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str], stored_models: dict[str, Any]
+) -> None:
+    expected = study_models(orthanc, demo_ids["Study"])
+    assert {i["ID"] for i in stored_models["Instances"]} <= set(expected)
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    panel = page.locator("#model-view")
+    assert panel.get_attribute("data-loaded") == str(len(expected))
+    labels = page.locator("#models li").all_inner_texts()
+    assert "Liver" in labels
+    assert "Vertebra" in labels
+    # Coloured as stored: RecommendedDisplayCIELabValue back to the segment's RGB.
+    swatch = page.locator("#models li", has_text="Liver").first.locator(".swatch")
+    rgb = [
+        int(v)
+        for v in re.findall(r"\d+", swatch.evaluate("e => getComputedStyle(e).backgroundColor"))
+    ]
+    assert max(abs(a - b) for a, b in zip(rgb, COLORS[1], strict=True)) <= 1, rgb
+    page.wait_for_timeout(300)
+    shown = scene_coverage(page)
+    assert shown > 0.01
+    for model in expected:
+        page.locator(f"#models li[data-model='{model}'] input").uncheck()
+    page.wait_for_timeout(300)
+    assert scene_coverage(page) < 0.001
+    screenshot(page, "viewer-3d-hidden")
+
+
+def test_a_single_model_page(
+    page: Page, orthanc: OrthancServer, stored_models: dict[str, Any]
+) -> None:
+    liver = next(i["ID"] for i in stored_models["Instances"] if i["Label"] == "Liver")
+    open_viewer(page, orthanc, f"model={liver}")
+    assert page.locator("#model-view").get_attribute("data-loaded") == "1"
+    assert page.locator("#models li").all_inner_texts() == ["Liver"]
+    assert not page.locator("#slice-view").is_visible()
+    page.wait_for_timeout(300)
+    assert scene_coverage(page) > 0.01
+    screenshot(page, "viewer-model")
+
+
+def explorer(page: Page, orthanc: OrthancServer, fragment: str) -> None:
+    page.goto(f"{orthanc.url}/app/explorer.html#{fragment}")
+    page.wait_for_load_state("networkidle")
+
+
+def segmesh_buttons(page: Page, access_list: str) -> list[str]:
+    page.wait_for_timeout(500)
+    return page.locator(f"{access_list} li.segmesh-button a").all_inner_texts()
+
+
+SOURCE_BUTTONS = [
+    "Open in viewer",
+    "Download label map (NIfTI)",
+    "Download label map (NRRD)",
+    "Generate 3D models",
+]
+
+
+def test_explorer_buttons_on_the_right_pages(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str], stored_models: dict[str, Any]
+) -> None:
+    for kind in ("SEG", "RTSTRUCT"):
+        explorer(page, orthanc, f"instance?uuid={demo_ids[kind]}")
+        page.wait_for_selector("#segmesh-open-viewer")
+        assert segmesh_buttons(page, "#instance-access") == SOURCE_BUTTONS
+        series = orthanc.get(f"/instances/{demo_ids[kind]}").json()["ParentSeries"]
+        explorer(page, orthanc, f"series?uuid={series}")
+        page.wait_for_selector("#series-access #segmesh-open-viewer")
+        assert segmesh_buttons(page, "#series-access") == SOURCE_BUTTONS
+    screenshot(page, "explorer-source-series")
+
+    ct_image = orthanc.get(f"/series/{demo_ids['CTSeries']}").json()["Instances"][0]
+    explorer(page, orthanc, f"instance?uuid={ct_image}")
+    page.wait_for_selector("#instance-download-dicom")
+    assert segmesh_buttons(page, "#instance-access") == []
+
+    explorer(page, orthanc, f"series?uuid={demo_ids['CTSeries']}")
+    page.wait_for_selector(f"#segmesh-show-{demo_ids['RTSTRUCT']}")
+    page.wait_for_selector(f"#segmesh-show-{demo_ids['SEG']}")
+    # Other tests may store more sources on the demo CT: these two must be among them.
+    assert {
+        "Show segmentation: Phantom organs",
+        "Show segmentation: Phantom organs (SEG)",
+    } <= set(segmesh_buttons(page, "#series-access"))
+    screenshot(page, "explorer-ct-series")
+
+    model = stored_models["Instances"][0]["ID"]
+    explorer(page, orthanc, f"instance?uuid={model}")
+    page.wait_for_selector("#segmesh-view-model")
+    assert segmesh_buttons(page, "#instance-access") == ["View 3D model"]
+    href = page.locator("#segmesh-view-model").get_attribute("href")
+    assert href == f"../segmesh/app/viewer.html?model={model}"
+
+
+def test_explorer_buttons_work(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str]
+) -> None:
+    seg = demo_ids["SEG"]
+    explorer(page, orthanc, f"instance?uuid={seg}")
+    page.wait_for_selector("#segmesh-open-viewer")
+    with page.context.expect_page() as popup_info:
+        page.click("#segmesh-open-viewer")
+    viewer = popup_info.value
+    viewer.wait_for_function("document.body.dataset.ready", timeout=60_000)
+    assert viewer.evaluate("document.body.dataset.ready") == "1"
+    assert viewer.locator("#segments li").count() == 6
+    viewer.close()
+
+    for button, magic in [
+        ("#segmesh-download-nifti", b"n+1\0"),
+        ("#segmesh-download-nrrd", b"NRRD"),
+    ]:
+        href = page.locator(button).get_attribute("href")
+        assert href is not None
+        response = page.request.get(f"{orthanc.url}/app/{href}")
+        assert response.status == 200, response.text()
+        body = response.body()
+        assert magic in body[:400] or magic in _gunzip(body)[:400]
+
+    page.click("#segmesh-generate-models")
+    page.wait_for_selector("#segmesh-dialog input[type=checkbox]")
+    boxes = page.locator("#segmesh-dialog input[type=checkbox]")
+    assert boxes.count() == 6
+    for n in range(6):
+        if n != 1:  # keep the spleen only
+            boxes.nth(n).uncheck()
+    page.select_option("#segmesh-smoothing", "none")
+    screenshot(page, "explorer-generate-dialog")
+    page.click("#segmesh-generate")
+    page.wait_for_function("location.hash.startsWith('#series?uuid=')", timeout=120_000)
+    series_id = page.evaluate("location.hash").split("uuid=")[1]
+    series = orthanc.get(f"/series/{series_id}").json()
+    assert series["MainDicomTags"]["Modality"] == "M3D"
+    assert len(series["Instances"]) == 1
+    tags = orthanc.get(f"/instances/{series['Instances'][0]}/tags?simplify").json()
+    assert tags["ContentDescription"] == "Spleen"
+    page.wait_for_selector("#list-instances li a")
+    screenshot(page, "explorer-generated-series")
+
+
+def _gunzip(body: bytes) -> bytes:
+    import gzip
+
+    try:
+        return gzip.decompress(body)
+    except OSError:
+        return b""
+
+
+def test_viewer_reports_an_unknown_source(page: Page, orthanc: OrthancServer) -> None:
+    page.goto(f"{orthanc.url}/segmesh/app/viewer.html?instance=no-such-instance")
+    page.wait_for_function("document.body.dataset.ready", timeout=60_000)
+    assert page.evaluate("document.body.dataset.ready") == "error"
+    assert "404" in page.inner_text("#status")
