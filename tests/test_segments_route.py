@@ -125,6 +125,8 @@ def test_demo_seg_and_rtstruct(orthanc: OrthancServer, demo_ids: dict[str, str])
             "Vertebra",
             "Aorta",
         ]
+    # Layers are decided by a conversion (overlaps), so the description names none.
+    assert all("Layer" not in s for s in seg["Segments"] + rtstruct["Segments"])
     assert rtstruct["Segments"][0]["Color"] == [221, 130, 101]
     assert rtstruct["Segments"][0]["InterpretedType"] == "ORGAN"
     # The SEG stores the same colour as CIELab: the round trip is within one step.

@@ -1,4 +1,4 @@
-"""Small, careful readers of DICOM attributes shared by the core modules."""
+"""Careful readers and writers of DICOM attributes shared by the core modules."""
 
 from __future__ import annotations
 
@@ -9,6 +9,27 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from .errors import BrokenFileError
+
+#: Patient and study attributes a derived object copies from its source (type 2: may be empty).
+PATIENT_AND_STUDY_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+    "StudyDescription",
+)
+
+
+def copy_patient_and_study(source: Dataset, target: Dataset) -> None:
+    """Copy the patient and study attributes, empty where the source has none."""
+    for keyword in PATIENT_AND_STUDY_KEYWORDS:
+        setattr(target, keyword, source.get(keyword, ""))
 
 
 def first_item(dataset: Dataset, keyword: str) -> Dataset | None:

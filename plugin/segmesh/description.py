@@ -44,6 +44,6 @@ class SourceDescription:
             "FrameOfReferenceUID": self.frame_of_reference_uid,
             "ReferencedSeries": list(referenced_series_ids),
             "MissingSeries": list(missing_series_uids),
-            "Segments": [segment.to_json() for segment in self.segments],
+            "Segments": [segment.to_json(placed=False) for segment in self.segments],
             "Skipped": [skipped.to_json() for skipped in self.skipped],
         }

@@ -39,13 +39,15 @@ class Segment:
         """The voxel value of this segment in its layer."""
         return self.number
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready description."""
+    def to_json(self, placed: bool = True) -> dict[str, Any]:
+        """JSON-ready description; ``placed`` False leaves out the layer, which only a
+        conversion decides."""
+        layer = {"Layer": self.layer} if placed else {}
         return {
             "Number": self.number,
             "Label": self.label,
             "Color": list(self.color),
-            "Layer": self.layer,
+            **layer,
             "Value": self.value,
             **self.attributes,
         }

@@ -14,6 +14,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 from skimage.measure import find_contours
 
 from . import __version__
+from .attributes import copy_patient_and_study
 from .geometry import VolumeGeometry
 from .kinds import RT_STRUCTURE_SET_STORAGE
 
@@ -71,19 +72,7 @@ def write_rtstruct(
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.SOPClassUID = RT_STRUCTURE_SET_STORAGE
     ds.SOPInstanceUID = UID(sop_instance_uid)
-    for keyword in (
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "ReferringPhysicianName",
-        "StudyID",
-        "AccessionNumber",
-    ):
-        setattr(ds, keyword, reference.get(keyword, ""))
+    copy_patient_and_study(reference, ds)
     ds.Modality = "RTSTRUCT"
     ds.SeriesInstanceUID = series_instance_uid
     ds.SeriesNumber = 200

@@ -26,26 +26,13 @@ from pydicom.valuerep import validate_value
 from scipy import ndimage
 
 from . import __version__
+from .attributes import copy_patient_and_study
 from .color import RGB, rgb_to_cielab
 from .errors import BadRequestError
 from .kinds import ENCAPSULATED_STL_STORAGE
 from .mesh import Mesh
 from .stl import binary_stl
 
-#: Patient and study attributes copied from the source into every model.
-STUDY_KEYWORDS = (
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyTime",
-    "ReferringPhysicianName",
-    "StudyID",
-    "AccessionNumber",
-    "StudyDescription",
-)
 #: Attributes a request's ``Tags`` may not override: identity and structure of the instance.
 PROTECTED_KEYWORDS = frozenset(
     {
@@ -213,8 +200,7 @@ def encapsulated_stl(
     ds.SOPInstanceUID = request.sop_instance_uid(segment_key)
     ds.InstanceCreationDate = now.strftime("%Y%m%d")
     ds.InstanceCreationTime = now.strftime("%H%M%S")
-    for keyword in STUDY_KEYWORDS:
-        setattr(ds, keyword, source.study.get(keyword, ""))
+    copy_patient_and_study(source.study, ds)
     ds.Modality = "M3D"
     ds.SeriesInstanceUID = request.series_instance_uid
     ds.SeriesNumber = SERIES_NUMBER

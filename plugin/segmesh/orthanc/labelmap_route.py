@@ -55,7 +55,9 @@ class LabelMapRoute:
         """Convert one instance and answer the file."""
         instance_id = request.groups[0]
         parsed = LabelMapRequest.from_query(request.query)
-        loaded = load_labelmap(instance_id, parsed.options, self.settings)
+        loaded = load_labelmap(
+            instance_id, parsed.options, self.settings, with_image_pixels=parsed.include_image
+        )
         image = None
         if parsed.include_image:
             if loaded.images is None:

@@ -39,8 +39,16 @@ def referenced_series_id(description: SourceDescription) -> str | None:
     return None
 
 
-def load_labelmap(instance_id: str, options: LabelMapOptions, settings: Settings) -> LoadedSource:
+def load_labelmap(
+    instance_id: str,
+    options: LabelMapOptions,
+    settings: Settings,
+    with_image_pixels: bool = False,
+) -> LoadedSource:
     """Read the instance, choose the grid, load the referenced images if needed, convert.
+
+    The images are read without their pixel data (the grid needs only their headers) unless
+    ``with_image_pixels``.
 
     grid=source (the default where the referenced series is stored) answers 422 naming the
     missing series where it is not stored.
@@ -56,6 +64,10 @@ def load_labelmap(instance_id: str, options: LabelMapOptions, settings: Settings
                 "Referenced series not stored",
                 f"grid=source needs the referenced series {missing}; use grid=native",
             )
-    images = store.read_series(series_id) if series_id else None
+    images = (
+        store.read_series(series_id, stop_before_pixels=not with_image_pixels)
+        if series_id
+        else None
+    )
     labelmap = to_labelmap(dataset, images, options, settings)
     return LoadedSource(dataset, description, labelmap, series_id, images)

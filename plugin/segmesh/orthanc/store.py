@@ -55,9 +55,12 @@ def series_instance_ids(series_id: str) -> list[str]:
     return [str(identifier) for identifier in series["Instances"]]
 
 
-def read_series(series_id: str) -> list[Dataset]:
-    """Every instance of a series, read with pixel data."""
-    return [read_instance(identifier) for identifier in series_instance_ids(series_id)]
+def read_series(series_id: str, stop_before_pixels: bool = False) -> list[Dataset]:
+    """Every instance of a series; headers only with ``stop_before_pixels``."""
+    return [
+        read_instance(identifier, stop_before_pixels)
+        for identifier in series_instance_ids(series_id)
+    ]
 
 
 def parent_series_id(instance_id: str) -> str:
