@@ -147,11 +147,17 @@ export class ModelPanel {
     this.list.append(item);
   }
 
-  // Look at the models from the patient's front (anterior is -y in LPS).
+  // Look at the models from the patient's front (anterior is -y in LPS), from far enough for
+  // their bounding sphere to fit the narrower of the two fields of view.
   frame(box) {
     const centre = box.getCenter(new THREE.Vector3());
     const size = box.getSize(new THREE.Vector3()).length();
-    this.camera.position.set(centre.x, centre.y - 2 * size, centre.z);
+    const { clientWidth: width, clientHeight: height } = this.root;
+    const aspect = width && height ? width / height : 1;
+    const vertical = THREE.MathUtils.degToRad(this.camera.fov);
+    const horizontal = 2 * Math.atan(Math.tan(vertical / 2) * aspect);
+    const distance = (1.05 * size) / 2 / Math.sin(Math.min(vertical, horizontal) / 2);
+    this.camera.position.set(centre.x, centre.y - distance, centre.z);
     this.camera.near = size / 100;
     this.camera.far = size * 10;
     this.controls.target.copy(centre);

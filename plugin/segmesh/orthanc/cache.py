@@ -8,12 +8,11 @@ Orthanc, and an entry is dropped as soon as its source instance is gone.
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..geometry import Plane, image_planes
+from ..lru import ByteBudgetLRU
 from ..options import LabelMapOptions
 from ..settings import Settings
 from .labelmaps import LoadedSource, load_labelmap
@@ -42,76 +41,28 @@ class CachedLabelMap:
 
 def _cached(source: LoadedSource) -> CachedLabelMap:
     planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in source.images or []}
-    # The images' pixels are not needed for overlays and would dominate the memory held.
+    # Overlays need only the images' planes: the datasets themselves are not kept.
     return CachedLabelMap(dataclasses.replace(source, images=None), planes)
 
 
 class LabelMapCache:
-    """Least recently used label maps, keyed by (instance id, options), within a byte budget.
-
-    Thread-safe: Orthanc calls routes from several threads; concurrent requests for the same
-    key wait for one load instead of decoding the same source in parallel.
-    """
+    """Least recently used label maps, keyed by (instance id, options), within
+    ``Settings.cache_megabytes``; see :class:`segmesh.lru.ByteBudgetLRU`."""
 
     def __init__(self, settings: Settings, loader: Loader = load_labelmap) -> None:
         self.settings = settings
-        self.max_bytes = settings.cache_megabytes * 1024 * 1024
         self._loader = loader
-        self._entries: OrderedDict[CacheKey, CachedLabelMap] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self._loading: dict[CacheKey, threading.Lock] = {}
-
-    @property
-    def bytes_held(self) -> int:
-        """Bytes held by the entries now."""
-        return self._bytes
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def _lookup(self, key: CacheKey) -> CachedLabelMap | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
+        self._entries: ByteBudgetLRU[CacheKey, CachedLabelMap] = ByteBudgetLRU(
+            settings.cache_megabytes * 1024 * 1024, lambda entry: entry.nbytes
+        )
 
     def get(self, instance_id: str, options: LabelMapOptions) -> CachedLabelMap:
         """The label map of ``instance_id`` with ``options``, loaded on a miss."""
-        key = (instance_id, options)
-        entry = self._lookup(key)
-        if entry is not None:
-            return entry
-        with self._lock:
-            loading = self._loading.setdefault(key, threading.Lock())
-        try:
-            with loading:
-                entry = self._lookup(key)
-                if entry is None:
-                    entry = _cached(self._loader(instance_id, options, self.settings))
-                    self._store(key, entry)
-        finally:
-            with self._lock:
-                self._loading.pop(key, None)
-        return entry
-
-    def _store(self, key: CacheKey, entry: CachedLabelMap) -> None:
-        size = entry.nbytes
-        if size > self.max_bytes:
-            return  # larger than the whole budget: served once, not kept
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            while self._entries and self._bytes + size > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.nbytes
-            self._entries[key] = entry
-            self._bytes += size
+        return self._entries.get(
+            (instance_id, options),
+            lambda: _cached(self._loader(instance_id, options, self.settings)),
+        )
 
     def forget(self, instance_id: str) -> None:
         """Drop every entry of ``instance_id`` (deleted or replaced)."""
-        with self._lock:
-            for key in [key for key in self._entries if key[0] == instance_id]:
-                self._bytes -= self._entries.pop(key).nbytes
+        self._entries.discard(lambda key: key[0] == instance_id)
