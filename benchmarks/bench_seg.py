@@ -172,9 +172,12 @@ def generate(cache: Path) -> tuple[Path, Path, list[Path]]:
     return seg_path, nrrd_path, sorted(ct_folder.glob("*.dcm"))
 
 
-def measure(function: Callable[[], Any], runs: int) -> tuple[list[float], list[int]]:
+def measure(
+    function: Callable[[], Any], runs: int, trace: bool = True
+) -> tuple[list[float], list[int]]:
     """Wall times (s) of ``runs`` calls after one warm-up, and the tracemalloc peak (bytes) of
-    one more call: tracing slows numpy-heavy code, so it is never on while timing."""
+    one more call: tracing slows numpy-heavy code, so it is never on while timing. Without
+    ``trace`` (REST calls: the work happens in Orthanc's process) the peak is 0, not measured."""
     function()
     times = []
     for _ in range(runs):
@@ -182,6 +185,8 @@ def measure(function: Callable[[], Any], runs: int) -> tuple[list[float], list[i
         result = function()
         times.append(time.perf_counter() - start)
         del result
+    if not trace:
+        return times, [0]
     tracemalloc.start()
     result = function()
     peak = tracemalloc.get_traced_memory()[1]
@@ -237,10 +242,8 @@ def main() -> None:
 
                 return call
 
-            native = measure(route("native"), args.runs)
-            rows["segmesh REST npz, grid=native"] = (native[0], [0] * len(native[0]))
-            source = measure(route("source"), args.runs)
-            rows["segmesh REST npz, grid=source"] = (source[0], [0] * len(source[0]))
+            for grid in ("native", "source"):
+                rows[f"segmesh REST npz, grid={grid}"] = measure(route(grid), args.runs, False)
         finally:
             server.stop()
     rows["highdicom segread + get_volume"] = measure(highdicom_read, max(1, args.runs // 2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -70,6 +71,11 @@ def test_non_uniform_spacing_is_followed() -> None:
     assert not geometry.is_uniform
     np.testing.assert_allclose(geometry.index_to_lps([[0, 0, 2]])[0], [0, 0, 3.0])
     np.testing.assert_allclose(geometry.lps_to_index([[0, 0, 4.5]])[0], [0, 0, 2.5])
+    # Beyond the ends the end gaps continue (a mesh cap half a slice out stays out).
+    np.testing.assert_allclose(
+        geometry.index_to_lps([[0, 0, -0.5], [0, 0, 3.5]])[:, 2], [-0.5, 7.5]
+    )
+    np.testing.assert_allclose(geometry.lps_to_index([[0, 0, 7.5]])[0], [0, 0, 3.5])
     assert geometry.nearest_slice([0, 0, 2.9], tolerance=0.5) == 2
     assert geometry.nearest_slice([0, 0, 4.5], tolerance=0.5) is None
 
@@ -97,3 +103,10 @@ def test_gantry_tilt_keeps_the_real_slice_step() -> None:
     geometry, _ = geometry_from_images(images)
     np.testing.assert_allclose(geometry.affine[:3, 2], [0, 0.5, 2.0])
     np.testing.assert_allclose(geometry.index_to_lps([[0, 0, 2]])[0], [0, 1.0, 4.0])
+
+
+def test_voxel_count_does_not_overflow() -> None:
+    """A wild grid's voxel count stays exact, so MaxVoxels still refuses it."""
+    geometry, _ = geometry_from_images([image([0, 0, z]) for z in (0, 2)])
+    wild = dataclasses.replace(geometry, shape=(2**40, 2**16, 2**16))
+    assert wild.voxel_count == 2**72

@@ -67,7 +67,7 @@ def test_style_rejects_bad_parameters(query: dict[str, str]) -> None:
 
 
 def test_unknown_segment_is_a_400(demo_labelmap: LabelMap) -> None:
-    with pytest.raises(BadRequestError, match="Unknown segments"):
+    with pytest.raises(BadRequestError, match="Unknown segment numbers"):
         OverlayStyle(segments=(1, 99)).selected(demo_labelmap.segments)
 
 

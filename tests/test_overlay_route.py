@@ -130,7 +130,7 @@ def test_a_slice_without_the_segment_is_fully_transparent(
         ("?opacity=1.5", 400, "Bad parameter opacity"),
         ("?outline=maybe", 400, "Bad parameter outline"),
         ("?segments=1,x", 400, "Bad parameter segments"),
-        ("?segments=99", 400, "Unknown segments"),
+        ("?segments=99", 400, "Unknown segment numbers"),
     ],
 )
 def test_bad_parameters(

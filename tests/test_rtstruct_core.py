@@ -243,6 +243,16 @@ def test_max_voxels_is_413() -> None:
             LabelMapOptions(spacing=(1e-6, 1e-6, 1e-6)),
             SETTINGS,
         )
+    # Contours on two planes 2 mm apart and a 1e-300 mm slice step: ~1e300 slices, refused
+    # before their positions are allocated.
+    second = Roi(2, "Other").add(series.to_lps(1, square(1.5, 1.5, 4.5, 4.5)))
+    with pytest.raises(LimitExceededError, match="above MaxVoxels 2000000000"):
+        rtstruct_to_labelmap(
+            rtstruct([roi, second], series.frame_of_reference_uid),
+            None,
+            LabelMapOptions(spacing=(1.0, 1.0, 1e-300)),
+            SETTINGS,
+        )
 
 
 # --- frame of reference policy ---------------------------------------------------------------

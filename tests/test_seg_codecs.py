@@ -7,11 +7,11 @@ import zlib
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless
 
 from segmesh.errors import BrokenFileError
 from segmesh.frame_codecs import inflate_frame, packbits_decode, rle_1bit_frame
-from segmesh.seg_pixels import FrameReader
+from segmesh.seg_pixels import DEFLATED_IMAGE_FRAME_COMPRESSION, FrameReader
 
 
 def test_packbits_reference_vector() -> None:
@@ -90,3 +90,16 @@ def test_native_1bit_patches_match_the_frames(columns: int) -> None:
             )
         np.testing.assert_array_equal(rebuilt, frames[index], err_msg=f"frame {index}")
     assert dict(reader.patches([0, 3]))[0] is None
+
+
+@pytest.mark.parametrize("transfer_syntax", [RLELossless, DEFLATED_IMAGE_FRAME_COMPRESSION])
+def test_broken_encapsulation_is_a_broken_file(transfer_syntax: UID) -> None:
+    """PixelData that is not an encapsulated item sequence: 400, not a traceback."""
+    dataset = Dataset()
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.TransferSyntaxUID = transfer_syntax
+    dataset.Rows, dataset.Columns, dataset.BitsAllocated = 4, 8, 1
+    dataset.PixelData = b"\x01" * 64
+    reader = FrameReader(dataset, 2)
+    with pytest.raises(BrokenFileError, match="encapsulated PixelData"):
+        list(reader.patches([0]))

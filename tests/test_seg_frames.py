@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from segmesh.errors import BrokenFileError, UnprocessableError
 from segmesh.seg_frames import read_seg_frames
-from tests.test_seg_roundtrip import SHAPE, ct_series, make_seg, reread
+from tests.test_seg_roundtrip import SHAPE, SPACING, ct_series, make_seg, reread
 
 
 @pytest.mark.parametrize("transfer_syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
@@ -48,3 +50,34 @@ def test_per_frame_orientation_takes_the_careful_path() -> None:
     frames = read_seg_frames(reread(seg))
     np.testing.assert_allclose(frames.orientation, [1, 0, 0, 0, 1, 0])
     assert frames.count == int(seg.NumberOfFrames)
+
+
+def test_per_frame_pixel_spacings_must_agree() -> None:
+    """Frames of different PixelSpacing cannot share one grid: 422, never placed at frame 1's."""
+    images = ct_series()
+    seg, _ = make_seg(images)
+    shared = seg.SharedFunctionalGroupsSequence[0]
+    for index, item in enumerate(seg.PerFrameFunctionalGroupsSequence):
+        measures = Dataset()
+        measures.PixelSpacing = list(SPACING) if index == 0 else [2 * v for v in SPACING]
+        measures.SliceThickness = 2.0
+        item.PixelMeasuresSequence = [measures]
+    del shared.PixelMeasuresSequence
+    with pytest.raises(UnprocessableError, match="frame 2 has PixelSpacing"):
+        read_seg_frames(reread(seg))
+
+
+@pytest.mark.parametrize(
+    ("keyword", "message"),
+    [
+        ("Rows", "Rows 0 and Columns"),
+        ("Columns", "Columns 0: both"),
+    ],
+)
+def test_missing_mandatory_attributes_are_a_broken_file(keyword: str, message: str) -> None:
+    """400 naming what is wrong, not a traceback."""
+    seg, _ = make_seg(ct_series())
+    seg = reread(seg)
+    delattr(seg, keyword)
+    with pytest.raises(BrokenFileError, match=message):
+        read_seg_frames(seg)

@@ -28,7 +28,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from segmesh.errors import UnprocessableError
+from segmesh.errors import BrokenFileError, UnprocessableError
 from segmesh.geometry import geometry_from_images
 from segmesh.options import Grid, LabelMapOptions
 from segmesh.seg import seg_to_labelmap
@@ -411,3 +411,14 @@ def test_frames_inside_a_larger_source_grid() -> None:
         image.Columns = SHAPE[2] - 1
     with pytest.raises(UnprocessableError, match="do not fit"):
         seg_to_labelmap(seg, smaller, LabelMapOptions(), Settings())
+
+
+def test_labelmap_seg_of_1_bit_is_a_broken_file() -> None:
+    """LABELMAP pixels are segment numbers (8 or 16 bits); 1 bit is a 400, not a traceback."""
+    images = ct_series()
+    seg, _ = make_seg(images, "LABELMAP")
+    frames = pydicom.pixels.pixel_array(seg).reshape(-1, *SHAPE[1:]) > 0
+    seg.BitsAllocated, seg.BitsStored, seg.HighBit = 1, 1, 0
+    seg.PixelData = np.packbits(frames.ravel(), bitorder="little").tobytes()
+    with pytest.raises(BrokenFileError, match="BitsAllocated 8 or 16"):
+        seg_to_labelmap(reread(seg), images, LabelMapOptions(), Settings())

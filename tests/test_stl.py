@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import trimesh
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 
 from segmesh import __version__
 from segmesh.demo import DemoStudy
@@ -106,6 +107,20 @@ def test_encapsulated_stl_dataset(demo_study: DemoStudy, liver: Mesh):
     assert ds.EncapsulatedDocumentLength == len(stl_document(ds))
 
 
+def test_stl_document_of_a_broken_instance_is_400(demo_study: DemoStudy, liver: Mesh):
+    dataset = encapsulated_stl(liver, request_for(demo_study), "1", "Liver", (221, 130, 101), 1)
+    no_length = copy.deepcopy(dataset)
+    del no_length.EncapsulatedDocumentLength
+    assert stl_document(no_length) == stl_document(dataset)
+    bad_length = copy.deepcopy(dataset)
+    bad_length.EncapsulatedDocumentLength = 10**9
+    with pytest.raises(BrokenFileError, match="EncapsulatedDocumentLength"):
+        stl_document(bad_length)
+    del dataset.EncapsulatedDocument
+    with pytest.raises(BrokenFileError, match="EncapsulatedDocument"):
+        stl_document(dataset)
+
+
 def test_uids_are_deterministic(demo_study: DemoStudy, liver: Mesh):
     first = encapsulated_stl(liver, request_for(demo_study), "1", "Liver", (1, 2, 3), 1)
     again = encapsulated_stl(liver, request_for(demo_study), "1", "Liver", (1, 2, 3), 1)
@@ -171,6 +186,40 @@ def test_threshold_applies_the_rescale(demo_study: DemoStudy):
     for image in images:
         image.RescaleIntercept = -1000  # stored values now read 1000 HU lower
     labelmap = threshold_labelmap(images, ThresholdOptions(-600.0), Settings())
+    np.testing.assert_array_equal(labelmap.mask(1), demo_study.masks[5])
+
+
+def test_threshold_applies_a_functional_group_rescale(demo_study: DemoStudy):
+    """An enhanced (multi-frame) CT carries its rescale in the functional groups, not at the
+    top level: thresholding must use it, as ``include=image`` does."""
+    first = demo_study.images[0]
+    enhanced = copy.deepcopy(first)
+    for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+        delattr(enhanced, keyword)
+    del enhanced.RescaleIntercept, enhanced.RescaleSlope
+    enhanced.NumberOfFrames = len(demo_study.images)
+    enhanced.PixelData = b"".join(bytes(image.PixelData) for image in demo_study.images)
+    shared = Dataset()
+    measures = Dataset()
+    measures.PixelSpacing = first.PixelSpacing
+    measures.SliceThickness = first.SliceThickness
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = first.ImageOrientationPatient
+    rescale = Dataset()
+    rescale.RescaleIntercept, rescale.RescaleSlope, rescale.RescaleType = -1000, 1, "HU"
+    shared.PixelMeasuresSequence = [measures]
+    shared.PlaneOrientationSequence = [orientation]
+    shared.PixelValueTransformationSequence = [rescale]
+    enhanced.SharedFunctionalGroupsSequence = [shared]
+    per_frame = []
+    for image in demo_study.images:
+        position = Dataset()
+        position.ImagePositionPatient = image.ImagePositionPatient
+        frame = Dataset()
+        frame.PlanePositionSequence = [position]
+        per_frame.append(frame)
+    enhanced.PerFrameFunctionalGroupsSequence = per_frame
+    labelmap = threshold_labelmap([enhanced], ThresholdOptions(-600.0), Settings())
     np.testing.assert_array_equal(labelmap.mask(1), demo_study.masks[5])
 
 
@@ -245,3 +294,16 @@ def test_bad_niftis(demo_study: DemoStudy):
     floats = nib.Nifti1Image(np.full((4, 4, 4), 0.5, dtype=np.float32), np.eye(4))
     with pytest.raises(BadRequestError):
         nifti_labelmap(floats.to_bytes(), {}, "1.2.3", Settings())
+
+
+def test_nifti_with_a_singular_affine_is_422():
+    """A zero voxel size would give flat, zero-volume models: refused, not stored."""
+    volume = np.zeros((10, 10, 10), dtype=np.uint8)
+    volume[3:6, 3:6, 3:6] = 1
+    flat = np.diag([1.0, 1.0, 0.0, 1.0])
+    header = nib.Nifti1Header()
+    header.set_data_dtype(np.uint8)
+    header.set_sform(flat, code=1)
+    data = nib.Nifti1Image(volume, None, header).to_bytes()
+    with pytest.raises(UnprocessableError, match="Degenerate NIfTI affine"):
+        nifti_labelmap(data, {}, "1.2.3", Settings())

@@ -167,6 +167,19 @@ def test_nifti_route(orthanc, demo_ids, demo_study):
         check_model(orthanc, demo_study, item["ID"], item["Segment"])
 
 
+@pytest.mark.parametrize("uid", ["1.2.abc", "01.2", 12, ["1.2"]])
+def test_nifti_route_refuses_a_bad_frame_of_reference_uid(orthanc, demo_ids, demo_study, uid):
+    body = {
+        "Nifti": base64.b64encode(demo_nifti(demo_study)).decode(),
+        "ParentStudy": demo_ids["Study"],
+        "Labels": {"1": "Liver"},
+        "FrameOfReferenceUID": uid,
+    }
+    response = orthanc.post("/segmesh/nifti/stl", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["Error"] == "Bad parameter FrameOfReferenceUID"
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [
@@ -175,6 +188,7 @@ def test_nifti_route(orthanc, demo_ids, demo_study):
         ("post", "/segmesh/instances/{SEG}/stl", {"Smoothing": "cubic"}, 400),
         ("post", "/segmesh/instances/{SEG}/stl", {"Decimate": 2}, 400),
         ("post", "/segmesh/instances/{SEG}/stl", {"Merge": "yes"}, 400),
+        ("post", "/segmesh/instances/{SEG}/stl", {"Segments": []}, 400),
         ("post", "/segmesh/instances/{SEG}/stl", {"Tags": {"SOPInstanceUID": "1.2"}}, 400),
         ("post", "/segmesh/instances/{SEG}/stl", {"Tags": {"Bogus": "1"}}, 400),
         ("post", "/segmesh/instances/unknown/stl", {}, 404),

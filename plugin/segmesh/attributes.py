@@ -41,6 +41,18 @@ def first_item(dataset: Dataset, keyword: str) -> Dataset | None:
     return item
 
 
+def functional_group_item(
+    per_frame: Dataset | None, shared: Dataset | None, sequence: str, keyword: str
+) -> Dataset | None:
+    """The item of functional group ``sequence`` that holds ``keyword``: the frame's own
+    (``per_frame``, an item of PerFrameFunctionalGroupsSequence) first, then the ``shared`` one."""
+    for groups in (per_frame, shared):
+        item = first_item(groups, sequence) if groups is not None else None
+        if item is not None and keyword in item:
+            return item
+    return None
+
+
 def float_values(value: Any, count: int, keyword: str) -> npt.NDArray[np.float64]:
     """A multi-valued decimal attribute as (count,) floats; :class:`BrokenFileError` otherwise."""
     try:

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from .errors import UnprocessableError
 from .geometry import VolumeGeometry
+from .labelmap import check_voxel_limit
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -141,13 +142,15 @@ def native_grid(
     contours: Sequence[Contour],
     spacing: tuple[float, float, float] | None,
     frame_of_reference_uid: str,
+    max_voxels: int,
 ) -> VolumeGeometry:
     """A grid around ``contours``, its slices on their planes.
 
     ``spacing`` is (row direction, column direction, normal) in mm: x, y, z for axial contours.
     Without it the in-plane spacing is :data:`DEFAULT_NATIVE_SPACING` and the slice step the
     median gap between the contour planes. Voxel centres sit on multiples of the in-plane
-    spacing; :data:`NATIVE_MARGIN` empty voxels surround the contours.
+    spacing; :data:`NATIVE_MARGIN` empty voxels surround the contours. 413 above
+    ``max_voxels``, before anything of the grid's size is allocated.
     """
     if not contours:
         raise UnprocessableError(
@@ -175,6 +178,7 @@ def native_grid(
     columns = int(np.floor((u.max() - u0) / step_x)) + 1 + NATIVE_MARGIN
     rows = int(np.floor((v.max() - v0) / step_y)) + 1 + NATIVE_MARGIN
     slices = int(np.round((planes[-1] - planes[0]) / step_z)) + 1 + 2 * NATIVE_MARGIN
+    check_voxel_limit((slices, rows, columns), max_voxels)
     origin = u0 * row + v0 * column + w0 * normal
     affine = np.eye(4)
     affine[:3, 0] = row * step_x

@@ -100,7 +100,7 @@ def ras_affine(labelmap: LabelMap) -> npt.NDArray[np.float64]:
 
 
 def _nifti_bytes(data: npt.NDArray[Any], affine: npt.NDArray[np.float64]) -> bytes:
-
+    """``data`` (i, j, k[, layer]) with the RAS ``affine`` as a gzip NIfTI-1 file."""
     image = nib.Nifti1Image(data, affine)
     image.header.set_xyzt_units("mm")
     image.set_qform(affine, code=1)
@@ -197,7 +197,6 @@ def nrrd_header(labelmap: LabelMap) -> OrderedDict[str, Any]:
 
 def to_seg_nrrd(labelmap: LabelMap) -> bytes:
     """A gzip .seg.nrrd that 3D Slicer opens with names, colours and layers."""
-
     layers = labelmap.layers
     data = layers[0].T if layers.shape[0] == 1 else np.transpose(layers, (0, 3, 2, 1))
     buffer = io.BytesIO()
@@ -208,7 +207,6 @@ def to_seg_nrrd(labelmap: LabelMap) -> bytes:
 def to_hdf5(labelmap: LabelMap, image: npt.NDArray[Any] | None = None) -> bytes:
     """An HDF5 file: ``labels`` (layers, slices, rows, columns) and optionally ``image``
     (slices, rows, columns), chunked per slice; attributes ``affine`` and ``segments``."""
-
     _, _, rows, columns = labelmap.layers.shape
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:

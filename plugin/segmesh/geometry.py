@@ -13,6 +13,7 @@ Conventions, used everywhere in segmesh:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from .attributes import first_item, float_values
+from .attributes import first_item, float_values, functional_group_item
 from .errors import UnprocessableError
 
 FloatArray = npt.NDArray[np.float64]
@@ -99,8 +100,8 @@ class VolumeGeometry:
 
     @property
     def voxel_count(self) -> int:
-        """Number of voxels of one layer."""
-        return int(np.prod(self.shape))
+        """Number of voxels of one layer (Python integers: a wild grid cannot overflow)."""
+        return math.prod(self.shape)
 
     def nearest_slice(self, position: npt.ArrayLike, tolerance: float) -> int | None:
         """Index k of the slice whose plane is nearest to ``position`` (3,), or None where the
@@ -119,7 +120,10 @@ class VolumeGeometry:
         else:
             k_grid = np.arange(self.shape[0], dtype=np.float64)
             origin = np.stack(
-                [np.interp(ijk[:, 2], k_grid, self.slice_positions[:, axis]) for axis in range(3)],
+                [
+                    _extrapolated(ijk[:, 2], k_grid, self.slice_positions[:, axis])
+                    for axis in range(3)
+                ],
                 axis=1,
             )
         return np.asarray(in_plane + origin, dtype=np.float64)
@@ -129,7 +133,7 @@ class VolumeGeometry:
         xyz = np.atleast_2d(np.asarray(points, dtype=np.float64))
         ijk = (np.linalg.inv(self.affine) @ np.c_[xyz, np.ones(len(xyz))].T).T[:, :3]
         if not self.is_uniform:
-            ijk[:, 2] = np.interp(
+            ijk[:, 2] = _extrapolated(
                 xyz @ self.normal, self.slice_offsets, np.arange(self.shape[0], dtype=np.float64)
             )
         return np.asarray(ijk, dtype=np.float64)
@@ -145,8 +149,24 @@ class VolumeGeometry:
         }
 
 
+def _extrapolated(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
+    """Piecewise-linear ``fp(x)`` on increasing ``xp`` (at least two points), continued beyond
+    the ends with the end segments' slopes: a mesh cap half a slice outside the first or last
+    slice must not be pulled onto it, as :func:`numpy.interp` would."""
+    y = np.interp(x, xp, fp)
+    below, above = x < xp[0], x > xp[-1]
+    y[below] = fp[0] + (x[below] - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0])
+    y[above] = fp[-1] + (x[above] - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+    return np.asarray(y, dtype=np.float64)
+
+
 def _unit(vector: FloatArray) -> FloatArray:
     return np.asarray(vector / np.linalg.norm(vector), dtype=np.float64)
+
+
+def slice_normal(orientation: FloatArray) -> FloatArray:
+    """The unit normal (3,) of ImageOrientationPatient (6,): row direction x column direction."""
+    return _unit(np.cross(orientation[:3], orientation[3:]))
 
 
 def geometry_from_planes(
@@ -181,7 +201,7 @@ def geometry_from_planes(
             )
     row_direction = _unit(first.orientation[:3])
     column_direction = _unit(first.orientation[3:])
-    normal = np.cross(row_direction, column_direction)
+    normal = slice_normal(first.orientation)
     positions = np.array([plane.position for plane in planes], dtype=np.float64)
     offsets = positions @ normal
     order = [int(index) for index in np.argsort(offsets, kind="stable")]
@@ -215,13 +235,9 @@ def _frame_attribute(
     dataset: Dataset, per_frame: Dataset | None, sequence: str, keyword: str
 ) -> Any:
     """An attribute of a functional group: per-frame first, then shared, then top level."""
-    for groups in (per_frame, first_item(dataset, "SharedFunctionalGroupsSequence")):
-        if groups is None:
-            continue
-        item = first_item(groups, sequence)
-        if item is not None and keyword in item:
-            return item.get(keyword)
-    return dataset.get(keyword)
+    shared = first_item(dataset, "SharedFunctionalGroupsSequence")
+    item = functional_group_item(per_frame, shared, sequence, keyword)
+    return (item if item is not None else dataset).get(keyword)
 
 
 def image_planes(dataset: Dataset, dataset_index: int = 0) -> list[Plane]:

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from .attributes import first_item
+from .attributes import first_item, functional_group_item
 from .errors import UnprocessableError, UnsupportedError
 from .geometry import VolumeGeometry, geometry_from_images
 
@@ -18,18 +18,25 @@ from .geometry import VolumeGeometry, geometry_from_images
 def _rescale(dataset: Dataset, frame: int) -> tuple[float, float]:
     """(RescaleSlope, RescaleIntercept) of one frame: per-frame, shared, then top level."""
     per_frame_groups = dataset.get("PerFrameFunctionalGroupsSequence")
-    candidates = [
+    item = functional_group_item(
         per_frame_groups[frame] if per_frame_groups else None,
         first_item(dataset, "SharedFunctionalGroupsSequence"),
-    ]
-    for groups in candidates:
-        item = first_item(groups, "PixelValueTransformationSequence") if groups else None
-        if item is not None and "RescaleSlope" in item:
-            return float(item.RescaleSlope), float(item.get("RescaleIntercept", 0))
+        "PixelValueTransformationSequence",
+        "RescaleSlope",
+    )
+    if item is not None:
+        return float(item.RescaleSlope), float(item.get("RescaleIntercept", 0))
     return float(dataset.get("RescaleSlope", 1) or 1), float(dataset.get("RescaleIntercept", 0))
 
 
 def _pixel_array(dataset: Dataset) -> npt.NDArray[Any]:
+    """(rows, columns), or (frames, rows, columns), stored values of a grey-scale image."""
+    samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+    if samples != 1:
+        # (rows, columns, samples) would be taken for frames; a label map has one value a voxel.
+        raise UnsupportedError(
+            "Not a grey-scale image", f"SamplesPerPixel {samples}: include=image needs 1"
+        )
     try:
         return np.asarray(dataset.pixel_array)
     except (AttributeError, ValueError, RuntimeError, NotImplementedError) as error:

@@ -7,14 +7,15 @@ exactly one layer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .errors import LimitExceededError
+from .errors import BadRequestError, LimitExceededError
 from .geometry import VolumeGeometry
 
 BoolArray = npt.NDArray[np.bool_]
@@ -74,6 +75,19 @@ class LabelMap:
         return np.asarray(self.layers[segment.layer] == segment.value)
 
 
+def check_voxel_limit(shape: Sequence[int], max_voxels: int, layers: int = 1) -> None:
+    """:class:`LimitExceededError` (413) where ``layers`` layers of a grid of ``shape``
+    (slices, rows, columns) exceed ``max_voxels`` (the MaxVoxels setting). Python integers:
+    a wild grid cannot overflow into a small number."""
+    voxels = layers * math.prod(int(n) for n in shape)
+    if voxels > max_voxels:
+        raise LimitExceededError(
+            "Label map too large",
+            f"{layers} layer(s) of {tuple(shape)} are {voxels} voxels, above MaxVoxels "
+            f"{max_voxels}",
+        )
+
+
 def label_dtype(segment_numbers: list[int]) -> np.dtype[Any]:
     """uint8 where every number fits, else uint16."""
     return np.dtype(np.uint8 if max(segment_numbers, default=0) <= 255 else np.uint16)
@@ -128,18 +142,13 @@ class LayerBuilder:
         volume = self._layers[layer]
         for patch in patches:
             np.copyto(_box(volume, patch), segment.number, where=patch.mask, casting="unsafe")
-        placed = Segment(segment.number, segment.label, segment.color, layer, segment.attributes)
+        placed = replace(segment, layer=layer)
         self._segments.append(placed)
         return placed
 
     def _new_layer(self) -> None:
-        voxels = (len(self._layers) + 1) * self.geometry.voxel_count
-        if self.max_voxels is not None and voxels > self.max_voxels:
-            raise LimitExceededError(
-                "Label map too large",
-                f"{len(self._layers) + 1} layers of {self.geometry.shape} are {voxels} voxels, "
-                f"above MaxVoxels {self.max_voxels}",
-            )
+        if self.max_voxels is not None:
+            check_voxel_limit(self.geometry.shape, self.max_voxels, len(self._layers) + 1)
         self._layers.append(np.zeros(self.geometry.shape, dtype=self.dtype))
 
     def build(self) -> LabelMap:
@@ -161,3 +170,25 @@ def _box(volume: npt.NDArray[Any], patch: SlicePatch) -> npt.NDArray[Any]:
     """The view of ``volume`` (slices, rows, columns) that ``patch`` covers."""
     rows, columns = patch.mask.shape
     return volume[patch.k, patch.row : patch.row + rows, patch.column : patch.column + columns]
+
+
+def select_segments(
+    segments: Sequence[Segment],
+    numbers: Iterable[int] | None,
+    holder: str,
+    also_held: Collection[int] = (),
+) -> list[Segment]:
+    """The segments of ``numbers`` (all where None), in the order ``segments`` lists them.
+
+    Raises 400 naming the numbers that neither ``segments`` nor ``also_held`` (segments the
+    source holds but cannot convert) hold; ``holder`` words the message, e.g. "the SEG holds
+    segments".
+    """
+    if numbers is None:
+        return list(segments)
+    wanted = set(numbers)
+    held = {segment.number for segment in segments} | set(also_held)
+    unknown = sorted(wanted - held)
+    if unknown:
+        raise BadRequestError("Unknown segment numbers", f"{unknown}: {holder} {sorted(held)}")
+    return [segment for segment in segments if segment.number in wanted]

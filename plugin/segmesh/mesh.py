@@ -22,7 +22,7 @@ from skimage.measure import marching_cubes
 
 from .errors import BadRequestError
 from .geometry import VolumeGeometry
-from .labelmap import BoolArray, LabelMap, Segment
+from .labelmap import BoolArray, LabelMap, Segment, select_segments
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -234,7 +234,7 @@ def segment_meshes(
     Bounding boxes come from one ``find_objects`` pass per layer, so that marching cubes never
     sees more than a segment's own box. Raises 400 for unknown segment numbers.
     """
-    wanted = labelmap.segments if numbers is None else tuple(_lookup(labelmap, numbers))
+    wanted = select_segments(labelmap.segments, numbers, "the source holds segments")
     boxes_by_layer: dict[int, list[tuple[slice, ...] | None]] = {}
     for segment in wanted:
         if segment.layer not in boxes_by_layer:
@@ -246,14 +246,3 @@ def segment_meshes(
             continue
         mask = labelmap.layers[segment.layer][box] == segment.value
         yield segment, _finish(surface(mask, labelmap.geometry, _start(box)), options)
-
-
-def _lookup(labelmap: LabelMap, numbers: Sequence[int]) -> Iterator[Segment]:
-    for number in numbers:
-        try:
-            yield labelmap.segment(number)
-        except KeyError:
-            known = ", ".join(str(segment.number) for segment in labelmap.segments)
-            raise BadRequestError(
-                "Unknown segment", f"{number} is not among the segments ({known})"
-            ) from None

@@ -14,9 +14,9 @@ import nibabel as nib
 import numpy as np
 
 from .color import default_color
-from .errors import BadRequestError, BrokenFileError, LimitExceededError, UnprocessableError
+from .errors import BadRequestError, BrokenFileError, UnprocessableError
 from .geometry import VolumeGeometry
-from .labelmap import LabelMap, Segment, label_dtype
+from .labelmap import LabelMap, Segment, check_voxel_limit, label_dtype
 from .settings import Settings
 
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -39,17 +39,24 @@ def _image(data: bytes) -> nib.Nifti1Image:
 
 
 def world_affine(image: nib.Nifti1Image) -> np.ndarray:
-    """The 4x4 RAS affine: sform where sform_code > 0, else qform where qform_code > 0."""
+    """The 4x4 RAS affine: sform where sform_code > 0, else qform where qform_code > 0;
+    422 where neither is set, or where the chosen one is singular (say, a zero voxel size)."""
     header = image.header
     sform, sform_code = header.get_sform(coded=True)
-    if sform is not None and int(sform_code) > 0:
-        return np.asarray(sform, dtype=np.float64)
     qform, qform_code = header.get_qform(coded=True)
-    if qform is not None and int(qform_code) > 0:
-        return np.asarray(qform, dtype=np.float64)
-    raise UnprocessableError(
-        "No NIfTI orientation", "sform_code and qform_code are both 0: no world coordinates"
-    )
+    if sform is not None and int(sform_code) > 0:
+        affine = np.asarray(sform, dtype=np.float64)
+    elif qform is not None and int(qform_code) > 0:
+        affine = np.asarray(qform, dtype=np.float64)
+    else:
+        raise UnprocessableError(
+            "No NIfTI orientation", "sform_code and qform_code are both 0: no world coordinates"
+        )
+    # Relative to the voxel edges, so that micrometre voxels of a micro-CT still pass.
+    edges = float(np.prod(np.linalg.norm(affine[:3, :3], axis=0)))
+    if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) <= 1e-6 * edges:
+        raise UnprocessableError("Degenerate NIfTI affine", f"{affine[:3].tolist()}")
+    return affine
 
 
 def nifti_labelmap(
@@ -69,10 +76,7 @@ def nifti_labelmap(
         shape = shape[:3]
     if len(shape) != 3:
         raise UnprocessableError("Not a 3-D label map", f"NIfTI shape {image.shape}")
-    if int(np.prod(shape)) > settings.max_voxels:
-        raise LimitExceededError(
-            "Volume too large", f"{int(np.prod(shape))} voxels > MaxVoxels {settings.max_voxels}"
-        )
+    check_voxel_limit(shape, settings.max_voxels)
     lps = RAS_TO_LPS @ world_affine(image)
     values = np.asanyarray(image.dataobj).reshape(shape)
     if not np.issubdtype(values.dtype, np.integer) and (

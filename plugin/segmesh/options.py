@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,7 +53,7 @@ class LabelMapOptions:
         spacing = None
         if query.get("spacing"):
             values = [_number(v, "spacing") for v in query["spacing"].split(",")]
-            if len(values) != 3 or min(values) <= 0:
+            if len(values) != 3 or not all(0 < value < math.inf for value in values):
                 raise BadRequestError("Bad parameter spacing", "give three positive mm: x,y,z")
             spacing = (values[0], values[1], values[2])
         return cls(segments, grid, threshold, spacing)

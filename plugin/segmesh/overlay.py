@@ -17,7 +17,7 @@ from PIL import Image
 
 from .errors import BadRequestError
 from .geometry import ORIENTATION_TOLERANCE, Plane, VolumeGeometry
-from .labelmap import LabelMap, Segment
+from .labelmap import LabelMap, Segment, select_segments
 
 RGBAArray = npt.NDArray[np.uint8]
 LabelArray = npt.NDArray[np.unsignedinteger[Any]]
@@ -72,15 +72,7 @@ class OverlayStyle:
 
     def selected(self, segments: Sequence[Segment]) -> list[Segment]:
         """The segments to draw; 400 for a number the label map does not hold."""
-        if self.segments is None:
-            return list(segments)
-        known = {segment.number: segment for segment in segments}
-        unknown = [number for number in self.segments if number not in known]
-        if unknown:
-            raise BadRequestError(
-                "Unknown segments", f"{unknown}; the source holds {sorted(known)}"
-            )
-        return [known[number] for number in dict.fromkeys(self.segments)]
+        return select_segments(segments, self.segments, "the source holds segments")
 
 
 def _slice_step(geometry: VolumeGeometry) -> float:

@@ -13,7 +13,6 @@ segment's attributes, never dropped silently:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,10 +22,18 @@ from pydicom.dataset import Dataset
 from .color import RGB, default_color
 from .contour_planes import Contour, Placement, native_grid, place_contours
 from .description import SkippedSegment, SourceDescription
-from .errors import BadRequestError, BrokenFileError, LimitExceededError, UnprocessableError
+from .errors import BrokenFileError, UnprocessableError
 from .geometry import VolumeGeometry, geometry_from_images
 from .kinds import Kind
-from .labelmap import LabelMap, LayerBuilder, Segment, SlicePatch, label_dtype
+from .labelmap import (
+    LabelMap,
+    LayerBuilder,
+    Segment,
+    SlicePatch,
+    check_voxel_limit,
+    label_dtype,
+    select_segments,
+)
 from .options import LabelMapOptions
 from .polygon_fill import FloatArray, fill_even_odd_box
 from .settings import Settings
@@ -207,23 +214,15 @@ def _closed_contours(
 
 def _selected(description: SourceDescription, numbers: tuple[int, ...] | None) -> list[Segment]:
     """The segments asked for: 400 for unknown numbers, 422 for ROIs that cannot convert."""
-    if numbers is None:
-        return list(description.segments)
-    by_number = {segment.number: segment for segment in description.segments}
     skipped = {segment.number: segment for segment in description.skipped}
-    unknown = sorted(set(numbers) - set(by_number) - set(skipped))
-    if unknown:
-        raise BadRequestError(
-            "Unknown segment numbers",
-            f"{unknown}: the RT-STRUCT holds ROIs {sorted([*by_number, *skipped])}",
-        )
-    selected = []
-    for number in dict.fromkeys(numbers):
+    selected = select_segments(
+        description.segments, numbers, "the RT-STRUCT holds ROIs", also_held=skipped
+    )
+    for number in numbers or ():
         if number in skipped:
             raise UnprocessableError(
                 "ROI cannot be converted", f"ROI {number}: {skipped[number].reason}"
             )
-        selected.append(by_number[number])
     return selected
 
 
@@ -294,13 +293,11 @@ def rtstruct_to_labelmap(
         )
     if geometry is None:
         every_contour = [contour for group in contours.values() for contour in group]
-        geometry = native_grid(every_contour, options.spacing, description.frame_of_reference_uid)
-    voxels = math.prod(geometry.shape)  # Python integers: a wild native grid cannot overflow
-    if voxels > settings.max_voxels:
-        raise LimitExceededError(
-            "Label map too large",
-            f"a grid of {geometry.shape} is {voxels} voxels, above MaxVoxels {settings.max_voxels}",
+        geometry = native_grid(
+            every_contour, options.spacing, description.frame_of_reference_uid, settings.max_voxels
         )
+    else:
+        check_voxel_limit(geometry.shape, settings.max_voxels)
     placements = {s.number: place_contours(contours[s.number], geometry) for s in selected}
     warnings: list[str] = []
     if images is not None:

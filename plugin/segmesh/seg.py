@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,13 +13,20 @@ from pydicom.pixels import apply_color_lut
 from .attributes import code_to_json, first_item
 from .color import RGB, cielab_to_rgb, default_color
 from .description import SourceDescription
-from .errors import BadRequestError, BrokenFileError, UnprocessableError
+from .errors import BrokenFileError, UnprocessableError
 from .geometry import VolumeGeometry, geometry_from_images
 from .kinds import Kind
-from .labelmap import LabelMap, LayerBuilder, Segment, label_dtype
+from .labelmap import (
+    LabelMap,
+    LayerBuilder,
+    Segment,
+    check_voxel_limit,
+    label_dtype,
+    select_segments,
+)
 from .options import LabelMapOptions
 from .seg_frames import read_seg_frames
-from .seg_grid import Placement, check_voxel_limit, native_geometry, place_frames
+from .seg_grid import Placement, native_geometry, place_frames
 from .seg_pixels import FrameReader
 from .settings import Settings
 
@@ -45,15 +53,13 @@ def _segment(dataset: Dataset, item: Dataset) -> Segment:
         if cielab
         else _palette_color(dataset, number) or default_color(number)
     )
+    property_type = first_item(item, "SegmentedPropertyTypeCodeSequence")
     attributes: dict[str, Any] = {
         "Category": code_to_json(first_item(item, "SegmentedPropertyCategoryCodeSequence")),
-        "Type": code_to_json(first_item(item, "SegmentedPropertyTypeCodeSequence")),
+        "Type": code_to_json(property_type),
         "AlgorithmType": str(item.get("SegmentAlgorithmType", "")),
     }
-    modifier = first_item(
-        first_item(item, "SegmentedPropertyTypeCodeSequence") or Dataset(),
-        "SegmentedPropertyTypeModifierCodeSequence",
-    )
+    modifier = first_item(property_type or Dataset(), "SegmentedPropertyTypeModifierCodeSequence")
     if modifier is not None:
         attributes["TypeModifier"] = code_to_json(modifier)
     if "SegmentDescription" in item:
@@ -91,16 +97,8 @@ def _selected_segments(
 
     Segment 0 (the background a LABELMAP SEG may list) holds no voxels and is left out.
     """
-    known = {segment.number: segment for segment in description.segments}
-    if options.segments is None:
-        return tuple(segment for segment in description.segments if segment.number > 0)
-    unknown = sorted(set(options.segments) - set(known))
-    if unknown:
-        raise BadRequestError(
-            "Unknown segment numbers",
-            f"{unknown}: the SEG holds segments {sorted(known)}",
-        )
-    return tuple(known[number] for number in sorted(set(options.segments)) if number > 0)
+    selected = select_segments(description.segments, options.segments, "the SEG holds segments")
+    return tuple(segment for segment in selected if segment.number > 0)
 
 
 def _fractional_threshold(dataset: Dataset, options: LabelMapOptions) -> float | None:
@@ -121,7 +119,9 @@ def _labelmap_from_values(
 ) -> LabelMap:
     """One layer from a LABELMAP SEG, whose pixels are segment numbers: values of segments not
     selected, and PixelPaddingValue, become background."""
-    wanted = np.zeros(1 << (16 if reader.bits_allocated == 16 else 8), dtype=np.bool_)
+    if reader.bits_allocated == 1:
+        raise BrokenFileError("Malformed SEG", "a LABELMAP SEG needs BitsAllocated 8 or 16, not 1")
+    wanted = np.zeros(1 << reader.bits_allocated, dtype=np.bool_)
     wanted[[segment.number for segment in segments if segment.number < wanted.size]] = True
     if padding is not None and 0 <= padding < wanted.size:
         wanted[padding] = False
@@ -130,15 +130,10 @@ def _labelmap_from_values(
         if patch is None:
             continue
         rows, columns = patch.values.shape
-        k = int(placement.k[index])
-        row = int(placement.row[index]) + patch.row
-        column = int(placement.column[index]) + patch.column
+        k, row, column = placement.origin(index, patch)
         box = layer[k, row : row + rows, column : column + columns]
         np.copyto(box, patch.values, where=wanted[patch.values], casting="unsafe")
-    placed = tuple(
-        Segment(segment.number, segment.label, segment.color, 0, segment.attributes)
-        for segment in segments
-    )
+    placed = tuple(replace(segment, layer=0) for segment in segments)
     return LabelMap(layer[np.newaxis], geometry, placed)
 
 
@@ -151,7 +146,7 @@ def seg_to_labelmap(
     """The label map of a SEG; see :func:`segmesh.sources.to_labelmap`."""
     description = describe_seg(dataset)
     segments = _selected_segments(description, options)
-    frame_of_reference_uid = str(dataset.get("FrameOfReferenceUID", ""))
+    frame_of_reference_uid = description.frame_of_reference_uid
     if not frame_of_reference_uid:
         raise UnprocessableError(
             "No frame of reference",
@@ -169,7 +164,7 @@ def seg_to_labelmap(
             )
     else:
         geometry = native_geometry(frames, frame_of_reference_uid)
-    check_voxel_limit(geometry, 1, settings)
+    check_voxel_limit(geometry.shape, settings.max_voxels)
     placement = place_frames(frames, geometry)
     numbers = [segment.number for segment in segments]
     dtype = label_dtype(numbers)

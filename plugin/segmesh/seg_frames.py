@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from .attributes import first_item, float_values
+from .attributes import first_item, float_values, functional_group_item
 from .errors import BrokenFileError, UnprocessableError
 from .geometry import ORIENTATION_TOLERANCE
 
@@ -49,11 +49,8 @@ def _group_value(
     per_frame: Dataset | None, shared: Dataset | None, sequence: str, keyword: str
 ) -> object:
     """An attribute of a functional group, per-frame first, then shared."""
-    for groups in (per_frame, shared):
-        item = first_item(groups, sequence) if groups is not None else None
-        if item is not None and keyword in item:
-            return item[keyword].value
-    return None
+    item = functional_group_item(per_frame, shared, sequence, keyword)
+    return None if item is None else item[keyword].value
 
 
 def _slice_spacing(shared: Dataset | None) -> float:
@@ -111,9 +108,10 @@ def _scan_per_frame(
     if shared_only.search(raw):
         return None
     positions_found = list(position_tag.finditer(raw))
-    numbers_found = [] if labelmap else number_tag.findall(raw)
-    if len(positions_found) != frame_count or len(numbers_found) != (
-        0 if labelmap else frame_count
+    # A LABELMAP SEG's frames hold segment numbers as values: no ReferencedSegmentNumber.
+    numbers_found = None if labelmap else number_tag.findall(raw)
+    if len(positions_found) != frame_count or (
+        numbers_found is not None and len(numbers_found) != frame_count
     ):
         return None
     texts = []
@@ -127,15 +125,20 @@ def _scan_per_frame(
     if len(values) != 3 * frame_count:
         return None
     positions = np.array(values, dtype=np.float64).reshape(frame_count, 3)
-    numbers = np.frombuffer(b"".join(numbers_found), dtype="<u2").astype(np.int64)
-    if not labelmap and numbers.size != frame_count:
-        return None
-    return positions, numbers if not labelmap else np.zeros(frame_count, dtype=np.int64)
+    if numbers_found is None:
+        return positions, np.zeros(frame_count, dtype=np.int64)
+    return positions, np.frombuffer(b"".join(numbers_found), dtype="<u2").astype(np.int64)
 
 
 def read_seg_frames(dataset: Dataset) -> SegFrames:
-    """The frame table of a SEG; 422 where frames have no patient position or orientation."""
+    """The frame table of a SEG; 422 where frames have no patient position or orientation, or
+    disagree on orientation or pixel spacing; 400 where Rows or Columns is missing."""
     frame_count = int(dataset.get("NumberOfFrames", 1) or 1)
+    rows, columns = int(dataset.get("Rows") or 0), int(dataset.get("Columns") or 0)
+    if rows <= 0 or columns <= 0:
+        raise BrokenFileError(
+            "Malformed SEG", f"Rows {rows} and Columns {columns}: both must be positive"
+        )
     shared = first_item(dataset, "SharedFunctionalGroupsSequence")
     labelmap = str(dataset.get("SegmentationType", "")) == "LABELMAP"
     # Scan before touching the per-frame sequence: reading it through pydicom parses it.
@@ -152,12 +155,13 @@ def read_seg_frames(dataset: Dataset) -> SegFrames:
                 orientation=float_values(orientation_value, 6, "ImageOrientationPatient"),
                 pixel_spacing=float_values(spacing_value, 2, "PixelSpacing"),
                 slice_spacing=_slice_spacing(shared),
-                rows=int(dataset.Rows),
-                columns=int(dataset.Columns),
+                rows=rows,
+                columns=columns,
             )
     per_frame_groups = dataset.get("PerFrameFunctionalGroupsSequence") or []
     if "NumberOfFrames" not in dataset:
-        # Some single-frame SEGs omit NumberOfFrames; the first frame's groups describe it.
+        # Some single-frame SEGs omit NumberOfFrames (pydicom's liver_1frame.dcm carries 3
+        # per-frame groups); the first frame's groups describe it.
         per_frame_groups = per_frame_groups[:1]
     if per_frame_groups and len(per_frame_groups) != frame_count:
         raise BrokenFileError(
@@ -188,11 +192,18 @@ def read_seg_frames(dataset: Dataset) -> SegFrames:
                 f"frame {index + 1} has ImageOrientationPatient {values.tolist()}, frame 1 "
                 f"{orientation.tolist()}",
             )
+        pixel_spacing = _group_value(per_frame, shared, "PixelMeasuresSequence", "PixelSpacing")
+        if pixel_spacing is None:
+            raise _no_geometry(f"frame {index + 1} has no PixelSpacing in PixelMeasuresSequence")
+        frame_spacing = float_values(pixel_spacing, 2, "PixelSpacing")
         if spacing is None:
-            pixel_spacing = _group_value(per_frame, shared, "PixelMeasuresSequence", "PixelSpacing")
-            if pixel_spacing is None:
-                raise _no_geometry("no PixelSpacing in PixelMeasuresSequence")
-            spacing = float_values(pixel_spacing, 2, "PixelSpacing")
+            spacing = frame_spacing
+        elif not np.allclose(frame_spacing, spacing, rtol=1e-3):
+            raise UnprocessableError(
+                "Mixed pixel spacings",
+                f"frame {index + 1} has PixelSpacing {frame_spacing.tolist()}, frame 1 "
+                f"{spacing.tolist()}",
+            )
         if not labelmap:
             number = _group_value(
                 per_frame, shared, "SegmentIdentificationSequence", "ReferencedSegmentNumber"
@@ -210,6 +221,6 @@ def read_seg_frames(dataset: Dataset) -> SegFrames:
         orientation=orientation,
         pixel_spacing=spacing,
         slice_spacing=_slice_spacing(shared),
-        rows=int(dataset.Rows),
-        columns=int(dataset.Columns),
+        rows=rows,
+        columns=columns,
     )

@@ -12,12 +12,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .errors import LimitExceededError, UnprocessableError
-from .geometry import ORIENTATION_TOLERANCE, Plane, VolumeGeometry, geometry_from_planes
+from .errors import UnprocessableError
+from .geometry import (
+    ORIENTATION_TOLERANCE,
+    Plane,
+    VolumeGeometry,
+    geometry_from_planes,
+    slice_normal,
+)
 from .labelmap import SlicePatch
 from .seg_frames import SegFrames
 from .seg_pixels import Patch
-from .settings import Settings
 
 IntArray = npt.NDArray[np.int64]
 
@@ -29,29 +34,13 @@ SLICE_TOLERANCE = 0.25
 SAME_PLANE_MM = 0.01
 
 
-def check_voxel_limit(geometry: VolumeGeometry, layers: int, settings: Settings) -> None:
-    """413 where ``layers`` layers of ``geometry`` exceed ``settings.max_voxels``."""
-    voxels = layers * geometry.voxel_count
-    if voxels > settings.max_voxels:
-        raise LimitExceededError(
-            "Label map too large",
-            f"{layers} layer(s) of {geometry.shape} are {voxels} voxels, above MaxVoxels "
-            f"{settings.max_voxels}",
-        )
-
-
-def _normal(orientation: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    normal = np.cross(orientation[:3], orientation[3:])
-    return np.asarray(normal / np.linalg.norm(normal), dtype=np.float64)
-
-
 def native_geometry(frames: SegFrames, frame_of_reference_uid: str) -> VolumeGeometry:
     """The SEG's own grid: its planes from the first to the last along the normal.
 
     Planes omitted because they were empty are filled in where the planes present are whole
     steps apart (the step is SpacingBetweenSlices where given, else the smallest gap).
     """
-    offsets = frames.positions @ _normal(frames.orientation)
+    offsets = frames.positions @ slice_normal(frames.orientation)
     order = np.argsort(offsets, kind="stable")
     keep = np.r_[True, np.diff(offsets[order]) > SAME_PLANE_MM]
     unique = order[keep]
@@ -86,18 +75,21 @@ class Placement:
     row: IntArray
     column: IntArray
 
+    def origin(self, index: int, patch: Patch) -> tuple[int, int, int]:
+        """Slice, row and column on the grid of the first pixel of ``patch`` of frame ``index``."""
+        return (
+            int(self.k[index]),
+            int(self.row[index]) + patch.row,
+            int(self.column[index]) + patch.column,
+        )
+
     def patch(self, index: int, patch: Patch, threshold: float | None) -> SlicePatch | None:
         """The boolean grid patch of frame ``index``; FRACTIONAL values are inside at and above
         ``threshold``. None where nothing is inside."""
         mask = patch.values if threshold is None else patch.values >= threshold
         if threshold is not None and not mask.any():
             return None
-        return SlicePatch(
-            int(self.k[index]),
-            int(self.row[index]) + patch.row,
-            int(self.column[index]) + patch.column,
-            np.asarray(mask, dtype=np.bool_),
-        )
+        return SlicePatch(*self.origin(index, patch), np.asarray(mask, dtype=np.bool_))
 
 
 def _misfit(frame: int, why: str) -> UnprocessableError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -123,8 +124,6 @@ class FrameReader:
                 self._pixels = words.astype("<u2").tobytes()
             self.transfer_syntax = ExplicitVRLittleEndian
         self._decoded: list[Patch | None] | None = None
-        self._rows: list[tuple[int, int]] | None = None  # per frame, see packed_rows
-        self._packed: npt.NDArray[np.uint8] = np.zeros((0, 0, 0), dtype=np.uint8)
         self._fragments: list[bytes] | None = None
         self._own_codec = self.transfer_syntax == DEFLATED_IMAGE_FRAME_COMPRESSION or (
             self.transfer_syntax == RLELossless and self.bits_allocated == 1
@@ -160,7 +159,8 @@ class FrameReader:
     def _dtype(self) -> np.dtype[Any]:
         return np.dtype("<u2" if self.bits_allocated == 16 else np.uint8)
 
-    def _packed_frames(self) -> npt.NDArray[np.uint8]:
+    @cached_property
+    def _packed(self) -> npt.NDArray[np.uint8]:
         """(frames, rows, row bytes) view of byte-aligned 1-bit pixel data."""
         row_bytes = self.columns // 8
         count = self.frame_count * self.rows * row_bytes
@@ -168,16 +168,18 @@ class FrameReader:
             self.frame_count, self.rows, row_bytes
         )
 
+    @cached_property
+    def _occupied_rows(self) -> list[tuple[int, int]]:
+        """First and end occupied row of each byte-aligned 1-bit frame; see :func:`packed_rows`."""
+        return packed_rows(self._packed)
+
     def _native_patch(self, index: int) -> Patch | None:
         pixels = self.rows * self.columns
         if self.bits_allocated == 1:
             start_bit = index * pixels
             if self.columns % 8 == 0:
                 # Byte-aligned rows: crop on the packed bytes, unpack only the box.
-                if self._rows is None:
-                    self._packed = self._packed_frames()
-                    self._rows = packed_rows(self._packed)
-                first_row, end_row = self._rows[index]
+                first_row, end_row = self._occupied_rows[index]
                 if end_row == 0:
                     return None
                 band = self._packed[index, first_row:end_row]
@@ -201,7 +203,14 @@ class FrameReader:
     def _own_codec_patches(self, indices: Sequence[int]) -> Iterator[tuple[int, Patch | None]]:
         """Deflated Image Frame Compression, and 1-bit RLE: decoded here, frame by frame."""
         if self._fragments is None:
-            self._fragments = list(generate_frames(self._pixels, number_of_frames=self.frame_count))
+            try:
+                self._fragments = list(
+                    generate_frames(self._pixels, number_of_frames=self.frame_count)
+                )
+            except ValueError as error:
+                raise BrokenFileError(
+                    "Malformed SEG", f"encapsulated PixelData: {error}"
+                ) from error
         fragments = self._fragments
         if len(fragments) != self.frame_count:
             raise BrokenFileError(

@@ -28,7 +28,7 @@ from scipy import ndimage
 from . import __version__
 from .attributes import copy_patient_and_study
 from .color import RGB, rgb_to_cielab
-from .errors import BadRequestError
+from .errors import BadRequestError, BrokenFileError
 from .kinds import ENCAPSULATED_STL_STORAGE
 from .mesh import Mesh
 from .stl import binary_stl
@@ -279,10 +279,20 @@ def part10(dataset: Dataset) -> bytes:
 
 
 def stl_document(dataset: Dataset) -> bytes:
-    """The STL bytes inside an Encapsulated STL dataset (padding removed)."""
+    """The STL bytes inside an Encapsulated STL dataset (padding removed); 400 where the
+    document is missing or shorter than its EncapsulatedDocumentLength."""
+    if "EncapsulatedDocument" not in dataset:
+        raise BrokenFileError("Malformed Encapsulated STL", "EncapsulatedDocument is missing")
     data = bytes(dataset.EncapsulatedDocument)
     length = dataset.get("EncapsulatedDocumentLength")
-    return data[: int(length)] if length is not None else data
+    if length is None:
+        return data
+    if int(length) > len(data):
+        raise BrokenFileError(
+            "Malformed Encapsulated STL",
+            f"EncapsulatedDocumentLength {int(length)} exceeds the {len(data)} bytes stored",
+        )
+    return data[: int(length)]
 
 
 def model_label(labels: Sequence[str]) -> str:

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_rescale
 from scipy import ndimage
 
-from .errors import BadRequestError, LimitExceededError, UnprocessableError
+from .errors import BadRequestError, UnprocessableError
 from .geometry import VolumeGeometry, geometry_from_images
-from .labelmap import BoolArray, LabelMap, Segment
+from .image_volume import image_volume
+from .labelmap import BoolArray, LabelMap, Segment, check_voxel_limit
 from .settings import Settings
 
 THRESHOLD_COLOR = (241, 214, 145)
@@ -67,28 +67,19 @@ def _number(value: Any, name: str) -> float:
 
 def rescaled_volume(
     datasets: Sequence[Dataset], settings: Settings
-) -> tuple[npt.NDArray[np.float32], VolumeGeometry]:
-    """(slices, rows, columns) values after the modality rescale, and their grid."""
-    geometry, sources = geometry_from_images(datasets)
-    if geometry.voxel_count > settings.max_voxels:
-        raise LimitExceededError(
-            "Volume too large", f"{geometry.voxel_count} voxels > MaxVoxels {settings.max_voxels}"
-        )
-    volume = np.empty(geometry.shape, dtype=np.float32)
-    for k, (index, frame) in enumerate(sources):
-        dataset = datasets[index]
-        if int(dataset.get("SamplesPerPixel", 1)) != 1:
-            raise UnprocessableError("Not a greyscale series", "SamplesPerPixel is not 1")
-        try:
-            pixels = dataset.pixel_array
-        except Exception as error:  # pydicom raises many types for undecodable pixel data
-            raise UnprocessableError("Pixel data not decodable", str(error)) from error
-        frame_pixels = pixels[frame] if pixels.ndim == 3 else pixels
-        volume[k] = apply_rescale(frame_pixels, dataset)
-    return volume, geometry
+) -> tuple[npt.NDArray[np.integer[Any] | np.floating[Any]], VolumeGeometry]:
+    """(slices, rows, columns) values after the modality rescale (per frame for enhanced
+    objects; see :func:`segmesh.image_volume.image_volume`), and their grid."""
+    geometry, _ = geometry_from_images(datasets)
+    check_voxel_limit(geometry.shape, settings.max_voxels)
+    if any(int(dataset.get("SamplesPerPixel", 1)) != 1 for dataset in datasets):
+        raise UnprocessableError("Not a greyscale series", "SamplesPerPixel is not 1")
+    return image_volume(datasets, geometry), geometry
 
 
-def threshold_mask(volume: npt.NDArray[np.floating[Any]], options: ThresholdOptions) -> BoolArray:
+def threshold_mask(
+    volume: npt.NDArray[np.integer[Any] | np.floating[Any]], options: ThresholdOptions
+) -> BoolArray:
     """Voxels within the bounds, reduced to the largest components where asked."""
     mask = volume >= options.lower
     if options.upper is not None:

@@ -65,7 +65,7 @@
       .append('<option value="taubin">Taubin (keeps volume)</option>')
       .append('<option value="laplacian">Laplacian</option>')
       .append('<option value="none">None</option>');
-    var iterations = $('<input id="segmesh-iterations" type="number" min="0" max="200" value="20" data-role="none">');
+    var iterations = $('<input id="segmesh-iterations" type="number" min="0" max="500" value="20" data-role="none">');
     var decimate = $('<input id="segmesh-decimate" type="number" min="0" max="0.99" step="0.05" value="0" data-role="none">');
     var status = $('<p id="segmesh-status" role="status">');
     var generate = $('<button id="segmesh-generate" data-role="none">').text('Generate');

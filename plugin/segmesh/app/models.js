@@ -33,12 +33,9 @@ export class ModelPanel {
   // Every Encapsulated STL instance of the study, as [{id, label, color}].
   static async studyModels(getJson, studyId) {
     const series = await getJson(`studies/${studyId}/series`);
-    const models = [];
-    for (const s of series.filter((x) => x.MainDicomTags.Modality === 'M3D')) {
-      for (const id of s.Instances) {
-        models.push(await ModelPanel.describe(getJson, id));
-      }
-    }
+    const ids = series.filter((s) => s.MainDicomTags.Modality === 'M3D').flatMap((s) => s.Instances);
+    // The tags of every model at once: a study may hold a hundred of them.
+    const models = await Promise.all(ids.map((id) => ModelPanel.describe(getJson, id)));
     return models.filter((m) => m.sopClassUid === ENCAPSULATED_STL);
   }
 

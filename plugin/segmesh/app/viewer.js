@@ -67,7 +67,8 @@ class SliceViewer {
         .then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(String(r.status)))))
         .then((buffer) => ({ npy: parseNpy(buffer) }))
         .catch(() => fetch(new URL(`instances/${id}/preview`, ROOT))
-          .then((r) => r.blob()).then((blob) => createImageBitmap(blob))
+          .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(`preview ${r.status}`))))
+          .then((blob) => createImageBitmap(blob))
           .then((bitmap) => ({ bitmap })));
       return remember(this.pixels, id, loading);
     }
@@ -92,6 +93,7 @@ class SliceViewer {
       const url = new URL(`segmesh/instances/${this.sourceId}/overlay/${id}.png?${query}`, ROOT);
       return remember(this.overlays, key, fetch(url).then(async (response) => {
         if (!response.ok) {
+          this.overlays.delete(key); // not cached: the next visit of this slice asks again
           const error = await response.json().catch(() => ({}));
           throw new Error(`overlay: ${response.status} ${error.Error || ''} ${error.Details || ''}`);
         }
@@ -107,7 +109,14 @@ class SliceViewer {
     $('slice-slider').value = String(this.index);
     $('slice-label').textContent = `${this.index + 1} / ${this.imageIds.length}`;
     let overlay = null;
-    const image = await this.loadPixels(id);
+    let image;
+    try {
+      image = await this.loadPixels(id);
+    } catch (error) {
+      this.pixels.delete(id); // not cached: the next visit of this slice tries again
+      if (token === this.token) setStatus(`image ${id}: ${error.message}`);
+      return;
+    }
     try {
       overlay = await this.loadOverlay(id);
       setStatus('');

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import BadRequestError, UnprocessableError
+from ..errors import BadRequestError
 from ..export import Format, export
 from ..image_volume import image_volume
 from ..options import LabelMapOptions
@@ -59,11 +59,7 @@ class LabelMapRoute:
             instance_id, parsed.options, self.settings, with_image_pixels=parsed.include_image
         )
         image = None
-        if parsed.include_image:
-            if loaded.images is None:
-                raise UnprocessableError(
-                    "No image volume", "include=image needs the referenced series on grid=source"
-                )
+        if parsed.include_image and loaded.images is not None:  # load_labelmap checked
             image = image_volume(loaded.images, loaded.labelmap.geometry)
         exported = export(loaded.labelmap, parsed.file_format, image)
         filename = f"{instance_id}{exported.extension}"

@@ -51,7 +51,8 @@ def load_labelmap(
     ``with_image_pixels``.
 
     grid=source (the default where the referenced series is stored) answers 422 naming the
-    missing series where it is not stored.
+    missing series where it is not stored; so does ``with_image_pixels`` without a source grid,
+    before any conversion.
     """
     dataset = store.read_instance(instance_id)
     description = describe(dataset)
@@ -64,6 +65,10 @@ def load_labelmap(
                 "Referenced series not stored",
                 f"grid=source needs the referenced series {missing}; use grid=native",
             )
+    if with_image_pixels and series_id is None:
+        raise UnprocessableError(
+            "No image volume", "include=image needs the referenced series on grid=source"
+        )
     images = (
         store.read_series(series_id, stop_before_pixels=not with_image_pixels)
         if series_id

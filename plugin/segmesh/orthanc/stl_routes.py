@@ -13,7 +13,7 @@ from typing import Any
 
 import orthanc
 from pydicom.dataset import Dataset
-from pydicom.uid import generate_uid
+from pydicom.uid import UID, generate_uid
 
 from ..errors import BadRequestError, UnprocessableError, UnsupportedError
 from ..kinds import ENCAPSULATED_STL_STORAGE
@@ -53,9 +53,10 @@ class StoreOptions:
         segments = body.get("Segments")
         if segments is not None and (
             not isinstance(segments, list)
+            or not segments
             or not all(isinstance(n, int) and not isinstance(n, bool) for n in segments)
         ):
-            raise BadRequestError("Bad parameter Segments", "a list of segment numbers")
+            raise BadRequestError("Bad parameter Segments", "a non-empty list of segment numbers")
         merged = body.get("Merge", False)
         if not isinstance(merged, bool):
             raise BadRequestError("Bad parameter Merge", "true or false")
@@ -245,7 +246,7 @@ def register(settings: Settings) -> None:
         options = StoreOptions.from_body({**body, "Segments": sorted(labels) or None})
         study, frames_of_reference = _study_dataset(study_id)
         digest = hashlib.sha256(data).hexdigest()
-        frame_of_reference_uid = str(body.get("FrameOfReferenceUID") or "") or (
+        frame_of_reference_uid = _uid(body.get("FrameOfReferenceUID"), "FrameOfReferenceUID") or (
             frames_of_reference[0]
             if len(frames_of_reference) == 1
             else generate_uid(entropy_srcs=["segmesh-nifti", digest])
@@ -272,6 +273,15 @@ def _base64(value: Any) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as error:
         raise BadRequestError("Bad parameter Nifti", f"not base64: {error}") from error
+
+
+def _uid(value: Any, name: str) -> str:
+    """An optional UID of the body: "" where absent, 400 where it is not a valid UID."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not UID(value).is_valid:
+        raise BadRequestError(f"Bad parameter {name}", f"{value!r} is not a valid UID")
+    return value
 
 
 def _labels(value: Any) -> dict[int, str]:

@@ -1,0 +1,36 @@
+"""Unit tests of segment selection and layer packing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segmesh.errors import BadRequestError
+from segmesh.geometry import VolumeGeometry
+from segmesh.labelmap import LayerBuilder, Segment, select_segments
+
+SEGMENTS = [Segment(3, "c", (1, 2, 3)), Segment(1, "a", (1, 2, 3)), Segment(2, "b", (1, 2, 3))]
+
+
+def test_selection_keeps_the_sources_order_and_drops_repeats() -> None:
+    chosen = select_segments(SEGMENTS, [2, 3, 2], "the SEG holds segments")
+    assert [segment.number for segment in chosen] == [3, 2]
+    assert select_segments(SEGMENTS, None, "x") == SEGMENTS
+
+
+def test_unknown_numbers_are_named_with_what_is_held() -> None:
+    with pytest.raises(BadRequestError, match=r"\[7, 9\]: the SEG holds segments \[1, 2, 3, 5\]"):
+        select_segments(SEGMENTS, [9, 1, 7], "the SEG holds segments", also_held=[5])
+
+
+def test_overlapping_segments_go_to_separate_layers() -> None:
+    geometry = VolumeGeometry((1, 2, 2), np.eye(4), "1.2.3", np.zeros((1, 3)))
+    builder = LayerBuilder(geometry, np.dtype(np.uint8))
+    first = np.array([[True, True], [False, False]])
+    builder.add(Segment(1, "a", (0, 0, 0)), {0: first})
+    builder.add(Segment(2, "b", (0, 0, 0)), {0: np.array([[False, True], [True, False]])})
+    builder.add(Segment(3, "c", (0, 0, 0)), {0: np.array([[False, False], [False, True]])})
+    labelmap = builder.build()
+    assert [segment.layer for segment in labelmap.segments] == [0, 1, 0]
+    np.testing.assert_array_equal(labelmap.mask(1)[0], first)
+    np.testing.assert_array_equal(labelmap.layers[1, 0], [[0, 2], [2, 0]])
