@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from segmesh.errors import BadRequestError
-from segmesh.options import Grid, LabelMapOptions
+from segmesh.options import Grid, LabelMapOptions, parse_integers, parse_number
 
 
 def test_query_is_parsed() -> None:
@@ -19,3 +19,27 @@ def test_query_is_parsed() -> None:
 def test_spacing_must_be_three_finite_positive_numbers(spacing: str) -> None:
     with pytest.raises(BadRequestError, match="spacing"):
         LabelMapOptions.from_query({"spacing": spacing})
+
+
+@pytest.mark.parametrize(
+    ("value", "text_allowed", "number"), [("2.5", True, 2.5), (3, False, 3.0), (0.5, True, 0.5)]
+)
+def test_numbers_from_text_and_json(value: object, text_allowed: bool, number: float) -> None:
+    assert parse_number(value, "x", text_allowed) == number
+
+
+@pytest.mark.parametrize(
+    ("value", "text_allowed"),
+    [(True, True), ("abc", True), ("nan", True), (float("inf"), True), ("3", False), (None, True)],
+)
+def test_not_numbers_are_refused_with_the_parameters_name(
+    value: object, text_allowed: bool
+) -> None:
+    with pytest.raises(BadRequestError, match="Bad parameter x"):
+        parse_number(value, "x", text_allowed)
+
+
+def test_integers_separated_by_commas() -> None:
+    assert parse_integers("4, 1,", "segments") == (4, 1)
+    with pytest.raises(BadRequestError, match="Bad parameter segments"):
+        parse_integers("1,a", "segments")

@@ -23,6 +23,7 @@ from skimage.measure import marching_cubes
 from .errors import BadRequestError
 from .geometry import VolumeGeometry
 from .labelmap import BoolArray, LabelMap, Segment, select_segments
+from .options import parse_number
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -63,14 +64,14 @@ class MeshOptions:
                     "Bad parameter Smoothing", f"{lowered['smoothing']!r}: taubin, laplacian, none"
                 ) from error
         if lowered.get("iterations") is not None:
-            iterations = _number(lowered["iterations"], "Iterations")
+            iterations = parse_number(lowered["iterations"], "Iterations")
             if iterations != int(iterations) or not 0 <= iterations <= MAX_ITERATIONS:
                 raise BadRequestError(
                     "Bad parameter Iterations", f"an integer from 0 to {MAX_ITERATIONS}"
                 )
             options = replace(options, iterations=int(iterations))
         if lowered.get("decimate") is not None:
-            decimate = _number(lowered["decimate"], "Decimate")
+            decimate = parse_number(lowered["decimate"], "Decimate")
             if not 0.0 <= decimate < 1.0:
                 raise BadRequestError("Bad parameter Decimate", "a fraction in [0, 1)")
             options = replace(options, decimate=decimate)
@@ -83,18 +84,6 @@ class MeshOptions:
             "Iterations": self.iterations,
             "Decimate": self.decimate,
         }
-
-
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool):
-        raise BadRequestError(f"Bad parameter {name}", f"{value!r} is not a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as error:
-        raise BadRequestError(f"Bad parameter {name}", f"{value!r} is not a number") from error
-    if not np.isfinite(number):
-        raise BadRequestError(f"Bad parameter {name}", f"{value!r} is not finite")
-    return number
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from .errors import BadRequestError
 
@@ -36,7 +37,7 @@ class LabelMapOptions:
         """Parse ``segments=1,4``, ``grid=source|native``, ``threshold=0.5``, ``spacing=x,y,z``."""
         segments = None
         if query.get("segments"):
-            segments = tuple(_integers(query["segments"], "segments"))
+            segments = parse_integers(query["segments"], "segments")
         grid = None
         if query.get("grid"):
             try:
@@ -47,28 +48,38 @@ class LabelMapOptions:
                 ) from error
         threshold = 0.5
         if "threshold" in query:
-            threshold = _number(query["threshold"], "threshold")
+            threshold = parse_number(query["threshold"], "threshold")
             if not 0.0 < threshold <= 1.0:
                 raise BadRequestError("Bad parameter threshold", "must be in (0, 1]")
         spacing = None
         if query.get("spacing"):
-            values = [_number(v, "spacing") for v in query["spacing"].split(",")]
-            if len(values) != 3 or not all(0 < value < math.inf for value in values):
+            values = [parse_number(v, "spacing") for v in query["spacing"].split(",")]
+            if len(values) != 3 or min(values) <= 0:
                 raise BadRequestError("Bad parameter spacing", "give three positive mm: x,y,z")
             spacing = (values[0], values[1], values[2])
         return cls(segments, grid, threshold, spacing)
 
 
-def _number(text: str, name: str) -> float:
+def parse_number(value: Any, name: str, text_allowed: bool = True) -> float:
+    """A finite number from a query string or a JSON value; 400 naming ``name`` otherwise.
+
+    Booleans are refused (JSON ``true`` is not 1); ``text_allowed`` False refuses strings, for
+    JSON bodies whose numbers must be JSON numbers."""
+    if isinstance(value, bool) or (isinstance(value, str) and not text_allowed):
+        raise BadRequestError(f"Bad parameter {name}", f"{value!r} is not a number")
     try:
-        return float(text)
-    except ValueError as error:
-        raise BadRequestError(f"Bad parameter {name}", f"{text!r} is not a number") from error
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise BadRequestError(f"Bad parameter {name}", f"{value!r} is not a number") from error
+    if not math.isfinite(number):
+        raise BadRequestError(f"Bad parameter {name}", f"{value!r} is not finite")
+    return number
 
 
-def _integers(text: str, name: str) -> list[int]:
+def parse_integers(text: str, name: str) -> tuple[int, ...]:
+    """``1,4,7`` as integers; 400 naming ``name`` otherwise."""
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError as error:
         raise BadRequestError(
             f"Bad parameter {name}", f"{text!r}: give numbers separated by commas"

@@ -18,6 +18,7 @@ from PIL import Image
 from .errors import BadRequestError
 from .geometry import ORIENTATION_TOLERANCE, Plane, VolumeGeometry
 from .labelmap import LabelMap, Segment, select_segments
+from .options import parse_integers, parse_number
 
 RGBAArray = npt.NDArray[np.uint8]
 LabelArray = npt.NDArray[np.unsignedinteger[Any]]
@@ -45,21 +46,10 @@ class OverlayStyle:
         """Parse ``segments=1,4``, ``opacity=0..1`` and ``outline=true|false``."""
         segments = None
         if query.get("segments"):
-            try:
-                segments = tuple(int(part) for part in query["segments"].split(",") if part.strip())
-            except ValueError as error:
-                raise BadRequestError(
-                    "Bad parameter segments",
-                    f"{query['segments']!r}: give numbers separated by commas",
-                ) from error
+            segments = parse_integers(query["segments"], "segments")
         opacity = 0.5
         if "opacity" in query:
-            try:
-                opacity = float(query["opacity"])
-            except ValueError as error:
-                raise BadRequestError(
-                    "Bad parameter opacity", f"{query['opacity']!r} is not a number"
-                ) from error
+            opacity = parse_number(query["opacity"], "opacity")
             if not 0.0 <= opacity <= 1.0:
                 raise BadRequestError("Bad parameter opacity", "must be between 0 and 1")
         outline = False

@@ -18,6 +18,7 @@ from .errors import BadRequestError, UnprocessableError
 from .geometry import VolumeGeometry, geometry_from_images
 from .image_volume import image_volume
 from .labelmap import BoolArray, LabelMap, Segment, check_voxel_limit
+from .options import parse_number
 from .settings import Settings
 
 THRESHOLD_COLOR = (241, 214, 145)
@@ -37,8 +38,12 @@ class ThresholdOptions:
         """Parse ``{"Threshold": lower, "Upper": optional, "KeepLargest": n}``."""
         if "Threshold" not in body:
             raise BadRequestError("Missing parameter Threshold", "the lower bound, e.g. 300 (HU)")
-        lower = _number(body["Threshold"], "Threshold")
-        upper = _number(body["Upper"], "Upper") if body.get("Upper") is not None else None
+        lower = parse_number(body["Threshold"], "Threshold", text_allowed=False)
+        upper = (
+            parse_number(body["Upper"], "Upper", text_allowed=False)
+            if body.get("Upper") is not None
+            else None
+        )
         if upper is not None and upper < lower:
             raise BadRequestError("Bad parameter Upper", f"{upper} is below Threshold {lower}")
         keep = body.get("KeepLargest")
@@ -57,12 +62,6 @@ class ThresholdOptions:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready parameters."""
         return {"Threshold": self.lower, "Upper": self.upper, "KeepLargest": self.keep_largest}
-
-
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-        raise BadRequestError(f"Bad parameter {name}", f"{value!r} is not a number")
-    return float(value)
 
 
 def rescaled_volume(
