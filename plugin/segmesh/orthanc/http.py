@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import orthanc
 
-from ..errors import BadRequestError, NotFoundError, SegMeshError
+from ..errors import BadRequestError, SegMeshError
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +112,3 @@ def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> 
         output.AnswerBuffer(answer.body, answer.mime_type)
 
     orthanc.RegisterRestCallback(pattern, callback)
-
-
-def not_found(what: str, identifier: str) -> NotFoundError:
-    """A 404 for an unknown resource of segmesh."""
-    return NotFoundError(f"Unknown {what}", identifier)

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-import orthanc
-
 from ..errors import NotFoundError
 from ..options import LabelMapOptions
 from ..overlay import OverlayStyle, overlay_png
+from . import store
 from .cache import LabelMapCache
-from .http import ORTHANC_UNKNOWN_RESOURCE, Answer, Request, register_route
+from .http import Answer, Request, register_route
 
 #: Overlays use every segment on the default grid; the style picks segments when drawing, so
 #: toggling segments in a viewer never decodes the source again.
 OVERLAY_OPTIONS = LabelMapOptions()
-
-
-def _instance(instance_id: str, what: str) -> dict[str, Any]:
-    """Orthanc's summary of an instance (ParentSeries, MainDicomTags); 404 where unknown."""
-    try:
-        return dict(json.loads(orthanc.RestApiGet(f"/instances/{instance_id}")))
-    except orthanc.OrthancException as error:
-        if error.args and error.args[0] == ORTHANC_UNKNOWN_RESOURCE:
-            raise NotFoundError(f"Unknown {what}", instance_id) from error
-        raise
 
 
 class OverlayRoute:
@@ -39,11 +25,11 @@ class OverlayRoute:
         source_id, image_id = request.groups
         style = OverlayStyle.from_query(request.query)
         try:
-            _instance(source_id, "instance")
+            store.instance_summary(source_id)
         except NotFoundError:
             self.cache.forget(source_id)
             raise
-        image = _instance(image_id, "image")
+        image = store.instance_summary(image_id, "image")
         cached = self.cache.get(source_id, OVERLAY_OPTIONS)
         sop_instance_uid = str(image.get("MainDicomTags", {}).get("SOPInstanceUID", ""))
         plane = cached.planes.get(sop_instance_uid)

@@ -34,7 +34,7 @@ from ..stl_dicom import (
 )
 from ..threshold import ThresholdOptions, threshold_labelmap
 from . import store
-from .http import Answer, Request, not_found, register_route
+from .http import Answer, Request, register_route
 from .labelmaps import load_labelmap
 
 
@@ -303,11 +303,9 @@ def _labels(value: Any) -> dict[int, str]:
 def _study_dataset(study_id: str) -> tuple[Dataset, list[str]]:
     """One instance of the study (for its patient and study attributes), and the distinct
     FrameOfReferenceUIDs of its series (first instance of each)."""
-    try:
-        series_ids = json.loads(orthanc.RestApiGet(f"/studies/{study_id}"))["Series"]
-    except orthanc.OrthancException as error:
-        raise not_found("study", study_id) from error
-    first_instances = [store.series_instance_ids(series_id)[0] for series_id in series_ids]
+    first_instances = [
+        store.series_instance_ids(series_id)[0] for series_id in store.study_series_ids(study_id)
+    ]
     datasets = [store.read_instance(i, stop_before_pixels=True) for i in first_instances]
     frames = sorted(
         {str(ds.FrameOfReferenceUID) for ds in datasets if ds.get("FrameOfReferenceUID")}

@@ -15,8 +15,28 @@ from ..errors import BrokenFileError, NotFoundError
 from .http import ORTHANC_UNKNOWN_RESOURCE
 
 
-def _get_json(uri: str) -> Any:
-    return json.loads(orthanc.RestApiGet(uri))
+def _resource(level: str, identifier: str, what: str) -> Any:
+    """Orthanc's JSON summary of ``/{level}/{identifier}``; 404 "Unknown {what}" where absent."""
+    try:
+        return json.loads(orthanc.RestApiGet(f"/{level}/{identifier}"))
+    except orthanc.OrthancException as error:
+        raise _not_found_or_same(error, what, identifier) from error
+
+
+def _not_found_or_same(error: Exception, what: str, identifier: str) -> Exception:
+    if error.args and error.args[0] == ORTHANC_UNKNOWN_RESOURCE:
+        return NotFoundError(f"Unknown {what}", identifier)
+    return error
+
+
+def instance_summary(instance_id: str, what: str = "instance") -> dict[str, Any]:
+    """Orthanc's summary of an instance (ParentSeries, MainDicomTags); 404 where unknown."""
+    return dict(_resource("instances", instance_id, what))
+
+
+def study_series_ids(study_id: str) -> list[str]:
+    """The Orthanc ids of a study's series; 404 where the study is unknown."""
+    return [str(identifier) for identifier in _resource("studies", study_id, "study")["Series"]]
 
 
 def read_instance(instance_id: str, stop_before_pixels: bool = False) -> Dataset:
@@ -24,9 +44,7 @@ def read_instance(instance_id: str, stop_before_pixels: bool = False) -> Dataset
     try:
         data = orthanc.GetDicomForInstance(instance_id)
     except orthanc.OrthancException as error:
-        if error.args and error.args[0] == ORTHANC_UNKNOWN_RESOURCE:
-            raise NotFoundError("Unknown instance", instance_id) from error
-        raise
+        raise _not_found_or_same(error, "instance", instance_id) from error
     if data is None:
         raise NotFoundError("Unknown instance", instance_id)
     try:
@@ -48,11 +66,7 @@ def series_id_of_uid(series_instance_uid: str) -> str | None:
 
 def series_instance_ids(series_id: str) -> list[str]:
     """The Orthanc ids of the instances of a series; 404 where the series is unknown."""
-    try:
-        series = _get_json(f"/series/{series_id}")
-    except orthanc.OrthancException as error:
-        raise NotFoundError("Unknown series", series_id) from error
-    return [str(identifier) for identifier in series["Instances"]]
+    return [str(identifier) for identifier in _resource("series", series_id, "series")["Instances"]]
 
 
 def read_series(series_id: str, stop_before_pixels: bool = False) -> list[Dataset]:
@@ -61,8 +75,3 @@ def read_series(series_id: str, stop_before_pixels: bool = False) -> list[Datase
         read_instance(identifier, stop_before_pixels)
         for identifier in series_instance_ids(series_id)
     ]
-
-
-def parent_series_id(instance_id: str) -> str:
-    """The Orthanc id of an instance's series."""
-    return str(_get_json(f"/instances/{instance_id}")["ParentSeries"])
