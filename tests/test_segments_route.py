@@ -134,13 +134,6 @@ def test_demo_seg_and_rtstruct(orthanc: OrthancServer, demo_ids: dict[str, str])
     assert seg["FrameOfReferenceUID"] == rtstruct["FrameOfReferenceUID"]
 
 
-def test_missing_series_are_named(orthanc: OrthancServer) -> None:
-    path = SOURCE_FILES[0] if SOURCE_FILES else pytest.skip("shared/testdata is absent")
-    dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-    answer = orthanc.get(f"/segmesh/instances/{orthanc.upload(part10_bytes(path))}/segments").json()
-    assert_series_split(orthanc, referenced_series_uids(dataset), answer)
-
-
 def test_unknown_instance_is_404(orthanc: OrthancServer) -> None:
     response = orthanc.get("/segmesh/instances/no-such-instance/segments")
     assert response.status_code == 404
