@@ -3,17 +3,25 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: run test system-deps test-system-deps venv test-venv bench-venv app lint typecheck pytest clean
+# `make test-compat`: the integration suite inside a root file system of the other Debian
+# release (Debian 13 on a Debian 12 host and back), kept in /var/cache/segmesh/compat.
+.PHONY: run test test-compat system-deps test-system-deps venv test-venv bench-venv app lint typecheck pytest clean
 
 run: system-deps venv app
 	scripts/run-orthanc.sh
 
 test: test-system-deps test-venv app lint typecheck pytest
 
+test-compat:
+	scripts/test-compat.sh $(PYTEST_ARGS)
+
 system-deps:
 	scripts/install-system-deps.sh
 
-test-system-deps:
+test-test-compat:
+	scripts/test-compat.sh $(PYTEST_ARGS)
+
+system-deps:
 	scripts/install-system-deps.sh --test
 
 $(VENV)/.installed-run: pyproject.toml scripts/make-venv.sh

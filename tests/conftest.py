@@ -14,9 +14,12 @@ from tests.orthanc_server import OrthancServer
 
 
 @pytest.fixture(scope="session")
-def orthanc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+def orthanc_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OrthancServer]:
     server = OrthancServer(tmp_path_factory.mktemp("orthanc"))
     server.start()
+    request.config.segmesh_versions = server.versions()  # type: ignore[attr-defined]
     yield server
     server.stop()
     assert "Traceback" not in server.log(), "Orthanc logged a Python traceback"
@@ -68,3 +71,10 @@ def upload_folder(orthanc_server: OrthancServer) -> Callable[[Path], list[str]]:
         ]
 
     return upload
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Which Orthanc, orthanc-python and Python this run tested against."""
+    versions = getattr(terminalreporter.config, "segmesh_versions", None)
+    if versions:
+        terminalreporter.write_line(f"segmesh tested on {versions}")

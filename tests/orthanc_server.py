@@ -83,6 +83,16 @@ class OrthancServer:
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def versions(self) -> str:
+        """ "Orthanc 1.10.1, orthanc-python 4.0, Python 3.11.2": what this server runs."""
+        orthanc_version = self.get("/system").json()["Version"]
+        plugin_version = self.get("/plugins/python").json()["Version"]
+        loaded = [
+            line for line in self.log().splitlines() if "segmesh" in line and "loaded" in line
+        ]
+        python = loaded[0].split(", Python ")[1].split()[0] if loaded else "?"
+        return f"Orthanc {orthanc_version}, orthanc-python {plugin_version}, Python {python}"
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

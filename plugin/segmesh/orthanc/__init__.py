@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 
 import orthanc
 
 from .. import __version__
 from ..decoders import available_decoders
 from ..settings import Settings
-from . import app_routes, log, segments_route, stl_routes
+from . import app_routes, log, runtime, segments_route, stl_routes
 from .cache import LabelMapCache
 from .labelmap_route import LabelMapRoute
 from .overlay_route import OverlayRoute
@@ -30,8 +31,10 @@ def register() -> Settings:
     stl_routes.register(settings)
     decoders = available_decoders()
     logger.warning(
-        "segmesh %s loaded (MaxVoxels %d); decoders available: %s; missing: %s",
+        "segmesh %s loaded on %s, Python %s (MaxVoxels %d); decoders available: %s; missing: %s",
         __version__,
+        runtime.variant(),
+        platform.python_version(),
         settings.max_voxels,
         ", ".join(name for name, ok in decoders.items() if ok) or "none",
         ", ".join(name for name, ok in decoders.items() if not ok) or "none",

@@ -7,11 +7,12 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 import orthanc
 
 from ..errors import BadRequestError, SegMeshError
+from .runtime import send_status
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +60,21 @@ class Answer:
         return cls(json.dumps(value, indent=2).encode(), "application/json")
 
 
+def decode_query(raw: Mapping[str, str]) -> dict[str, str]:
+    """Query arguments as the client meant them.
+
+    Orthanc 1.10 and 1.12 alike hand them to plugins still percent-encoded (``1%2C2`` for
+    ``1,2``), so they are decoded exactly once here, with the query-string convention browsers
+    use (``URLSearchParams``): ``+`` is a space, ``%2B`` a plus.
+    """
+    return {unquote_plus(key): unquote_plus(value) for key, value in raw.items()}
+
+
 def send_error(output: Any, status: int, message: str, details: str) -> None:
     """Answer ``{"Error", "Details"}`` with ``status``."""
-    # orthanc-python 4.0 takes the body as str; ASCII keeps its length equal to the byte count.
     body = json.dumps({"Error": message, "Details": details}, ensure_ascii=True)
     output.SetHttpHeader("Content-Type", "application/json")
-    output.SendHttpStatus(status, body, len(body))
+    send_status(output, status, body.encode("ascii"))
 
 
 def _orthanc_error_status(error: Exception) -> int:
@@ -84,8 +94,7 @@ def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> 
             method=method,
             uri=uri,
             groups=tuple(request.get("groups", ())),
-            # Orthanc 1.10 hands query arguments over still percent-encoded (1%2C2 for 1,2).
-            query={unquote(k): unquote(v) for k, v in dict(request.get("get", {})).items()},
+            query=decode_query(dict(request.get("get", {}))),
             body=bytes(request.get("body", b"") or b""),
         )
         try:

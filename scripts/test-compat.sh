@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The compatibility suite: every test but the browser ones, inside a root file system of the
+# other Debian release (scripts/compat-rootfs.sh), against that release's Orthanc and
+# orthanc-python, with a venv of the Python it embeds. The root file system, and the venv in it,
+# are kept between runs. Extra arguments go to pytest.
+set -euo pipefail
+project="$(cd "$(dirname "$0")/.." && pwd)"
+root=$("$project/scripts/compat-rootfs.sh")
+release=$(basename "$root")
+
+# The working tree (not its venv or caches) replaces the previous copy; the venv stays.
+target="$root/srv/segmesh"
+mkdir -p "$target"
+find "$target" -mindepth 1 -maxdepth 1 ! -name .venv -exec rm -rf {} +
+tar -C "$project" -cf - \
+    --exclude=./.venv --exclude=./.git --exclude=./.pytest_cache --exclude=./.mypy_cache \
+    --exclude=./.ruff_cache --exclude=./.orthanc-storage --exclude=./test-artifacts . \
+    | tar -C "$target" -xf -
+
+binds=()
+shared="$project/../shared"
+if [[ -d "$shared" ]]; then
+    binds+=(--bind-ro "$(cd "$shared" && pwd -P):/srv/shared")
+fi
+
+echo "compat: Debian $release in $root"
+"$project/scripts/compat-chroot.sh" "${binds[@]}" "$root" bash -c '
+    set -euo pipefail
+    cd /srv/segmesh
+    # The venv of the chroot'"'"'s Python; its log is shown only where the install fails.
+    make --no-print-directory test-venv >/tmp/compat-venv.log 2>&1 || { cat /tmp/compat-venv.log; exit 1; }
+    exec .venv/bin/python -m pytest -m "not browser" -p no:cacheprovider "$@"
+' compat "$@"
