@@ -12,7 +12,7 @@ Peers, on the same label map in the same run:
 Volume fidelity: each mesh's enclosed volume against its voxel volume (median and worst
 absolute relative error). Each pipeline runs in its own forked process; "peak MB" is its peak
 resident memory above the label map already loaded. With ``--rest``, a real Orthanc is started, the label map is stored
-as a DICOM SEG with its CT, and ``POST /segmesh/instances/{id}/stl`` is timed.
+as a DICOM SEG with its CT, and ``POST /instances/{id}/segmesh/stl`` is timed.
 
 Run: ``.venv/bin/python benchmarks/bench_mesh.py [--repeat 3] [--rest]`` (``make bench-venv``).
 """
@@ -39,11 +39,12 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from skimage.measure import marching_cubes
 from vtkmodules.util import numpy_support
 
+from segmesh.dicom.part10 import part10
+from segmesh.formats import binary_stl
 from segmesh.geometry import VolumeGeometry
 from segmesh.labelmap import LabelMap, Segment
 from segmesh.mesh import Mesh, MeshOptions, segment_meshes
-from segmesh.stl import binary_stl
-from segmesh.stl_dicom import ModelRequest, ModelSource, encapsulated_stl, part10
+from segmesh.models import ModelRequest, ModelSource, encapsulated_stl
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPE = (120, 256, 256)  # slices, rows, columns
@@ -282,7 +283,7 @@ def ct_and_seg(labelmap: LabelMap) -> tuple[list[Dataset], Dataset]:
 
 
 def rest_benchmark(labelmap: LabelMap, repeat: int) -> float:
-    """Median seconds of POST /segmesh/instances/{seg}/stl for all segments, real Orthanc."""
+    """Median seconds of POST /instances/{seg}/segmesh/stl for all segments, real Orthanc."""
     sys.path.insert(0, str(ROOT))
     from tests.conftest import encode
     from tests.orthanc_server import OrthancServer
@@ -304,7 +305,7 @@ def rest_benchmark(labelmap: LabelMap, repeat: int) -> float:
                 start = time.perf_counter()
                 # A different parameter each run: new instances are built and stored every time.
                 response = server.post(
-                    f"/segmesh/instances/{seg_id}/stl", json={"Iterations": 20 + run}
+                    f"/instances/{seg_id}/segmesh/stl", json={"Iterations": 20 + run}
                 )
                 times.append(time.perf_counter() - start)
                 response.raise_for_status()
@@ -352,7 +353,7 @@ def main() -> None:
     if arguments.rest:
         seconds = rest_benchmark(labelmap, arguments.repeat)
         print(
-            f"\nREST POST /segmesh/instances/{{seg}}/stl, all {len(labelmap.segments)} "
+            f"\nREST POST /instances/{{seg}}/segmesh/stl, all {len(labelmap.segments)} "
             f"segments stored: median {seconds:.2f} s of {arguments.repeat}"
         )
 

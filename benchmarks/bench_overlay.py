@@ -40,7 +40,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from segmesh.demo.phantom import ORGANS
 from segmesh.geometry import geometry_from_images
-from segmesh.rtstruct_writer import RoiMask, write_rtstruct
+from segmesh.rtstruct.writer import RoiMask, write_rtstruct
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTDATA = ROOT.parent / "shared" / "testdata"
@@ -168,12 +168,12 @@ class Row:
 
 def bench_source(orthanc: Any, label: str, source_id: str, rounds: int) -> list[Row]:
     """Scroll the source's referenced images ``rounds`` times."""
-    description = orthanc.get(f"/segmesh/instances/{source_id}/segments").json()
+    description = orthanc.get(f"/instances/{source_id}/segmesh/segments").json()
     series_id = description["ReferencedSeries"][0]
     images = orthanc.get(f"/series/{series_id}/ordered-slices").json()["SlicesShort"]
     image_ids = [image[0] for image in images]
     get = orthanc.session.get
-    base = f"{orthanc.url}/segmesh/instances/{source_id}/overlay"
+    base = f"{orthanc.url}/instances/{source_id}/segmesh/overlay"
     cold, cold_status = timed(lambda: get(f"{base}/{image_ids[0]}.png?opacity=1"))
     warm, warm_status = [], set()
     outline, outline_status = [], set()

@@ -36,7 +36,7 @@ from tests.rtstruct_synthetic import Roi, Series, random_polygon, rtstruct
 
 from segmesh.labelmap import LabelMap
 from segmesh.options import LabelMapOptions
-from segmesh.rtstruct import rtstruct_to_labelmap
+from segmesh.rtstruct.reader import rtstruct_to_labelmap
 from segmesh.settings import Settings
 
 SLICES, ROWS, COLUMNS, ROIS = 100, 512, 512, 50

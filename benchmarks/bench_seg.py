@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT / "plugin"))
 
 from tests.orthanc_server import OrthancServer  # noqa: E402
 
-from segmesh.export import nrrd_header  # noqa: E402
+from segmesh.formats import nrrd_header  # noqa: E402
 from segmesh.options import Grid, LabelMapOptions  # noqa: E402
-from segmesh.seg import seg_to_labelmap  # noqa: E402
+from segmesh.seg.reader import seg_to_labelmap  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402
 
 SHAPE = (300, 512, 512)  # slices, rows, columns
@@ -234,7 +234,7 @@ def main() -> None:
                 def call() -> Any:
                     # As curl asks: without Accept-Encoding, Orthanc does not gzip the answer.
                     response = server.get(
-                        f"/segmesh/instances/{seg_id}/labelmap?format=npz&grid={grid}",
+                        f"/instances/{seg_id}/segmesh/labelmap?format=npz&grid={grid}",
                         headers={"Accept-Encoding": "identity"},
                     )
                     response.raise_for_status()

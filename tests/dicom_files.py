@@ -9,7 +9,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ImplicitVRLittleEndian
 
-from segmesh.kinds import RT_STRUCTURE_SET_STORAGE, SEGMENTATION_SOP_CLASSES
+from segmesh.dicom.sop_classes import RT_STRUCTURE_SET_STORAGE, SEGMENTATION_SOP_CLASSES
 from tests.testdata import TESTDATA
 
 

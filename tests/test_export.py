@@ -12,7 +12,7 @@ import nrrd
 import numpy as np
 import pytest
 
-from segmesh.export import Format, export, nrrd_header, to_nifti, to_npz, to_seg_nrrd
+from segmesh.formats import Format, export, nrrd_header, to_nifti, to_npz, to_seg_nrrd
 from segmesh.geometry import Plane, geometry_from_planes
 from segmesh.labelmap import LabelMap, LayerBuilder, Segment
 

@@ -1,4 +1,4 @@
-"""GET /segmesh/instances/{id}/labelmap in a real Orthanc: voxels, affines, formats, errors."""
+"""GET /instances/{id}/segmesh/labelmap in a real Orthanc: voxels, affines, formats, errors."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def npz(response) -> dict[str, np.ndarray]:
 def test_demo_seg_npz_on_the_source_grid(
     orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
 ) -> None:
-    response = orthanc.get(f"/segmesh/instances/{demo_ids['SEG']}/labelmap?format=npz")
+    response = orthanc.get(f"/instances/{demo_ids['SEG']}/segmesh/labelmap?format=npz")
     assert response.headers["Content-Disposition"].endswith(f'{demo_ids["SEG"]}.npz"')
     arrays = npz(response)
     labels = arrays["labels"]
@@ -51,7 +51,7 @@ def test_demo_seg_native_grid_and_segment_selection(
 ) -> None:
     arrays = npz(
         orthanc.get(
-            f"/segmesh/instances/{demo_ids['SEG']}/labelmap?format=npz&grid=native&segments=2,4"
+            f"/instances/{demo_ids['SEG']}/segmesh/labelmap?format=npz&grid=native&segments=2,4"
         )
     )
     # The demo SEG has a frame on every CT slice, so its native grid is the CT's.
@@ -76,13 +76,13 @@ def test_demo_seg_native_grid_and_segment_selection(
 def test_bad_requests_answer_json(
     orthanc: OrthancServer, demo_ids: dict[str, str], query: str, status: int, error: str
 ) -> None:
-    response = orthanc.get(f"/segmesh/instances/{demo_ids['SEG']}/labelmap?{query}")
+    response = orthanc.get(f"/instances/{demo_ids['SEG']}/segmesh/labelmap?{query}")
     assert response.status_code == status, response.text
     assert response.json()["Error"] == error
 
 
 def test_unknown_instance_is_404(orthanc: OrthancServer) -> None:
-    response = orthanc.get("/segmesh/instances/nonexistent/labelmap")
+    response = orthanc.get("/instances/nonexistent/segmesh/labelmap")
     assert response.status_code == 404
     assert response.json()["Error"] == "Unknown instance"
 
@@ -90,7 +90,7 @@ def test_unknown_instance_is_404(orthanc: OrthancServer) -> None:
 def test_nifti_reads_back_in_ras(
     orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
 ) -> None:
-    response = orthanc.get(f"/segmesh/instances/{demo_ids['SEG']}/labelmap?format=nifti")
+    response = orthanc.get(f"/instances/{demo_ids['SEG']}/segmesh/labelmap?format=nifti")
     assert response.status_code == 200, response.text
     assert response.headers["Content-Disposition"].endswith('.nii.gz"')
     image = nib.Nifti1Image.from_bytes(gzip.decompress(response.content))
@@ -107,7 +107,7 @@ def test_nifti_reads_back_in_ras(
 def test_nrrd_reads_back_with_slicer_fields(
     orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
 ) -> None:
-    response = orthanc.get(f"/segmesh/instances/{demo_ids['SEG']}/labelmap?format=nrrd")
+    response = orthanc.get(f"/instances/{demo_ids['SEG']}/segmesh/labelmap?format=nrrd")
     assert response.status_code == 200, response.text
     assert response.headers["Content-Disposition"].endswith('.seg.nrrd"')
     header_size = response.content.index(b"\n\n") + 2
@@ -129,7 +129,7 @@ def test_hdf5_with_image_in_hounsfield_units(
     orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
 ) -> None:
     response = orthanc.get(
-        f"/segmesh/instances/{demo_ids['SEG']}/labelmap?format=hdf5&include=image"
+        f"/instances/{demo_ids['SEG']}/segmesh/labelmap?format=hdf5&include=image"
     )
     assert response.status_code == 200, response.text
     with h5py.File(io.BytesIO(response.content), "r") as h5:
@@ -151,12 +151,12 @@ def test_npz_and_nifti_with_image(
     orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
 ) -> None:
     arrays = npz(
-        orthanc.get(f"/segmesh/instances/{demo_ids['SEG']}/labelmap?format=npz&include=image")
+        orthanc.get(f"/instances/{demo_ids['SEG']}/segmesh/labelmap?format=npz&include=image")
     )
     liver_hu = arrays["image"][demo_study.masks[1]]
     assert arrays["image"].shape == demo_study.geometry.shape
     assert abs(float(np.median(liver_hu)) - 60) < 30  # the phantom's liver is about 60 HU
-    response = orthanc.get(f"/segmesh/instances/{demo_ids['SEG']}/labelmap?include=image")
+    response = orthanc.get(f"/instances/{demo_ids['SEG']}/segmesh/labelmap?include=image")
     assert response.status_code == 200, response.text
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         assert sorted(archive.namelist()) == ["image.nii.gz", "labels.nii.gz"]
@@ -177,7 +177,7 @@ def test_dcmqi_liver_oracle_through_orthanc(
 ) -> None:
     for grid in ("source", "native"):
         arrays = npz(
-            orthanc.get(f"/segmesh/instances/{liver_ids['SEG']}/labelmap?format=npz&grid={grid}")
+            orthanc.get(f"/instances/{liver_ids['SEG']}/segmesh/labelmap?format=npz&grid={grid}")
         )
         labels = arrays["labels"][0]
         assert labels.shape == (3, 512, 512)
@@ -198,7 +198,7 @@ def test_unplaceable_segs_are_422(
     orthanc: OrthancServer, relative: str, status: int, error: str
 ) -> None:
     instance_id = orthanc.upload(part10_bytes(shared_file(relative)))
-    response = orthanc.get(f"/segmesh/instances/{instance_id}/labelmap?format=npz&grid=native")
+    response = orthanc.get(f"/instances/{instance_id}/segmesh/labelmap?format=npz&grid=native")
     assert response.status_code == status, response.text
     assert response.json()["Error"] == error
 
@@ -209,7 +209,7 @@ def test_over_max_voxels_is_413(tmp_path: Path, demo_study: DemoStudy) -> None:
     server.start()
     try:
         seg_id = server.upload(encode(demo_study.seg))
-        response = server.get(f"/segmesh/instances/{seg_id}/labelmap?format=npz&grid=native")
+        response = server.get(f"/instances/{seg_id}/segmesh/labelmap?format=npz&grid=native")
         assert response.status_code == 413, response.text
         assert response.json()["Error"] == "Label map too large"
     finally:
@@ -240,7 +240,7 @@ def test_compressed_segs_through_orthanc(
         orthanc.upload(seg_bytes(image))
     seg, expected = make_seg(images, segmentation_type, transfer_syntax)
     seg_id = orthanc.upload(seg_bytes(seg))
-    arrays = npz(orthanc.get(f"/segmesh/instances/{seg_id}/labelmap?format=npz"))
+    arrays = npz(orthanc.get(f"/instances/{seg_id}/segmesh/labelmap?format=npz"))
     segments = json.loads(str(arrays["segments"]))
     assert [s["Number"] for s in segments] == sorted(expected)
     for segment in segments:
@@ -257,7 +257,7 @@ def test_deflated_image_frame_compression_through_orthanc(orthanc: OrthancServer
         orthanc.upload(seg_bytes(image))
     seg, expected = make_seg(images)
     seg_id = orthanc.upload(unknown_syntax_bytes(deflate_frames(seg)))
-    labels = npz(orthanc.get(f"/segmesh/instances/{seg_id}/labelmap?format=npz"))["labels"]
+    labels = npz(orthanc.get(f"/instances/{seg_id}/segmesh/labelmap?format=npz"))["labels"]
     assert labels.shape[0] == 2  # segments 1 and 2 overlap
     for number, mask in expected.items():
         assert int((labels == number).sum()) == int(mask.sum())
@@ -268,7 +268,7 @@ def test_truncated_pixel_data_is_400(orthanc: OrthancServer) -> None:
     seg, _ = make_seg(images)
     seg.PixelData = seg.PixelData[: len(seg.PixelData) // 2]
     seg_id = orthanc.upload(seg_bytes(seg))
-    response = orthanc.get(f"/segmesh/instances/{seg_id}/labelmap?format=npz&grid=native")
+    response = orthanc.get(f"/instances/{seg_id}/segmesh/labelmap?format=npz&grid=native")
     assert response.status_code == 400, response.text
     assert response.json()["Error"] == "Malformed SEG"
     assert "PixelData holds" in response.json()["Details"]

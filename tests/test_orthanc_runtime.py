@@ -40,7 +40,7 @@ def test_query_values_are_decoded_exactly_once(
 ) -> None:
     image_id = orthanc.get(f"/series/{demo_ids['CTSeries']}").json()["Instances"][0]
     response = orthanc.get(
-        f"/segmesh/instances/{demo_ids['SEG']}/overlay/{image_id}.png", params=sent
+        f"/instances/{demo_ids['SEG']}/segmesh/overlay/{image_id}.png", params=sent
     )
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith("application/json")
@@ -54,7 +54,7 @@ def test_a_plus_in_the_query_string_is_a_space(
     # As browsers' URLSearchParams write it: "a b" becomes a+b.
     image_id = orthanc.get(f"/series/{demo_ids['CTSeries']}").json()["Instances"][0]
     response = orthanc.get(
-        f"/segmesh/instances/{demo_ids['SEG']}/overlay/{image_id}.png?outline=a+b%2Bc"
+        f"/instances/{demo_ids['SEG']}/segmesh/overlay/{image_id}.png?outline=a+b%2Bc"
     )
     assert response.status_code == 400
     assert response.json()["Details"].startswith("'a b+c'")
@@ -63,7 +63,7 @@ def test_a_plus_in_the_query_string_is_a_space(
 @pytest.mark.parametrize(
     ("path", "status", "error"),
     [
-        ("/segmesh/instances/0000/segments", 404, "Unknown instance"),
+        ("/instances/0000/segmesh/segments", 404, "Unknown instance"),
         ("/segmesh/app/no-such-file.js", 404, "Unknown file"),
     ],
 )

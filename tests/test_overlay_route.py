@@ -1,4 +1,4 @@
-"""GET /segmesh/instances/{id}/overlay/{imageId}.png in a real Orthanc, on the demo study."""
+"""GET /instances/{id}/segmesh/overlay/{imageId}.png in a real Orthanc, on the demo study."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def slice_images(orthanc_server: OrthancServer, demo_ids: dict[str, str]) -> dic
 def overlay(
     orthanc: OrthancServer, source_id: str, image_id: str, query: str = ""
 ) -> npt.NDArray[np.uint8]:
-    response = orthanc.get(f"/segmesh/instances/{source_id}/overlay/{image_id}.png{query}")
+    response = orthanc.get(f"/instances/{source_id}/segmesh/overlay/{image_id}.png{query}")
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "image/png"
     image = Image.open(BytesIO(response.content))
@@ -135,7 +135,7 @@ def test_bad_parameters(
     error: str,
 ) -> None:
     response = orthanc.get(
-        f"/segmesh/instances/{demo_ids['SEG']}/overlay/{slice_images[3]}.png{query}"
+        f"/instances/{demo_ids['SEG']}/segmesh/overlay/{slice_images[3]}.png{query}"
     )
     assert response.status_code == status
     assert response.json()["Error"] == error
@@ -151,13 +151,13 @@ def test_images_outside_the_referenced_series_are_404(
         (seg, "no-such-image", "Unknown image"),
         ("no-such-source", slice_images[3], "Unknown instance"),
     ]:
-        response = orthanc.get(f"/segmesh/instances/{source}/overlay/{image}.png")
+        response = orthanc.get(f"/instances/{source}/segmesh/overlay/{image}.png")
         assert response.status_code == 404, (source, image)
         assert response.json()["Error"] == error
 
 
 def test_an_image_is_not_a_source(orthanc: OrthancServer, slice_images: dict[int, str]) -> None:
-    response = orthanc.get(f"/segmesh/instances/{slice_images[3]}/overlay/{slice_images[4]}.png")
+    response = orthanc.get(f"/instances/{slice_images[3]}/segmesh/overlay/{slice_images[4]}.png")
     assert response.status_code == 415
     assert response.json()["Error"]
 
@@ -165,7 +165,7 @@ def test_an_image_is_not_a_source(orthanc: OrthancServer, slice_images: dict[int
 def test_post_is_405(
     orthanc: OrthancServer, demo_ids: dict[str, str], slice_images: dict[int, str]
 ) -> None:
-    response = orthanc.post(f"/segmesh/instances/{demo_ids['SEG']}/overlay/{slice_images[3]}.png")
+    response = orthanc.post(f"/instances/{demo_ids['SEG']}/segmesh/overlay/{slice_images[3]}.png")
     assert response.status_code == 405
 
 
@@ -179,7 +179,7 @@ def test_a_deleted_source_is_not_served_from_the_cache(
     source_id = orthanc.upload(encode(copy))
     assert overlay(orthanc, source_id, slice_images[20])[..., 3].any()
     assert orthanc.session.delete(f"{orthanc.url}/instances/{source_id}").ok
-    response = orthanc.get(f"/segmesh/instances/{source_id}/overlay/{slice_images[20]}.png")
+    response = orthanc.get(f"/instances/{source_id}/segmesh/overlay/{slice_images[20]}.png")
     assert response.status_code == 404
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from segmesh.errors import BadRequestError, LimitExceededError, UnprocessableError
 from segmesh.options import LabelMapOptions
-from segmesh.polygon_fill import fill_even_odd
 from segmesh.rtstruct import describe_rtstruct, rtstruct_to_labelmap
+from segmesh.rtstruct.polygon_fill import fill_even_odd
 from segmesh.settings import Settings
 from tests.rtstruct_synthetic import Roi, Series, expected_slice, random_polygon, rtstruct
 from tests.testdata import testdata as shared

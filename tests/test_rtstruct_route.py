@@ -1,4 +1,4 @@
-"""RT-STRUCT label maps through GET /segmesh/instances/{id}/labelmap in a real Orthanc.
+"""RT-STRUCT label maps through GET /instances/{id}/segmesh/labelmap in a real Orthanc.
 
 These tests use their own Orthanc: they upload image series that other tests expect absent.
 """
@@ -57,7 +57,7 @@ def upload_all(server: OrthancServer, folder: Path) -> list[str]:
 
 
 def labelmap(server: OrthancServer, instance_id: str, query: str = "") -> dict[str, Any]:
-    response = server.get(f"/segmesh/instances/{instance_id}/labelmap?format=npz&{query}")
+    response = server.get(f"/instances/{instance_id}/segmesh/labelmap?format=npz&{query}")
     assert response.status_code == 200, response.text
     with np.load(io.BytesIO(response.content)) as archive:
         arrays: dict[str, Any] = {name: archive[name] for name in archive.files}
@@ -103,7 +103,7 @@ def test_ibsi_masks_voxel_for_voxel(server: OrthancServer, images, mask, nifti) 
 def test_ibsi_phantom_as_nifti_equals_the_reference_file(server: OrthancServer) -> None:
     upload_all(server, shared("ibsi/ibsi_1_ct_radiomics_phantom/dicom/image"))
     [rtstruct_id] = upload_all(server, shared("ibsi/ibsi_1_ct_radiomics_phantom/dicom/mask"))
-    response = server.get(f"/segmesh/instances/{rtstruct_id}/labelmap?format=nifti")
+    response = server.get(f"/instances/{rtstruct_id}/segmesh/labelmap?format=nifti")
     assert response.status_code == 200, response.text
     ours: Any = nib.Nifti1Image.from_bytes(gzip.decompress(response.content))
     reference: Any = nib.load(shared("ibsi/ibsi_1_ct_radiomics_phantom/nifti/mask/mask.nii.gz"))
@@ -142,12 +142,12 @@ def test_rt_utils_mock_with_a_foreign_frame_of_reference(server: OrthancServer) 
 def test_pydicom_rtstruct_without_its_series(server: OrthancServer) -> None:
     path = shared("pydicom/rtstruct.dcm")
     rtstruct_id = server.upload(part10_bytes(path))
-    skipped = server.get(f"/segmesh/instances/{rtstruct_id}/segments").json()["Skipped"]
+    skipped = server.get(f"/instances/{rtstruct_id}/segmesh/segments").json()["Skipped"]
     assert [(s["Number"], s["Reason"]) for s in skipped] == [
         (2, "no CLOSED_PLANAR contours (only POINT)"),
         (3, "no CLOSED_PLANAR contours (only POINT)"),
     ]
-    response = server.get(f"/segmesh/instances/{rtstruct_id}/labelmap?format=npz&grid=source")
+    response = server.get(f"/instances/{rtstruct_id}/segmesh/labelmap?format=npz&grid=source")
     assert response.status_code == 422
     assert "1.2.826.0.1.3680043.8.498.2010020400001.2.1.1" in response.json()["Details"]
     arrays = labelmap(server, rtstruct_id, "grid=native&spacing=0.7,0.7,10")
@@ -156,10 +156,10 @@ def test_pydicom_rtstruct_without_its_series(server: OrthancServer) -> None:
     assert mask_of(arrays, 1).sum(axis=(1, 2)).tolist() == [0, *[571 * 429] * 3, 0]
     default = labelmap(server, rtstruct_id)  # the series is absent: the native grid
     assert np.allclose(default["affine"][:3, :3], np.diag([1.0, 1.0, 10.0]))
-    response = server.get(f"/segmesh/instances/{rtstruct_id}/labelmap?segments=2")
+    response = server.get(f"/instances/{rtstruct_id}/segmesh/labelmap?segments=2")
     assert response.status_code == 422
     assert response.json()["Details"] == "ROI 2: no CLOSED_PLANAR contours (only POINT)"
-    response = server.get(f"/segmesh/instances/{rtstruct_id}/labelmap?segments=5")
+    response = server.get(f"/instances/{rtstruct_id}/segmesh/labelmap?segments=5")
     assert response.status_code == 400
     assert response.json()["Error"] == "Unknown segment numbers"
 
@@ -211,7 +211,7 @@ def test_foreign_frame_of_reference_without_image_references_is_422(
     polygon = random_polygon(np.random.default_rng(2), (20.0, 20.0), 8.0)
     roi = Roi(1, "Elsewhere").add(series.to_lps(0, polygon))
     dataset = rtstruct([roi], "1.2.826.0.1.3680043.8.498.77", series.series_instance_uid)
-    response = server.get(f"/segmesh/instances/{server.upload(encode(dataset))}/labelmap")
+    response = server.get(f"/instances/{server.upload(encode(dataset))}/segmesh/labelmap")
     assert response.status_code == 422
     body = response.json()
     assert body["Error"] == "Frame of reference mismatch"

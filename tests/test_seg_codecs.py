@@ -10,8 +10,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless
 
 from segmesh.errors import BrokenFileError
-from segmesh.frame_codecs import inflate_frame, packbits_decode, rle_1bit_frame
-from segmesh.seg_pixels import DEFLATED_IMAGE_FRAME_COMPRESSION, FrameReader
+from segmesh.seg.frame_codecs import inflate_frame, packbits_decode, rle_1bit_frame
+from segmesh.seg.pixels import DEFLATED_IMAGE_FRAME_COMPRESSION, FrameReader
 
 
 def test_packbits_reference_vector() -> None:

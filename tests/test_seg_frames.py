@@ -8,7 +8,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from segmesh.errors import BrokenFileError, UnprocessableError
-from segmesh.seg_frames import read_seg_frames
+from segmesh.seg.frames import read_seg_frames
 from tests.test_seg_roundtrip import SHAPE, SPACING, ct_series, make_seg, reread
 
 

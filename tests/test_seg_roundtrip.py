@@ -31,8 +31,8 @@ from pydicom.uid import (
 from segmesh.errors import BrokenFileError, UnprocessableError
 from segmesh.geometry import geometry_from_images
 from segmesh.options import Grid, LabelMapOptions
-from segmesh.seg import seg_to_labelmap
-from segmesh.seg_pixels import DEFLATED_IMAGE_FRAME_COMPRESSION
+from segmesh.seg.pixels import DEFLATED_IMAGE_FRAME_COMPRESSION
+from segmesh.seg.reader import seg_to_labelmap
 from segmesh.settings import Settings
 
 # 35 x 37 = 1295 pixels per frame: not a multiple of 8, so 1-bit frames run on across bytes

@@ -11,10 +11,10 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
+from segmesh.dicom.image_volume import image_volume
 from segmesh.errors import UnprocessableError
-from segmesh.image_volume import image_volume
 from segmesh.options import Grid, LabelMapOptions
-from segmesh.seg import seg_to_labelmap
+from segmesh.seg.reader import seg_to_labelmap
 from segmesh.settings import Settings
 from tests.testdata import testdata as shared_file
 

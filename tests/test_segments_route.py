@@ -1,4 +1,4 @@
-"""GET /segmesh/instances/{id}/segments in a real Orthanc."""
+"""GET /instances/{id}/segmesh/segments in a real Orthanc."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def expected_segments(
 def test_every_testdata_source_is_listed(orthanc: OrthancServer, path: Path) -> None:
     dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
     instance_id = orthanc.upload(part10_bytes(path))
-    response = orthanc.get(f"/segmesh/instances/{instance_id}/segments")
+    response = orthanc.get(f"/instances/{instance_id}/segmesh/segments")
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["Kind"] == ("SEG" if "SegmentSequence" in dataset else "RTSTRUCT")
@@ -110,8 +110,8 @@ def test_every_testdata_source_is_listed(orthanc: OrthancServer, path: Path) -> 
 
 
 def test_demo_seg_and_rtstruct(orthanc: OrthancServer, demo_ids: dict[str, str]) -> None:
-    seg = orthanc.get(f"/segmesh/instances/{demo_ids['SEG']}/segments").json()
-    rtstruct = orthanc.get(f"/segmesh/instances/{demo_ids['RTSTRUCT']}/segments").json()
+    seg = orthanc.get(f"/instances/{demo_ids['SEG']}/segmesh/segments").json()
+    rtstruct = orthanc.get(f"/instances/{demo_ids['RTSTRUCT']}/segmesh/segments").json()
     assert seg["Kind"] == "SEG"
     assert rtstruct["Kind"] == "RTSTRUCT"
     for answer in (seg, rtstruct):
@@ -135,14 +135,14 @@ def test_demo_seg_and_rtstruct(orthanc: OrthancServer, demo_ids: dict[str, str])
 
 
 def test_unknown_instance_is_404(orthanc: OrthancServer) -> None:
-    response = orthanc.get("/segmesh/instances/no-such-instance/segments")
+    response = orthanc.get("/instances/no-such-instance/segmesh/segments")
     assert response.status_code == 404
     assert response.json()["Error"] == "Unknown instance"
 
 
 def test_image_instance_is_415(orthanc: OrthancServer, demo_study, demo_ids) -> None:
     image_id = orthanc.get(f"/series/{demo_ids['CTSeries']}").json()["Instances"][0]
-    response = orthanc.get(f"/segmesh/instances/{image_id}/segments")
+    response = orthanc.get(f"/instances/{image_id}/segmesh/segments")
     assert response.status_code == 415
     body = response.json()
     assert body["Error"] == "Not a DICOM SEG or RT-STRUCT"
@@ -156,7 +156,7 @@ def test_seg_without_segment_sequence_is_400(orthanc: OrthancServer, demo_study)
     broken.SOPInstanceUID = broken.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4.5.6.7.8.1"
     # A series of its own, so that the demo SEG's series keeps only the demo SEG.
     broken.SeriesInstanceUID = "1.2.3.4.5.6.7.8.2"
-    response = orthanc.get(f"/segmesh/instances/{orthanc.upload(encode(broken))}/segments")
+    response = orthanc.get(f"/instances/{orthanc.upload(encode(broken))}/segmesh/segments")
     assert response.status_code == 400
     assert response.json() == {
         "Error": "Malformed SEG",
@@ -165,14 +165,14 @@ def test_seg_without_segment_sequence_is_400(orthanc: OrthancServer, demo_study)
 
 
 def test_wrong_method_is_405(orthanc: OrthancServer, demo_ids) -> None:
-    response = orthanc.post(f"/segmesh/instances/{demo_ids['SEG']}/segments", data=b"")
+    response = orthanc.post(f"/instances/{demo_ids['SEG']}/segmesh/segments", data=b"")
     assert response.status_code == 405
 
 
 def test_bad_input_logs_one_line_not_a_traceback(orthanc: OrthancServer) -> None:
-    orthanc.get("/segmesh/instances/no-such-instance/segments")
+    orthanc.get("/instances/no-such-instance/segmesh/segments")
     assert "Traceback" not in orthanc.log()
-    assert "segmesh: GET /segmesh/instances/no-such-instance/segments" in orthanc.log()
+    assert "segmesh: GET /instances/no-such-instance/segmesh/segments" in orthanc.log()
 
 
 def test_plugin_logs_version_and_decoders(orthanc: OrthancServer) -> None:

@@ -15,21 +15,21 @@ from pydicom.dataset import Dataset
 
 from segmesh import __version__
 from segmesh.demo import DemoStudy
+from segmesh.dicom.part10 import part10
+from segmesh.dicom.sop_classes import ENCAPSULATED_STL_STORAGE
 from segmesh.errors import BadRequestError, BrokenFileError, UnprocessableError
-from segmesh.kinds import ENCAPSULATED_STL_STORAGE
-from segmesh.mesh import Mesh, MeshOptions, build, merge
-from segmesh.nifti_input import nifti_labelmap
-from segmesh.settings import Settings
-from segmesh.stl import MeshFormat, binary_stl, export, read_binary_stl
-from segmesh.stl_dicom import (
-    ModelRequest,
-    ModelSource,
-    encapsulated_stl,
-    icon_pixels,
-    part10,
-    stl_document,
+from segmesh.formats import MeshFormat, binary_stl, export_mesh, nifti_labelmap, read_binary_stl
+from segmesh.mesh import (
+    Mesh,
+    MeshOptions,
+    ThresholdOptions,
+    build,
+    merge,
+    threshold_labelmap,
+    threshold_mask,
 )
-from segmesh.threshold import ThresholdOptions, threshold_labelmap, threshold_mask
+from segmesh.models import ModelRequest, ModelSource, encapsulated_stl, icon_pixels, stl_document
+from segmesh.settings import Settings
 from tests.dciodvfy import dciodvfy_errors
 
 
@@ -57,7 +57,9 @@ def test_binary_stl_round_trip(liver: Mesh):
 
 @pytest.mark.parametrize("mesh_format", [MeshFormat.OBJ, MeshFormat.PLY, MeshFormat.GLB])
 def test_other_formats_load_back(liver: Mesh, mesh_format: MeshFormat):
-    loaded = trimesh.load_mesh(io.BytesIO(export(liver, mesh_format)), file_type=mesh_format.value)
+    loaded = trimesh.load_mesh(
+        io.BytesIO(export_mesh(liver, mesh_format)), file_type=mesh_format.value
+    )
     assert loaded.volume == pytest.approx(liver.volume, rel=1e-4)
     np.testing.assert_allclose(
         loaded.centroid, trimesh.Trimesh(liver.vertices, liver.faces).centroid, atol=1e-3

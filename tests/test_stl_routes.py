@@ -12,8 +12,8 @@ import trimesh
 from pydicom import dcmread
 
 from segmesh.demo import DemoStudy
-from segmesh.kinds import ENCAPSULATED_STL_STORAGE
-from segmesh.stl import read_binary_stl
+from segmesh.dicom.sop_classes import ENCAPSULATED_STL_STORAGE
+from segmesh.formats import read_binary_stl
 from tests.dciodvfy import dciodvfy_errors
 from tests.orthanc_server import OrthancServer
 from tests.test_stl import demo_nifti
@@ -28,7 +28,7 @@ def organ_volume_and_centroid(demo_study: DemoStudy, number: int):
 
 def check_model(orthanc: OrthancServer, demo_study: DemoStudy, instance_id: str, number: int):
     """The stored STL holds the organ: voxel volume within 3%, centroid within half a voxel."""
-    response = orthanc.get(f"/segmesh/instances/{instance_id}/model")
+    response = orthanc.get(f"/instances/{instance_id}/segmesh/model")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("model/stl")
     mesh = read_binary_stl(response.content)
@@ -41,7 +41,7 @@ def check_model(orthanc: OrthancServer, demo_study: DemoStudy, instance_id: str,
 
 @pytest.fixture(scope="module")
 def seg_models(orthanc_server: OrthancServer, demo_ids: dict[str, str]):
-    response = orthanc_server.post(f"/segmesh/instances/{demo_ids['SEG']}/stl", json={})
+    response = orthanc_server.post(f"/instances/{demo_ids['SEG']}/segmesh/stl", json={})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -74,13 +74,13 @@ def test_seg_to_stored_models(orthanc, demo_ids, demo_study, seg_models):
         assert item["VolumeMl"] == pytest.approx(mesh.volume / 1000, abs=1e-3)
     assert len(group_uids) == 1
     liver = read_binary_stl(
-        orthanc.get(f"/segmesh/instances/{seg_models['Instances'][0]['ID']}/model").content
+        orthanc.get(f"/instances/{seg_models['Instances'][0]['ID']}/segmesh/model").content
     )
     assert liver.centroid[0] < -20  # patient's right in LPS: not mirrored
 
 
 def test_repeat_adds_no_duplicates(orthanc, demo_ids, seg_models):
-    again = orthanc.post(f"/segmesh/instances/{demo_ids['SEG']}/stl", json={})
+    again = orthanc.post(f"/instances/{demo_ids['SEG']}/segmesh/stl", json={})
     assert again.status_code == 200
     assert [i["ID"] for i in again.json()["Instances"]] == [
         i["ID"] for i in seg_models["Instances"]
@@ -91,7 +91,7 @@ def test_repeat_adds_no_duplicates(orthanc, demo_ids, seg_models):
 
 def test_rtstruct_to_stored_models(orthanc, demo_ids, demo_study, seg_models):
     response = orthanc.post(
-        f"/segmesh/instances/{demo_ids['RTSTRUCT']}/stl", json={"Segments": [1, 4]}
+        f"/instances/{demo_ids['RTSTRUCT']}/segmesh/stl", json={"Segments": [1, 4]}
     )
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -110,7 +110,7 @@ def test_rtstruct_to_stored_models(orthanc, demo_ids, demo_study, seg_models):
 
 def test_merged_model(orthanc, demo_ids, demo_study):
     response = orthanc.post(
-        f"/segmesh/instances/{demo_ids['SEG']}/stl",
+        f"/instances/{demo_ids['SEG']}/segmesh/stl",
         json={"Segments": [3, 4], "Merge": True, "Tags": {"SeriesDescription": "Kidneys"}},
     )
     assert response.status_code == 200, response.text
@@ -118,7 +118,7 @@ def test_merged_model(orthanc, demo_ids, demo_study):
     assert item["Segment"] == [3, 4]
     tags = orthanc.get(f"/instances/{item['ID']}/simplified-tags").json()
     assert tags["SeriesDescription"] == "Kidneys"
-    mesh = read_binary_stl(orthanc.get(f"/segmesh/instances/{item['ID']}/model").content)
+    mesh = read_binary_stl(orthanc.get(f"/instances/{item['ID']}/segmesh/model").content)
     volumes = [organ_volume_and_centroid(demo_study, n)[0] for n in (3, 4)]
     assert mesh.volume == pytest.approx(sum(volumes), rel=0.03)
 
@@ -126,7 +126,7 @@ def test_merged_model(orthanc, demo_ids, demo_study):
 @pytest.mark.parametrize("mesh_format", ["stl", "obj", "ply", "glb"])
 def test_get_one_mesh_as_a_file(orthanc, demo_ids, demo_study, mesh_format):
     response = orthanc.get(
-        f"/segmesh/instances/{demo_ids['SEG']}/stl",
+        f"/instances/{demo_ids['SEG']}/segmesh/stl",
         params={"segment": "2", "format": mesh_format, "smoothing": "none"},
     )
     assert response.status_code == 200, response.text
@@ -138,23 +138,22 @@ def test_get_one_mesh_as_a_file(orthanc, demo_ids, demo_study, mesh_format):
 
 def test_threshold_route_on_the_demo_ct(orthanc, demo_ids, demo_study):
     body = {"Threshold": 400, "KeepLargest": 1, "Smoothing": "taubin"}
-    response = orthanc.post(f"/segmesh/series/{demo_ids['CTSeries']}/stl", json=body)
+    response = orthanc.post(f"/series/{demo_ids['CTSeries']}/segmesh/stl", json=body)
     assert response.status_code == 200, response.text
     (item,) = response.json()["Instances"]
     data = orthanc.get(f"/instances/{item['ID']}/file").content
     assert dciodvfy_errors(data) == []
     check_model(orthanc, demo_study, item["ID"], 5)  # the vertebra is the only bone
-    again = orthanc.post(f"/segmesh/series/{demo_ids['CTSeries']}/stl", json=body).json()
+    again = orthanc.post(f"/series/{demo_ids['CTSeries']}/segmesh/stl", json=body).json()
     assert again["Instances"][0]["ID"] == item["ID"]
 
 
 def test_nifti_route(orthanc, demo_ids, demo_study):
     body = {
         "Nifti": base64.b64encode(demo_nifti(demo_study)).decode(),
-        "ParentStudy": demo_ids["Study"],
         "Labels": {"1": "Liver", "2": "Spleen"},
     }
-    response = orthanc.post("/segmesh/nifti/stl", json=body)
+    response = orthanc.post(f"/studies/{demo_ids['Study']}/segmesh/nifti-stl", json=body)
     assert response.status_code == 200, response.text
     items = response.json()["Instances"]
     assert [(i["Segment"], i["Label"]) for i in items] == [(1, "Liver"), (2, "Spleen")]
@@ -171,11 +170,10 @@ def test_nifti_route(orthanc, demo_ids, demo_study):
 def test_nifti_route_refuses_a_bad_frame_of_reference_uid(orthanc, demo_ids, demo_study, uid):
     body = {
         "Nifti": base64.b64encode(demo_nifti(demo_study)).decode(),
-        "ParentStudy": demo_ids["Study"],
         "Labels": {"1": "Liver"},
         "FrameOfReferenceUID": uid,
     }
-    response = orthanc.post("/segmesh/nifti/stl", json=body)
+    response = orthanc.post(f"/studies/{demo_ids['Study']}/segmesh/nifti-stl", json=body)
     assert response.status_code == 400, response.text
     assert response.json()["Error"] == "Bad parameter FrameOfReferenceUID"
 
@@ -183,28 +181,28 @@ def test_nifti_route_refuses_a_bad_frame_of_reference_uid(orthanc, demo_ids, dem
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [
-        ("post", "/segmesh/instances/{SEG}/stl", b"not json", 400),
-        ("post", "/segmesh/instances/{SEG}/stl", {"Segments": [99]}, 400),
-        ("post", "/segmesh/instances/{SEG}/stl", {"Smoothing": "cubic"}, 400),
-        ("post", "/segmesh/instances/{SEG}/stl", {"Decimate": 2}, 400),
-        ("post", "/segmesh/instances/{SEG}/stl", {"Merge": "yes"}, 400),
-        ("post", "/segmesh/instances/{SEG}/stl", {"Segments": []}, 400),
-        ("post", "/segmesh/instances/{SEG}/stl", {"Tags": {"SOPInstanceUID": "1.2"}}, 400),
-        ("post", "/segmesh/instances/{SEG}/stl", {"Tags": {"Bogus": "1"}}, 400),
-        ("post", "/segmesh/instances/unknown/stl", {}, 404),
-        ("get", "/segmesh/instances/{SEG}/stl?format=vrml&segment=1", None, 400),
-        ("get", "/segmesh/instances/{SEG}/stl", None, 400),
-        ("get", "/segmesh/instances/{SEG}/stl?segment=x", None, 400),
-        ("get", "/segmesh/instances/{SEG}/model", None, 415),
-        ("get", "/segmesh/instances/unknown/model", None, 404),
-        ("post", "/segmesh/series/{CTSeries}/stl", {}, 400),
-        ("post", "/segmesh/series/{CTSeries}/stl", {"Threshold": 5000}, 422),
-        ("post", "/segmesh/series/unknown/stl", {"Threshold": 1}, 404),
-        ("post", "/segmesh/nifti/stl", {"ParentStudy": "{Study}"}, 400),
-        ("post", "/segmesh/nifti/stl", {"Nifti": "!!", "ParentStudy": "{Study}"}, 400),
-        ("post", "/segmesh/nifti/stl", {"Nifti": "aGVsbG8=", "ParentStudy": "{Study}"}, 400),
-        ("post", "/segmesh/nifti/stl", {"Nifti": "aGVsbG8=", "ParentStudy": "nope"}, 404),
-        ("put", "/segmesh/nifti/stl", None, 405),
+        ("post", "/instances/{SEG}/segmesh/stl", b"not json", 400),
+        ("post", "/instances/{SEG}/segmesh/stl", {"Segments": [99]}, 400),
+        ("post", "/instances/{SEG}/segmesh/stl", {"Smoothing": "cubic"}, 400),
+        ("post", "/instances/{SEG}/segmesh/stl", {"Decimate": 2}, 400),
+        ("post", "/instances/{SEG}/segmesh/stl", {"Merge": "yes"}, 400),
+        ("post", "/instances/{SEG}/segmesh/stl", {"Segments": []}, 400),
+        ("post", "/instances/{SEG}/segmesh/stl", {"Tags": {"SOPInstanceUID": "1.2"}}, 400),
+        ("post", "/instances/{SEG}/segmesh/stl", {"Tags": {"Bogus": "1"}}, 400),
+        ("post", "/instances/unknown/segmesh/stl", {}, 404),
+        ("get", "/instances/{SEG}/segmesh/stl?format=vrml&segment=1", None, 400),
+        ("get", "/instances/{SEG}/segmesh/stl", None, 400),
+        ("get", "/instances/{SEG}/segmesh/stl?segment=x", None, 400),
+        ("get", "/instances/{SEG}/segmesh/model", None, 415),
+        ("get", "/instances/unknown/segmesh/model", None, 404),
+        ("post", "/series/{CTSeries}/segmesh/stl", {}, 400),
+        ("post", "/series/{CTSeries}/segmesh/stl", {"Threshold": 5000}, 422),
+        ("post", "/series/unknown/segmesh/stl", {"Threshold": 1}, 404),
+        ("post", "/studies/{Study}/segmesh/nifti-stl", {}, 400),
+        ("post", "/studies/{Study}/segmesh/nifti-stl", {"Nifti": "!!"}, 400),
+        ("post", "/studies/{Study}/segmesh/nifti-stl", {"Nifti": "aGVsbG8="}, 400),
+        ("post", "/studies/nope/segmesh/nifti-stl", {"Nifti": "aGVsbG8="}, 404),
+        ("put", "/studies/{Study}/segmesh/nifti-stl", None, 405),
     ],
 )
 def test_bad_requests(orthanc, demo_ids, method, path, body, status):

@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from segmesh.stl import read_binary_stl
+from segmesh.formats import read_binary_stl
 from tests.dicom_files import part10_bytes
 from tests.testdata import testdata as shared_file
 
@@ -39,13 +39,13 @@ def oracle():
 
 def check(orthanc, instance_id, oracle):
     volume, centroid, spacing = oracle
-    mesh = read_binary_stl(orthanc.get(f"/segmesh/instances/{instance_id}/model").content)
+    mesh = read_binary_stl(orthanc.get(f"/instances/{instance_id}/segmesh/model").content)
     assert abs(mesh.volume / volume - 1.0) < 0.03
     assert np.all(np.abs(mesh.centroid - centroid) < 0.5 * spacing)
 
 
 def test_rtstruct_model_matches_the_reference_mask(orthanc, ibsi, oracle):
-    response = orthanc.post(f"/segmesh/instances/{ibsi['RTSTRUCT']}/stl", json={})
+    response = orthanc.post(f"/instances/{ibsi['RTSTRUCT']}/segmesh/stl", json={})
     assert response.status_code == 200, response.text
     (item,) = response.json()["Instances"]
     assert item["Label"] == "GTV-1"
@@ -56,10 +56,9 @@ def test_nifti_model_matches_the_reference_mask(orthanc, ibsi, oracle):
     data = shared_file(f"{FOLDER}/nifti/mask/mask.nii.gz").read_bytes()
     body = {
         "Nifti": base64.b64encode(data).decode(),
-        "ParentStudy": ibsi["Study"],
         "Labels": {"1": "GTV-1 (IBSI mask)"},
     }
-    response = orthanc.post("/segmesh/nifti/stl", json=body)
+    response = orthanc.post(f"/studies/{ibsi['Study']}/segmesh/nifti-stl", json=body)
     assert response.status_code == 200, response.text
     (item,) = response.json()["Instances"]
     check(orthanc, item["ID"], oracle)
@@ -80,17 +79,17 @@ def test_clinical_rtstruct_keeps_its_voxel_volumes(orthanc, upload_folder, smoot
         if orthanc.get(f"/instances/{i}/simplified-tags").json()["Modality"] == "RTSTRUCT"
     ]
     body = {"Smoothing": smoothing, "Segments": [13]}
-    response = orthanc.post(f"/segmesh/instances/{rtstruct_id}/stl", json=body)
+    response = orthanc.post(f"/instances/{rtstruct_id}/segmesh/stl", json=body)
     assert response.status_code == 200, response.text
     (item,) = response.json()["Instances"]
     assert item["Label"] == "BODY"
-    mesh = read_binary_stl(orthanc.get(f"/segmesh/instances/{item['ID']}/model").content)
+    mesh = read_binary_stl(orthanc.get(f"/instances/{item['ID']}/segmesh/model").content)
     assert abs(mesh.volume / 163_773 - 1.0) < tolerance
 
 
 def test_rois_of_points_are_reported_as_skipped(orthanc):
     rtstruct_id = orthanc.upload(part10_bytes(shared_file("pydicom/rtstruct.dcm")))
-    response = orthanc.post(f"/segmesh/instances/{rtstruct_id}/stl", json={"Decimate": 0.9})
+    response = orthanc.post(f"/instances/{rtstruct_id}/segmesh/stl", json={"Decimate": 0.9})
     assert response.status_code == 200, response.text
     answer = response.json()
     assert [item["Segment"] for item in answer["Instances"]] == [1]

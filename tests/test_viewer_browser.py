@@ -272,7 +272,7 @@ def scene_coverage(page: Page) -> float:
 @pytest.fixture(scope="module")
 def stored_models(orthanc_server: OrthancServer, demo_ids: dict[str, str]) -> dict[str, Any]:
     response = orthanc_server.post(
-        f"/segmesh/instances/{demo_ids['SEG']}/stl", json={"Segments": [1, 5]}
+        f"/instances/{demo_ids['SEG']}/segmesh/stl", json={"Segments": [1, 5]}
     )
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()

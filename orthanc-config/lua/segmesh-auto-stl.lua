@@ -5,7 +5,7 @@
 -- referenced CT sent in the same association is usually stored too, then calls segmesh's REST
 -- route. Repeating is harmless: segmesh derives the models' UIDs, Orthanc keeps no duplicates.
 
--- Body of POST /segmesh/instances/{id}/stl: Taubin smoothing, half the triangles removed.
+-- Body of POST /instances/{id}/segmesh/stl: Taubin smoothing, half the triangles removed.
 local SEGMESH_BODY = '{"Smoothing": "taubin", "Iterations": 20, "Decimate": 0.5}'
 
 function OnStableSeries(seriesId, tags, metadata)
@@ -16,7 +16,7 @@ function OnStableSeries(seriesId, tags, metadata)
    end
    local series = ParseJson(RestApiGet('/series/' .. seriesId))
    for _, instanceId in ipairs(series['Instances']) do
-      local ok, answer = pcall(RestApiPost, '/segmesh/instances/' .. instanceId .. '/stl',
+      local ok, answer = pcall(RestApiPost, '/instances/' .. instanceId .. '/segmesh/stl',
                                SEGMESH_BODY)
       if ok then
          local models = ParseJson(answer)

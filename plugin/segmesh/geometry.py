@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from .attributes import first_item, float_values, functional_group_item
+from .dicom.attributes import first_item, float_values, functional_group_item
 from .errors import UnprocessableError
 
 FloatArray = npt.NDArray[np.float64]

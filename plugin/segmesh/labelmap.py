@@ -7,6 +7,7 @@ exactly one layer.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -192,3 +193,8 @@ def select_segments(
     if unknown:
         raise BadRequestError("Unknown segment numbers", f"{unknown}: {holder} {sorted(held)}")
     return [segment for segment in segments if segment.number in wanted]
+
+
+def segments_json(labelmap: LabelMap) -> str:
+    """The segment table as JSON text: Number, Label, Layer, Value, Color and codes."""
+    return json.dumps([segment.to_json() for segment in labelmap.segments])

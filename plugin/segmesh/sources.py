@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from pydicom.dataset import Dataset
 
-from .description import SourceDescription
-from .kinds import Kind, kind_of
+from .dicom.description import SourceDescription
+from .dicom.sop_classes import Kind, kind_of
 from .labelmap import LabelMap
 from .options import LabelMapOptions
 from .rtstruct import describe_rtstruct, rtstruct_to_labelmap

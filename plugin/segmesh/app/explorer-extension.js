@@ -38,9 +38,9 @@
     addButton(list, 'segmesh-open-viewer', 'Open in viewer', 'search',
               APP + 'viewer.html?instance=' + instanceId);
     addButton(list, 'segmesh-download-nifti', 'Download label map (NIfTI)', 'arrow-d',
-              '../segmesh/instances/' + instanceId + '/labelmap?format=nifti');
+              '../instances/' + instanceId + '/segmesh/labelmap?format=nifti');
     addButton(list, 'segmesh-download-nrrd', 'Download label map (NRRD)', 'arrow-d',
-              '../segmesh/instances/' + instanceId + '/labelmap?format=nrrd');
+              '../instances/' + instanceId + '/segmesh/labelmap?format=nrrd');
     addButton(list, 'segmesh-generate-models', 'Generate 3D models', 'gear', null,
               function () { openModelDialog(instanceId); });
   }
@@ -76,7 +76,7 @@
     $('body').append(dialog);
     cancel.on('click', function () { dialog.remove(); });
 
-    $.getJSON('../segmesh/instances/' + instanceId + '/segments', function (description) {
+    $.getJSON('../instances/' + instanceId + '/segmesh/segments', function (description) {
       segments.empty();
       $.each(description.Segments, function (_, segment) {
         var box = $('<input type="checkbox" data-role="none" checked>').val(segment.Number);
@@ -98,7 +98,7 @@
       generate.prop('disabled', true);
       status.text('Working… building meshes, this can take a while.');
       $.ajax({
-        url: '../segmesh/instances/' + instanceId + '/stl', type: 'POST', dataType: 'json',
+        url: '../instances/' + instanceId + '/segmesh/stl', type: 'POST', dataType: 'json',
         contentType: 'application/json',
         data: JSON.stringify({
           Segments: chosen, Smoothing: smoothing.val(),
@@ -126,7 +126,7 @@
           return;
         }
         $.each(series.Instances, function (_, instanceId) {
-          $.getJSON('../segmesh/instances/' + instanceId + '/segments', function (description) {
+          $.getJSON('../instances/' + instanceId + '/segmesh/segments', function (description) {
             if ($.inArray(seriesId, description.ReferencedSeries) >= 0) {
               var name = series.MainDicomTags.SeriesDescription || description.Kind;
               addButton(list, 'segmesh-show-' + instanceId, 'Show segmentation: ' + name,

@@ -87,7 +87,7 @@ export class ModelPanel {
   async fetchStl(id) {
     const root = new URL('../../', window.location.href);
     // segmesh's model route gives the exact STL; Orthanc's content route is the fallback.
-    for (const path of [`segmesh/instances/${id}/model`, `instances/${id}/content/0042-0011`]) {
+    for (const path of [`instances/${id}/segmesh/model`, `instances/${id}/content/0042-0011`]) {
       const response = await fetch(new URL(path, root));
       if (response.ok) return response.arrayBuffer();
     }

@@ -90,7 +90,7 @@ class SliceViewer {
         opacity: '1',
         outline: String($('outline').checked),
       });
-      const url = new URL(`segmesh/instances/${this.sourceId}/overlay/${id}.png?${query}`, ROOT);
+      const url = new URL(`instances/${this.sourceId}/segmesh/overlay/${id}.png?${query}`, ROOT);
       return remember(this.overlays, key, fetch(url).then(async (response) => {
         if (!response.ok) {
           this.overlays.delete(key); // not cached: the next visit of this slice asks again
@@ -235,7 +235,7 @@ class SliceViewer {
 }
 
 async function openSource(sourceId, panel) {
-  const description = await getJson(`segmesh/instances/${sourceId}/segments`);
+  const description = await getJson(`instances/${sourceId}/segmesh/segments`);
   const study = await getJson(`instances/${sourceId}/study`);
   $('title').textContent = `${description.Kind}: ${study.MainDicomTags.StudyDescription || ''}`;
   const models = ModelPanel.studyModels(getJson, study.ID).then((list) => panel.show(list));

@@ -25,9 +25,9 @@ from pydicom.uid import (
 )
 
 from .. import __version__
-from ..color import rgb_to_cielab
+from ..dicom.color import rgb_to_cielab
 from ..geometry import VolumeGeometry, geometry_from_images
-from ..rtstruct_writer import RoiMask, write_rtstruct
+from ..rtstruct.writer import RoiMask, write_rtstruct
 
 SHAPE = (40, 120, 160)  # slices, rows, columns
 PIXEL_SPACING = (1.2, 0.9)  # row spacing, column spacing (mm)

@@ -1,4 +1,11 @@
-"""The Orthanc adapter: the only part of segmesh that imports ``orthanc``."""
+"""The Orthanc adapter: the only part of segmesh that imports ``orthanc``.
+
+- :mod:`.routes`: the REST routes, one module per family;
+- :mod:`.tasks`: the work routes, jobs and automatic runs share;
+- :mod:`.store`: reading instances and series out of Orthanc; :mod:`.cache`: decoded label maps;
+- :mod:`.http`: typed requests, answers and the error mapping; :mod:`.runtime`: what the
+  running orthanc-python offers; :mod:`.log`: Python logging into Orthanc's log.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,10 @@ import platform
 import orthanc
 
 from .. import __version__
-from ..decoders import available_decoders
+from ..seg.decoders import available_decoders
 from ..settings import Settings
-from . import app_routes, log, runtime, segments_route, stl_routes
+from . import log, routes, runtime
 from .cache import LabelMapCache
-from .labelmap_route import LabelMapRoute
-from .overlay_route import OverlayRoute
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +28,7 @@ def register() -> Settings:
     """Read the settings, register every route and log what is available."""
     log.install()
     settings = Settings.from_configuration(json.loads(orthanc.GetConfiguration()))
-    segments_route.register()
-    LabelMapRoute(settings).register()
-    cache = LabelMapCache(settings)
-    OverlayRoute(cache).register()
-    app_routes.register()
-    stl_routes.register(settings)
+    routes.register(settings, LabelMapCache(settings))
     decoders = available_decoders()
     logger.warning(
         "segmesh %s loaded on %s, Python %s (MaxVoxels %d); decoders available: %s; missing: %s",

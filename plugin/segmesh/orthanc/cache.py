@@ -15,7 +15,7 @@ from ..geometry import Plane, image_planes
 from ..lru import ByteBudgetLRU
 from ..options import LabelMapOptions
 from ..settings import Settings
-from .labelmaps import LoadedSource, load_labelmap
+from .tasks.labelmaps import LoadedSource, load_labelmap
 
 CacheKey = tuple[str, LabelMapOptions]
 Loader = Callable[[str, LabelMapOptions, Settings], LoadedSource]

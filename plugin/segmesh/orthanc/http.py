@@ -16,6 +16,12 @@ from .runtime import send_status
 
 logger = logging.getLogger(__name__)
 
+#: Resource routes sit under Orthanc's own resource paths, segmesh's prefix after the id, so
+#: that Orthanc's authorization plugin can check them per resource (it parses only these).
+INSTANCE_ROUTE = r"/instances/([^/]+)/segmesh"
+SERIES_ROUTE = r"/series/([^/]+)/segmesh"
+STUDY_ROUTE = r"/studies/([^/]+)/segmesh"
+
 #: Orthanc's error code for an unknown resource.
 ORTHANC_UNKNOWN_RESOURCE = 17
 

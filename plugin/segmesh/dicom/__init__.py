@@ -1,0 +1,13 @@
+"""DICOM building blocks shared by every object segmesh reads or writes.
+
+- :mod:`.attributes`: patient and study attributes, items of (per-frame) sequences, codes;
+- :mod:`.color`: CIELab to RGB and back, default colours;
+- :mod:`.sop_classes`: SOP Class UIDs and :class:`~.sop_classes.Kind` (SEG or RTSTRUCT);
+- :mod:`.description`: :class:`~.description.SourceDescription` of a SEG or RT-STRUCT;
+- :mod:`.image_volume`: an image series' pixels on a grid, after the modality rescale;
+- :mod:`.tags`: what a request's ``Tags`` may set; :mod:`.part10`: datasets as files.
+
+Nothing is imported here: :mod:`segmesh.geometry` needs :mod:`.attributes`, while
+:mod:`.description` and :mod:`.image_volume` need the geometry, so the modules are imported
+by name.
+"""

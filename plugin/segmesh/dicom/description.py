@@ -1,0 +1,49 @@
+"""What a SEG or RT-STRUCT holds, without decoding pixels or contours."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..labelmap import Segment
+from .sop_classes import Kind
+
+
+@dataclass(frozen=True)
+class SkippedSegment:
+    """A segment that will not be converted, and why."""
+
+    number: int
+    label: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"Number": self.number, "Label": self.label, "Reason": self.reason}
+
+
+@dataclass(frozen=True)
+class SourceDescription:
+    """The segments of a SEG or RT-STRUCT and what they refer to."""
+
+    kind: Kind
+    sop_class_uid: str
+    frame_of_reference_uid: str
+    referenced_series_uids: tuple[str, ...]
+    segments: tuple[Segment, ...]
+    skipped: tuple[SkippedSegment, ...] = ()
+
+    def to_json(
+        self, referenced_series_ids: Sequence[str], missing_series_uids: Sequence[str]
+    ) -> dict[str, Any]:
+        """The JSON of the segments route; series ids are those of the Orthanc that answers."""
+        return {
+            "Kind": self.kind.value,
+            "SOPClassUID": self.sop_class_uid,
+            "FrameOfReferenceUID": self.frame_of_reference_uid,
+            "ReferencedSeries": list(referenced_series_ids),
+            "MissingSeries": list(missing_series_uids),
+            "Segments": [segment.to_json(placed=False) for segment in self.segments],
+            "Skipped": [skipped.to_json() for skipped in self.skipped],
+        }

@@ -1,0 +1,71 @@
+"""The referenced image series as one volume on the label map's grid, rescale applied
+(Hounsfield units for CT), for ``include=image``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.dataset import Dataset
+
+from ..errors import UnprocessableError, UnsupportedError
+from ..geometry import VolumeGeometry, geometry_from_images
+from .attributes import first_item, functional_group_item
+
+
+def _rescale(dataset: Dataset, frame: int) -> tuple[float, float]:
+    """(RescaleSlope, RescaleIntercept) of one frame: per-frame, shared, then top level."""
+    per_frame_groups = dataset.get("PerFrameFunctionalGroupsSequence")
+    item = functional_group_item(
+        per_frame_groups[frame] if per_frame_groups else None,
+        first_item(dataset, "SharedFunctionalGroupsSequence"),
+        "PixelValueTransformationSequence",
+        "RescaleSlope",
+    )
+    if item is not None:
+        return float(item.RescaleSlope), float(item.get("RescaleIntercept", 0))
+    return float(dataset.get("RescaleSlope", 1) or 1), float(dataset.get("RescaleIntercept", 0))
+
+
+def _pixel_array(dataset: Dataset) -> npt.NDArray[Any]:
+    """(rows, columns), or (frames, rows, columns), stored values of a grey-scale image."""
+    samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+    if samples != 1:
+        # (rows, columns, samples) would be taken for frames; a label map has one value a voxel.
+        raise UnsupportedError(
+            "Not a grey-scale image", f"SamplesPerPixel {samples}: include=image needs 1"
+        )
+    try:
+        return np.asarray(dataset.pixel_array)
+    except (AttributeError, ValueError, RuntimeError, NotImplementedError) as error:
+        raise UnsupportedError("Cannot decode the image pixels", str(error)) from error
+
+
+def image_volume(images: Sequence[Dataset], geometry: VolumeGeometry) -> npt.NDArray[Any]:
+    """(slices, rows, columns) pixel values of ``images`` on ``geometry`` with the modality
+    rescale applied: int16 (or int32) where slopes and intercepts are whole numbers, as for CT
+    in Hounsfield units, else float32. 422 where the images are not on ``geometry``."""
+    image_geometry, sources = geometry_from_images(images)
+    if image_geometry.shape != geometry.shape or not np.allclose(
+        image_geometry.affine, geometry.affine, atol=1e-3
+    ):
+        raise UnprocessableError(
+            "Images not on the label map's grid", "include=image needs grid=source"
+        )
+    rescales = [_rescale(images[dataset], frame) for dataset, frame in sources]
+    whole = all(slope.is_integer() and intercept.is_integer() for slope, intercept in rescales)
+    volume = np.zeros(geometry.shape, dtype=np.int32 if whole else np.float32)
+    multi_frame: dict[int, npt.NDArray[Any]] = {}  # decoded once, used for many slices
+    for k, ((dataset, frame), (slope, intercept)) in enumerate(zip(sources, rescales, strict=True)):
+        pixels = multi_frame.get(dataset)
+        if pixels is None:
+            pixels = _pixel_array(images[dataset])
+            if pixels.ndim == 3:
+                multi_frame[dataset] = pixels
+        plane = pixels[frame] if pixels.ndim == 3 else pixels
+        volume[k] = plane * slope + intercept
+    if whole and volume.size and volume.min() >= -32768 and volume.max() <= 32767:
+        return volume.astype(np.int16)
+    return volume

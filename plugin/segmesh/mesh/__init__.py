@@ -1,0 +1,31 @@
+"""Meshes: label maps and thresholded image series to closed triangle meshes in LPS mm.
+
+- :mod:`.base`: :class:`Mesh` (vertices, faces, volume, centroid) and :func:`merge`;
+- :mod:`.options`: :class:`MeshOptions` and :class:`Smoothing`, parsed from a request;
+- :mod:`.surfaces`: marching cubes per segment on its bounding box (:func:`segment_meshes`);
+- :mod:`.smoothing`, :mod:`.decimation`: filters returning new meshes;
+- :mod:`.threshold`: an image series (HU for CT) to a one-segment label map.
+"""
+
+from .base import Mesh, merge
+from .decimation import decimate
+from .options import MAX_ITERATIONS, MeshOptions, Smoothing
+from .smoothing import smooth
+from .surfaces import build, segment_meshes, surface
+from .threshold import ThresholdOptions, threshold_labelmap, threshold_mask
+
+__all__ = [
+    "MAX_ITERATIONS",
+    "Mesh",
+    "MeshOptions",
+    "Smoothing",
+    "ThresholdOptions",
+    "build",
+    "decimate",
+    "merge",
+    "segment_meshes",
+    "smooth",
+    "surface",
+    "threshold_labelmap",
+    "threshold_mask",
+]

@@ -1,0 +1,83 @@
+"""Label maps to triangle meshes in patient LPS millimetres.
+
+Marching cubes runs per segment on its bounding box (``scipy.ndimage.find_objects``), padded by
+one empty voxel so that a segment touching the volume's edge still closes. Vertices go through
+the grid's affine (or its slice positions where spacing is not uniform) to LPS mm, and the
+winding is chosen so that normals point outward whatever the handedness of the affine: the
+mesh is never mirrored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from scipy import ndimage
+from skimage.measure import marching_cubes
+
+from ..geometry import VolumeGeometry
+from ..labelmap import BoolArray, LabelMap, Segment, select_segments
+from .base import Mesh
+from .decimation import decimate
+from .options import MeshOptions
+from .smoothing import smooth
+
+
+def surface(
+    mask: BoolArray, geometry: VolumeGeometry, origin: tuple[int, int, int] = (0, 0, 0)
+) -> Mesh | None:
+    """Marching cubes of a boolean ``mask`` (slices, rows, columns) whose voxel [0, 0, 0] is
+    voxel ``origin`` (k, j, i) of ``geometry``; None where the mask is empty."""
+    if not mask.any():
+        return None
+    padded = np.pad(mask, 1).astype(np.float32)
+    kji, faces, _, _ = marching_cubes(padded, level=0.5, allow_degenerate=False)
+    kji += np.asarray(origin, dtype=np.float64) - 1.0
+    vertices = geometry.index_to_lps(kji[:, ::-1])
+    mesh = Mesh(vertices, faces.astype(np.int64))
+    # (k, j, i) -> (i, j, k) and the affine's handedness may each mirror the winding: fix it
+    # from the sign of the enclosed volume instead of reasoning about both.
+    if mesh.volume < 0:
+        mesh = Mesh(vertices, np.ascontiguousarray(mesh.faces[:, ::-1]))
+    return mesh
+
+
+def build(mask: BoolArray, geometry: VolumeGeometry, options: MeshOptions) -> Mesh | None:
+    """The finished mesh of one full-grid mask: bounding box, marching cubes, smoothing,
+    decimation. None where the mask is empty."""
+    boxes = ndimage.find_objects(mask.astype(np.uint8))
+    if not boxes or boxes[0] is None:
+        return None
+    return _finish(surface(mask[boxes[0]], geometry, _start(boxes[0])), options)
+
+
+def _start(box: tuple[slice, ...]) -> tuple[int, int, int]:
+    return int(box[0].start), int(box[1].start), int(box[2].start)
+
+
+def _finish(mesh: Mesh | None, options: MeshOptions) -> Mesh | None:
+    if mesh is None:
+        return None
+    return decimate(smooth(mesh, options.smoothing, options.iterations), options.decimate)
+
+
+def segment_meshes(
+    labelmap: LabelMap, numbers: Sequence[int] | None, options: MeshOptions
+) -> Iterator[tuple[Segment, Mesh | None]]:
+    """Each asked segment (all where ``numbers`` is None) with its mesh, None where empty.
+
+    Bounding boxes come from one ``find_objects`` pass per layer, so that marching cubes never
+    sees more than a segment's own box. Raises 400 for unknown segment numbers.
+    """
+    wanted = select_segments(labelmap.segments, numbers, "the source holds segments")
+    boxes_by_layer: dict[int, list[tuple[slice, ...] | None]] = {}
+    for segment in wanted:
+        if segment.layer not in boxes_by_layer:
+            boxes_by_layer[segment.layer] = ndimage.find_objects(labelmap.layers[segment.layer])
+        boxes = boxes_by_layer[segment.layer]
+        box = boxes[segment.value - 1] if segment.value <= len(boxes) else None
+        if box is None:
+            yield segment, None
+            continue
+        mask = labelmap.layers[segment.layer][box] == segment.value
+        yield segment, _finish(surface(mask, labelmap.geometry, _start(box)), options)

@@ -1,0 +1,203 @@
+"""Encapsulated STL instances (SOP Class 1.2.840.10008.5.1.4.1.1.104.3, modality M3D).
+
+Orthanc 1.10's ``/tools/create-dicom`` knows no STL, so the dataset is built here with pydicom
+and stored as a Part-10 file. UIDs are derived from the source, the segment, the parameters and
+segmesh's version: repeating a request gives the same instances, which Orthanc does not
+duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
+
+from .. import __version__
+from ..dicom.attributes import copy_patient_and_study
+from ..dicom.color import RGB, rgb_to_cielab
+from ..dicom.sop_classes import ENCAPSULATED_STL_STORAGE
+from ..dicom.tags import apply_tags
+from ..errors import BrokenFileError
+from ..formats.mesh_files import binary_stl
+from ..mesh.base import Mesh
+from .icon import icon_item
+
+SERIES_NUMBER = 3000
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where models come from.
+
+    ``study`` carries the patient and study attributes; ``key`` identifies the source for UID
+    derivation (a SOP Instance UID, a Series Instance UID, a file digest); ``instances`` lists
+    (Series Instance UID, SOP Class UID, SOP Instance UID) of the DICOM objects of the same
+    study the models derive from.
+    """
+
+    study: Dataset
+    frame_of_reference_uid: str
+    key: str
+    instances: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One request's models: same source, parameters, series and Model Group UID."""
+
+    source: ModelSource
+    parameters: Mapping[str, Any]
+    series_description: str
+    tags: Mapping[str, Any] = field(default_factory=dict)
+
+    def _uid(self, *parts: str) -> UID:
+        parameters = json.dumps(
+            {"Parameters": self.parameters, "Tags": self.tags}, sort_keys=True, default=str
+        )
+        return generate_uid(
+            entropy_srcs=["segmesh", __version__, self.source.key, parameters, *parts]
+        )
+
+    @property
+    def series_instance_uid(self) -> UID:
+        """The series of this request's models."""
+        return self._uid("series")
+
+    @property
+    def model_group_uid(self) -> UID:
+        """Model Group UID shared by the meshes of this request."""
+        return self._uid("model-group")
+
+    def sop_instance_uid(self, segment_key: str) -> UID:
+        """The SOP Instance UID of one model (``segment_key``: its segment number(s))."""
+        return self._uid("instance", segment_key)
+
+
+def _code(value: str, scheme: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = scheme
+    item.CodeMeaning = meaning
+    return item
+
+
+def encapsulated_stl(
+    mesh: Mesh,
+    request: ModelRequest,
+    segment_key: str,
+    label: str,
+    color: RGB,
+    instance_number: int,
+    now: datetime.datetime | None = None,
+) -> Dataset:
+    """The Encapsulated STL dataset of one mesh; ``label`` goes to Content Description."""
+    now = now or datetime.datetime.now()
+    source = request.source
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = UID(ENCAPSULATED_STL_STORAGE)
+    ds.file_meta.MediaStorageSOPInstanceUID = request.sop_instance_uid(segment_key)
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = UID(ENCAPSULATED_STL_STORAGE)
+    ds.SOPInstanceUID = request.sop_instance_uid(segment_key)
+    ds.InstanceCreationDate = now.strftime("%Y%m%d")
+    ds.InstanceCreationTime = now.strftime("%H%M%S")
+    copy_patient_and_study(source.study, ds)
+    ds.Modality = "M3D"
+    ds.SeriesInstanceUID = request.series_instance_uid
+    ds.SeriesNumber = SERIES_NUMBER
+    ds.SeriesDescription = request.series_description
+    ds.FrameOfReferenceUID = source.frame_of_reference_uid
+    ds.PositionReferenceIndicator = ""
+    ds.Manufacturer = "segmesh"
+    ds.ManufacturerModelName = "segmesh"
+    ds.DeviceSerialNumber = "0"
+    ds.SoftwareVersions = __version__
+    ds.InstanceNumber = instance_number
+    ds.ContentDate = ds.InstanceCreationDate
+    ds.ContentTime = ds.InstanceCreationTime
+    ds.AcquisitionDateTime = now.strftime("%Y%m%d%H%M%S")
+    ds.BurnedInAnnotation = "NO"
+    ds.DocumentTitle = label
+    ds.ConceptNameCodeSequence = DicomSequence()
+    ds.ContentDescription = label
+    ds.RecommendedDisplayCIELabValue = rgb_to_cielab(color)
+    ds.MeasurementUnitsCodeSequence = DicomSequence([_code("mm", "UCUM", "millimeter")])
+    ds.ModelModification = "NO"
+    ds.ModelMirroring = "NO"
+    ds.ModelGroupUID = request.model_group_uid
+    ds.DerivationAlgorithmSequence = DicomSequence([_algorithm(request.parameters)])
+    if source.instances:
+        ds.SourceInstanceSequence = DicomSequence(
+            [_reference(sop_class, sop_instance) for _, sop_class, sop_instance in source.instances]
+        )
+        ds.ReferencedSeriesSequence = _referenced_series(source.instances)
+    ds.IconImageSequence = DicomSequence([icon_item(mesh)])
+    document = binary_stl(mesh, f"segmesh {__version__} {label} (LPS mm)")
+    ds.MIMETypeOfEncapsulatedDocument = "model/stl"
+    ds.EncapsulatedDocumentLength = len(document)
+    # OB values have even length: pad, the length attribute keeps the true size.
+    ds.EncapsulatedDocument = document + b"\0" * (len(document) % 2)
+    apply_tags(ds, request.tags)
+    return ds
+
+
+def _algorithm(parameters: Mapping[str, Any]) -> Dataset:
+    item = Dataset()
+    item.AlgorithmFamilyCodeSequence = DicomSequence([_code("123109", "DCM", "Manual Processing")])
+    item.AlgorithmName = "segmesh marching cubes"
+    item.AlgorithmVersion = __version__
+    item.AlgorithmParameters = json.dumps(dict(parameters), sort_keys=True)
+    item.AlgorithmSource = "segmesh"
+    return item
+
+
+def _reference(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = sop_class_uid
+    item.ReferencedSOPInstanceUID = sop_instance_uid
+    return item
+
+
+def _referenced_series(instances: Sequence[tuple[str, str, str]]) -> DicomSequence:
+    """Common Instance Reference: the referenced instances grouped by series."""
+    by_series: dict[str, list[Dataset]] = {}
+    for series_uid, sop_class, sop_instance in instances:
+        by_series.setdefault(series_uid, []).append(_reference(sop_class, sop_instance))
+    items = []
+    for series_uid, references in by_series.items():
+        item = Dataset()
+        item.SeriesInstanceUID = series_uid
+        item.ReferencedInstanceSequence = DicomSequence(references)
+        items.append(item)
+    return DicomSequence(items)
+
+
+def stl_document(dataset: Dataset) -> bytes:
+    """The STL bytes inside an Encapsulated STL dataset (padding removed); 400 where the
+    document is missing or shorter than its EncapsulatedDocumentLength."""
+    if "EncapsulatedDocument" not in dataset:
+        raise BrokenFileError("Malformed Encapsulated STL", "EncapsulatedDocument is missing")
+    data = bytes(dataset.EncapsulatedDocument)
+    length = dataset.get("EncapsulatedDocumentLength")
+    if length is None:
+        return data
+    if int(length) > len(data):
+        raise BrokenFileError(
+            "Malformed Encapsulated STL",
+            f"EncapsulatedDocumentLength {int(length)} exceeds the {len(data)} bytes stored",
+        )
+    return data[: int(length)]
+
+
+def model_label(labels: Sequence[str]) -> str:
+    """Content Description of a merged model."""
+    return " + ".join(labels) if len(labels) <= 4 else f"{len(labels)} segments"

@@ -1,0 +1,28 @@
+"""segmesh's REST routes, one module per family; each parses its request, calls a task or the
+core, and answers. Resource routes live under Orthanc's resource paths (``/instances/{id}/
+segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the viewer.
+
+- :mod:`.segments`: ``GET /instances/{id}/segmesh/segments``;
+- :mod:`.labelmap`: ``GET /instances/{id}/segmesh/labelmap``;
+- :mod:`.overlay`: ``GET /instances/{id}/segmesh/overlay/{imageId}.png``;
+- :mod:`.models`: ``/instances/{id}/segmesh/stl`` and ``model``, ``/series/{id}/segmesh/stl``,
+  ``/studies/{id}/segmesh/nifti-stl``;
+- :mod:`.app`: ``GET /segmesh/app/...`` and the Orthanc Explorer extension.
+"""
+
+from __future__ import annotations
+
+from ...settings import Settings
+from ..cache import LabelMapCache
+from . import app, models, segments
+from .labelmap import LabelMapRoute
+from .overlay import OverlayRoute
+
+
+def register(settings: Settings, cache: LabelMapCache) -> None:
+    """Register every route, bound to ``settings`` and the label map ``cache``."""
+    segments.register()
+    LabelMapRoute(settings).register()
+    OverlayRoute(cache).register()
+    models.register(settings)
+    app.register()

@@ -1,0 +1,74 @@
+"""``GET /instances/{id}/segmesh/labelmap``: the label map of a SEG or RT-STRUCT as a file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ...dicom.image_volume import image_volume
+from ...errors import BadRequestError
+from ...formats import Format, export
+from ...options import LabelMapOptions
+from ...settings import Settings
+from ..http import INSTANCE_ROUTE, Answer, Request, register_route
+from ..tasks.labelmaps import load_labelmap
+
+#: Values of ``include=``.
+INCLUDES = ("image",)
+
+
+@dataclass(frozen=True)
+class LabelMapRequest:
+    """A parsed label map request: conversion options, file format, extra volumes."""
+
+    options: LabelMapOptions
+    file_format: Format
+    include_image: bool
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> LabelMapRequest:
+        """``format=nifti|nrrd|npz|hdf5`` (default nifti), ``include=image``, and the options of
+        :meth:`LabelMapOptions.from_query`."""
+        options = LabelMapOptions.from_query(query)
+        text = query.get("format") or Format.NIFTI.value
+        try:
+            file_format = Format(text)
+        except ValueError as error:
+            choices = ", ".join(f.value for f in Format)
+            raise BadRequestError("Bad parameter format", f"{text!r}: use {choices}") from error
+        include = [part for part in (query.get("include") or "").split(",") if part]
+        unknown = sorted(set(include) - set(INCLUDES))
+        if unknown:
+            raise BadRequestError("Bad parameter include", f"{unknown}: use {', '.join(INCLUDES)}")
+        if "image" in include and file_format is Format.NRRD:
+            raise BadRequestError("Bad parameter include", "include=image: use nifti, npz or hdf5")
+        return cls(options, file_format, "image" in include)
+
+
+class LabelMapRoute:
+    """The route, with the settings it checks requests against."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def labelmap(self, request: Request) -> Answer:
+        """Convert one instance and answer the file."""
+        instance_id = request.groups[0]
+        parsed = LabelMapRequest.from_query(request.query)
+        loaded = load_labelmap(
+            instance_id, parsed.options, self.settings, with_image_pixels=parsed.include_image
+        )
+        image = None
+        if parsed.include_image and loaded.images is not None:  # load_labelmap checked
+            image = image_volume(loaded.images, loaded.labelmap.geometry)
+        exported = export(loaded.labelmap, parsed.file_format, image)
+        filename = f"{instance_id}{exported.extension}"
+        return Answer(
+            exported.body,
+            exported.mime_type,
+            {"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    def register(self) -> None:
+        """Register the route."""
+        register_route(f"{INSTANCE_ROUTE}/labelmap", ("GET",), self.labelmap)

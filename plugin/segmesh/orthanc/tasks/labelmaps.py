@@ -1,0 +1,78 @@
+"""Loading a SEG or RT-STRUCT and its referenced images out of Orthanc into a label map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+
+from ...dicom.description import SourceDescription
+from ...errors import UnprocessableError
+from ...labelmap import LabelMap
+from ...options import Grid, LabelMapOptions
+from ...settings import Settings
+from ...sources import describe, to_labelmap
+from .. import store
+
+
+@dataclass(frozen=True)
+class LoadedSource:
+    """A source instance with what was loaded for it.
+
+    ``images`` is the referenced series (Orthanc order) where the source grid was used, and
+    ``series_id`` its Orthanc id; both None on the native grid.
+    """
+
+    dataset: Dataset
+    description: SourceDescription
+    labelmap: LabelMap
+    series_id: str | None
+    images: list[Dataset] | None
+
+
+def referenced_series_id(description: SourceDescription) -> str | None:
+    """The Orthanc id of the first referenced series that is stored here, if any."""
+    for uid in description.referenced_series_uids:
+        identifier = store.series_id_of_uid(uid)
+        if identifier:
+            return identifier
+    return None
+
+
+def load_labelmap(
+    instance_id: str,
+    options: LabelMapOptions,
+    settings: Settings,
+    with_image_pixels: bool = False,
+) -> LoadedSource:
+    """Read the instance, choose the grid, load the referenced images if needed, convert.
+
+    The images are read without their pixel data (the grid needs only their headers) unless
+    ``with_image_pixels``.
+
+    grid=source (the default where the referenced series is stored) answers 422 naming the
+    missing series where it is not stored; so does ``with_image_pixels`` without a source grid,
+    before any conversion.
+    """
+    dataset = store.read_instance(instance_id)
+    description = describe(dataset)
+    series_id = None
+    if options.grid is not Grid.NATIVE:
+        series_id = referenced_series_id(description)
+        if series_id is None and options.grid is Grid.SOURCE:
+            missing = ", ".join(description.referenced_series_uids) or "(none referenced)"
+            raise UnprocessableError(
+                "Referenced series not stored",
+                f"grid=source needs the referenced series {missing}; use grid=native",
+            )
+    if with_image_pixels and series_id is None:
+        raise UnprocessableError(
+            "No image volume", "include=image needs the referenced series on grid=source"
+        )
+    images = (
+        store.read_series(series_id, stop_before_pixels=not with_image_pixels)
+        if series_id
+        else None
+    )
+    labelmap = to_labelmap(dataset, images, options, settings)
+    return LoadedSource(dataset, description, labelmap, series_id, images)

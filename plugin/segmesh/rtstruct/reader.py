@@ -1,0 +1,211 @@
+"""The ROIs of an RT Structure Set as a label map.
+
+An ROI's voxels are those whose centre lies inside its CLOSED_PLANAR contours on that slice
+under the even-odd rule (:mod:`.polygon_fill`); contours find their slice by plane
+position (:mod:`.contour_planes`). Whatever is not converted is reported in the
+segment's attributes, never dropped silently:
+
+- ``SkippedContours``: [{"Contour": item, "Reason": ...}], item being the 1-based position in
+  the ROI's ContourSequence (POINT or OPEN_PLANAR, fewer than 3 points, on no slice, ...);
+- ``ClippedContours``: [{"Contour": item, "Slice": k}] for contours partly outside the image;
+- ``Warnings``: [text], e.g. a frame of reference that differs from the images'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from ..dicom.description import SourceDescription
+from ..errors import UnprocessableError
+from ..geometry import VolumeGeometry, geometry_from_images
+from ..labelmap import (
+    LabelMap,
+    LayerBuilder,
+    Segment,
+    SlicePatch,
+    check_voxel_limit,
+    label_dtype,
+    select_segments,
+)
+from ..options import LabelMapOptions
+from ..settings import Settings
+from .contour_planes import Contour, Placement, native_grid, place_contours
+from .polygon_fill import FloatArray, fill_even_odd_box
+from .structure_set import (
+    contour_items,
+    contour_skip_reason,
+    describe_rtstruct,
+)
+
+
+def _contour_data(contour: Dataset) -> FloatArray:
+    """ContourData as a flat float array, parsed straight from the stored text where pydicom
+    has not decoded it yet (decoding each DS value is the slow part of reading contours)."""
+    value = contour.get_item("ContourData").value
+    if isinstance(value, bytes):
+        # Some writers pad with NUL instead of a space.
+        text = value.decode("ascii", errors="replace").replace("\\", " ").replace("\x00", " ")
+        return np.array(text.split(), dtype=np.float64)
+    if isinstance(value, str | float | int):
+        value = [value]
+    return np.array([float(number) for number in value], dtype=np.float64)
+
+
+def _closed_contours(
+    contour_item: Dataset, with_images: bool
+) -> tuple[list[Contour], list[dict[str, Any]]]:
+    """The fillable contours of an ROI, and [{"Contour", "Reason"}] of malformed ones;
+    ``with_images`` reads their ContourImageSequence too."""
+    contours = []
+    malformed = []
+    for item, contour in enumerate(contour_item.get("ContourSequence", []), start=1):
+        if contour_skip_reason(contour) is not None:
+            continue
+        try:
+            data = _contour_data(contour) if "ContourData" in contour else np.empty(0)
+        except (ValueError, TypeError, UnicodeError):
+            data = np.array([np.nan])
+        if data.size % 3 or data.size < 9 or not np.all(np.isfinite(data)):
+            malformed.append(
+                {
+                    "Contour": item,
+                    "Reason": f"ContourData is not 3 or more finite points ({data.size} values)",
+                }
+            )
+            continue
+        image_uids = tuple(
+            str(image.get("ReferencedSOPInstanceUID", ""))
+            for image in (contour.get("ContourImageSequence", []) if with_images else [])
+        )
+        contours.append(Contour(item, data.reshape(-1, 3), image_uids))
+    return contours, malformed
+
+
+def _selected(description: SourceDescription, numbers: tuple[int, ...] | None) -> list[Segment]:
+    """The segments asked for: 400 for unknown numbers, 422 for ROIs that cannot convert."""
+    skipped = {segment.number: segment for segment in description.skipped}
+    selected = select_segments(
+        description.segments, numbers, "the RT-STRUCT holds ROIs", also_held=skipped
+    )
+    for number in numbers or ():
+        if number in skipped:
+            raise UnprocessableError(
+                "ROI cannot be converted", f"ROI {number}: {skipped[number].reason}"
+            )
+    return selected
+
+
+def _frame_of_reference_warning(
+    structure_set_uid: str,
+    geometry: VolumeGeometry,
+    slices_of_image: dict[str, set[int]],
+    placements: dict[int, Placement],
+    contours: dict[int, list[Contour]],
+) -> list[str]:
+    """The policy for a structure set whose frame of reference differs from its images'.
+
+    Its contours are used only where each of them names an image of the series in its
+    ContourImageSequence and lies on that image's plane: then the coordinates were evidently
+    written in the images' space under a wrong UID (as rt-utils does), and the conversion
+    carries a warning. Otherwise 422: the mask could be silently wrong.
+    """
+    if structure_set_uid == geometry.frame_of_reference_uid:
+        return []
+    mismatch = (
+        f"FrameOfReferenceUID {structure_set_uid or '(none)'} of the RT-STRUCT differs from "
+        f"{geometry.frame_of_reference_uid} of the images"
+    )
+    for number, placement in placements.items():
+        for contour in contours[number]:
+            k = placement.slices.get(contour.item)
+            if k is None or not any(k in slices_of_image.get(u, ()) for u in contour.image_uids):
+                raise UnprocessableError(
+                    "Frame of reference mismatch",
+                    f"{mismatch}, and contour {contour.item} of ROI {number} does not lie on an "
+                    "image it names in ContourImageSequence",
+                )
+    return [f"{mismatch}; every contour lies on the image it references, so they were used"]
+
+
+def rtstruct_to_labelmap(
+    dataset: Dataset,
+    images: Sequence[Dataset] | None,
+    options: LabelMapOptions,
+    settings: Settings,
+) -> LabelMap:
+    """The label map of an RT-STRUCT; see :func:`segmesh.sources.to_labelmap`.
+
+    On the images' grid where ``images`` are given, else on :func:`native_grid` around the
+    contours of every convertible ROI (``options.spacing``). Layers hold overlapping ROIs; the
+    value of an ROI's voxels is its ROINumber.
+    """
+    description = describe_rtstruct(dataset)
+    selected = _selected(description, options.segments)
+    items = contour_items(dataset)
+    slices_of_image: dict[str, set[int]] = {}
+    geometry = None
+    if images is not None:
+        geometry, sources = geometry_from_images(images)
+        for k, (index, _frame) in enumerate(sources):
+            uid = str(images[index].get("SOPInstanceUID", ""))
+            slices_of_image.setdefault(uid, set()).add(k)
+    # ContourImageSequence is read only where the frame of reference policy needs it.
+    with_images = (
+        geometry is not None
+        and geometry.frame_of_reference_uid != description.frame_of_reference_uid
+    )
+    contours: dict[int, list[Contour]] = {}
+    malformed: dict[int, list[dict[str, Any]]] = {}
+    for segment in description.segments if geometry is None else selected:
+        contours[segment.number], malformed[segment.number] = _closed_contours(
+            items[segment.number], with_images
+        )
+    if geometry is None:
+        every_contour = [contour for group in contours.values() for contour in group]
+        geometry = native_grid(
+            every_contour, options.spacing, description.frame_of_reference_uid, settings.max_voxels
+        )
+    else:
+        check_voxel_limit(geometry.shape, settings.max_voxels)
+    placements = {s.number: place_contours(contours[s.number], geometry) for s in selected}
+    warnings: list[str] = []
+    if images is not None:
+        selected_contours = {s.number: contours[s.number] for s in selected}
+        warnings = _frame_of_reference_warning(
+            description.frame_of_reference_uid,
+            geometry,
+            slices_of_image,
+            placements,
+            selected_contours,
+        )
+    builder = LayerBuilder(
+        geometry, label_dtype([segment.number for segment in selected]), settings.max_voxels
+    )
+    for segment in selected:
+        placement = placements[segment.number]
+        patches = []
+        for k, polygons in sorted(placement.polygons.items()):
+            box = fill_even_odd_box(polygons, geometry.shape[1:])
+            if box is not None and box[2].any():
+                patches.append(SlicePatch(k, box[0], box[1], box[2]))
+        attributes = dict(segment.attributes)
+        attributes["SkippedContours"] = sorted(
+            [
+                *attributes.get("SkippedContours", []),
+                *malformed[segment.number],
+                *({"Contour": item, "Reason": reason} for item, reason in placement.skipped),
+            ],
+            key=lambda entry: int(entry["Contour"]),
+        )
+        attributes["ClippedContours"] = [
+            {"Contour": item, "Slice": k} for item, k in sorted(placement.clipped)
+        ]
+        attributes["Warnings"] = warnings
+        builder.add_patches(
+            Segment(segment.number, segment.label, segment.color, attributes=attributes), patches
+        )
+    return builder.build()

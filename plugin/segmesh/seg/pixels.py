@@ -1,0 +1,246 @@
+"""Decoding the frames of a SEG, one at a time, cropped to what they hold.
+
+Native little-endian pixel data is read straight from the PixelData bytes: 1-bit frames run on
+across frame boundaries where Rows x Columns is not a multiple of 8, and byte-aligned frames are
+cropped on their packed bytes before unpacking, which keeps large sparse SEGs fast. Big endian
+is swapped to little endian first. Deflated
+Image Frame Compression and 1-bit RLE are decoded in :mod:`segmesh.frame_codecs` (pydicom 3.0
+has no decoder for them); every other encapsulated syntax goes through
+pydicom's decoders and their plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
+from pydicom.pixels import get_decoder, iter_pixels
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    RLELossless,
+)
+
+from ..errors import BrokenFileError, UnsupportedError
+from .frame_codecs import inflate_frame, rle_1bit_frame
+
+#: Deflated Image Frame Compression (PS3.5 A.4.13): each frame raw-deflated on its own.
+DEFLATED_IMAGE_FRAME_COMPRESSION = UID("1.2.840.10008.1.2.8.1")
+
+_NATIVE_LITTLE_ENDIAN = (
+    ImplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    DeflatedExplicitVRLittleEndian,
+)
+
+PixelArray = npt.NDArray[Any]
+
+
+@dataclass(frozen=True)
+class Patch:
+    """The part of a frame that holds non-zero pixels: ``values`` (rows, columns) starting at
+    frame row ``row`` and column ``column``."""
+
+    row: int
+    column: int
+    values: PixelArray
+
+
+def transfer_syntax_of(dataset: Dataset) -> UID:
+    """The transfer syntax of a dataset read from a file (implicit VR where unknown)."""
+    meta = getattr(dataset, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    return UID(str(uid)) if uid else ImplicitVRLittleEndian
+
+
+def crop(values: PixelArray, row: int = 0, column: int = 0) -> Patch | None:
+    """The bounding box of the non-zero pixels of ``values`` (rows, columns); None if all zero."""
+    rows = np.flatnonzero(values.any(axis=1))
+    if rows.size == 0:
+        return None
+    columns = np.flatnonzero(values[rows[0] : rows[-1] + 1].any(axis=0))
+    return Patch(
+        row + int(rows[0]),
+        column + int(columns[0]),
+        values[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1],
+    )
+
+
+def _first_last(occupied: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], ...]:
+    """For (frames, n) occupancy: the first and one past the last occupied index per frame."""
+    first = np.argmax(occupied, axis=1)
+    last = occupied.shape[1] - np.argmax(occupied[:, ::-1], axis=1)
+    return first.astype(np.int64), last.astype(np.int64)
+
+
+def packed_rows(packed: npt.NDArray[np.uint8]) -> list[tuple[int, int]]:
+    """First and end occupied row of each of (frames, rows, row bytes) packed 1-bit frames, all
+    frames in one pass; (0, 0) for an empty frame.
+
+    Vectorised over frames because per-frame numpy calls on whole frames, not the bit
+    unpacking, would dominate the decoding of a SEG with thousands of frames. Rows are read 8
+    bytes at a time where their length allows."""
+    words = packed.view("<u8") if packed.shape[2] % 8 == 0 else packed
+    occupied: npt.NDArray[np.bool_] = np.any(words, axis=2)
+    first, end = _first_last(occupied)
+    end[~np.any(occupied, axis=1)] = 0
+    return list(zip(first.tolist(), end.tolist(), strict=True))
+
+
+class FrameReader:
+    """Reads frames of one SEG dataset as :class:`Patch` objects (None for an empty frame).
+
+    1-bit pixels come out as bool, 8- and 16-bit pixels as uint8 or uint16.
+    """
+
+    def __init__(self, dataset: Dataset, frame_count: int) -> None:
+        if "PixelData" not in dataset:
+            raise BrokenFileError("Malformed SEG", "no PixelData")
+        self.dataset = dataset
+        self.frame_count = frame_count
+        self.rows = int(dataset.Rows)
+        self.columns = int(dataset.Columns)
+        self.bits_allocated = int(dataset.get("BitsAllocated", 1))
+        if self.bits_allocated not in (1, 8, 16):
+            raise UnsupportedError(
+                "Unsupported BitsAllocated", f"{self.bits_allocated} (SEG uses 1, 8 or 16)"
+            )
+        self.transfer_syntax = transfer_syntax_of(dataset)
+        self._pixels = bytes(dataset.PixelData)
+        if self.transfer_syntax == ExplicitVRBigEndian:
+            # Big endian OW holds 16-bit words: swapping each word gives the little-endian
+            # byte stream (also of packed 1-bit data); OB bytes are the same in both orders.
+            if dataset["PixelData"].VR != "OB":
+                words = np.frombuffer(self._pixels[: len(self._pixels) // 2 * 2], ">u2")
+                self._pixels = words.astype("<u2").tobytes()
+            self.transfer_syntax = ExplicitVRLittleEndian
+        self._decoded: list[Patch | None] | None = None
+        self._fragments: list[bytes] | None = None
+        self._own_codec = self.transfer_syntax == DEFLATED_IMAGE_FRAME_COMPRESSION or (
+            self.transfer_syntax == RLELossless and self.bits_allocated == 1
+        )
+        frame_bits = self.rows * self.columns * self.bits_allocated
+        if self.transfer_syntax in _NATIVE_LITTLE_ENDIAN:
+            needed = (frame_bits * frame_count + 7) // 8
+            if len(self._pixels) < needed:
+                raise BrokenFileError(
+                    "Malformed SEG",
+                    f"PixelData holds {len(self._pixels)} bytes, {frame_count} frames need {needed}",
+                )
+        elif not self._own_codec:
+            decoder = (
+                get_decoder(self.transfer_syntax) if self.transfer_syntax.is_compressed else None
+            )
+            if decoder is not None and not decoder.is_available:
+                raise UnsupportedError(
+                    "No decoder for the transfer syntax",
+                    f"{self.transfer_syntax.name}: install {', '.join(decoder.missing_dependencies)}",
+                )
+
+    def patches(self, indices: Sequence[int]) -> Iterator[tuple[int, Patch | None]]:
+        """(frame index, patch) for each index in ``indices``, in that order."""
+        if self.transfer_syntax in _NATIVE_LITTLE_ENDIAN:
+            for index in indices:
+                yield index, self._native_patch(index)
+        elif self._own_codec:
+            yield from self._own_codec_patches(indices)
+        else:
+            yield from self._pydicom_patches(indices)
+
+    def _dtype(self) -> np.dtype[Any]:
+        return np.dtype("<u2" if self.bits_allocated == 16 else np.uint8)
+
+    @cached_property
+    def _packed(self) -> npt.NDArray[np.uint8]:
+        """(frames, rows, row bytes) view of byte-aligned 1-bit pixel data."""
+        row_bytes = self.columns // 8
+        count = self.frame_count * self.rows * row_bytes
+        return np.frombuffer(self._pixels, np.uint8, count).reshape(
+            self.frame_count, self.rows, row_bytes
+        )
+
+    @cached_property
+    def _occupied_rows(self) -> list[tuple[int, int]]:
+        """First and end occupied row of each byte-aligned 1-bit frame; see :func:`packed_rows`."""
+        return packed_rows(self._packed)
+
+    def _native_patch(self, index: int) -> Patch | None:
+        pixels = self.rows * self.columns
+        if self.bits_allocated == 1:
+            start_bit = index * pixels
+            if self.columns % 8 == 0:
+                # Byte-aligned rows: crop on the packed bytes, unpack only the box.
+                first_row, end_row = self._occupied_rows[index]
+                if end_row == 0:
+                    return None
+                band = self._packed[index, first_row:end_row]
+                columns = np.flatnonzero(np.bitwise_or.reduce(band, axis=0))
+                first_byte, end_byte = int(columns[0]), int(columns[-1]) + 1
+                # Whole bytes: up to 7 empty columns on each side, harmless in a patch.
+                bits = np.unpackbits(band[:, first_byte:end_byte], axis=1, bitorder="little")
+                return Patch(first_row, first_byte * 8, bits.view(np.bool_))
+            first = start_bit // 8
+            last = (start_bit + pixels + 7) // 8
+            run = np.unpackbits(
+                np.frombuffer(self._pixels, np.uint8, last - first, first), bitorder="little"
+            )
+            offset = start_bit - first * 8
+            frame = run[offset : offset + pixels].view(np.bool_).reshape(self.rows, self.columns)
+            return crop(frame)
+        dtype = self._dtype()
+        frame = np.frombuffer(self._pixels, dtype, pixels, index * pixels * dtype.itemsize)
+        return crop(frame.reshape(self.rows, self.columns))
+
+    def _own_codec_patches(self, indices: Sequence[int]) -> Iterator[tuple[int, Patch | None]]:
+        """Deflated Image Frame Compression, and 1-bit RLE: decoded here, frame by frame."""
+        if self._fragments is None:
+            try:
+                self._fragments = list(
+                    generate_frames(self._pixels, number_of_frames=self.frame_count)
+                )
+            except ValueError as error:
+                raise BrokenFileError(
+                    "Malformed SEG", f"encapsulated PixelData: {error}"
+                ) from error
+        fragments = self._fragments
+        if len(fragments) != self.frame_count:
+            raise BrokenFileError(
+                "Malformed SEG", f"{len(fragments)} compressed frames for {self.frame_count}"
+            )
+        for index in indices:
+            if self.transfer_syntax == RLELossless:
+                values = rle_1bit_frame(fragments[index], self.rows, self.columns, index)
+            else:
+                values = inflate_frame(
+                    fragments[index], self.rows, self.columns, self.bits_allocated, index
+                )
+            yield index, crop(values.reshape(self.rows, self.columns))
+
+    def _pydicom_patches(self, indices: Sequence[int]) -> Iterator[tuple[int, Patch | None]]:
+        # Encapsulated frames are found by walking the fragments: decode all of them in one
+        # sequential pass, once, and keep the (cropped) results for later calls.
+        if self._decoded is None:
+            self._decoded = []
+            try:
+                for frame in iter_pixels(self.dataset, raw=True):
+                    values = frame.astype(np.bool_) if self.bits_allocated == 1 else frame
+                    self._decoded.append(crop(values.reshape(self.rows, self.columns)))
+            except (ValueError, RuntimeError, NotImplementedError) as error:
+                raise UnsupportedError(
+                    "Cannot decode the pixel data", f"{self.transfer_syntax.name}: {error}"
+                ) from error
+            if len(self._decoded) != self.frame_count:
+                raise BrokenFileError(
+                    "Malformed SEG", f"{len(self._decoded)} frames decoded for {self.frame_count}"
+                )
+        for index in indices:
+            yield index, self._decoded[index]

@@ -1,0 +1,199 @@
+"""DICOM SEG (Segmentation Storage and Label Map Segmentation Storage)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut
+
+from ..dicom.attributes import code_to_json, first_item
+from ..dicom.color import RGB, cielab_to_rgb, default_color
+from ..dicom.description import SourceDescription
+from ..dicom.sop_classes import Kind
+from ..errors import BrokenFileError, UnprocessableError
+from ..geometry import VolumeGeometry, geometry_from_images
+from ..labelmap import (
+    LabelMap,
+    LayerBuilder,
+    Segment,
+    check_voxel_limit,
+    label_dtype,
+    select_segments,
+)
+from ..options import LabelMapOptions
+from ..settings import Settings
+from .frames import read_seg_frames
+from .grid import Placement, native_geometry, place_frames
+from .pixels import FrameReader
+
+
+def _palette_color(dataset: Dataset, number: int) -> RGB | None:
+    """The colour of label ``number`` in a PALETTE COLOR label map, if any."""
+    if dataset.get("PhotometricInterpretation") != "PALETTE COLOR":
+        return None
+    try:
+        rgb = apply_color_lut(np.array([number], dtype=np.uint16), dataset)[0]
+    except (AttributeError, ValueError, IndexError):
+        return None
+    # Palette entries may be 16-bit; scale to 8 bits.
+    scale = 257 if rgb.max() > 255 else 1
+    red, green, blue = (round(float(c) / scale) for c in rgb)
+    return red, green, blue
+
+
+def _segment(dataset: Dataset, item: Dataset) -> Segment:
+    number = int(item.SegmentNumber)
+    cielab = item.get("RecommendedDisplayCIELabValue")
+    color = (
+        cielab_to_rgb(cielab)
+        if cielab
+        else _palette_color(dataset, number) or default_color(number)
+    )
+    property_type = first_item(item, "SegmentedPropertyTypeCodeSequence")
+    attributes: dict[str, Any] = {
+        "Category": code_to_json(first_item(item, "SegmentedPropertyCategoryCodeSequence")),
+        "Type": code_to_json(property_type),
+        "AlgorithmType": str(item.get("SegmentAlgorithmType", "")),
+    }
+    modifier = first_item(property_type or Dataset(), "SegmentedPropertyTypeModifierCodeSequence")
+    if modifier is not None:
+        attributes["TypeModifier"] = code_to_json(modifier)
+    if "SegmentDescription" in item:
+        attributes["Description"] = str(item.SegmentDescription)
+    return Segment(number, str(item.get("SegmentLabel", "")), color, attributes=attributes)
+
+
+def describe_seg(dataset: Dataset) -> SourceDescription:
+    """Segments, frame of reference and referenced series of a SEG."""
+    items = dataset.get("SegmentSequence")
+    if not items:
+        raise BrokenFileError("Malformed SEG", "SegmentSequence is missing or empty")
+    try:
+        segments = tuple(_segment(dataset, item) for item in items)
+    except (AttributeError, TypeError, ValueError) as error:
+        raise BrokenFileError("Malformed SEG", f"SegmentSequence: {error}") from error
+    series_uids = tuple(
+        str(item.SeriesInstanceUID)
+        for item in dataset.get("ReferencedSeriesSequence", [])
+        if "SeriesInstanceUID" in item
+    )
+    return SourceDescription(
+        kind=Kind.SEG,
+        sop_class_uid=str(dataset.SOPClassUID),
+        frame_of_reference_uid=str(dataset.get("FrameOfReferenceUID", "")),
+        referenced_series_uids=series_uids,
+        segments=segments,
+    )
+
+
+def _selected_segments(
+    description: SourceDescription, options: LabelMapOptions
+) -> tuple[Segment, ...]:
+    """The segments to convert, by number; 400 for numbers the SEG does not hold.
+
+    Segment 0 (the background a LABELMAP SEG may list) holds no voxels and is left out.
+    """
+    selected = select_segments(description.segments, options.segments, "the SEG holds segments")
+    return tuple(segment for segment in selected if segment.number > 0)
+
+
+def _fractional_threshold(dataset: Dataset, options: LabelMapOptions) -> float | None:
+    """The smallest stored value inside a segment of a FRACTIONAL SEG, None for BINARY."""
+    if str(dataset.get("SegmentationType", "")) != "FRACTIONAL":
+        return None
+    maximum = int(dataset.get("MaximumFractionalValue", 255) or 255)
+    return options.threshold * maximum
+
+
+def _labelmap_from_values(
+    reader: FrameReader,
+    placement: Placement,
+    geometry: VolumeGeometry,
+    segments: tuple[Segment, ...],
+    dtype: np.dtype[Any],
+    padding: int | None,
+) -> LabelMap:
+    """One layer from a LABELMAP SEG, whose pixels are segment numbers: values of segments not
+    selected, and PixelPaddingValue, become background."""
+    if reader.bits_allocated == 1:
+        raise BrokenFileError("Malformed SEG", "a LABELMAP SEG needs BitsAllocated 8 or 16, not 1")
+    wanted = np.zeros(1 << reader.bits_allocated, dtype=np.bool_)
+    wanted[[segment.number for segment in segments if segment.number < wanted.size]] = True
+    if padding is not None and 0 <= padding < wanted.size:
+        wanted[padding] = False
+    layer = np.zeros(geometry.shape, dtype=dtype)
+    for index, patch in reader.patches(range(reader.frame_count)):
+        if patch is None:
+            continue
+        rows, columns = patch.values.shape
+        k, row, column = placement.origin(index, patch)
+        box = layer[k, row : row + rows, column : column + columns]
+        np.copyto(box, patch.values, where=wanted[patch.values], casting="unsafe")
+    placed = tuple(replace(segment, layer=0) for segment in segments)
+    return LabelMap(layer[np.newaxis], geometry, placed)
+
+
+def seg_to_labelmap(
+    dataset: Dataset,
+    images: Sequence[Dataset] | None,
+    options: LabelMapOptions,
+    settings: Settings,
+) -> LabelMap:
+    """The label map of a SEG; see :func:`segmesh.sources.to_labelmap`."""
+    description = describe_seg(dataset)
+    segments = _selected_segments(description, options)
+    frame_of_reference_uid = description.frame_of_reference_uid
+    if not frame_of_reference_uid:
+        raise UnprocessableError(
+            "No frame of reference",
+            "the SEG has no FrameOfReferenceUID (a SEG on a projection image such as a "
+            "radiograph cannot be placed in 3-D)",
+        )
+    frames = read_seg_frames(dataset)
+    if images:
+        geometry = geometry_from_images(images)[0]
+        if geometry.frame_of_reference_uid != frame_of_reference_uid:
+            raise UnprocessableError(
+                "Different frames of reference",
+                f"the SEG is in {frame_of_reference_uid}, its referenced images in "
+                f"{geometry.frame_of_reference_uid}",
+            )
+    else:
+        geometry = native_geometry(frames, frame_of_reference_uid)
+    check_voxel_limit(geometry.shape, settings.max_voxels)
+    placement = place_frames(frames, geometry)
+    numbers = [segment.number for segment in segments]
+    dtype = label_dtype(numbers)
+    reader = FrameReader(dataset, frames.count)
+    if str(dataset.get("SegmentationType", "")) == "LABELMAP":
+        padding = dataset.get("PixelPaddingValue")
+        return _labelmap_from_values(
+            reader,
+            placement,
+            geometry,
+            segments,
+            dtype,
+            None if padding is None else int(padding),
+        )
+    builder = LayerBuilder(geometry, dtype, settings.max_voxels)
+    threshold = _fractional_threshold(dataset, options)
+    known = {segment.number for segment in description.segments}
+    stray = sorted(set(np.unique(frames.segment_numbers).tolist()) - known)
+    if stray:
+        raise BrokenFileError(
+            "Malformed SEG", f"frames reference segments {stray} that SegmentSequence lacks"
+        )
+    for segment in segments:
+        indices = np.flatnonzero(frames.segment_numbers == segment.number).tolist()
+        patches = [
+            placed
+            for index, patch in reader.patches(indices)
+            if patch is not None
+            and (placed := placement.patch(index, patch, threshold)) is not None
+        ]
+        builder.add_patches(segment, patches)
+    return builder.build()
