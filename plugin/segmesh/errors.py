@@ -13,6 +13,10 @@ class SegMeshError(Exception):
         self.message = message
         self.details = details
 
+    def __reduce__(self) -> tuple[type[SegMeshError], tuple[str, str]]:
+        # Errors raised in a worker process come back pickled: keep message and details apart.
+        return (type(self), (self.message, self.details))
+
 
 class BadRequestError(SegMeshError):
     """A parameter of the request is malformed or out of range."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import BadRequestError
@@ -14,7 +15,10 @@ logger = logging.getLogger(__name__)
 _OPTION_NAMES = {
     "MaxVoxels": "max_voxels",
     "CacheMegabytes": "cache_megabytes",
+    "Workers": "workers",
 }
+#: Options that may be 0 (every other integer must be positive).
+_MAY_BE_ZERO = frozenset({"workers"})
 
 
 @dataclass(frozen=True)
@@ -28,10 +32,14 @@ class Settings:
         request is answered with 413.
     cache_megabytes:
         Memory for decoded label maps kept between requests (overlays while scrolling).
+    workers:
+        Worker processes for the heavy work (default: the number of cores); 0 runs it in
+        Orthanc's own Python interpreter, for debugging.
     """
 
     max_voxels: int = 2_000_000_000
     cache_megabytes: int = 1024
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @classmethod
     def from_configuration(cls, configuration: Mapping[str, Any]) -> Settings:
@@ -40,15 +48,15 @@ class Settings:
         if not isinstance(section, Mapping):
             raise BadRequestError("Invalid configuration", "'SegMesh' must be a JSON object")
         values: dict[str, Any] = {}
-        defaults: dict[str, Any] = {f.name: f.default for f in fields(cls)}
+        defaults: dict[str, Any] = {f.name: getattr(cls(), f.name) for f in fields(cls)}
         for key, value in section.items():
             name = _OPTION_NAMES.get(key)
             if name is None:
                 logger.warning("segmesh: unknown configuration option SegMesh.%s is ignored", key)
                 continue
-            if type(value) is not type(defaults[name]) or value <= 0:
-                raise BadRequestError(
-                    "Invalid configuration", f"SegMesh.{key} must be a positive integer"
-                )
+            least = 0 if name in _MAY_BE_ZERO else 1
+            if type(value) is not type(defaults[name]) or value < least:
+                wanted = "an integer of at least 0" if least == 0 else "a positive integer"
+                raise BadRequestError("Invalid configuration", f"SegMesh.{key} must be {wanted}")
             values[name] = value
         return cls(**values)

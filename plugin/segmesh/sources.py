@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from io import BytesIO
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from .dicom.description import SourceDescription
@@ -37,3 +39,14 @@ def to_labelmap(
     if kind_of(dataset) is Kind.SEG:
         return seg_to_labelmap(dataset, images, options, settings)
     return rtstruct_to_labelmap(dataset, images, options, settings)
+
+
+def labelmap_of_file(
+    data: bytes,
+    images: Sequence[Dataset] | None,
+    options: LabelMapOptions,
+    settings: Settings,
+) -> LabelMap:
+    """:func:`to_labelmap` of a source given as its Part-10 bytes (what a worker receives:
+    bytes travel to another process more cheaply than a parsed dataset)."""
+    return to_labelmap(dcmread(BytesIO(data), force=True), images, options, settings)

@@ -11,18 +11,20 @@ from .base import Mesh, merge
 from .decimation import decimate
 from .options import MAX_ITERATIONS, MeshOptions, Smoothing
 from .smoothing import smooth
-from .surfaces import build, segment_meshes, surface
+from .surfaces import SegmentCrop, build, segment_crops, segment_meshes, surface
 from .threshold import ThresholdOptions, threshold_labelmap, threshold_mask
 
 __all__ = [
     "MAX_ITERATIONS",
     "Mesh",
     "MeshOptions",
+    "SegmentCrop",
     "Smoothing",
     "ThresholdOptions",
     "build",
     "decimate",
     "merge",
+    "segment_crops",
     "segment_meshes",
     "smooth",
     "surface",

@@ -10,6 +10,7 @@ mesh is never mirrored.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -61,10 +62,25 @@ def _finish(mesh: Mesh | None, options: MeshOptions) -> Mesh | None:
     return decimate(smooth(mesh, options.smoothing, options.iterations), options.decimate)
 
 
-def segment_meshes(
-    labelmap: LabelMap, numbers: Sequence[int] | None, options: MeshOptions
-) -> Iterator[tuple[Segment, Mesh | None]]:
-    """Each asked segment (all where ``numbers`` is None) with its mesh, None where empty.
+@dataclass(frozen=True, eq=False)
+class SegmentCrop:
+    """One segment's voxels: ``mask`` (slices, rows, columns) bool of its bounding box, whose
+    voxel [0, 0, 0] is voxel ``origin`` (k, j, i) of the label map's grid. Small enough to send
+    to a worker process, unlike the whole label map."""
+
+    segment: Segment
+    mask: BoolArray
+    origin: tuple[int, int, int]
+
+    def mesh(self, geometry: VolumeGeometry, options: MeshOptions) -> Mesh | None:
+        """The finished mesh: marching cubes, smoothing, decimation."""
+        return _finish(surface(self.mask, geometry, self.origin), options)
+
+
+def segment_crops(
+    labelmap: LabelMap, numbers: Sequence[int] | None
+) -> Iterator[tuple[Segment, SegmentCrop | None]]:
+    """Each asked segment (all where ``numbers`` is None) with its crop, None where empty.
 
     Bounding boxes come from one ``find_objects`` pass per layer, so that marching cubes never
     sees more than a segment's own box. Raises 400 for unknown segment numbers.
@@ -80,4 +96,13 @@ def segment_meshes(
             yield segment, None
             continue
         mask = labelmap.layers[segment.layer][box] == segment.value
-        yield segment, _finish(surface(mask, labelmap.geometry, _start(box)), options)
+        yield segment, SegmentCrop(segment, mask, _start(box))
+
+
+def segment_meshes(
+    labelmap: LabelMap, numbers: Sequence[int] | None, options: MeshOptions
+) -> Iterator[tuple[Segment, Mesh | None]]:
+    """Each asked segment (all where ``numbers`` is None) with its mesh, None where empty;
+    see :func:`segment_crops`."""
+    for segment, crop in segment_crops(labelmap, numbers):
+        yield segment, None if crop is None else crop.mesh(labelmap.geometry, options)

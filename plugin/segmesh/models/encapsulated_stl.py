@@ -46,6 +46,13 @@ class ModelSource:
     key: str
     instances: tuple[tuple[str, str, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        # Only the patient and study attributes are used: keeping no more (not a SEG's
+        # per-frame sequences) keeps the source small to send to worker processes.
+        study = Dataset()
+        copy_patient_and_study(self.study, study)
+        object.__setattr__(self, "study", study)
+
 
 @dataclass(frozen=True)
 class ModelRequest:

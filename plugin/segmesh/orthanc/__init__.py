@@ -18,8 +18,10 @@ import orthanc
 from .. import __version__
 from ..seg.decoders import available_decoders
 from ..settings import Settings
-from . import log, routes, runtime
+from . import events, log, routes, runtime
 from .cache import LabelMapCache
+from .tasks.context import TaskContext
+from .workers import WorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +30,18 @@ def register() -> Settings:
     """Read the settings, register every route and log what is available."""
     log.install()
     settings = Settings.from_configuration(json.loads(orthanc.GetConfiguration()))
-    routes.register(settings, LabelMapCache(settings))
+    workers = WorkerPool(settings.workers)
+    context = TaskContext(settings, workers)
+    routes.register(context, LabelMapCache(context))
+    events.register(workers)
     decoders = available_decoders()
     logger.warning(
-        "segmesh %s loaded on %s, Python %s (MaxVoxels %d); decoders available: %s; missing: %s",
+        "segmesh %s loaded on %s, Python %s, %s (MaxVoxels %d); decoders available: %s; "
+        "missing: %s",
         __version__,
         runtime.variant(),
         platform.python_version(),
+        workers.describe(),
         settings.max_voxels,
         ", ".join(name for name, ok in decoders.items() if ok) or "none",
         ", ".join(name for name, ok in decoders.items() if not ok) or "none",

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from ..geometry import Plane, image_planes
 from ..lru import ByteBudgetLRU
 from ..options import LabelMapOptions
-from ..settings import Settings
+from .tasks.context import TaskContext
 from .tasks.labelmaps import LoadedSource, load_labelmap
 
 CacheKey = tuple[str, LabelMapOptions]
-Loader = Callable[[str, LabelMapOptions, Settings], LoadedSource]
+Loader = Callable[[str, LabelMapOptions, TaskContext], LoadedSource]
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,8 @@ class CachedLabelMap:
 
     @property
     def nbytes(self) -> int:
-        """Memory held, approximately: the label map and the source's pixel data."""
-        pixel_data = self.source.dataset.get("PixelData") or b""
-        return int(self.source.labelmap.layers.nbytes) + len(pixel_data)
+        """Memory held, approximately: the label map (the source is kept without pixels)."""
+        return int(self.source.labelmap.layers.nbytes)
 
 
 def _cached(source: LoadedSource) -> CachedLabelMap:
@@ -49,18 +48,18 @@ class LabelMapCache:
     """Least recently used label maps, keyed by (instance id, options), within
     ``Settings.cache_megabytes``; see :class:`segmesh.lru.ByteBudgetLRU`."""
 
-    def __init__(self, settings: Settings, loader: Loader = load_labelmap) -> None:
-        self.settings = settings
+    def __init__(self, context: TaskContext, loader: Loader = load_labelmap) -> None:
+        self.context = context
         self._loader = loader
         self._entries: ByteBudgetLRU[CacheKey, CachedLabelMap] = ByteBudgetLRU(
-            settings.cache_megabytes * 1024 * 1024, lambda entry: entry.nbytes
+            context.settings.cache_megabytes * 1024 * 1024, lambda entry: entry.nbytes
         )
 
     def get(self, instance_id: str, options: LabelMapOptions) -> CachedLabelMap:
         """The label map of ``instance_id`` with ``options``, loaded on a miss."""
         return self._entries.get(
             (instance_id, options),
-            lambda: _cached(self._loader(instance_id, options, self.settings)),
+            lambda: _cached(self._loader(instance_id, options, self.context)),
         )
 
     def forget(self, instance_id: str) -> None:

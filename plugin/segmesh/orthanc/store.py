@@ -39,20 +39,30 @@ def study_series_ids(study_id: str) -> list[str]:
     return [str(identifier) for identifier in _resource("studies", study_id, "study")["Series"]]
 
 
-def read_instance(instance_id: str, stop_before_pixels: bool = False) -> Dataset:
-    """The DICOM dataset of an Orthanc instance; 404 where unknown, 400 where unreadable."""
+def instance_file(instance_id: str) -> bytes:
+    """The Part-10 file of an Orthanc instance; 404 where unknown."""
     try:
         data = orthanc.GetDicomForInstance(instance_id)
     except orthanc.OrthancException as error:
         raise _not_found_or_same(error, "instance", instance_id) from error
     if data is None:
         raise NotFoundError("Unknown instance", instance_id)
+    return bytes(data)
+
+
+def parse(data: bytes, instance_id: str, stop_before_pixels: bool = False) -> Dataset:
+    """``data`` (the file of ``instance_id``) as a dataset; 400 where unreadable."""
     try:
         return dcmread(BytesIO(data), stop_before_pixels=stop_before_pixels, force=True)
     except (InvalidDicomError, ValueError, EOFError, OSError) as error:
         raise BrokenFileError(
             "Unreadable DICOM file", f"instance {instance_id}: {error}"
         ) from error
+
+
+def read_instance(instance_id: str, stop_before_pixels: bool = False) -> Dataset:
+    """The DICOM dataset of an Orthanc instance; 404 where unknown, 400 where unreadable."""
+    return parse(instance_file(instance_id), instance_id, stop_before_pixels)
 
 
 def series_id_of_uid(series_instance_uid: str) -> str | None:

@@ -12,17 +12,17 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 
 from __future__ import annotations
 
-from ...settings import Settings
 from ..cache import LabelMapCache
+from ..tasks.context import TaskContext
 from . import app, models, segments
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
 
 
-def register(settings: Settings, cache: LabelMapCache) -> None:
-    """Register every route, bound to ``settings`` and the label map ``cache``."""
+def register(context: TaskContext, cache: LabelMapCache) -> None:
+    """Register every route, bound to ``context`` and the label map ``cache``."""
     segments.register()
-    LabelMapRoute(settings).register()
+    LabelMapRoute(context).register()
     OverlayRoute(cache).register()
-    models.register(settings)
+    models.register(context)
     app.register()

@@ -9,8 +9,8 @@ from ...dicom.image_volume import image_volume
 from ...errors import BadRequestError
 from ...formats import Format, export
 from ...options import LabelMapOptions
-from ...settings import Settings
 from ..http import INSTANCE_ROUTE, Answer, Request, register_route
+from ..tasks.context import TaskContext
 from ..tasks.labelmaps import load_labelmap
 
 #: Values of ``include=``.
@@ -46,17 +46,17 @@ class LabelMapRequest:
 
 
 class LabelMapRoute:
-    """The route, with the settings it checks requests against."""
+    """The route, with the context its work runs in."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, context: TaskContext) -> None:
+        self.context = context
 
     def labelmap(self, request: Request) -> Answer:
         """Convert one instance and answer the file."""
         instance_id = request.groups[0]
         parsed = LabelMapRequest.from_query(request.query)
         loaded = load_labelmap(
-            instance_id, parsed.options, self.settings, with_image_pixels=parsed.include_image
+            instance_id, parsed.options, self.context, with_image_pixels=parsed.include_image
         )
         image = None
         if parsed.include_image and loaded.images is not None:  # load_labelmap checked

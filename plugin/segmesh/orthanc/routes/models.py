@@ -16,9 +16,9 @@ from ...formats import MeshFormat, export_mesh
 from ...mesh import MeshOptions, ThresholdOptions, segment_meshes
 from ...models import stl_document
 from ...options import LabelMapOptions
-from ...settings import Settings
 from .. import store
 from ..http import INSTANCE_ROUTE, SERIES_ROUTE, STUDY_ROUTE, Answer, Request, register_route
+from ..tasks.context import TaskContext
 from ..tasks.labelmaps import load_labelmap
 from ..tasks.models import (
     StoreOptions,
@@ -28,12 +28,12 @@ from ..tasks.models import (
 )
 
 
-def register(settings: Settings) -> None:
-    """Register the model routes, bound to ``settings``."""
+def register(context: TaskContext) -> None:
+    """Register the model routes, bound to ``context``."""
 
     def post_instance_stl(request: Request) -> Answer:
         options = StoreOptions.from_body(request.json_body())
-        return Answer.json(store_source_models(request.groups[0], options, settings))
+        return Answer.json(store_source_models(request.groups[0], options, context))
 
     def get_instance_stl(request: Request) -> Answer:
         query = request.query
@@ -46,7 +46,7 @@ def register(settings: Settings) -> None:
                 numbers = (int(segment_text),)
             except ValueError as error:
                 raise BadRequestError("Bad parameter segment", f"{segment_text!r}") from error
-        loaded = load_labelmap(request.groups[0], LabelMapOptions(segments=numbers), settings)
+        loaded = load_labelmap(request.groups[0], LabelMapOptions(segments=numbers), context)
         if numbers is None:
             if len(loaded.labelmap.segments) != 1:
                 raise BadRequestError(
@@ -79,7 +79,7 @@ def register(settings: Settings) -> None:
         body = request.json_body()
         threshold = ThresholdOptions.from_body(body)
         options = StoreOptions.from_body({**body, "Segments": None, "Merge": False})
-        return Answer.json(store_series_model(request.groups[0], threshold, options, settings))
+        return Answer.json(store_series_model(request.groups[0], threshold, options, context))
 
     def post_nifti_stl(request: Request) -> Answer:
         body = request.json_body()
@@ -89,7 +89,7 @@ def register(settings: Settings) -> None:
         frame_of_reference_uid = _uid(body.get("FrameOfReferenceUID"), "FrameOfReferenceUID")
         return Answer.json(
             store_nifti_models(
-                request.groups[0], nifti, labels, frame_of_reference_uid, options, settings
+                request.groups[0], nifti, labels, frame_of_reference_uid, options, context
             )
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
@@ -10,14 +11,19 @@ from ...dicom.description import SourceDescription
 from ...errors import UnprocessableError
 from ...labelmap import LabelMap
 from ...options import Grid, LabelMapOptions
-from ...settings import Settings
-from ...sources import describe, to_labelmap
+from ...sources import describe, labelmap_of_file
 from .. import store
+from .context import TaskContext
+
+#: (7FE0,0010) Pixel Data: elements from here on are pixels, not header.
+PIXEL_DATA = 0x7FE00010
 
 
 @dataclass(frozen=True)
 class LoadedSource:
     """A source instance with what was loaded for it.
+
+    ``dataset`` is the source's header (no pixel data: its pixels were decoded in a worker).
 
     ``images`` is the referenced series (Orthanc order) where the source grid was used, and
     ``series_id`` its Orthanc id; both None on the native grid.
@@ -39,10 +45,17 @@ def referenced_series_id(description: SourceDescription) -> str | None:
     return None
 
 
+def headers(images: Sequence[Dataset]) -> list[Dataset]:
+    """``images`` without their pixel data: what a conversion needs, small to send to a worker."""
+    return [
+        Dataset({tag: element for tag, element in ds.items() if tag < PIXEL_DATA}) for ds in images
+    ]
+
+
 def load_labelmap(
     instance_id: str,
     options: LabelMapOptions,
-    settings: Settings,
+    context: TaskContext,
     with_image_pixels: bool = False,
 ) -> LoadedSource:
     """Read the instance, choose the grid, load the referenced images if needed, convert.
@@ -54,7 +67,8 @@ def load_labelmap(
     missing series where it is not stored; so does ``with_image_pixels`` without a source grid,
     before any conversion.
     """
-    dataset = store.read_instance(instance_id)
+    data = store.instance_file(instance_id)
+    dataset = store.parse(data, instance_id, stop_before_pixels=True)
     description = describe(dataset)
     series_id = None
     if options.grid is not Grid.NATIVE:
@@ -74,5 +88,11 @@ def load_labelmap(
         if series_id
         else None
     )
-    labelmap = to_labelmap(dataset, images, options, settings)
+    labelmap = context.workers.run(
+        labelmap_of_file,
+        data,
+        headers(images) if with_image_pixels and images else images,
+        options,
+        context.settings,
+    )
     return LoadedSource(dataset, description, labelmap, series_id, images)

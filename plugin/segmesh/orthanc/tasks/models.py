@@ -6,6 +6,7 @@ series of the source's study, and answers the JSON of the storing routes."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -16,16 +17,16 @@ import orthanc
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
-from ...dicom.part10 import part10
+from ...dicom.color import RGB
 from ...dicom.tags import apply_tags
 from ...errors import BadRequestError, UnprocessableError
 from ...formats import nifti_labelmap
-from ...labelmap import LabelMap, Segment
-from ...mesh import Mesh, MeshOptions, ThresholdOptions, merge, segment_meshes, threshold_labelmap
-from ...models import ModelRequest, ModelSource, encapsulated_stl, model_label
+from ...labelmap import LabelMap
+from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops, threshold_labelmap
+from ...models import ModelRequest, ModelSource, build_model, model_label
 from ...options import LabelMapOptions
-from ...settings import Settings
 from .. import store
+from .context import TaskContext
 from .labelmaps import load_labelmap
 
 
@@ -72,13 +73,9 @@ class StoreOptions:
         }
 
 
-def _store_dataset(dataset: Dataset) -> dict[str, Any]:
-    answer: dict[str, Any] = json.loads(orthanc.RestApiPost("/instances", part10(dataset)))
+def _store_file(data: bytes) -> dict[str, Any]:
+    answer: dict[str, Any] = json.loads(orthanc.RestApiPost("/instances", data))
     return answer
-
-
-def _volume_ml(mesh: Mesh) -> float:
-    return round(mesh.volume / 1000.0, 3)
 
 
 def store_models(
@@ -86,51 +83,93 @@ def store_models(
     source: ModelSource,
     options: StoreOptions,
     series_description: str,
+    context: TaskContext,
     extra_parameters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Mesh the segments, store one instance per segment (or one merged), answer the ids."""
+    """Mesh the segments, store one instance per segment (or one merged), answer the ids.
+
+    Each model is meshed and encoded in a worker from its segment's crop; this process only
+    stores the files, in order, reporting progress and checking for cancellation after each.
+    """
     parameters = {**options.parameters(), **(extra_parameters or {})}
     request = ModelRequest(source, parameters, series_description, options.tags)
-    built: list[tuple[Segment, Mesh]] = []
+    crops: list[SegmentCrop] = []
     skipped: list[dict[str, Any]] = []
-    for segment, mesh in segment_meshes(labelmap, options.segments, options.mesh):
-        if mesh is None:
+    for segment, crop in segment_crops(labelmap, options.segments):
+        if crop is None:
             skipped.append({"Segment": segment.number, "Label": segment.label, "Reason": "empty"})
         else:
-            built.append((segment, mesh))
-    if not built:
+            crops.append(crop)
+    if not crops:
         raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
+    plans = _plans(crops, options.merge)
+    now = datetime.datetime.now()
+    calls = [
+        (
+            plan.crops,
+            labelmap.geometry,
+            options.mesh,
+            request,
+            plan.key,
+            plan.label,
+            plan.color,
+            number,
+            now,
+        )
+        for number, plan in enumerate(plans, start=1)
+    ]
     instances = []
     stored: dict[str, Any] = {}
-    if options.merge:
-        mesh = merge([mesh for _, mesh in built])
-        numbers = [segment.number for segment, _ in built]
-        label = model_label([segment.label for segment, _ in built])
-        key = "merged:" + ",".join(str(n) for n in numbers)
-        dataset = encapsulated_stl(mesh, request, key, label, built[0][0].color, 1)
-        stored = _store_dataset(dataset)
-        instances.append(_instance_json(stored, numbers, label, mesh))
-    else:
-        for number, (segment, mesh) in enumerate(built, start=1):
-            dataset = encapsulated_stl(
-                mesh, request, str(segment.number), segment.label, segment.color, number
+    built_models = context.workers.imap(build_model, calls)
+    try:
+        for done, (plan, built) in enumerate(zip(plans, built_models, strict=True), start=1):
+            context.check_cancelled()
+            stored = _store_file(built.file)
+            instances.append(
+                {
+                    "ID": stored["ID"],
+                    "Segment": plan.segment,
+                    "Label": plan.label,
+                    "Triangles": built.triangles,
+                    "VolumeMl": built.volume_ml,
+                    "Status": stored.get("Status", ""),
+                }
             )
-            stored = _store_dataset(dataset)
-            instances.append(_instance_json(stored, segment.number, segment.label, mesh))
+            context.progress(done, len(plans))
+    finally:
+        built_models.close()
     return {"Series": stored["ParentSeries"], "Instances": instances, "Skipped": skipped}
 
 
-def _instance_json(
-    stored: Mapping[str, Any], segment: int | Sequence[int], label: str, mesh: Mesh
-) -> dict[str, Any]:
-    return {
-        "ID": stored["ID"],
-        "Segment": segment,
-        "Label": label,
-        "Triangles": mesh.triangle_count,
-        "VolumeMl": _volume_ml(mesh),
-        "Status": stored.get("Status", ""),
-    }
+@dataclass(frozen=True)
+class _ModelPlan:
+    """What one stored model is made of, and how the answer names it."""
+
+    crops: tuple[SegmentCrop, ...]
+    key: str
+    label: str
+    color: RGB
+    segment: int | list[int]
+
+
+def _plans(crops: Sequence[SegmentCrop], merged: bool) -> list[_ModelPlan]:
+    if not merged:
+        return [
+            _ModelPlan(
+                (c,), str(c.segment.number), c.segment.label, c.segment.color, c.segment.number
+            )
+            for c in crops
+        ]
+    numbers = [crop.segment.number for crop in crops]
+    return [
+        _ModelPlan(
+            tuple(crops),
+            "merged:" + ",".join(str(n) for n in numbers),
+            model_label([crop.segment.label for crop in crops]),
+            crops[0].segment.color,
+            numbers,
+        )
+    ]
 
 
 def _source_of(dataset: Dataset, labelmap: LabelMap) -> ModelSource:
@@ -160,14 +199,14 @@ def _study_dataset(study_id: str) -> tuple[Dataset, list[str]]:
 
 
 def store_source_models(
-    instance_id: str, options: StoreOptions, settings: Settings
+    instance_id: str, options: StoreOptions, context: TaskContext
 ) -> dict[str, Any]:
     """Models of the segments of a stored SEG or RT-STRUCT."""
-    loaded = load_labelmap(instance_id, LabelMapOptions(segments=options.segments), settings)
+    loaded = load_labelmap(instance_id, LabelMapOptions(segments=options.segments), context)
     kind = loaded.description.kind.value
     description = f"Models of {loaded.dataset.get('SeriesDescription') or kind}"
     answer = store_models(
-        loaded.labelmap, _source_of(loaded.dataset, loaded.labelmap), options, description
+        loaded.labelmap, _source_of(loaded.dataset, loaded.labelmap), options, description, context
     )
     # Segments the label map could not hold (say, RT-STRUCT ROIs of points) are reported too.
     answer["Skipped"] = [
@@ -179,11 +218,11 @@ def store_source_models(
 
 
 def store_series_model(
-    series_id: str, threshold: ThresholdOptions, options: StoreOptions, settings: Settings
+    series_id: str, threshold: ThresholdOptions, options: StoreOptions, context: TaskContext
 ) -> dict[str, Any]:
     """The model of a thresholded image series (HU for CT)."""
     images = store.read_series(series_id)
-    labelmap = threshold_labelmap(images, threshold, settings)
+    labelmap = threshold_labelmap(images, threshold, context.settings)
     source = ModelSource(
         study=images[0],
         frame_of_reference_uid=labelmap.geometry.frame_of_reference_uid,
@@ -194,7 +233,7 @@ def store_series_model(
         ),
     )
     description = f"Model of {images[0].get('SeriesDescription') or 'series'}"
-    return store_models(labelmap, source, options, description, threshold.to_json())
+    return store_models(labelmap, source, options, description, context, threshold.to_json())
 
 
 def store_nifti_models(
@@ -203,7 +242,7 @@ def store_nifti_models(
     labels: Mapping[int, str],
     frame_of_reference_uid: str,
     options: StoreOptions,
-    settings: Settings,
+    context: TaskContext,
 ) -> dict[str, Any]:
     """Models of the labels of a NIfTI label map, in the study ``study_id``.
 
@@ -217,6 +256,8 @@ def store_nifti_models(
         if len(frames_of_reference) == 1
         else generate_uid(entropy_srcs=["segmesh-nifti", digest])
     )
-    labelmap = nifti_labelmap(nifti, labels, frame_of_reference_uid, settings)
+    labelmap = context.workers.run(
+        nifti_labelmap, nifti, labels, frame_of_reference_uid, context.settings
+    )
     source = ModelSource(study, frame_of_reference_uid, f"nifti:{digest}:{study_id}")
-    return store_models(labelmap, source, options, "Models of a NIfTI label map")
+    return store_models(labelmap, source, options, "Models of a NIfTI label map", context)

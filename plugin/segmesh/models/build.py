@@ -1,0 +1,44 @@
+"""One model built from segment crops: meshed, encoded as an Encapsulated STL Part-10 file.
+
+This is the unit of work a worker process runs: its inputs (crops of the segments' bounding
+boxes, the grid, the options) and its output (the file and two figures) are small.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..dicom.color import RGB
+from ..dicom.part10 import part10
+from ..geometry import VolumeGeometry
+from ..mesh import MeshOptions, SegmentCrop, merge
+from .encapsulated_stl import ModelRequest, encapsulated_stl
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """A model ready to store: its Part-10 ``file``, triangle count and volume in ml."""
+
+    file: bytes
+    triangles: int
+    volume_ml: float
+
+
+def build_model(
+    crops: Sequence[SegmentCrop],
+    geometry: VolumeGeometry,
+    options: MeshOptions,
+    request: ModelRequest,
+    segment_key: str,
+    label: str,
+    color: RGB,
+    instance_number: int,
+    now: datetime.datetime,
+) -> BuiltModel:
+    """The model of the (non-empty) ``crops``: one segment's, or several merged into one."""
+    meshes = [mesh for crop in crops if (mesh := crop.mesh(geometry, options)) is not None]
+    mesh = meshes[0] if len(meshes) == 1 else merge(meshes)
+    dataset = encapsulated_stl(mesh, request, segment_key, label, color, instance_number, now)
+    return BuiltModel(part10(dataset), mesh.triangle_count, round(mesh.volume / 1000.0, 3))

@@ -1,0 +1,140 @@
+"""Worker processes for the heavy core work (decoding, rasterising, meshing, DICOM encoding).
+
+All Python callbacks of Orthanc share one interpreter and one GIL; CPU-heavy steps run in a pool
+of processes instead (the Orthanc Book's advice). Workers are started with the spawn method
+(never a fork of the multi-threaded Orthanc) from the venv's Python: inside Orthanc,
+``sys.executable`` is the Orthanc binary. They import only the core, which never imports
+``orthanc``. A worker that dies fails the calls it was running with a 500 JSON error and the
+pool is started anew; Orthanc's stop ends the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import sys
+import threading
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from ..errors import SegMeshError
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class WorkerCrashedError(SegMeshError):
+    """A worker process died while running a request's work."""
+
+    http_status = 500
+
+
+def venv_python() -> Path:
+    """The Python of the venv that holds segmesh's dependencies (on ``sys.path``)."""
+    for entry in sys.path:
+        path = Path(entry)
+        if path.name == "site-packages" and (path.parents[2] / "pyvenv.cfg").is_file():
+            candidate = path.parents[2] / "bin" / "python"
+            if candidate.exists():
+                return candidate
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return Path(f"/usr/bin/python{version}")
+
+
+class WorkerPool:
+    """``count`` worker processes, or the calling thread where ``count`` is 0."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        if count:
+            # Spawn, not fork: Orthanc is multi-threaded. set_executable is process-wide, but
+            # this interpreter is segmesh's own.
+            self._context = multiprocessing.get_context("spawn")
+            self._context.set_executable(str(venv_python()))
+
+    def describe(self) -> str:
+        """For the start-up log."""
+        if not self.count:
+            return "in-process (Workers 0)"
+        return f"{self.count} worker processes ({venv_python()})"
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(self.count, mp_context=self._context)
+            return self._executor
+
+    def _restart(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                logger.error("segmesh: a worker process died; starting the pool anew")
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+
+    def submit(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        """Run ``function`` in a worker (or here, with no workers); see :meth:`result`."""
+        if not self.count:
+            future: Future[R] = Future()
+            try:
+                future.set_result(function(*args, **kwargs))
+            except BaseException as error:
+                future.set_exception(error)
+            return future
+        pool = self._pool()
+        try:
+            submitted = pool.submit(function, *args, **kwargs)
+        except BrokenProcessPool:
+            self._restart(pool)
+            submitted = self._pool().submit(function, *args, **kwargs)
+        submitted.add_done_callback(lambda done: self._check(pool, done))
+        return submitted
+
+    def _check(self, pool: ProcessPoolExecutor, done: Future[Any]) -> None:
+        if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
+            self._restart(pool)
+
+    @staticmethod
+    def result(future: Future[R]) -> R:
+        """The result of a submitted call; a dead worker becomes :class:`WorkerCrashedError`."""
+        try:
+            return future.result()
+        except BrokenProcessPool as error:
+            raise WorkerCrashedError(
+                "Worker process died", "the work was stopped; repeat the request"
+            ) from error
+
+    def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """``function(*args)`` in a worker, waited for."""
+        return self.result(self.submit(function, *args, **kwargs))
+
+    def imap(
+        self, function: Callable[..., R], calls: Sequence[tuple[Any, ...]]
+    ) -> Generator[R, None, None]:
+        """``function(*call)`` for each call, in order: submitted all at once to the workers
+        (one at a time, as they are asked for, without workers). Closing the iterator early
+        cancels the calls not yet started."""
+        if not self.count:
+            for call in calls:
+                yield function(*call)
+            return
+        futures = [self.submit(function, *call) for call in calls]
+        try:
+            for future in futures:
+                yield self.result(future)
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def shutdown(self) -> None:
+        """End the workers (Orthanc stops)."""
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
