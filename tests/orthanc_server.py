@@ -46,6 +46,7 @@ class OrthancServer:
             "RemoteAccessAllowed": False,
             "AuthenticationEnabled": False,
             "HttpTimeout": 120,
+            "CheckRevisions": True,
             **(extra_configuration or {}),
         }
         self.config_path = work_dir / "orthanc.json"

@@ -20,6 +20,8 @@ from ..seg.decoders import available_decoders
 from ..settings import Settings
 from . import events, log, routes, runtime
 from .cache import LabelMapCache
+from .jobs import JobRunner, JobStore
+from .revisions import RevisionedMetadata
 from .tasks.context import TaskContext
 from .workers import WorkerPool
 
@@ -29,11 +31,20 @@ logger = logging.getLogger(__name__)
 def register() -> Settings:
     """Read the settings, register every route and log what is available."""
     log.install()
-    settings = Settings.from_configuration(json.loads(orthanc.GetConfiguration()))
+    configuration = json.loads(orthanc.GetConfiguration())
+    settings = Settings.from_configuration(configuration)
     workers = WorkerPool(settings.workers)
     context = TaskContext(settings, workers)
-    routes.register(context, LabelMapCache(context))
-    events.register(workers)
+    metadata = RevisionedMetadata(configuration, orthanc.GenerateRestApiAuthorizationToken())
+    node = f"{configuration.get('Name', 'Orthanc')}:{configuration.get('HttpPort', 8042)}"
+    runner = JobRunner(context, JobStore(metadata), node)
+    routes.register(context, LabelMapCache(context), runner)
+    events.register(workers, runner)
+    if not metadata.checks_revisions:
+        logger.warning(
+            "segmesh: Orthanc's CheckRevisions is false: job records are not protected "
+            'against two nodes writing at once; set "CheckRevisions": true'
+        )
     decoders = available_decoders()
     logger.warning(
         "segmesh %s loaded on %s, Python %s, %s (MaxVoxels %d); decoders available: %s; "

@@ -3,21 +3,37 @@ it never blocks, it only hands events on."""
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from typing import Any
 
 import orthanc
 
+from .jobs import JobRunner
 from .workers import WorkerPool
 
 logger = logging.getLogger(__name__)
 
 
-def register(workers: WorkerPool) -> None:
-    """Listen to Orthanc's changes: its stop ends the worker processes."""
+def _resume(runner: JobRunner) -> None:
+    try:
+        runner.resume(
+            [str(identifier) for identifier in json.loads(orthanc.RestApiGet("/studies"))]
+        )
+    except Exception:
+        logger.exception("segmesh: unfinished jobs could not be resumed")
+
+
+def register(workers: WorkerPool, runner: JobRunner) -> None:
+    """Listen to Orthanc's changes: once started, unfinished jobs are run again; its stop
+    ends the job threads and the worker processes."""
 
     def on_change(change_type: Any, level: Any, resource: str) -> None:
-        if change_type == orthanc.ChangeType.ORTHANC_STOPPED:
+        if change_type == orthanc.ChangeType.ORTHANC_STARTED:
+            threading.Thread(target=_resume, args=(runner,), name="segmesh-resume").start()
+        elif change_type == orthanc.ChangeType.ORTHANC_STOPPED:
+            runner.shutdown()
             workers.shutdown()
 
     orthanc.RegisterOnChangeCallback(on_change)

@@ -59,11 +59,12 @@ class Answer:
     body: bytes
     mime_type: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    status: int = 200
 
     @classmethod
-    def json(cls, value: Any) -> Answer:
-        """A JSON answer."""
-        return cls(json.dumps(value, indent=2).encode(), "application/json")
+    def json(cls, value: Any, status: int = 200) -> Answer:
+        """A JSON answer (ASCII: non-ASCII characters are escaped)."""
+        return cls(json.dumps(value, indent=2).encode(), "application/json", status=status)
 
 
 def decode_query(raw: Mapping[str, str]) -> dict[str, str]:
@@ -83,9 +84,21 @@ def send_error(output: Any, status: int, message: str, details: str) -> None:
     send_status(output, status, body.encode("ascii"))
 
 
-def _orthanc_error_status(error: Exception) -> int:
-    code = error.args[0] if error.args else None
-    return 404 if code == ORTHANC_UNKNOWN_RESOURCE else 500
+def error_answer(error: Exception, what: str) -> tuple[int, str, str]:
+    """(status, Error, Details) of a failed request or job, logged once: bad input and unknown
+    resources as a warning line, anything else with its traceback (that is a bug)."""
+    if isinstance(error, SegMeshError):
+        logger.warning("segmesh: %s: %s", what, error)
+        return error.http_status, error.message, error.details
+    if isinstance(error, orthanc.OrthancException):
+        code = error.args[0] if error.args else None
+        if code == ORTHANC_UNKNOWN_RESOURCE:
+            logger.warning("segmesh: %s: unknown resource", what)
+            return 404, "Unknown resource", what
+        logger.error("segmesh: %s: Orthanc error %s", what, error)
+        return 500, "Orthanc error", str(error)
+    logger.exception("segmesh: %s failed", what)
+    return 500, "Internal error", f"{type(error).__name__}: {error}"
 
 
 def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> None:
@@ -105,25 +118,17 @@ def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> 
         )
         try:
             answer = handler(typed)
-        except SegMeshError as error:
-            logger.warning("segmesh: %s %s: %s", method, uri, error)
-            send_error(output, error.http_status, error.message, error.details)
-            return
-        except orthanc.OrthancException as error:
-            status = _orthanc_error_status(error)
-            if status == 404:
-                logger.warning("segmesh: %s %s: unknown resource", method, uri)
-                send_error(output, 404, "Unknown resource", uri)
-            else:
-                logger.error("segmesh: %s %s: Orthanc error %s", method, uri, error)
-                send_error(output, 500, "Orthanc error", str(error))
-            return
         except Exception as error:
-            logger.exception("segmesh: %s %s failed", method, uri)
-            send_error(output, 500, "Internal error", f"{type(error).__name__}: {error}")
+            status, message, details = error_answer(error, f"{method} {uri}")
+            send_error(output, status, message, details)
             return
         for name, value in answer.headers.items():
             output.SetHttpHeader(name, value)
-        output.AnswerBuffer(answer.body, answer.mime_type)
+        if answer.status == 200:
+            output.AnswerBuffer(answer.body, answer.mime_type)
+        else:
+            # Other successes (202 Accepted) go through SendHttpStatus, with their body.
+            output.SetHttpHeader("Content-Type", answer.mime_type)
+            send_status(output, answer.status, answer.body)
 
     orthanc.RegisterRestCallback(pattern, callback)

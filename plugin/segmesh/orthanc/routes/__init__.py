@@ -7,22 +7,25 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 - :mod:`.overlay`: ``GET /instances/{id}/segmesh/overlay/{imageId}.png``;
 - :mod:`.models`: ``/instances/{id}/segmesh/stl`` and ``model``, ``/series/{id}/segmesh/stl``,
   ``/studies/{id}/segmesh/nifti-stl``;
+- :mod:`.jobs`: ``GET /segmesh/jobs``, ``GET|DELETE /segmesh/jobs/{id}``;
 - :mod:`.app`: ``GET /segmesh/app/...`` and the Orthanc Explorer extension.
 """
 
 from __future__ import annotations
 
 from ..cache import LabelMapCache
+from ..jobs import JobRunner
 from ..tasks.context import TaskContext
-from . import app, models, segments
+from . import app, jobs, models, segments
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
 
 
-def register(context: TaskContext, cache: LabelMapCache) -> None:
-    """Register every route, bound to ``context`` and the label map ``cache``."""
+def register(context: TaskContext, cache: LabelMapCache, runner: JobRunner) -> None:
+    """Register every route, bound to ``context``, the label map ``cache`` and the jobs."""
     segments.register()
     LabelMapRoute(context).register()
     OverlayRoute(cache).register()
-    models.register(context)
+    models.register(context, runner)
+    jobs.register(runner)
     app.register()

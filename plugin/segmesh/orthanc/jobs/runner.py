@@ -1,0 +1,180 @@
+"""Running segmesh's jobs: a few threads of this process, whose heavy steps go to the workers.
+
+orthanc-python cannot create jobs in Orthanc's own ``/jobs`` (``OrthancPluginCreateJob`` is not
+wrapped), so segmesh keeps its own. A job is claimed by compare-and-set on its record
+(Pending -> Running, with this node's name), so two nodes never run the same job; its progress
+and heartbeat are written as its models are stored. At start, a node runs again the jobs it
+left unfinished, and those another node left with no heartbeat for :data:`STALE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orthanc
+
+from ...errors import SegMeshError
+from ..http import error_answer
+from ..revisions import JsonObject
+from ..tasks.context import CancelledError, TaskContext
+from ..tasks.storing import KINDS
+from .records import JobState, JobStore, new_record, now_text
+
+logger = logging.getLogger(__name__)
+
+#: A Running job whose node wrote no heartbeat for this long is taken over by another node.
+STALE_SECONDS = 300
+#: Jobs running at once on one node (their heavy steps share the worker pool).
+JOB_THREADS = 2
+
+
+def study_of_resource(level: str, resource_id: str) -> str:
+    """The Orthanc id of the study of ``/{level}/{resource_id}``; 404 where unknown."""
+    if level == "studies":
+        json.loads(orthanc.RestApiGet(f"/studies/{resource_id}"))
+        return resource_id
+    return str(json.loads(orthanc.RestApiGet(f"/{level}/{resource_id}/study"))["ID"])
+
+
+def _stale(record: JsonObject) -> bool:
+    beat = datetime.datetime.strptime(str(record["Heartbeat"]), "%Y%m%dT%H%M%S")
+    age = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - beat
+    return age.total_seconds() > STALE_SECONDS
+
+
+class JobRunner:
+    """Queues, runs and cancels jobs; ``node`` names this Orthanc among those of a database."""
+
+    def __init__(self, context: TaskContext, store: JobStore, node: str) -> None:
+        self.context = context
+        self.store = store
+        self.node = node
+        self._executor = ThreadPoolExecutor(JOB_THREADS, thread_name_prefix="segmesh-job")
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def submit(self, kind: str, resource_id: str, body: Mapping[str, Any]) -> JsonObject:
+        """A new job of ``kind`` on the resource, with the request's ``body`` (checked now:
+        400 before anything is queued)."""
+        storing = KINDS[kind]
+        storing.prepare(resource_id, body)
+        study_id = study_of_resource(storing.level, resource_id)
+        record = new_record(study_id, kind, storing.level, resource_id, dict(body), self.node)
+        self.store.add(record)
+        self._executor.submit(self._run, record["ID"])
+        return record
+
+    def cancel(self, job_id: str) -> JsonObject:
+        """Cancel a pending or running job (a finished one is left as it is)."""
+
+        def cancel(record: JsonObject) -> JsonObject | None:
+            if JobState(record["State"]).finished:
+                return None
+            return {**record, "State": JobState.CANCELLED.value, "CompletionTime": now_text()}
+
+        with self._lock:
+            self._cancelled.add(job_id)
+        return self.store.change(job_id, cancel)
+
+    def resume(self, study_ids: list[str]) -> None:
+        """Queue again the unfinished jobs of this node, and the stale ones of other nodes."""
+        for record in self.store.all(study_ids):
+            if JobState(record["State"]).finished:
+                continue
+            if record["Node"] != self.node and not _stale(record):
+                continue
+            seen = (record["State"], record["Heartbeat"], record["Node"])
+
+            def take(current: JsonObject, seen: tuple[Any, ...] = seen) -> JsonObject | None:
+                if (current["State"], current["Heartbeat"], current["Node"]) != seen:
+                    return None
+                return {
+                    **current,
+                    "State": JobState.PENDING.value,
+                    "Node": self.node,
+                    "Heartbeat": now_text(),
+                }
+
+            taken = self.store.change(record["ID"], take)
+            if taken["Node"] == self.node and taken["State"] == JobState.PENDING.value:
+                logger.warning("segmesh: job %s is run again", record["ID"])
+                self._executor.submit(self._run, record["ID"])
+
+    def shutdown(self) -> None:
+        """Stop taking jobs; running ones end with the workers and keep their Running record,
+        so that this node runs them again at its next start."""
+        self._stopping.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _is_cancelled(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._cancelled
+
+    def _run(self, job_id: str) -> None:
+        def claim(record: JsonObject) -> JsonObject | None:
+            if record["State"] != JobState.PENDING.value or record["Node"] != self.node:
+                return None
+            return {**record, "State": JobState.RUNNING.value, "Heartbeat": now_text()}
+
+        try:
+            record = self.store.change(job_id, claim)
+        except SegMeshError as error:
+            logger.warning("segmesh: job %s cannot start: %s", job_id, error)
+            return
+        if record["State"] != JobState.RUNNING.value or record["Node"] != self.node:
+            return
+
+        def progress(done: int, total: int) -> None:
+            def advance(current: JsonObject) -> JsonObject | None:
+                if current["State"] == JobState.CANCELLED.value:
+                    with self._lock:
+                        self._cancelled.add(job_id)
+                    return None
+                percent = min(99, int(100 * done / max(total, 1)))
+                return {**current, "Progress": percent, "Heartbeat": now_text()}
+
+            self.store.change(job_id, advance)
+
+        context = TaskContext(
+            self.context.settings,
+            self.context.workers,
+            progress,
+            lambda: self._is_cancelled(job_id),
+        )
+        source = record["Source"]["ID"]
+        try:
+            result = KINDS[record["Kind"]].prepare(source, record["Parameters"])(context)
+            self._finish(job_id, JobState.SUCCESS, {"Result": result, "Progress": 100})
+        except CancelledError:
+            self._finish(job_id, JobState.CANCELLED, {})
+        except Exception as error:
+            if self._stopping.is_set():
+                logger.warning("segmesh: job %s stopped with Orthanc; it runs again", job_id)
+                return
+            status, message, details = error_answer(error, f"job {job_id}")
+            error_json = {"Error": message, "Details": details, "HttpStatus": status}
+            self._finish(job_id, JobState.FAILURE, {"Error": error_json})
+
+    def _finish(self, job_id: str, state: JobState, fields: JsonObject) -> None:
+        def finish(record: JsonObject) -> JsonObject:
+            if record["State"] == JobState.CANCELLED.value:
+                # Cancelled meanwhile: what was stored so far stays, the state says cancelled.
+                return {**record, "CompletionTime": record["CompletionTime"] or now_text()}
+            return {
+                **record,
+                **fields,
+                "State": state.value,
+                "CompletionTime": now_text(),
+                "Heartbeat": now_text(),
+            }
+
+        self.store.change(job_id, finish)
+        with self._lock:
+            self._cancelled.discard(job_id)

@@ -1,0 +1,102 @@
+"""Metadata in Orthanc's database, changed by compare-and-set on its revision.
+
+Job records and automatic-run claims must be shared by every Orthanc node of one database and
+written exactly once. Orthanc gives that with ``"CheckRevisions": true``: a PUT of metadata that
+exists needs ``If-Match`` with its current ETag (409 otherwise), and a PUT without it only
+creates. orthanc-python's ``RestApiPut`` cannot send headers, so these calls go to Orthanc's own
+HTTP server on the loopback interface with a token from ``GenerateRestApiAuthorizationToken``
+(which also passes Orthanc's authentication).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import NotFoundError, SegMeshError
+
+#: Compare-and-set attempts before giving up (each loses only to another writer's success).
+ATTEMPTS = 100
+
+JsonObject = dict[str, Any]
+
+
+class ConflictError(SegMeshError):
+    """Other writers kept changing the same record."""
+
+    http_status = 409
+
+
+@dataclass(frozen=True)
+class Revisioned:
+    """A metadata value and its ETag (revision and MD5)."""
+
+    text: str
+    etag: str
+
+
+class RevisionedMetadata:
+    """Reads and compare-and-sets metadata through Orthanc's REST API on the loopback."""
+
+    def __init__(self, configuration: Mapping[str, Any], token: str) -> None:
+        scheme = "https" if configuration.get("SslEnabled") else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{int(configuration.get('HttpPort', 8042))}"
+        self.token = token
+        self.checks_revisions = bool(configuration.get("CheckRevisions", False))
+        # The loopback certificate is Orthanc's own, for another host name: not checked.
+        self._ssl = ssl._create_unverified_context() if scheme == "https" else None
+
+    def _call(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Any:
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=body,
+            method=method,
+            headers={"Authorization": self.token, **headers},
+        )
+        return urllib.request.urlopen(request, timeout=60, context=self._ssl)
+
+    def read(self, path: str) -> Revisioned | None:
+        """The value at ``path`` (``/studies/{id}/metadata/{key}``), None where absent."""
+        try:
+            with self._call("GET", path, None, {}) as answer:
+                return Revisioned(answer.read().decode("utf-8"), answer.headers.get("ETag", ""))
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise
+
+    def write(self, path: str, text: str, etag: str | None) -> bool:
+        """Set ``path`` to ``text`` where its ETag is still ``etag`` (None: where it is absent);
+        False where another writer came first."""
+        headers = {"If-Match": etag} if etag else {}
+        try:
+            with self._call("PUT", path, text.encode("utf-8"), headers):
+                return True
+        except urllib.error.HTTPError as error:
+            if error.code == 409:
+                return False
+            if error.code == 404:
+                raise NotFoundError("Unknown resource", path) from error
+            raise
+
+    def update(
+        self, path: str, change: Callable[[JsonObject | None], JsonObject | None]
+    ) -> JsonObject | None:
+        """Apply ``change`` to the JSON object at ``path`` until it is written unchanged by
+        anyone else in between; ``change`` answers None to write nothing. The value written
+        (or, where nothing was written, the value read) is returned."""
+        for _ in range(ATTEMPTS):
+            current = self.read(path)
+            value = json.loads(current.text) if current else None
+            changed = change(copy.deepcopy(value))
+            if changed is None:
+                return value
+            if self.write(path, json.dumps(changed), current.etag if current else None):
+                return changed
+        raise ConflictError("Record kept changing", path)
