@@ -75,7 +75,9 @@ class WorkerPool:
         with self._lock:
             if self._executor is broken:
                 logger.error("segmesh: a worker process died; starting the pool anew")
-                broken.shutdown(wait=False, cancel_futures=True)
+                # A broken pool fails its pending calls itself; cancelling them as well races
+                # with that (CPython 3.11 then raises InvalidStateError in its own thread).
+                broken.shutdown(wait=False)
                 self._executor = None
 
     def submit(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Future[R]:
@@ -128,6 +130,9 @@ class WorkerPool:
         try:
             for future in futures:
                 yield self.result(future)
+        except WorkerCrashedError:
+            futures = []  # failed by the broken pool already (see _restart)
+            raise
         finally:
             for future in futures:
                 future.cancel()
