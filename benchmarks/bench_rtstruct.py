@@ -63,7 +63,7 @@ def write_case(folder: Path, seed: int = 0) -> None:
             for polygon in (outer, hole, side):
                 roi.add(series.to_lps(k, polygon), images=[series.sop_instance_uids[k]])
         rois.append(roi)
-    for k, image in enumerate(series.images(with_pixels=True)):
+    for k, image in enumerate(series.images()):
         image.save_as(folder / f"ct{k:03d}.dcm", enforce_file_format=True)
     dataset = rtstruct(rois, series.frame_of_reference_uid, series.series_instance_uid)
     dataset.save_as(folder / "rtstruct.dcm", enforce_file_format=True)
