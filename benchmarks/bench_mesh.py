@@ -29,24 +29,28 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import highdicom as hd
 import numpy as np
 import numpy.typing as npt
 import vtk
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from skimage.measure import marching_cubes
 from vtkmodules.util import numpy_support
 
-from segmesh.dicom.part10 import part10
-from segmesh.formats import binary_stl
-from segmesh.geometry import VolumeGeometry
-from segmesh.labelmap import LabelMap, Segment
-from segmesh.mesh import Mesh, MeshOptions, segment_meshes
-from segmesh.models import ModelRequest, ModelSource, encapsulated_stl
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project folder: tests' builders and Orthanc runner
+
+from tests import builders  # noqa: E402
+from tests.conftest import encode  # noqa: E402
+from tests.orthanc_server import OrthancServer  # noqa: E402
+
+from segmesh.dicom.part10 import part10  # noqa: E402
+from segmesh.formats import binary_stl  # noqa: E402
+from segmesh.geometry import VolumeGeometry  # noqa: E402
+from segmesh.labelmap import LabelMap, Segment  # noqa: E402
+from segmesh.mesh import Mesh, MeshOptions, segment_meshes  # noqa: E402
+from segmesh.models import ModelRequest, ModelSource, encapsulated_stl  # noqa: E402
+
 SHAPE = (120, 256, 256)  # slices, rows, columns
 SPACING = (0.8, 0.8, 2.0)  # column, row, slice (mm)
 ORIGIN = (-102.0, -110.0, -200.0)
@@ -57,25 +61,18 @@ Result = tuple[list[bytes], list[float]]  # STL files, enclosed volumes (mm^3)
 def make_labelmap(count: int = 100, seed: int = 0) -> LabelMap:
     """``count`` ellipsoids of random sizes (3 to ~28 mm radii) on a jittered lattice."""
     rng = np.random.default_rng(seed)
-    k, j, i = np.ogrid[: SHAPE[0], : SHAPE[1], : SHAPE[2]]
-    x = ORIGIN[0] + i * SPACING[0]
-    y = ORIGIN[1] + j * SPACING[1]
-    z = ORIGIN[2] + k * SPACING[2]
-    layer = np.zeros(SHAPE, dtype=np.uint8)
     cells = (5, 5, 4)
     size = np.array([SHAPE[2] * SPACING[0], SHAPE[1] * SPACING[1], SHAPE[0] * SPACING[2]])
     cell = size / cells
+    centres, radii = [], []
     for number in range(1, count + 1):
         index = np.unravel_index(number - 1, cells)
-        radii = rng.uniform(0.15, 0.45, 3) * cell
+        radius = rng.uniform(0.15, 0.45, 3) * cell
         centre = np.array(ORIGIN) + (np.array(index) + 0.5) * cell
-        centre += rng.uniform(-1, 1, 3) * (cell / 2 - radii - SPACING[0])
-        inside = (
-            ((x - centre[0]) / radii[0]) ** 2
-            + ((y - centre[1]) / radii[1]) ** 2
-            + ((z - centre[2]) / radii[2]) ** 2
-        ) <= 1.0
-        layer[inside] = number
+        centre += rng.uniform(-1, 1, 3) * (cell / 2 - radius - SPACING[0])
+        centres.append(centre)
+        radii.append(radius)
+    layer = builders.ellipsoid_labels(SHAPE, centres, radii, SPACING, ORIGIN)
     affine = np.diag([*SPACING, 1.0])
     affine[:3, 3] = ORIGIN
     slices = np.arange(SHAPE[0])[:, None]
@@ -213,81 +210,26 @@ def timed(
 
 def ct_and_seg(labelmap: LabelMap) -> tuple[list[Dataset], Dataset]:
     """A CT series on the label map's grid and a BINARY SEG of every segment (highdicom)."""
-    study = Dataset()
-    study.PatientName = "Bench^Mesh"
-    study.PatientID = "BENCH-MESH"
-    study.PatientBirthDate = ""
-    study.PatientSex = "O"
-    study.StudyInstanceUID = generate_uid(entropy_srcs=["bench-mesh", "study"])
-    study.StudyDate = "20260101"
-    study.StudyTime = "120000"
-    study.ReferringPhysicianName = ""
-    study.StudyID = "1"
-    study.AccessionNumber = ""
-    images = []
-    for k in range(SHAPE[0]):
-        ds = Dataset()
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=["bench-mesh", str(k)])
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.update(study)
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-        ds.Modality = "CT"
-        ds.SeriesInstanceUID = generate_uid(entropy_srcs=["bench-mesh", "ct"])
-        ds.SeriesNumber = 1
-        ds.FrameOfReferenceUID = labelmap.geometry.frame_of_reference_uid
-        ds.PositionReferenceIndicator = ""
-        ds.Manufacturer = "segmesh"
-        ds.InstanceNumber = k + 1
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.ImagePositionPatient = list(labelmap.geometry.slice_positions[k])
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.PixelSpacing = [SPACING[1], SPACING[0]]
-        ds.SliceThickness = SPACING[2]
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows, ds.Columns = SHAPE[1], SHAPE[2]
-        ds.BitsAllocated = ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 1
-        ds.RescaleIntercept, ds.RescaleSlope = 0, 1
-        ds.PixelData = (labelmap.layers[0][k].astype("<i2") * 10).tobytes()
-        images.append(ds)
-    descriptions = [
-        hd.seg.SegmentDescription(
-            segment_number=segment.number,
-            segment_label=segment.label,
-            segmented_property_category=codes.SCT.Tissue,
-            segmented_property_type=codes.SCT.Tissue,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-        )
-        for segment in labelmap.segments
-    ]
-    seg = hd.seg.Segmentation(
-        source_images=images,
-        pixel_array=labelmap.layers[0],
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=generate_uid(entropy_srcs=["bench-mesh", "seg-series"]),
-        series_number=2,
-        sop_instance_uid=generate_uid(entropy_srcs=["bench-mesh", "seg"]),
-        instance_number=1,
-        manufacturer="segmesh",
-        manufacturer_model_name="bench",
-        software_versions="0",
-        device_serial_number="0",
+    images = builders.ct_series(
+        SHAPE,
+        (SPACING[1], SPACING[0], SPACING[2]),
+        ORIGIN,
+        pixels=labelmap.layers[0].astype(np.int16) * 10,
+        study=builders.study_dataset("Bench^Mesh", "BENCH-MESH"),
+        frame_of_reference_uid=labelmap.geometry.frame_of_reference_uid,
+    )
+    seg = builders.seg(
+        images,
+        labelmap.layers[0],
+        [segment.label for segment in labelmap.segments],
+        property_types=[codes.SCT.Tissue] * len(labelmap.segments),
+        category=codes.SCT.Tissue,
     )
     return images, seg
 
 
 def rest_benchmark(labelmap: LabelMap, repeat: int) -> float:
     """Median seconds of POST /instances/{seg}/segmesh/stl for all segments, real Orthanc."""
-    sys.path.insert(0, str(ROOT))
-    from tests.conftest import encode
-    from tests.orthanc_server import OrthancServer
-
     start = time.perf_counter()
     images, seg = ct_and_seg(labelmap)
     print(

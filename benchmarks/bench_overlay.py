@@ -30,19 +30,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import highdicom as hd
 import numpy as np
-import numpy.typing as npt
 import requests
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sr.codedict import codes
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-from segmesh.demo.phantom import ORGANS
-from segmesh.geometry import geometry_from_images
-from segmesh.rtstruct.writer import RoiMask, write_rtstruct
+from pydicom.dataset import Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project folder: tests' builders and Orthanc runner
+
+from tests import builders  # noqa: E402
+from tests.conftest import encode  # noqa: E402
+from tests.orthanc_server import OrthancServer  # noqa: E402
+
+from segmesh.demo.phantom import ORGANS  # noqa: E402
+from segmesh.rtstruct.writer import RoiMask  # noqa: E402
+
 TESTDATA = ROOT.parent / "shared" / "testdata"
 SHAPE = (64, 512, 512)
 SPACING = (0.7, 0.7, 2.5)  # row, column, slice (mm)
@@ -58,83 +59,25 @@ def synthetic_study() -> tuple[list[Dataset], Dataset, Dataset]:
     # The demo organs, twice as large, on a 512 x 512 field of view.
     masks = {organ.number: organ.mask(x / 2, y / 2, z / 2) for organ in ORGANS}
     hounsfield = np.where((x / 150) ** 2 + (y / 130) ** 2 <= 1, 30, -1000).astype(np.int16)
-    study_uid, series_uid, frame_uid = generate_uid(), generate_uid(), generate_uid()
-    images = []
-    for index in range(SHAPE[0]):
-        images.append(_ct_slice(index, hounsfield[index], origin, study_uid, series_uid, frame_uid))
-    descriptions = [
-        hd.seg.SegmentDescription(
-            segment_number=organ.number,
-            segment_label=organ.name,
-            segmented_property_category=codes.SCT.Organ,
-            segmented_property_type=organ.code,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-        )
-        for organ in ORGANS
-    ]
-    seg = hd.seg.Segmentation(
-        source_images=images,
-        pixel_array=np.stack([masks[organ.number] for organ in ORGANS], axis=-1),
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=generate_uid(),
-        series_number=100,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="segmesh",
-        manufacturer_model_name="bench",
-        software_versions="0",
-        device_serial_number="0",
+    images = builders.ct_series(
+        SHAPE,
+        SPACING,
+        origin,
+        pixels=hounsfield,
+        study=builders.study_dataset("Bench^Overlay", "BENCH"),
     )
-    geometry, _ = geometry_from_images(images)
+    seg = builders.seg(
+        images,
+        np.stack([masks[organ.number] for organ in ORGANS], axis=-1),
+        [organ.name for organ in ORGANS],
+        property_types=[organ.code for organ in ORGANS],
+        series_number=100,
+    )
     rois = [
         RoiMask(organ.number, organ.name, organ.color, "ORGAN", masks[organ.number])
         for organ in ORGANS
     ]
-    rtstruct = write_rtstruct(images, geometry, rois, generate_uid(), generate_uid(), "bench")
-    return images, seg, rtstruct
-
-
-def _ct_slice(
-    index: int,
-    pixels: npt.NDArray[np.int16],
-    origin: tuple[float, float, float],
-    study_uid: str,
-    series_uid: str,
-    frame_uid: str,
-) -> Dataset:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = (
-        "Bench^Overlay",
-        "BENCH",
-        "",
-        "O",
-    )
-    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = (
-        study_uid,
-        series_uid,
-        frame_uid,
-    )
-    ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber = "20260101", "120000", "1", ""
-    ds.ReferringPhysicianName, ds.Manufacturer, ds.PositionReferenceIndicator = "", "segmesh", ""
-    ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CT", 1, index + 1
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.ImagePositionPatient = [origin[0], origin[1], origin[2] + index * SPACING[2]]
-    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    ds.PixelSpacing = [SPACING[0], SPACING[1]]
-    ds.SliceThickness = SPACING[2]
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-    ds.RescaleIntercept, ds.RescaleSlope = 0, 1
-    ds.PixelData = pixels.astype("<i2").tobytes()
-    return ds
+    return images, seg, builders.rtstruct(images, rois, "bench")
 
 
 def timed(call: Callable[[], requests.Response]) -> tuple[float, int]:
@@ -223,10 +166,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="scrolls through every slice")
     arguments = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
-    from tests.conftest import encode
-    from tests.orthanc_server import OrthancServer
-
     sources: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as work:
         orthanc = OrthancServer(Path(work))

@@ -11,15 +11,16 @@ in all; the ROIs overlap) are written to a temporary folder. Each method starts 
   slice (the even-odd rule).
 
 Prints the median time of each, its ratio to segmesh, its peak traced memory (one more run under
-tracemalloc) and how many voxels differ from the exact reference. Run from the project folder
-(it reuses the tests' DICOM builders):
-``.venv/bin/python -m benchmarks.bench_rtstruct [--repeats 3]`` (``make bench-venv`` first).
+tracemalloc) and how many voxels differ from the exact reference. It reuses the tests' DICOM
+builders: ``.venv/bin/python -m benchmarks.bench_rtstruct [--repeats 3]`` or
+``.venv/bin/python benchmarks/bench_rtstruct.py`` (``make bench-venv`` first).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -32,6 +33,9 @@ import numpy.typing as npt
 import pydicom
 from rt_utils import RTStructBuilder
 from skimage.draw import polygon as draw_polygon
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project folder: tests' builders
+
 from tests.rtstruct_synthetic import Roi, Series, random_polygon, rtstruct
 
 from segmesh.labelmap import LabelMap
@@ -63,7 +67,7 @@ def write_case(folder: Path, seed: int = 0) -> None:
             for polygon in (outer, hole, side):
                 roi.add(series.to_lps(k, polygon), images=[series.sop_instance_uids[k]])
         rois.append(roi)
-    for k, image in enumerate(series.images(with_pixels=True)):
+    for k, image in enumerate(series.images()):
         image.save_as(folder / f"ct{k:03d}.dcm", enforce_file_format=True)
     dataset = rtstruct(rois, series.frame_of_reference_uid, series.series_instance_uid)
     dataset.save_as(folder / "rtstruct.dcm", enforce_file_format=True)

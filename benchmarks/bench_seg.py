@@ -18,7 +18,6 @@ pydicom-seg 0.4.1 pins numpy<2 and cannot live in segmesh's venv; give it its ow
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import statistics
 import subprocess
@@ -35,14 +34,12 @@ import highdicom as hd
 import nrrd
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sr.codedict import codes
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "plugin"))
 
+from tests import builders  # noqa: E402
 from tests.orthanc_server import OrthancServer  # noqa: E402
 
 from segmesh.formats import nrrd_header  # noqa: E402
@@ -72,53 +69,17 @@ print(json.dumps({"times": times, "peaks": [peak]}))
 """
 
 
-def ct_series() -> list[Dataset]:
-    """The CT series the SEG refers to (pixel values do not matter here)."""
-    study, series, frame = generate_uid(), generate_uid(), generate_uid()
-    pixels = np.zeros(SHAPE[1:], dtype="<i2").tobytes()
-    images = []
-    for k in range(SHAPE[0]):
-        ds = Dataset()
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, generate_uid()
-        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
-        ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = "B^B", "B", "", "O"
-        ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber = "20260101", "1200", "1", ""
-        ds.ReferringPhysicianName, ds.PositionReferenceIndicator = "", ""
-        ds.Modality, ds.SeriesNumber, ds.InstanceNumber, ds.Manufacturer = "CT", 1, k + 1, "b"
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.ImagePositionPatient = [-204.4, -204.4, -225.0 + k * SPACING[2]]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.PixelSpacing, ds.SliceThickness = list(SPACING[:2]), SPACING[2]
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows, ds.Columns = SHAPE[1:]
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
-        ds.PixelData = pixels
-        images.append(ds)
-    return images
-
-
 def organ_labels() -> np.ndarray:
     """(slices, rows, columns) uint8: SEGMENTS ellipsoids of organ sizes inside a body."""
     rng = np.random.default_rng(7)
-    labels = np.zeros(SHAPE, dtype=np.uint8)
-    for number in range(1, SEGMENTS + 1):
-        radii = rng.uniform([8, 8, 6], [45, 45, 60])  # mm: rows, columns, slices
+    centres, radii = [], []
+    for _ in range(SEGMENTS):
+        radius = rng.uniform([8, 8, 6], [45, 45, 60])  # mm: rows, columns, slices
         centre = rng.uniform([130, 130, 40], [380, 380, 260])  # voxels: row, column, slice
-        r = radii / np.array(SPACING)
-        lo = np.maximum(np.floor(centre - r).astype(int), 0)
-        hi = np.minimum(np.ceil(centre + r).astype(int) + 1, [SHAPE[1], SHAPE[2], SHAPE[0]])
-        j, i, k = np.ogrid[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-        inside = ((j - centre[0]) / r[0]) ** 2 + ((i - centre[1]) / r[1]) ** 2 + (
-            (k - centre[2]) / r[2]
-        ) ** 2 <= 1
-        box = labels[lo[2] : hi[2], lo[0] : hi[0], lo[1] : hi[1]]
-        box[np.transpose(inside, (2, 0, 1))] = number
-    return labels
+        # In voxels, (column, row, slice) order.
+        centres.append(centre[[1, 0, 2]])
+        radii.append((radius / np.array(SPACING))[[1, 0, 2]])
+    return builders.ellipsoid_labels(SHAPE, centres, radii)
 
 
 def generate(cache: Path) -> tuple[Path, Path, list[Path]]:
@@ -129,40 +90,14 @@ def generate(cache: Path) -> tuple[Path, Path, list[Path]]:
     cache.mkdir(parents=True, exist_ok=True)
     ct_folder.mkdir(exist_ok=True)
     print("generating the benchmark SEG (once) ...", flush=True)
-    images = ct_series()
+    # The CT series the SEG refers to (pixel values do not matter here).
+    images = builders.ct_series(SHAPE, SPACING, (-204.4, -204.4, -225.0), rescale_intercept=-1024)
     for k, image in enumerate(images):
         image.save_as(ct_folder / f"{k:04d}.dcm", enforce_file_format=True)
     labels = organ_labels()
     present = [n for n in range(1, SEGMENTS + 1) if (labels == n).any()]
-    descriptions = [
-        hd.seg.SegmentDescription(
-            segment_number=number,
-            segment_label=f"Organ {number}",
-            segmented_property_category=codes.SCT.Organ,
-            segmented_property_type=codes.SCT.Liver,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=hd.AlgorithmIdentificationSequence(
-                name="bench", version="1", family=codes.DCM.ArtificialIntelligence
-            ),
-        )
-        for number in range(1, SEGMENTS + 1)
-    ]
-    seg = hd.seg.Segmentation(
-        source_images=images,
-        pixel_array=labels,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=generate_uid(),
-        series_number=2,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="bench",
-        manufacturer_model_name="bench",
-        software_versions="1",
-        device_serial_number="1",
-        content_date=datetime.date(2026, 1, 1),
-        content_time=datetime.time(12, 0),
-        omit_empty_frames=True,
+    seg = builders.seg(
+        images, labels, [f"Organ {number}" for number in range(1, SEGMENTS + 1)], automatic=True
     )
     seg.save_as(seg_path, enforce_file_format=True)
     labelmap = seg_to_labelmap(seg, images, LabelMapOptions(), Settings())

@@ -13,7 +13,10 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from skimage.draw import polygon as draw_polygon
 
+from tests import builders
+
 RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
+STUDY_INSTANCE_UID = "1.2.826.0.1.3680043.8.498.1"
 
 
 @dataclass
@@ -44,37 +47,18 @@ class Series:
             + ij[:, 1:] * self.pixel_spacing[0] * column_direction
         )
 
-    def images(self, with_pixels: bool = False) -> list[Dataset]:
-        """One CT dataset per slice."""
-        datasets = []
-        for k, position in enumerate(self.positions):
-            ds = Dataset()
-            ds.file_meta = FileMetaDataset()
-            ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-            ds.file_meta.MediaStorageSOPInstanceUID = UID(self.sop_instance_uids[k])
-            ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-            ds.SOPClassUID = CTImageStorage
-            ds.SOPInstanceUID = self.sop_instance_uids[k]
-            ds.PatientID = "SYNTHETIC-RT"
-            ds.PatientName = "Synthetic^RT"
-            ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.1"
-            ds.SeriesInstanceUID = self.series_instance_uid
-            ds.Modality = "CT"
-            ds.FrameOfReferenceUID = self.frame_of_reference_uid
-            ds.InstanceNumber = k + 1
-            ds.ImagePositionPatient = [float(v) for v in position]
-            ds.ImageOrientationPatient = list(self.orientation)
-            ds.PixelSpacing = list(self.pixel_spacing)
-            ds.Rows, ds.Columns = self.shape
-            if with_pixels:
-                ds.SamplesPerPixel = 1
-                ds.PhotometricInterpretation = "MONOCHROME2"
-                ds.BitsAllocated = ds.BitsStored = 16
-                ds.HighBit = 15
-                ds.PixelRepresentation = 0
-                ds.PixelData = np.zeros(self.shape, dtype="<u2").tobytes()
-            datasets.append(ds)
-        return datasets
+    def images(self) -> list[Dataset]:
+        """One CT dataset per slice (pixels all 0), in slice order."""
+        return builders.ct_images(
+            self.positions,
+            self.pixel_spacing,
+            np.zeros((len(self.positions), *self.shape), dtype=np.int16),
+            self.orientation,
+            study=builders.study_dataset("Synthetic^RT", "SYNTHETIC-RT", STUDY_INSTANCE_UID),
+            frame_of_reference_uid=self.frame_of_reference_uid,
+            series_instance_uid=self.series_instance_uid,
+            sop_instance_uids=self.sop_instance_uids,
+        )
 
 
 @dataclass
@@ -109,7 +93,7 @@ def rtstruct(
     ds.SOPInstanceUID = uid
     ds.PatientID = "SYNTHETIC-RT"
     ds.PatientName = "Synthetic^RT"
-    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    ds.StudyInstanceUID = STUDY_INSTANCE_UID
     ds.SeriesInstanceUID = generate_uid()
     ds.Modality = "RTSTRUCT"
     ds.StructureSetLabel = "synthetic"

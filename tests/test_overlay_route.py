@@ -5,16 +5,15 @@ from __future__ import annotations
 from copy import deepcopy
 from io import BytesIO
 
-import highdicom as hd
 import numpy as np
 import numpy.typing as npt
 import pytest
 from PIL import Image
-from pydicom.sr.codedict import codes
 from pydicom.uid import UID, generate_uid
 
 from segmesh.demo import DemoStudy
 from segmesh.demo.phantom import ORGANS, ORIGIN, SLICE_THICKNESS
+from tests import builders
 from tests.conftest import encode
 from tests.orthanc_server import OrthancServer
 
@@ -197,28 +196,7 @@ def test_an_image_stored_after_the_source_is_found(
         images.append(image)
     liver = demo_study.masks[1]
     assert not liver[-1].any()
-    seg = hd.seg.Segmentation(
-        source_images=images,
-        pixel_array=liver,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[
-            hd.seg.SegmentDescription(
-                segment_number=1,
-                segment_label="Liver",
-                segmented_property_category=codes.SCT.Organ,
-                segmented_property_type=codes.SCT.Liver,
-                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-            )
-        ],
-        series_instance_uid=generate_uid(),
-        series_number=7,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="segmesh",
-        manufacturer_model_name="test",
-        software_versions="0",
-        device_serial_number="0",
-    )
+    seg = builders.seg(images, liver, ["Liver"], series_number=7)
     ids = [orthanc.upload(encode(image)) for image in images[:-1]]
     source_id = orthanc.upload(encode(seg))
     first = overlay(orthanc, source_id, ids[20], "?opacity=1")

@@ -194,7 +194,7 @@ def test_oblique_series(server: OrthancServer) -> None:
         expected[k] = expected_slice(polygons, series.shape)
         for polygon in polygons:
             roi.add(series.to_lps(k, polygon))
-    for image in series.images(with_pixels=True)[::-1]:
+    for image in series.images()[::-1]:
         server.upload(encode(image))
     dataset = rtstruct([roi], series.frame_of_reference_uid, series.series_instance_uid)
     arrays = labelmap(server, server.upload(encode(dataset)))
@@ -206,7 +206,7 @@ def test_foreign_frame_of_reference_without_image_references_is_422(
     server: OrthancServer,
 ) -> None:
     series = Series(np.c_[np.zeros(2), np.zeros(2), [0.0, 2.0]])
-    for image in series.images(with_pixels=True):
+    for image in series.images():
         server.upload(encode(image))
     polygon = random_polygon(np.random.default_rng(2), (20.0, 20.0), 8.0)
     roi = Roi(1, "Elsewhere").add(series.to_lps(0, polygon))

@@ -6,18 +6,15 @@ from __future__ import annotations
 import zlib
 from io import BytesIO
 
-import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
-from pydicom.sr.codedict import codes
 from pydicom.uid import (
     UID,
-    CTImageStorage,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -25,7 +22,6 @@ from pydicom.uid import (
     JPEG2000Lossless,
     JPEGLSLossless,
     RLELossless,
-    generate_uid,
 )
 
 from segmesh.errors import BrokenFileError, UnprocessableError
@@ -34,6 +30,7 @@ from segmesh.options import Grid, LabelMapOptions
 from segmesh.seg.pixels import DEFLATED_IMAGE_FRAME_COMPRESSION
 from segmesh.seg.reader import seg_to_labelmap
 from segmesh.settings import Settings
+from tests import builders
 
 # 35 x 37 = 1295 pixels per frame: not a multiple of 8, so 1-bit frames run on across bytes
 # (and at least 32 each way, which highdicom needs for JPEG 2000).
@@ -43,41 +40,16 @@ SLICE_STEP = 2.0
 
 
 def ct_series(orientation: tuple[float, ...] = (1, 0, 0, 0, 1, 0)) -> list[Dataset]:
-    """A small CT series; ``orientation`` may be oblique or sagittal."""
-    study_uid, series_uid, frame_uid = generate_uid(), generate_uid(), generate_uid()
-    row_direction = np.array(orientation[:3], dtype=float)
-    column_direction = np.array(orientation[3:], dtype=float)
-    normal = np.cross(row_direction, column_direction)
-    images = []
-    for k in range(SHAPE[0]):
-        ds = Dataset()
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = generate_uid()
-        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
-        ds.FrameOfReferenceUID = frame_uid
-        ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = "T^T", "T", "", "O"
-        ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber = "20260101", "1200", "1", ""
-        ds.ReferringPhysicianName = ""
-        ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CT", 1, k + 1
-        ds.Manufacturer = "test"
-        ds.PositionReferenceIndicator = ""
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        origin = np.array([-10.0, 20.0, 30.0]) + k * SLICE_STEP * normal
-        ds.ImagePositionPatient = [round(float(v), 6) for v in origin]
-        ds.ImageOrientationPatient = list(orientation)
-        ds.PixelSpacing = list(SPACING)
-        ds.SliceThickness = SLICE_STEP
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows, ds.Columns = SHAPE[1], SHAPE[2]
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
-        ds.PixelData = np.full(SHAPE[1:], 1024 + k, dtype="<i2").tobytes()
-        images.append(ds)
-    return images
+    """A small CT series (HU = slice index); ``orientation`` may be oblique or sagittal."""
+    pixels = (1024 + np.indices(SHAPE)[0]).astype(np.int16)
+    return builders.ct_series(
+        SHAPE,
+        (*SPACING, SLICE_STEP),
+        (-10.0, 20.0, 30.0),
+        orientation,
+        pixels=pixels,
+        rescale_intercept=-1024,
+    )
 
 
 def masks() -> dict[int, np.ndarray]:
@@ -98,16 +70,6 @@ def make_seg(
 ) -> tuple[Dataset, dict[int, np.ndarray]]:
     """A SEG of :func:`masks` written by highdicom; returns it and the expected masks."""
     expected = masks()
-    descriptions = [
-        hd.seg.SegmentDescription(
-            segment_number=number,
-            segment_label=f"Segment {number}",
-            segmented_property_category=codes.SCT.Organ,
-            segmented_property_type=codes.SCT.Liver,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-        )
-        for number in expected
-    ]
     stacked = np.stack([expected[n] for n in sorted(expected)], axis=-1)
     if segmentation_type == "LABELMAP":
         expected = {1: expected[1] & ~expected[2], 2: expected[2], 3: expected[3]}
@@ -119,19 +81,11 @@ def make_seg(
         array = stacked.astype(np.float32) * 0.8  # 0.8 of the maximum: inside at threshold 0.5
     else:
         array = stacked
-    seg = hd.seg.Segmentation(
-        source_images=images,
-        pixel_array=array,
-        segmentation_type=segmentation_type,
-        segment_descriptions=descriptions,
-        series_instance_uid=generate_uid(),
-        series_number=2,
-        sop_instance_uid=generate_uid(),
-        instance_number=1,
-        manufacturer="test",
-        manufacturer_model_name="test",
-        software_versions="1",
-        device_serial_number="1",
+    seg = builders.seg(
+        images,
+        array,
+        [f"Segment {number}" for number in sorted(expected)],
+        segmentation_type,
         transfer_syntax_uid=transfer_syntax,
     )
     return reread(seg), expected

@@ -3,7 +3,6 @@ against pydicom's own decoding of the same frames."""
 
 from __future__ import annotations
 
-import highdicom as hd
 import numpy as np
 import pydicom
 import pydicom.uid
@@ -16,6 +15,7 @@ from segmesh.errors import UnprocessableError
 from segmesh.options import Grid, LabelMapOptions
 from segmesh.seg.reader import seg_to_labelmap
 from segmesh.settings import Settings
+from tests import builders
 from tests.testdata import testdata as shared_file
 
 
@@ -183,27 +183,8 @@ def test_oblique_third_party_series() -> None:
     mask = np.zeros((len(images), rows, columns), dtype=bool)
     mask[0, 5:20, 10:40] = True
     mask[2, 30:45, 60:90] = True
-    seg = hd.seg.Segmentation(
-        source_images=by_position,
-        pixel_array=mask,
-        segmentation_type="BINARY",
-        segment_descriptions=[
-            hd.seg.SegmentDescription(
-                segment_number=1,
-                segment_label="Box",
-                segmented_property_category=codes.SCT.Tissue,
-                segmented_property_type=codes.SCT.Tissue,
-                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-            )
-        ],
-        series_instance_uid=pydicom.uid.generate_uid(),
-        series_number=2,
-        sop_instance_uid=pydicom.uid.generate_uid(),
-        instance_number=1,
-        manufacturer="test",
-        manufacturer_model_name="test",
-        software_versions="1",
-        device_serial_number="1",
+    seg = builders.seg(
+        by_position, mask, ["Box"], property_types=[codes.SCT.Tissue], category=codes.SCT.Tissue
     )
     shuffled = [images[2], images[0], images[1]]
     labelmap = seg_to_labelmap(seg, shuffled, LabelMapOptions(), Settings())

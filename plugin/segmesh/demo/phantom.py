@@ -8,6 +8,7 @@ the patient's right) so that a mirrored or flipped result shows.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import highdicom as hd
@@ -113,48 +114,94 @@ def _uid(*parts: str) -> UID:
     return generate_uid(entropy_srcs=["segmesh-demo", *parts])
 
 
-def _ct_slice(k: int, pixels: npt.NDArray[np.int16], study: Dataset) -> Dataset:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = _uid("ct", str(k))
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    ds.update(study)
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = _uid("ct", str(k))
-    ds.Modality = "CT"
-    ds.SeriesInstanceUID = _uid("ct-series")
-    ds.SeriesNumber = 1
-    ds.SeriesDescription = "Phantom CT"
-    ds.Laterality = ""
-    ds.FrameOfReferenceUID = _uid("frame-of-reference")
-    ds.PositionReferenceIndicator = ""
-    ds.Manufacturer = "segmesh"
-    ds.InstanceNumber = k + 1
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.AcquisitionNumber = 1
-    ds.KVP = 120
-    ds.PatientPosition = "HFS"
-    ds.ImagePositionPatient = [ORIGIN[0], ORIGIN[1], ORIGIN[2] + k * SLICE_THICKNESS]
-    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    ds.PixelSpacing = list(PIXEL_SPACING)
-    ds.SliceThickness = SLICE_THICKNESS
-    ds.SliceLocation = ds.ImagePositionPatient[2]
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 1
-    ds.RescaleIntercept = 0
-    ds.RescaleSlope = 1
-    ds.RescaleType = "HU"
-    ds.WindowCenter = 40
-    ds.WindowWidth = 400
-    ds.PixelData = pixels.astype("<i2").tobytes()
-    return ds
+def study_attributes(
+    patient_name: str, patient_id: str, study_instance_uid: str, study_description: str = ""
+) -> Dataset:
+    """The patient and study attributes of a generated study (dated 2026-01-01 12:00)."""
+    study = Dataset()
+    study.SpecificCharacterSet = "ISO_IR 192"
+    study.PatientName = patient_name
+    study.PatientID = patient_id
+    study.PatientBirthDate = ""
+    study.PatientSex = "O"
+    study.StudyInstanceUID = study_instance_uid
+    study.StudyDate = "20260101"
+    study.StudyTime = "120000"
+    if study_description:
+        study.StudyDescription = study_description
+    study.ReferringPhysicianName = ""
+    study.StudyID = "1"
+    study.AccessionNumber = ""
+    return study
+
+
+def ct_slices(
+    pixels: npt.NDArray[np.integer],
+    positions: npt.ArrayLike,
+    pixel_spacing: tuple[float, float],
+    study: Dataset,
+    *,
+    series_instance_uid: str,
+    frame_of_reference_uid: str,
+    sop_instance_uids: Sequence[str],
+    orientation: Sequence[float] = (1, 0, 0, 0, 1, 0),
+    slice_thickness: float | None = None,
+    rescale_intercept: float = 0,
+    series_description: str = "Phantom CT",
+) -> list[Dataset]:
+    """CT images, one a slice, as the demo's: 16-bit signed, MONOCHROME2, explicit VR.
+
+    ``pixels`` (slices, rows, columns) stored values (HU = value + ``rescale_intercept``);
+    ``positions`` (slices, 3) ImagePositionPatient, LPS mm; ``pixel_spacing`` (row, column)
+    mm; ``orientation`` (6,) ImageOrientationPatient; ``study`` the patient and study
+    attributes each image carries; ``slice_thickness`` mm (no SliceThickness where None).
+    """
+    normal = np.cross(np.asarray(orientation[:3], float), np.asarray(orientation[3:], float))
+    images = []
+    for k, position in enumerate(np.asarray(positions, dtype=np.float64)):
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+        ds.file_meta.MediaStorageSOPInstanceUID = UID(sop_instance_uids[k])
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+        ds.update(study)
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = sop_instance_uids[k]
+        ds.Modality = "CT"
+        ds.SeriesInstanceUID = series_instance_uid
+        ds.SeriesNumber = 1
+        ds.SeriesDescription = series_description
+        ds.Laterality = ""
+        ds.FrameOfReferenceUID = frame_of_reference_uid
+        ds.PositionReferenceIndicator = ""
+        ds.Manufacturer = "segmesh"
+        ds.InstanceNumber = k + 1
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.AcquisitionNumber = 1
+        ds.KVP = 120
+        ds.PatientPosition = "HFS"
+        ds.ImagePositionPatient = [float(v) for v in position]
+        ds.ImageOrientationPatient = list(orientation)
+        ds.PixelSpacing = list(pixel_spacing)
+        if slice_thickness is not None:
+            ds.SliceThickness = slice_thickness
+        ds.SliceLocation = float(position @ normal)
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.Rows, ds.Columns = pixels.shape[1:]
+        ds.BitsAllocated = 16
+        ds.BitsStored = 16
+        ds.HighBit = 15
+        ds.PixelRepresentation = 1
+        ds.RescaleIntercept = rescale_intercept
+        ds.RescaleSlope = 1
+        ds.RescaleType = "HU"
+        ds.WindowCenter = 40
+        ds.WindowWidth = 400
+        ds.PixelData = pixels[k].astype("<i2").tobytes()
+        images.append(ds)
+    return images
 
 
 def make_demo_study() -> DemoStudy:
@@ -171,20 +218,18 @@ def make_demo_study() -> DemoStudy:
     noise = np.random.default_rng(0).normal(0.0, 8.0, SHAPE)
     pixels = np.round(hounsfield + np.where(body, noise, 0.0)).astype(np.int16)
 
-    study = Dataset()
-    study.SpecificCharacterSet = "ISO_IR 192"
-    study.PatientName = "Phantom^Demo"
-    study.PatientID = "SEGMESH-DEMO"
-    study.PatientBirthDate = ""
-    study.PatientSex = "O"
-    study.StudyInstanceUID = _uid("study")
-    study.StudyDate = "20260101"
-    study.StudyTime = "120000"
-    study.StudyDescription = "segmesh demo phantom"
-    study.ReferringPhysicianName = ""
-    study.StudyID = "1"
-    study.AccessionNumber = ""
-    images = [_ct_slice(index, pixels[index], study) for index in range(SHAPE[0])]
+    study = study_attributes("Phantom^Demo", "SEGMESH-DEMO", _uid("study"), "segmesh demo phantom")
+    positions = [[ORIGIN[0], ORIGIN[1], ORIGIN[2] + k * SLICE_THICKNESS] for k in range(SHAPE[0])]
+    images = ct_slices(
+        pixels,
+        positions,
+        PIXEL_SPACING,
+        study,
+        series_instance_uid=_uid("ct-series"),
+        frame_of_reference_uid=_uid("frame-of-reference"),
+        sop_instance_uids=[_uid("ct", str(k)) for k in range(SHAPE[0])],
+        slice_thickness=SLICE_THICKNESS,
+    )
     geometry, _ = geometry_from_images(images)
 
     descriptions = [
