@@ -12,12 +12,14 @@ from collections.abc import Iterator, Sequence
 
 from pydicom.dataset import Dataset
 
+from .attributes import PATIENT_AND_STUDY_KEYWORDS
 from .conversion_uids import conversion_uid
 from .errors import UnprocessableError
 from .labelmap import LabelMap, Segment, select_segments
 from .rtstruct_writer import RoiMask, write_rtstruct
 from .seg_writer import source_images
 from .segment_codes import interpreted_type
+from .vr_limits import clip_to_vr
 
 
 def _rois(labelmap: LabelMap, segments: Sequence[Segment]) -> Iterator[RoiMask]:
@@ -62,7 +64,7 @@ def labelmap_to_rtstruct(
     numbers = [segment.number for segment in selected]
     source_uid = str(source.SOPInstanceUID)
     name = label or str(source.get("SeriesDescription") or "segmesh")
-    return write_rtstruct(
+    rtstruct = write_rtstruct(
         ordered,
         labelmap.geometry,
         _rois(labelmap, selected),
@@ -71,3 +73,5 @@ def labelmap_to_rtstruct(
         # StructureSetLabel is an SH: 16 characters.
         name[:16],
     )
+    clip_to_vr(rtstruct, PATIENT_AND_STUDY_KEYWORDS)
+    return rtstruct

@@ -25,7 +25,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 from . import __version__
-from .attributes import copy_patient_and_study
+from .attributes import PATIENT_AND_STUDY_KEYWORDS, copy_patient_and_study
 from .color import rgb_to_cielab
 from .conversion_uids import conversion_uid
 from .errors import UnprocessableError
@@ -33,6 +33,7 @@ from .geometry import geometry_from_images
 from .labelmap import LabelMap, Segment, select_segments
 from .layer_packing import pack_layers, segment_boxes
 from .segment_codes import segment_codes
+from .vr_limits import clip_to_vr
 
 logger = logging.getLogger(__name__)
 
@@ -192,5 +193,6 @@ def write_seg(
         )
         logger.debug("highdicom Segmentation: %.2f s", time.perf_counter() - start)
         copy_patient_and_study(ordered_images[0], seg)
+        clip_to_vr(seg, PATIENT_AND_STUDY_KEYWORDS)
         results.append(seg)
     return results
