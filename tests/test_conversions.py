@@ -16,6 +16,7 @@ from scipy.ndimage import gaussian_filter
 
 from segmesh.demo import DemoStudy
 from segmesh.errors import UnprocessableError
+from segmesh.geometry import geometry_from_images
 from segmesh.labelmap import LabelMap
 from segmesh.options import LabelMapOptions
 from segmesh.rtstruct import rtstruct_to_labelmap
@@ -27,6 +28,7 @@ from segmesh.settings import Settings
 from segmesh.sources import to_labelmap
 from tests.conftest import encode
 from tests.conversion_checks import dice, is_simple, labelmap_of, written_and_read
+from tests.rtstruct_synthetic import Series
 from tests.testdata import testdata as shared
 
 ALL = LabelMapOptions()
@@ -296,3 +298,18 @@ def test_selection_and_empty_selection(demo_study: DemoStudy, tmp_path: Path) ->
     assert [item.SegmentLabel for item in seg.SegmentSequence] == ["Spleen", "Aorta"]
     with pytest.raises(UnprocessableError):
         write_seg(demo_study.rtstruct, source, demo_study.images, "BINARY", segments=[])
+
+
+def test_images_without_type_2_study_attributes_are_left_alone() -> None:
+    """highdicom needs PatientBirthDate and the like on the first image; many series lack them."""
+    series = Series(np.arange(4)[:, None] * np.array([0.0, 0.0, 2.0]), shape=(24, 32))
+    images = series.images(with_pixels=True)
+    geometry = geometry_from_images(images)[0]
+    mask = np.zeros(geometry.shape, dtype=np.bool_)
+    mask[1:3, 5:15, 8:20] = True
+    source = labelmap_of(geometry, {1: mask})
+    (seg,) = write_seg(images[0], source, images, "BINARY")
+    assert "PatientBirthDate" not in images[0]
+    assert "SliceThickness" not in images[0]
+    assert seg.PatientBirthDate == ""
+    np.testing.assert_array_equal(read_back(seg, images).mask(1), mask)

@@ -62,8 +62,29 @@ def source_images(
     if len(images) == 1:
         slice_of_frame = np.empty(len(sources), dtype=np.intp)
         slice_of_frame[[frame for _index, frame in sources]] = np.arange(len(sources))
-        return [images[0]], slice_of_frame
-    return [images[index] for index, _frame in sources], np.arange(len(sources))
+        return [_with_study(images[0], geometry.spacing[2])], slice_of_frame
+    ordered = [images[index] for index, _frame in sources]
+    return [_with_study(ordered[0], geometry.spacing[2]), *ordered[1:]], np.arange(len(sources))
+
+
+def _with_study(image: Dataset, slice_step: float) -> Dataset:
+    """``image``, or a copy (sharing element values) with what highdicom reads from the first
+    image and fails without: type 2 patient and study attributes set empty, SliceThickness set
+    to the slice step (``slice_step`` mm; many series leave it out). ``copy.copy`` would share
+    the elements and edit the caller's dataset."""
+    missing = [keyword for keyword in PATIENT_AND_STUDY_KEYWORDS if keyword not in image]
+    thickness = image.get("SliceThickness") not in (None, "")
+    if not missing and thickness:
+        return image
+    completed = Dataset()
+    completed.update(image)
+    if hasattr(image, "file_meta"):
+        completed.file_meta = image.file_meta
+    for keyword in missing:
+        setattr(completed, keyword, "")
+    if not thickness:
+        completed.SliceThickness = round(slice_step, 6)
+    return completed
 
 
 def _source_item(source: Dataset, number: int) -> Dataset | None:
