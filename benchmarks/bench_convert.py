@@ -34,6 +34,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 from rt_utils import RTStructBuilder
 
+from segmesh.attributes import PATIENT_AND_STUDY_KEYWORDS
 from segmesh.geometry import geometry_from_images
 from segmesh.labelmap import LabelMap, Segment
 from segmesh.options import LabelMapOptions
@@ -110,6 +111,12 @@ def rtstruct_to_seg(repeats: int) -> None:
         write_case(folder)
         images = [pydicom.dcmread(path) for path in sorted(folder.glob("ct*.dcm"))]
         rtstruct = pydicom.dcmread(folder / "rtstruct.dcm")
+    # The tests' synthetic CT lacks type 2 attributes plain highdicom reads (segmesh fills
+    # them itself); give both the same complete images.
+    for image in images:
+        for keyword in PATIENT_AND_STUDY_KEYWORDS:
+            setattr(image, keyword, image.get(keyword, ""))
+        image.SliceThickness = 2.5
     start = time.perf_counter()
     labelmap = rtstruct_to_labelmap(rtstruct, images, LabelMapOptions(), Settings())
     decode = time.perf_counter() - start
