@@ -18,10 +18,7 @@ test-compat:
 system-deps:
 	scripts/install-system-deps.sh
 
-test-test-compat:
-	scripts/test-compat.sh $(PYTEST_ARGS)
-
-system-deps:
+test-system-deps:
 	scripts/install-system-deps.sh --test
 
 $(VENV)/.installed-run: pyproject.toml scripts/make-venv.sh
