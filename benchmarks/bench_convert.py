@@ -34,13 +34,13 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 from rt_utils import RTStructBuilder
 
-from segmesh.attributes import PATIENT_AND_STUDY_KEYWORDS
+from segmesh.dicom.attributes import PATIENT_AND_STUDY_KEYWORDS
 from segmesh.geometry import geometry_from_images
 from segmesh.labelmap import LabelMap, Segment
 from segmesh.options import LabelMapOptions
 from segmesh.rtstruct import rtstruct_to_labelmap
-from segmesh.rtstruct_conversion import labelmap_to_rtstruct
-from segmesh.seg_writer import write_seg
+from segmesh.rtstruct.from_labelmap import labelmap_to_rtstruct
+from segmesh.seg.writer import write_seg
 from segmesh.settings import Settings
 
 Timing = tuple[float, Any]

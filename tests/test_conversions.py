@@ -15,15 +15,15 @@ from pydicom.dataset import Dataset
 from scipy.ndimage import gaussian_filter
 
 from segmesh.demo import DemoStudy
+from segmesh.dicom.segment_codes import interpreted_type, segment_codes
 from segmesh.errors import UnprocessableError
 from segmesh.geometry import geometry_from_images
 from segmesh.labelmap import LabelMap
 from segmesh.options import LabelMapOptions
 from segmesh.rtstruct import rtstruct_to_labelmap
-from segmesh.rtstruct_conversion import labelmap_to_rtstruct
+from segmesh.rtstruct.from_labelmap import labelmap_to_rtstruct
 from segmesh.seg import seg_to_labelmap
-from segmesh.seg_writer import write_seg
-from segmesh.segment_codes import interpreted_type, segment_codes
+from segmesh.seg.writer import write_seg
 from segmesh.settings import Settings
 from segmesh.sources import to_labelmap
 from tests.conftest import encode

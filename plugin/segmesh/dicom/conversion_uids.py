@@ -3,18 +3,27 @@ so a repeated request stores over the earlier result instead of beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydicom.uid import UID, generate_uid
 
-from . import __version__
+from .. import __version__
 
 
-def conversion_uid(source_uid: str, target: str, numbers: Sequence[int], role: str) -> UID:
+def conversion_uid(
+    source_uid: str,
+    target: str,
+    numbers: Sequence[int],
+    role: str,
+    tags: Mapping[str, Any] | None = None,
+) -> UID:
     """A UID from the source SOPInstanceUID, the target type (``SEG``, ``LABELMAP``,
-    ``RTSTRUCT``), the selected segment numbers, segmesh's version and ``role`` (``series``,
-    ``instance 1``, ...)."""
+    ``RTSTRUCT``), the selected segment numbers, segmesh's version, ``role`` (``series``,
+    ``instance 1``, ...) and the request's ``tags`` (other attributes, other objects)."""
     selection = ",".join(str(number) for number in numbers)
-    return generate_uid(
-        entropy_srcs=["segmesh-convert", __version__, source_uid, target, selection, role]
-    )
+    sources = ["segmesh-convert", __version__, source_uid, target, selection, role]
+    if tags:
+        sources.append(json.dumps(dict(tags), sort_keys=True, default=str))
+    return generate_uid(entropy_srcs=sources)

@@ -1,25 +1,25 @@
 """A label map (say, of a SEG) to an RT Structure Set on the same images, deterministic UIDs.
 
-Contours are traced by :func:`segmesh.rtstruct_writer.write_rtstruct` at level 0.5 between voxel
-centres, so the even-odd fill that reads RT-STRUCTs (:mod:`segmesh.polygon_fill`) gives the
-mask back; no smoothing. ROI numbers are the segment numbers; names, colours kept; the
-RTROIInterpretedType comes from the segment's own or its SEG codes (:mod:`segmesh.segment_codes`).
+Contours are traced by :func:`.writer.write_rtstruct` at level 0.5 between voxel centres, so
+the even-odd fill that reads RT-STRUCTs (:mod:`.polygon_fill`) gives the mask back; no
+smoothing. ROI numbers are the segment numbers; names, colours kept; the RTROIInterpretedType
+comes from the segment's own or its SEG codes (:mod:`segmesh.dicom.segment_codes`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from pydicom.dataset import Dataset
 
-from .attributes import PATIENT_AND_STUDY_KEYWORDS
-from .conversion_uids import conversion_uid
-from .errors import UnprocessableError
-from .labelmap import LabelMap, Segment, select_segments
-from .rtstruct_writer import RoiMask, write_rtstruct
-from .seg_writer import source_images
-from .segment_codes import interpreted_type
-from .vr_limits import clip_to_vr
+from ..dicom.conversion_uids import conversion_uid
+from ..dicom.image_order import images_in_slice_order
+from ..dicom.segment_codes import interpreted_type
+from ..dicom.tags import apply_tags
+from ..errors import UnprocessableError
+from ..labelmap import LabelMap, Segment, select_segments
+from .writer import RoiMask, write_rtstruct
 
 
 def _rois(labelmap: LabelMap, segments: Sequence[Segment]) -> Iterator[RoiMask]:
@@ -41,13 +41,14 @@ def labelmap_to_rtstruct(
     images: Sequence[Dataset],
     segments: Sequence[int] | None = None,
     label: str | None = None,
+    tags: Mapping[str, Any] | None = None,
 ) -> Dataset:
     """An RT-STRUCT of ``labelmap`` (converted from ``source``) on single-frame ``images``.
 
-    ``segments`` picks segment numbers (all where None; 400 for unknown ones). UIDs derive from
-    the source's SOPInstanceUID, the selection and segmesh's version. 422 where the label map is
-    not on the images' grid or the images are one multi-frame object (an RT-STRUCT references
-    single images).
+    ``segments`` picks segment numbers (all where None; 400 for unknown ones); ``tags`` (a
+    request's ``Tags``) are set last. UIDs derive from the source's SOPInstanceUID, the
+    selection, the tags and segmesh's version. 422 where the label map is not on the images'
+    grid or the images are one multi-frame object (an RT-STRUCT references single images).
     """
     selected = [
         s
@@ -56,7 +57,7 @@ def labelmap_to_rtstruct(
     ]
     if not selected:
         raise UnprocessableError("No segments", "the selection holds no segment to write")
-    ordered, _slice_of_frame = source_images(labelmap, images)
+    ordered, _slice_of_frame = images_in_slice_order(labelmap.geometry, images)
     if len(ordered) != labelmap.geometry.shape[0]:
         raise UnprocessableError(
             "Multi-frame images", "an RT-STRUCT conversion needs one single-frame image per slice"
@@ -68,10 +69,10 @@ def labelmap_to_rtstruct(
         ordered,
         labelmap.geometry,
         _rois(labelmap, selected),
-        conversion_uid(source_uid, "RTSTRUCT", numbers, "series"),
-        conversion_uid(source_uid, "RTSTRUCT", numbers, "instance 1"),
+        conversion_uid(source_uid, "RTSTRUCT", numbers, "series", tags),
+        conversion_uid(source_uid, "RTSTRUCT", numbers, "instance 1", tags),
         # StructureSetLabel is an SH: 16 characters.
         name[:16],
     )
-    clip_to_vr(rtstruct, PATIENT_AND_STUDY_KEYWORDS)
+    apply_tags(rtstruct, tags or {})
     return rtstruct

@@ -13,8 +13,8 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 from skimage.measure import find_contours
 
-from .. import __version__
 from ..dicom.attributes import copy_patient_and_study
+from ..dicom.provenance import mark_as_written
 from ..dicom.sop_classes import RT_STRUCTURE_SET_STORAGE
 from ..geometry import VolumeGeometry
 
@@ -89,8 +89,7 @@ def write_rtstruct(
     ds.OperatorsName = ""
     ds.FrameOfReferenceUID = geometry.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
-    ds.Manufacturer = "segmesh"
-    ds.SoftwareVersions = __version__
+    mark_as_written(ds)
     ds.InstanceNumber = 1
     ds.StructureSetLabel = label
     ds.StructureSetDate = now.strftime("%Y%m%d")

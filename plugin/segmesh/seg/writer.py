@@ -3,7 +3,7 @@
 The label map must be on the grid of the referenced images (``geometry_from_images``); the
 written SEG references them and lies in their frame of reference. Segment labels, colours
 (RecommendedDisplayCIELabValue), property codes and algorithm attributes are kept; RT-STRUCT
-ROIs get codes from their RTROIInterpretedType (:mod:`segmesh.segment_codes`).
+ROIs get codes from their RTROIInterpretedType (:mod:`segmesh.dicom.segment_codes`).
 
 - BINARY: highdicom numbers segments 1 to N without gaps, as the standard asks, so segments
   are renumbered in the order of the label map; overlapping segments are fine.
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import highdicom as hd
 import numpy as np
@@ -24,16 +25,16 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from . import __version__
-from .attributes import PATIENT_AND_STUDY_KEYWORDS, copy_patient_and_study
-from .color import rgb_to_cielab
-from .conversion_uids import conversion_uid
-from .errors import UnprocessableError
-from .geometry import geometry_from_images
-from .labelmap import LabelMap, Segment, select_segments
-from .layer_packing import pack_layers, segment_boxes
-from .segment_codes import segment_codes
-from .vr_limits import clip_to_vr
+from ..dicom.attributes import PATIENT_AND_STUDY_KEYWORDS, copy_patient_and_study
+from ..dicom.color import rgb_to_cielab
+from ..dicom.conversion_uids import conversion_uid
+from ..dicom.image_order import images_in_slice_order
+from ..dicom.provenance import MANUFACTURER, MODEL_NAME, SOFTWARE_VERSIONS
+from ..dicom.segment_codes import segment_codes
+from ..dicom.tags import apply_tags
+from ..errors import UnprocessableError
+from ..labelmap import LabelMap, Segment, select_segments
+from ..layer_packing import pack_layers, segment_boxes
 
 logger = logging.getLogger(__name__)
 
@@ -46,25 +47,11 @@ def source_images(
     labelmap: LabelMap, images: Sequence[Dataset]
 ) -> tuple[list[Dataset], npt.NDArray[np.intp]]:
     """The images as highdicom wants them, and for each of its frames the slice k of the label
-    map it shows: single-frame images sorted as the slices, or one multi-frame image."""
-    geometry, sources = geometry_from_images(images)
-    target = labelmap.geometry
-    if (
-        geometry.shape != target.shape
-        or not np.allclose(geometry.affine, target.affine, atol=1e-3)
-        or geometry.frame_of_reference_uid != target.frame_of_reference_uid
-    ):
-        raise UnprocessableError(
-            "Label map not on the images' grid",
-            f"label map {target.shape} in {target.frame_of_reference_uid}, images "
-            f"{geometry.shape} in {geometry.frame_of_reference_uid}",
-        )
-    if len(images) == 1:
-        slice_of_frame = np.empty(len(sources), dtype=np.intp)
-        slice_of_frame[[frame for _index, frame in sources]] = np.arange(len(sources))
-        return [_with_study(images[0], geometry.spacing[2])], slice_of_frame
-    ordered = [images[index] for index, _frame in sources]
-    return [_with_study(ordered[0], geometry.spacing[2]), *ordered[1:]], np.arange(len(sources))
+    map it shows: single-frame images sorted as the slices, or one multi-frame image; the first
+    completed (:func:`_with_study`). 422 where the label map is not on their grid."""
+    ordered, slice_of_frame = images_in_slice_order(labelmap.geometry, images)
+    spacing = labelmap.geometry.spacing[2]
+    return [_with_study(ordered[0], spacing), *ordered[1:]], slice_of_frame
 
 
 def _with_study(image: Dataset, slice_step: float) -> Dataset:
@@ -154,12 +141,15 @@ def write_seg(
     series_number: int = 300,
     series_description: str | None = None,
     transfer_syntax_uid: str = ExplicitVRLittleEndian,
+    tags: Mapping[str, Any] | None = None,
 ) -> list[hd.seg.Segmentation]:
     """SEG instances (one series) of ``labelmap`` (converted from ``source``) on ``images``.
 
     ``segments`` picks segment numbers (all where None; 400 for unknown ones). BINARY gives one
     instance; LABELMAP one per packed layer with ``split``, else 422 where segments overlap.
-    UIDs derive from the source's SOPInstanceUID, the type, the selection and the version.
+    ``tags`` (a request's ``Tags``, :func:`segmesh.dicom.tags.apply_tags`) are set last.
+    UIDs derive from the source's SOPInstanceUID, the type, the selection, the tags and the
+    version.
     """
     kind = hd.seg.SegmentationTypeValues(segmentation_type)
     if kind not in (BINARY, LABELMAP):
@@ -175,7 +165,7 @@ def write_seg(
     target = "SEG" if kind is BINARY else "LABELMAP"
     numbers = [segment.number for segment in selected]
     source_uid = str(source.SOPInstanceUID)
-    series_uid = conversion_uid(source_uid, target, numbers, "series")
+    series_uid = conversion_uid(source_uid, target, numbers, "series", tags)
     if kind is BINARY:
         renumbered = {segment.number: index for index, segment in enumerate(selected, start=1)}
         layers = pack_layers(labelmap, selected, lambda s: renumbered[s.number], split=True)
@@ -202,18 +192,21 @@ def write_seg(
             segment_descriptions=[_description(source, s, number_of[s.number]) for s in ordered],
             series_instance_uid=series_uid,
             series_number=series_number,
-            sop_instance_uid=conversion_uid(source_uid, target, numbers, f"instance {instance}"),
+            sop_instance_uid=conversion_uid(
+                source_uid, target, numbers, f"instance {instance}", tags
+            ),
             instance_number=instance,
-            manufacturer="segmesh",
-            manufacturer_model_name="segmesh",
-            software_versions=__version__,
+            manufacturer=MANUFACTURER,
+            manufacturer_model_name=MODEL_NAME,
+            software_versions=SOFTWARE_VERSIONS,
             device_serial_number="0",
             series_description=description[:64],
             transfer_syntax_uid=transfer_syntax_uid,
             omit_empty_frames=True,
         )
         logger.debug("highdicom Segmentation: %.2f s", time.perf_counter() - start)
+        # highdicom copied them verbatim; this cuts overlong values to their VR.
         copy_patient_and_study(ordered_images[0], seg)
-        clip_to_vr(seg, PATIENT_AND_STUDY_KEYWORDS)
+        apply_tags(seg, tags or {})
         results.append(seg)
     return results
