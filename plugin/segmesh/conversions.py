@@ -11,7 +11,13 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from .dicom.part10 import part10
-from .dicom.sop_classes import LABEL_MAP_SEGMENTATION_STORAGE, Kind, kind_of
+from .dicom.sop_classes import (
+    LABEL_MAP_SEGMENTATION_STORAGE,
+    RT_STRUCTURE_SET_STORAGE,
+    SEGMENTATION_STORAGE,
+    Kind,
+    kind_of,
+)
 from .errors import BadRequestError, UnprocessableError
 from .labelmap import LabelMap, select_segments
 from .layer_packing import segment_boxes
@@ -43,6 +49,23 @@ def target_of(dataset: Dataset) -> Target:
     if str(dataset.SOPClassUID) == LABEL_MAP_SEGMENTATION_STORAGE:
         return Target.LABELMAP
     return Target.SEG
+
+
+def target_of_sop_class(sop_class_uid: str) -> Target | None:
+    """:func:`target_of` by SOP Class UID alone; None for what is no SEG or RT-STRUCT."""
+    return {
+        SEGMENTATION_STORAGE: Target.SEG,
+        LABEL_MAP_SEGMENTATION_STORAGE: Target.LABELMAP,
+        RT_STRUCTURE_SET_STORAGE: Target.RTSTRUCT,
+    }.get(sop_class_uid)
+
+
+def check_not_same(source: Target | None, target: Target) -> None:
+    """400 where ``source`` (the kind a source already is) is ``target``."""
+    if source is target:
+        raise BadRequestError(
+            "Same kind", f"the source is already {target.value}: convert it to another kind"
+        )
 
 
 @dataclass(frozen=True)
@@ -79,10 +102,7 @@ def convert(
     the source already is or unknown segment numbers; 422 for overlapping segments into one
     LABELMAP without ``split``, or a label map not on the images' grid.
     """
-    if target is target_of(source):
-        raise BadRequestError(
-            "Same kind", f"the source is already {target.value}: convert it to another kind"
-        )
+    check_not_same(target_of(source), target)
     selected = [
         s
         for s in select_segments(labelmap.segments, segments, "the source holds segments")

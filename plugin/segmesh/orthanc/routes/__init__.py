@@ -7,6 +7,7 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 - :mod:`.overlay`: ``GET /instances/{id}/segmesh/overlay/{imageId}.png``;
 - :mod:`.models`: ``/instances/{id}/segmesh/stl`` and ``model``, ``/series/{id}/segmesh/stl``,
   ``/studies/{id}/segmesh/nifti-stl``;
+- :mod:`.convert`: ``POST /instances/{id}/segmesh/convert`` (to SEG, LABELMAP, RTSTRUCT);
 - :mod:`.app`: ``GET /segmesh/app/...`` and the Orthanc Explorer extension.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from ..cache import LabelMapCache
 from ..tasks.context import TaskContext
-from . import app, models, segments
+from . import app, convert, models, segments
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
 
@@ -25,4 +26,5 @@ def register(context: TaskContext, cache: LabelMapCache) -> None:
     LabelMapRoute(context).register()
     OverlayRoute(cache).register()
     models.register(context)
+    convert.register(context)
     app.register()
