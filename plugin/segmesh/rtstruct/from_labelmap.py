@@ -74,5 +74,7 @@ def labelmap_to_rtstruct(
         # StructureSetLabel is an SH: 16 characters.
         name[:16],
     )
+    # SeriesDescription is an LO (64 characters), and says what this series is a copy of.
+    rtstruct.SeriesDescription = f"{name} (as RTSTRUCT)"[:64]
     apply_tags(rtstruct, tags or {})
     return rtstruct

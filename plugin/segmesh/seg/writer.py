@@ -174,7 +174,7 @@ def write_seg(
         layers = pack_layers(labelmap, selected, lambda s: s.number, split=split)
         written = [({s.number: s.number for s in layer.segments}, [layer]) for layer in layers]
     description = (
-        series_description or f"{source.get('SeriesDescription') or 'segments'} ({target})"
+        series_description or f"{source.get('SeriesDescription') or 'segments'} (as {target})"
     )
     results = []
     for instance, (number_of, packed) in enumerate(written, start=1):
