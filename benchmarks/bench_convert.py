@@ -62,9 +62,10 @@ def size(dataset: pydicom.Dataset) -> int:
 
 
 def plain_highdicom(
-    images: list[pydicom.Dataset], pixels: np.ndarray, labels: list[str], kind: str
+    images: list[pydicom.Dataset], pixels: np.ndarray, labels: dict[int, str], kind: str
 ) -> hd.seg.Segmentation:
-    """What a highdicom user writes: generic codes, one description per segment."""
+    """What a highdicom user writes: generic codes, one description per segment (``labels``
+    by segment number: the values of a label array, 1 to N for stacked masks)."""
     descriptions = [
         hd.seg.SegmentDescription(
             segment_number=number,
@@ -73,7 +74,7 @@ def plain_highdicom(
             segmented_property_type=codes.SCT.Tissue,
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
         )
-        for number, label in enumerate(labels, start=1)
+        for number, label in labels.items()
     ]
     return hd.seg.Segmentation(
         source_images=images,
@@ -126,7 +127,8 @@ def rtstruct_to_seg(repeats: int) -> None:
 
     def highdicom() -> Any:
         stacked = np.stack([labelmap.mask(s.number) for s in labelmap.segments], axis=-1)
-        return plain_highdicom(images, stacked, [s.label for s in labelmap.segments], "BINARY")
+        labels = {n: s.label for n, s in enumerate(labelmap.segments, start=1)}
+        return plain_highdicom(images, stacked, labels, "BINARY")
 
     rows = {
         "segmesh": timed(segmesh, repeats),
@@ -185,7 +187,14 @@ def seg_to_rtstruct_and_labelmap(repeats: int, slices: int) -> None:
     rows = {
         "segmesh": timed(lambda: write_seg(source, labelmap, images, "LABELMAP")[0], repeats),
         "plain highdicom (label array)": timed(
-            lambda: plain_highdicom(images, labelmap.layers[0], names, "LABELMAP"), repeats
+            # The label array holds the segment numbers, which need not run 1 to N.
+            lambda: plain_highdicom(
+                images,
+                labelmap.layers[0],
+                {s.number: s.label for s in labelmap.segments},
+                "LABELMAP",
+            ),
+            repeats,
         ),
         "segmesh BINARY, for the size": timed(
             lambda: write_seg(source, labelmap, images, "BINARY")[0], 1
