@@ -232,3 +232,15 @@ def test_workers_0_and_2_store_identical_models(tmp_path: Path, demo_study: Demo
         assert "worker processes" in server.log() or workers == 0
     assert len(stored[0]) == len(demo_study.seg.SegmentSequence)
     assert stored[0] == stored[1]
+
+
+def test_a_conversion_runs_as_a_job(orthanc: OrthancServer, demo_ids: dict[str, str]) -> None:
+    body = {"To": "SEG", "Asynchronous": True}
+    response = orthanc.post(f"/instances/{demo_ids['RTSTRUCT']}/segmesh/convert", json=body)
+    assert response.status_code == 202, response.text
+    record = wait(orthanc, response.json()["Path"])
+    assert record["State"] == "Success", record
+    assert record["Kind"] == "Conversion"
+    stored = record["Result"]["Instances"]
+    assert stored
+    assert orthanc.get(f"/instances/{stored[0]['ID']}/tags?simplify").json()["Modality"] == "SEG"

@@ -336,6 +336,11 @@ SOURCE_BUTTONS = [
     "Download label map (NRRD)",
     "Generate 3D models",
 ]
+#: The conversions offered: to the kinds the source is not.
+CONVERSION_BUTTONS = {
+    "SEG": ["Convert to RT-STRUCT", "Convert to LABELMAP SEG"],
+    "RTSTRUCT": ["Convert to SEG", "Convert to LABELMAP SEG"],
+}
 
 
 def test_explorer_buttons_on_the_right_pages(
@@ -344,11 +349,12 @@ def test_explorer_buttons_on_the_right_pages(
     for kind in ("SEG", "RTSTRUCT"):
         explorer(page, orthanc, f"instance?uuid={demo_ids[kind]}")
         page.wait_for_selector("#segmesh-open-viewer")
-        assert segmesh_buttons(page, "#instance-access") == SOURCE_BUTTONS
+        expected = SOURCE_BUTTONS + CONVERSION_BUTTONS[kind]
+        assert segmesh_buttons(page, "#instance-access") == expected
         series = orthanc.get(f"/instances/{demo_ids[kind]}").json()["ParentSeries"]
         explorer(page, orthanc, f"series?uuid={series}")
         page.wait_for_selector("#series-access #segmesh-open-viewer")
-        assert segmesh_buttons(page, "#series-access") == SOURCE_BUTTONS
+        assert segmesh_buttons(page, "#series-access") == expected
     screenshot(page, "explorer-source-series")
 
     ct_image = orthanc.get(f"/series/{demo_ids['CTSeries']}").json()["Instances"][0]
@@ -418,6 +424,21 @@ def test_explorer_buttons_work(
     assert tags["ContentDescription"] == "Spleen"
     page.wait_for_selector("#list-instances li a")
     screenshot(page, "explorer-generated-series")
+
+
+def test_explorer_conversion_opens_the_new_series(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str]
+) -> None:
+    explorer(page, orthanc, f"instance?uuid={demo_ids['RTSTRUCT']}")
+    page.wait_for_selector("#segmesh-convert-seg")
+    page.click("#segmesh-convert-seg")
+    page.wait_for_function("location.hash.startsWith('#series?uuid=')", timeout=120_000)
+    series_id = page.evaluate("location.hash").split("uuid=")[1]
+    series = orthanc.get(f"/series/{series_id}").json()
+    assert series["MainDicomTags"]["Modality"] == "SEG"
+    assert series["MainDicomTags"]["Manufacturer"] == "segmesh"
+    page.wait_for_selector("#list-instances li a")
+    screenshot(page, "explorer-converted-series")
 
 
 def _gunzip(body: bytes) -> bytes:

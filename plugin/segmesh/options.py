@@ -84,3 +84,17 @@ def parse_integers(text: str, name: str) -> tuple[int, ...]:
         raise BadRequestError(
             f"Bad parameter {name}", f"{text!r}: give numbers separated by commas"
         ) from error
+
+
+def parse_segment_list(value: Any, name: str = "Segments") -> tuple[int, ...] | None:
+    """A JSON body's list of segment numbers (None where absent); 400 for anything but a
+    non-empty list of integers."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in value)
+    ):
+        raise BadRequestError(f"Bad parameter {name}", "a non-empty list of segment numbers")
+    return tuple(value)

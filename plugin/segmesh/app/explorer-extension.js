@@ -1,7 +1,7 @@
 // segmesh's buttons in Orthanc Explorer (added with orthanc.ExtendOrthancExplorer).
 // SEG and RT-STRUCT instance and series pages: "Open in viewer", "Download label map",
-// "Generate 3D models"; Encapsulated STL: "View 3D model"; an image series that a SEG or
-// RT-STRUCT references: "Show segmentation".
+// "Generate 3D models", "Convert to ..." (the kinds it is not); Encapsulated STL: "View 3D
+// model"; an image series that a SEG or RT-STRUCT references: "Show segmentation".
 (function () {
   var SOURCE_CLASSES = [
     '1.2.840.10008.5.1.4.1.1.66.4',  // Segmentation Storage
@@ -9,6 +9,15 @@
     '1.2.840.10008.5.1.4.1.1.481.3'  // RT Structure Set Storage
   ];
   var STL_CLASS = '1.2.840.10008.5.1.4.1.1.104.3';
+  // The conversions each source class offers: [To of the request, button id, text].
+  var CONVERSIONS = {
+    '1.2.840.10008.5.1.4.1.1.66.4': [['RTSTRUCT', 'rtstruct', 'Convert to RT-STRUCT'],
+                                     ['LABELMAP', 'labelmap', 'Convert to LABELMAP SEG']],
+    '1.2.840.10008.5.1.4.1.1.66.7': [['SEG', 'seg', 'Convert to SEG'],
+                                     ['RTSTRUCT', 'rtstruct', 'Convert to RT-STRUCT']],
+    '1.2.840.10008.5.1.4.1.1.481.3': [['SEG', 'seg', 'Convert to SEG'],
+                                      ['LABELMAP', 'labelmap', 'Convert to LABELMAP SEG']]
+  };
   var SOURCE_MODALITIES = ['SEG', 'RTSTRUCT'];
   var APP = '../segmesh/app/';
 
@@ -34,7 +43,7 @@
              cache: false, success: done });
   }
 
-  function sourceButtons(list, instanceId) {
+  function sourceButtons(list, instanceId, sopClassUid) {
     addButton(list, 'segmesh-open-viewer', 'Open in viewer', 'search',
               APP + 'viewer.html?instance=' + instanceId);
     addButton(list, 'segmesh-download-nifti', 'Download label map (NIfTI)', 'arrow-d',
@@ -43,6 +52,40 @@
               '../instances/' + instanceId + '/segmesh/labelmap?format=nrrd');
     addButton(list, 'segmesh-generate-models', 'Generate 3D models', 'gear', null,
               function () { openModelDialog(instanceId); });
+    $.each(CONVERSIONS[sopClassUid] || [], function (_, conversion) {
+      addButton(list, 'segmesh-convert-' + conversion[1], conversion[2], 'refresh', null,
+                function () { convertSource(instanceId, conversion[0], conversion[2]); });
+    });
+  }
+
+  // Overlapping segments cannot share one LABELMAP instance: the button asks for Split, so
+  // they go to several instances of the one new series.
+  function convertSource(instanceId, target, text) {
+    $('#segmesh-dialog').remove();
+    var status = $('<p id="segmesh-status" role="status">').text(text + ': working…');
+    var dialog = $('<div id="segmesh-dialog" role="dialog">').css({
+      position: 'fixed', top: '10%', left: '50%', transform: 'translateX(-50%)', zIndex: 2000,
+      background: '#fff', color: '#000', padding: '1em 1.5em', borderRadius: '6px',
+      boxShadow: '0 4px 24px rgba(0,0,0,0.4)', minWidth: '320px', textShadow: 'none',
+      fontFamily: 'Helvetica, Arial, sans-serif'
+    }).append(status);
+    $('body').append(dialog);
+    $.ajax({
+      url: '../instances/' + instanceId + '/segmesh/convert', type: 'POST', dataType: 'json',
+      contentType: 'application/json',
+      data: JSON.stringify({ To: target, Split: target === 'LABELMAP' }),
+      success: function (answer) {
+        dialog.remove();
+        window.location.hash = '#series?uuid=' + answer.Series;
+      },
+      error: function (xhr) {
+        var message = xhr.responseText;
+        try { var e = JSON.parse(message); message = e.Error + ': ' + e.Details; } catch (ignored) {}
+        status.text(text + ' failed (' + xhr.status + '): ' + message);
+        dialog.append($('<button id="segmesh-cancel" data-role="none">').text('Close')
+          .on('click', function () { dialog.remove(); }));
+      }
+    });
   }
 
   function field(label, input) {
@@ -144,7 +187,7 @@
     clearButtons(list);
     sopClassOf(instanceId, function (sopClassUid) {
       if ($.inArray(sopClassUid, SOURCE_CLASSES) >= 0) {
-        sourceButtons(list, instanceId);
+        sourceButtons(list, instanceId, sopClassUid);
       } else if (sopClassUid === STL_CLASS) {
         addButton(list, 'segmesh-view-model', 'View 3D model', 'search',
                   APP + 'viewer.html?model=' + instanceId);
@@ -163,7 +206,7 @@
       var first = series.Instances[0];
       sopClassOf(first, function (sopClassUid) {
         if ($.inArray(sopClassUid, SOURCE_CLASSES) >= 0) {
-          sourceButtons(list, first);
+          sourceButtons(list, first, sopClassUid);
         } else if (sopClassUid !== STL_CLASS) {
           segmentationButtons(list, seriesId, series.ParentStudy);
         }

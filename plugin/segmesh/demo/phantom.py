@@ -34,6 +34,8 @@ SHAPE = (40, 120, 160)  # slices, rows, columns
 PIXEL_SPACING = (1.2, 0.9)  # row spacing, column spacing (mm)
 SLICE_THICKNESS = 2.5
 ORIGIN = (-71.55, -71.4, -48.75)  # ImagePositionPatient of the first slice (mm)
+#: Not "segmesh", which marks segmesh's outputs (segmesh.dicom.provenance).
+DEMO_MANUFACTURER = "segmesh demo"
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def ct_slices(
         ds.Laterality = ""
         ds.FrameOfReferenceUID = frame_of_reference_uid
         ds.PositionReferenceIndicator = ""
-        ds.Manufacturer = "segmesh"
+        ds.Manufacturer = DEMO_MANUFACTURER
         ds.InstanceNumber = k + 1
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
         ds.AcquisitionNumber = 1
@@ -252,8 +254,8 @@ def make_demo_study() -> DemoStudy:
         series_number=100,
         sop_instance_uid=_uid("seg"),
         instance_number=1,
-        manufacturer="segmesh",
-        manufacturer_model_name="segmesh demo",
+        manufacturer=DEMO_MANUFACTURER,
+        manufacturer_model_name=DEMO_MANUFACTURER,
         software_versions=__version__,
         device_serial_number="0",
         series_description="Phantom organs (SEG)",
@@ -267,4 +269,6 @@ def make_demo_study() -> DemoStudy:
     rtstruct = write_rtstruct(
         images, geometry, rois, _uid("rtstruct-series"), _uid("rtstruct"), "Phantom organs"
     )
+    # The demo stands for someone else's input: it must not bear the mark of segmesh's outputs.
+    rtstruct.Manufacturer = rtstruct.ManufacturerModelName = DEMO_MANUFACTURER
     return DemoStudy(images, seg, rtstruct, geometry, masks)

@@ -9,6 +9,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from ..errors import BrokenFileError
+from .vr_limits import clip_to_vr
 
 #: Patient and study attributes a derived object copies from its source (type 2: may be empty).
 PATIENT_AND_STUDY_KEYWORDS = (
@@ -27,9 +28,12 @@ PATIENT_AND_STUDY_KEYWORDS = (
 
 
 def copy_patient_and_study(source: Dataset, target: Dataset) -> None:
-    """Copy the patient and study attributes, empty where the source has none."""
+    """Copy the patient and study attributes, empty where the source has none, cut to what
+    their VR allows (:func:`.vr_limits.clip_to_vr`): every object segmesh writes copies them
+    here, so none inherits a source's overlong value."""
     for keyword in PATIENT_AND_STUDY_KEYWORDS:
         setattr(target, keyword, source.get(keyword, ""))
+    clip_to_vr(target, PATIENT_AND_STUDY_KEYWORDS)
 
 
 def first_item(dataset: Dataset, keyword: str) -> Dataset | None:

@@ -12,9 +12,11 @@ from pydicom.valuerep import validate_value
 
 from ..errors import BadRequestError
 
-#: Attributes a request's ``Tags`` may not override: identity and structure of the instance.
+#: Attributes a request's ``Tags`` may not override: identity and structure of the instance,
+#: and Manufacturer, which marks segmesh's outputs (:mod:`.provenance`).
 PROTECTED_KEYWORDS = frozenset(
     {
+        "Manufacturer",
         "StudyInstanceUID",
         "SOPClassUID",
         "SOPInstanceUID",

@@ -21,6 +21,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian,
 from .. import __version__
 from ..dicom.attributes import copy_patient_and_study
 from ..dicom.color import RGB, rgb_to_cielab
+from ..dicom.provenance import mark_as_written
 from ..dicom.sop_classes import ENCAPSULATED_STL_STORAGE
 from ..dicom.tags import apply_tags
 from ..errors import BrokenFileError
@@ -124,10 +125,7 @@ def encapsulated_stl(
     ds.SeriesDescription = request.series_description
     ds.FrameOfReferenceUID = source.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
-    ds.Manufacturer = "segmesh"
-    ds.ManufacturerModelName = "segmesh"
-    ds.DeviceSerialNumber = "0"
-    ds.SoftwareVersions = __version__
+    mark_as_written(ds)
     ds.InstanceNumber = instance_number
     ds.ContentDate = ds.InstanceCreationDate
     ds.ContentTime = ds.InstanceCreationTime

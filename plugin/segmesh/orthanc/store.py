@@ -1,4 +1,4 @@
-"""Reading DICOM instances and series out of Orthanc."""
+"""Reading DICOM instances and series out of Orthanc, and storing new ones."""
 
 from __future__ import annotations
 
@@ -85,3 +85,21 @@ def read_series(series_id: str, stop_before_pixels: bool = False) -> list[Datase
         read_instance(identifier, stop_before_pixels)
         for identifier in series_instance_ids(series_id)
     ]
+
+
+def sop_class_uid(instance_id: str) -> str:
+    """The SOP Class UID of an instance from Orthanc's metadata (no file read), or "" where
+    Orthanc has none to give (unknown instance, metadata absent): for early checks only, the
+    file decides."""
+    try:
+        answer = orthanc.RestApiGet(f"/instances/{instance_id}/metadata/SopClassUid")
+    except orthanc.OrthancException:
+        return ""
+    return bytes(answer).decode(errors="replace").strip()
+
+
+def store_file(data: bytes) -> dict[str, Any]:
+    """Store a Part-10 file; Orthanc's answer (``ID``, ``ParentSeries``, ``Status``: "Success",
+    or "AlreadyStored" for a SOP Instance UID it holds, which it keeps as it was)."""
+    answer: dict[str, Any] = json.loads(orthanc.RestApiPost("/instances", data))
+    return answer

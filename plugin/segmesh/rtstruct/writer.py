@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,8 +13,8 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 from skimage.measure import find_contours
 
-from .. import __version__
 from ..dicom.attributes import copy_patient_and_study
+from ..dicom.provenance import mark_as_written
 from ..dicom.sop_classes import RT_STRUCTURE_SET_STORAGE
 from ..geometry import VolumeGeometry
 
@@ -38,10 +38,18 @@ def mask_contours(mask: npt.NDArray[np.bool_]) -> list[FloatArray]:
     Traced at level 0.5 between voxel centres, so every voxel centre of the mask is inside
     under the even-odd rule and every other centre is outside; holes come out as inner contours.
     """
-    padded = np.pad(mask.astype(np.float32), 1)
+    rows = np.flatnonzero(mask.any(axis=1))
+    columns = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return []
+    # Tracing the bounding box only: a whole 512 x 512 slice per small ROI is most of the time.
+    top, left = int(rows[0]), int(columns[0])
+    box = mask[top : int(rows[-1]) + 1, left : int(columns[-1]) + 1]
+    padded = np.pad(box.astype(np.float32), 1)
+    offset = np.array([top - 1.0, left - 1.0])  # undo the padding and the crop
     contours = []
     for contour in find_contours(padded, 0.5):
-        points = contour[:-1] - 1.0  # drop the repeated closing point; undo the padding
+        points = contour[:-1] + offset  # drop the repeated closing point
         if len(points) >= 3:
             contours.append(np.asarray(points[:, ::-1], dtype=np.float64))
     return contours
@@ -55,12 +63,13 @@ def _decimal_strings(values: FloatArray) -> list[str]:
 def write_rtstruct(
     images: Sequence[Dataset],
     geometry: VolumeGeometry,
-    rois: Sequence[RoiMask],
+    rois: Iterable[RoiMask],
     series_instance_uid: str,
     sop_instance_uid: str,
     label: str = "segmesh",
 ) -> Dataset:
-    """An RT Structure Set on ``images`` (sorted as the slices of ``geometry``)."""
+    """An RT Structure Set on ``images`` (sorted as the slices of ``geometry``); ``rois`` is
+    iterated once, so a generator can build one mask at a time."""
     reference = images[0]
     now = datetime.datetime.now()
     ds = Dataset()
@@ -80,8 +89,7 @@ def write_rtstruct(
     ds.OperatorsName = ""
     ds.FrameOfReferenceUID = geometry.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
-    ds.Manufacturer = "segmesh"
-    ds.SoftwareVersions = __version__
+    mark_as_written(ds)
     ds.InstanceNumber = 1
     ds.StructureSetLabel = label
     ds.StructureSetDate = now.strftime("%Y%m%d")

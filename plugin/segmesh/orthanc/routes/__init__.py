@@ -7,6 +7,7 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 - :mod:`.overlay`: ``GET /instances/{id}/segmesh/overlay/{imageId}.png``;
 - :mod:`.models`: ``/instances/{id}/segmesh/stl`` and ``model``, ``/series/{id}/segmesh/stl``,
   ``/studies/{id}/segmesh/nifti-stl``;
+- :mod:`.convert`: ``POST /instances/{id}/segmesh/convert`` (to SEG, LABELMAP, RTSTRUCT);
 - :mod:`.jobs`: ``GET /segmesh/jobs``, ``GET|DELETE /segmesh/jobs/{id}``;
 - :mod:`.app`: ``GET /segmesh/app/...`` and the Orthanc Explorer extension.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from ..cache import LabelMapCache
 from ..jobs import JobRunner
 from ..tasks.context import TaskContext
-from . import app, jobs, models, segments
+from . import app, convert, jobs, models, segments
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
 
@@ -27,5 +28,6 @@ def register(context: TaskContext, cache: LabelMapCache, runner: JobRunner) -> N
     LabelMapRoute(context).register()
     OverlayRoute(cache).register()
     models.register(context, runner)
+    convert.register(context, runner)
     jobs.register(runner)
     app.register()

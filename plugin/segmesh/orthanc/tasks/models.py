@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orthanc
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
@@ -24,7 +22,7 @@ from ...formats import nifti_labelmap
 from ...labelmap import LabelMap
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops, threshold_labelmap
 from ...models import ModelRequest, ModelSource, build_model, model_label
-from ...options import LabelMapOptions
+from ...options import LabelMapOptions, parse_segment_list
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -42,13 +40,7 @@ class StoreOptions:
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> StoreOptions:
         """Parse ``Segments``, ``Smoothing``, ``Iterations``, ``Decimate``, ``Merge``, ``Tags``."""
-        segments = body.get("Segments")
-        if segments is not None and (
-            not isinstance(segments, list)
-            or not segments
-            or not all(isinstance(n, int) and not isinstance(n, bool) for n in segments)
-        ):
-            raise BadRequestError("Bad parameter Segments", "a non-empty list of segment numbers")
+        segments = parse_segment_list(body.get("Segments"))
         merged = body.get("Merge", False)
         if not isinstance(merged, bool):
             raise BadRequestError("Bad parameter Merge", "true or false")
@@ -59,7 +51,7 @@ class StoreOptions:
         apply_tags(Dataset(), tags)
         return cls(
             MeshOptions.from_values(body),
-            tuple(segments) if segments is not None else None,
+            segments,
             merged,
             tags,
         )
@@ -71,11 +63,6 @@ class StoreOptions:
             "Segments": list(self.segments) if self.segments is not None else None,
             "Merge": self.merge,
         }
-
-
-def _store_file(data: bytes) -> dict[str, Any]:
-    answer: dict[str, Any] = json.loads(orthanc.RestApiPost("/instances", data))
-    return answer
 
 
 def store_models(
@@ -124,7 +111,7 @@ def store_models(
     try:
         for done, (plan, built) in enumerate(zip(plans, built_models, strict=True), start=1):
             context.check_cancelled()
-            stored = _store_file(built.file)
+            stored = store.store_file(built.file)
             instances.append(
                 {
                     "ID": stored["ID"],

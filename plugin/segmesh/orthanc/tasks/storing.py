@@ -18,6 +18,7 @@ from pydicom.uid import UID
 from ...errors import BadRequestError
 from ...mesh import ThresholdOptions
 from .context import TaskContext
+from .conversions import ConvertRequest, convert_source
 from .models import StoreOptions, store_nifti_models, store_series_model, store_source_models
 
 #: A parsed request, ready to run.
@@ -54,12 +55,18 @@ def _nifti_models(study_id: str, body: Mapping[str, Any]) -> Prepared:
     )
 
 
+def _conversion(instance_id: str, body: Mapping[str, Any]) -> Prepared:
+    request = ConvertRequest.from_body(body)
+    return lambda context: convert_source(instance_id, request, context)
+
+
 INSTANCE_MODELS = StoringKind("InstanceModels", "instances", _instance_models)
 SERIES_MODEL = StoringKind("SeriesModel", "series", _series_model)
 NIFTI_MODELS = StoringKind("NiftiModels", "studies", _nifti_models)
+CONVERSION = StoringKind("Conversion", "instances", _conversion)
 
 #: Every kind of storing request, by name.
-KINDS = {kind.name: kind for kind in (INSTANCE_MODELS, SERIES_MODEL, NIFTI_MODELS)}
+KINDS = {kind.name: kind for kind in (INSTANCE_MODELS, SERIES_MODEL, NIFTI_MODELS, CONVERSION)}
 
 
 def is_asynchronous(body: Mapping[str, Any]) -> bool:

@@ -1,0 +1,17 @@
+"""``POST /instances/{id}/segmesh/convert``: a SEG or RT-STRUCT converted and stored, now or
+as a job (the work is in :mod:`..tasks.conversions`)."""
+
+from __future__ import annotations
+
+from ..http import INSTANCE_ROUTE, register_route
+from ..jobs import JobRunner
+from ..tasks.context import TaskContext
+from ..tasks.storing import CONVERSION
+from .models import storing_route
+
+
+def register(context: TaskContext, runner: JobRunner) -> None:
+    """Register the conversion route, bound to ``context`` and the job ``runner``."""
+    register_route(
+        f"{INSTANCE_ROUTE}/convert", ("POST",), storing_route(CONVERSION, context, runner)
+    )

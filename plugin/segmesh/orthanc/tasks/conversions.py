@@ -1,0 +1,106 @@
+"""Conversions of a stored source, stored: RT-STRUCT to SEG, SEG to RT-STRUCT, either to a
+LABELMAP SEG. What a route, a job or an automatic run asks for.
+
+The source's label map is built on its referenced series' grid and written in a worker; this
+process stores each written object in a new series of the source's study (same frame of
+reference), checking for cancellation and reporting progress between objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from ...conversions import Target, check_not_same, convert, target_of_sop_class
+from ...dicom.tags import apply_tags
+from ...errors import BadRequestError
+from ...options import Grid, LabelMapOptions, parse_segment_list
+from .. import store
+from .context import TaskContext
+from .labelmaps import headers, load_labelmap
+
+#: The fields of a conversion request's body.
+FIELDS = ("To", "Segments", "Split", "Tags", "Asynchronous")
+
+
+@dataclass(frozen=True)
+class ConvertRequest:
+    """``target`` (``To``), ``segments`` (None: all), ``split`` (overlapping segments of a
+    LABELMAP to several instances) and ``tags`` (attributes to set on every written object)."""
+
+    target: Target
+    segments: tuple[int, ...] | None = None
+    split: bool = False
+    tags: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> ConvertRequest:
+        """Parse the body; 400 for missing ``To``, unknown fields and bad values, Tags
+        included (checked before any work)."""
+        unknown = sorted(set(body) - set(FIELDS))
+        if unknown:
+            raise BadRequestError("Unknown parameters", f"{unknown}: use {', '.join(FIELDS)}")
+        if "To" not in body:
+            raise BadRequestError("Missing parameter To", "SEG, LABELMAP or RTSTRUCT")
+        split = body.get("Split", False)
+        if not isinstance(split, bool):
+            raise BadRequestError("Bad parameter Split", "true or false")
+        tags = body.get("Tags", {})
+        if not isinstance(tags, dict):
+            raise BadRequestError("Bad parameter Tags", "an object of DICOM keywords to values")
+        apply_tags(Dataset(), tags)
+        return cls(Target.parse(body["To"]), parse_segment_list(body.get("Segments")), split, tags)
+
+
+def convert_source(
+    instance_id: str, request: ConvertRequest, context: TaskContext
+) -> dict[str, Any]:
+    """Convert the SEG or RT-STRUCT ``instance_id`` and store the result.
+
+    Answers ``{"Series", "Instances": [{"ID", "Status", "SOPClassUID", "Segments"}],
+    "Skipped": [{"Segment", "Label", "Reason"}]}``; ``Status`` is "AlreadyStored" for objects a
+    previous identical request stored (their UIDs are derived, not random).
+    """
+    # Refused before the label map is decoded, from Orthanc's metadata.
+    check_not_same(target_of_sop_class(store.sop_class_uid(instance_id)), request.target)
+    loaded = load_labelmap(
+        instance_id, LabelMapOptions(segments=request.segments, grid=Grid.SOURCE), context
+    )
+    assert loaded.images is not None  # grid=source loads the referenced series, or raises
+    context.check_cancelled()
+    conversion = context.workers.run(
+        convert,
+        loaded.dataset,
+        loaded.labelmap,
+        headers(loaded.images),
+        request.target,
+        request.segments,
+        request.split,
+        request.tags,
+    )
+    instances = []
+    series_id = ""
+    for done, written in enumerate(conversion.objects, start=1):
+        context.check_cancelled()
+        stored = store.store_file(written.file)
+        series_id = str(stored["ParentSeries"])
+        instances.append(
+            {
+                "ID": stored["ID"],
+                "Status": stored.get("Status", ""),
+                "SOPClassUID": written.sop_class_uid,
+                "Segments": list(written.segments),
+            }
+        )
+        context.progress(done, len(conversion.objects))
+    labels = {segment.number: segment.label for segment in loaded.labelmap.segments}
+    # ROIs the label map could not hold (say, of points), then segments without voxels.
+    skipped = [
+        {"Segment": s.number, "Label": s.label, "Reason": s.reason}
+        for s in loaded.description.skipped
+        if request.segments is None or s.number in request.segments
+    ] + [{"Segment": n, "Label": labels.get(n, ""), "Reason": "empty"} for n in conversion.empty]
+    return {"Series": series_id, "Instances": instances, "Skipped": skipped}

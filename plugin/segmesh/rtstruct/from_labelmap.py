@@ -1,0 +1,80 @@
+"""A label map (say, of a SEG) to an RT Structure Set on the same images, deterministic UIDs.
+
+Contours are traced by :func:`.writer.write_rtstruct` at level 0.5 between voxel centres, so
+the even-odd fill that reads RT-STRUCTs (:mod:`.polygon_fill`) gives the mask back; no
+smoothing. ROI numbers are the segment numbers; names, colours kept; the RTROIInterpretedType
+comes from the segment's own or its SEG codes (:mod:`segmesh.dicom.segment_codes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from ..dicom.conversion_uids import conversion_uid
+from ..dicom.image_order import images_in_slice_order
+from ..dicom.segment_codes import interpreted_type
+from ..dicom.tags import apply_tags
+from ..errors import UnprocessableError
+from ..labelmap import LabelMap, Segment, select_segments
+from .writer import RoiMask, write_rtstruct
+
+
+def _rois(labelmap: LabelMap, segments: Sequence[Segment]) -> Iterator[RoiMask]:
+    """One ROI at a time: a (slices, rows, columns) mask per segment would not fit in memory
+    for 100 segments on 300 x 512 x 512."""
+    for segment in segments:
+        yield RoiMask(
+            segment.number,
+            segment.label or f"Segment {segment.number}",
+            segment.color,
+            interpreted_type(segment.attributes),
+            labelmap.mask(segment.number),
+        )
+
+
+def labelmap_to_rtstruct(
+    source: Dataset,
+    labelmap: LabelMap,
+    images: Sequence[Dataset],
+    segments: Sequence[int] | None = None,
+    label: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> Dataset:
+    """An RT-STRUCT of ``labelmap`` (converted from ``source``) on single-frame ``images``.
+
+    ``segments`` picks segment numbers (all where None; 400 for unknown ones); ``tags`` (a
+    request's ``Tags``) are set last. UIDs derive from the source's SOPInstanceUID, the
+    selection, the tags and segmesh's version. 422 where the label map is not on the images'
+    grid or the images are one multi-frame object (an RT-STRUCT references single images).
+    """
+    selected = [
+        s
+        for s in select_segments(labelmap.segments, segments, "the source holds segments")
+        if s.number > 0
+    ]
+    if not selected:
+        raise UnprocessableError("No segments", "the selection holds no segment to write")
+    ordered, _slice_of_frame = images_in_slice_order(labelmap.geometry, images)
+    if len(ordered) != labelmap.geometry.shape[0]:
+        raise UnprocessableError(
+            "Multi-frame images", "an RT-STRUCT conversion needs one single-frame image per slice"
+        )
+    numbers = [segment.number for segment in selected]
+    source_uid = str(source.SOPInstanceUID)
+    name = label or str(source.get("SeriesDescription") or "segmesh")
+    rtstruct = write_rtstruct(
+        ordered,
+        labelmap.geometry,
+        _rois(labelmap, selected),
+        conversion_uid(source_uid, "RTSTRUCT", numbers, "series", tags),
+        conversion_uid(source_uid, "RTSTRUCT", numbers, "instance 1", tags),
+        # StructureSetLabel is an SH: 16 characters.
+        name[:16],
+    )
+    # SeriesDescription is an LO (64 characters), and says what this series is a copy of.
+    rtstruct.SeriesDescription = f"{name} (as RTSTRUCT)"[:64]
+    apply_tags(rtstruct, tags or {})
+    return rtstruct
