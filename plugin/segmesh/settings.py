@@ -16,6 +16,7 @@ _OPTION_NAMES = {
     "MaxVoxels": "max_voxels",
     "CacheMegabytes": "cache_megabytes",
     "Workers": "workers",
+    "AutoGenerateTimeout": "auto_generate_timeout",
 }
 #: Options that may be 0 (every other integer must be positive).
 _MAY_BE_ZERO = frozenset({"workers"})
@@ -35,11 +36,18 @@ class Settings:
     workers:
         Worker processes for the heavy work (default: the number of cores); 0 runs it in
         Orthanc's own Python interpreter, for debugging.
+    auto_stl:
+        ``AutoGenerate.Stl``: the body of ``POST .../segmesh/stl`` used to make the models of
+        every SEG or RT-STRUCT stored (None: no automatic models).
+    auto_generate_timeout:
+        Seconds an automatic run waits for the referenced images before it fails.
     """
 
     max_voxels: int = 2_000_000_000
     cache_megabytes: int = 1024
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    auto_stl: Mapping[str, Any] | None = None
+    auto_generate_timeout: int = 3600
 
     @classmethod
     def from_configuration(cls, configuration: Mapping[str, Any]) -> Settings:
@@ -50,6 +58,9 @@ class Settings:
         values: dict[str, Any] = {}
         defaults: dict[str, Any] = {f.name: getattr(cls(), f.name) for f in fields(cls)}
         for key, value in section.items():
+            if key == "AutoGenerate":
+                values["auto_stl"] = _auto_stl(value)
+                continue
             name = _OPTION_NAMES.get(key)
             if name is None:
                 logger.warning("segmesh: unknown configuration option SegMesh.%s is ignored", key)
@@ -60,3 +71,17 @@ class Settings:
                 raise BadRequestError("Invalid configuration", f"SegMesh.{key} must be {wanted}")
             values[name] = value
         return cls(**values)
+
+
+def _auto_stl(value: Any) -> Mapping[str, Any] | None:
+    """``{"Stl": {mesh options}}`` (or absent, or null) to the body of the models' request."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not isinstance(value.get("Stl", {}), Mapping):
+        raise BadRequestError(
+            "Invalid configuration", 'SegMesh.AutoGenerate must be {"Stl": {mesh options}}'
+        )
+    unknown = sorted(set(value) - {"Stl"})
+    if unknown:
+        logger.warning("segmesh: unknown options SegMesh.AutoGenerate.%s are ignored", unknown)
+    return dict(value["Stl"]) if "Stl" in value else None

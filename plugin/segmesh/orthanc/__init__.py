@@ -19,10 +19,12 @@ from .. import __version__
 from ..seg.decoders import available_decoders
 from ..settings import Settings
 from . import events, log, routes, runtime
+from .automatic import AutomaticRuns
 from .cache import LabelMapCache
 from .jobs import JobRunner, JobStore
 from .revisions import RevisionedMetadata
 from .tasks.context import TaskContext
+from .tasks.storing import INSTANCE_MODELS
 from .workers import WorkerPool
 
 logger = logging.getLogger(__name__)
@@ -39,7 +41,14 @@ def register() -> Settings:
     node = f"{configuration.get('Name', 'Orthanc')}:{configuration.get('HttpPort', 8042)}"
     runner = JobRunner(context, JobStore(metadata), node)
     routes.register(context, LabelMapCache(context), runner)
-    events.register(workers, runner)
+    automatic = None
+    if settings.auto_stl is not None:
+        INSTANCE_MODELS.prepare("", settings.auto_stl)  # a bad body stops Orthanc here, clearly
+        stable_age = int(configuration.get("StableAge", 60))
+        automatic = AutomaticRuns(
+            dict(settings.auto_stl), settings.auto_generate_timeout, stable_age, runner, metadata
+        )
+    events.register(workers, runner, automatic)
     if not metadata.checks_revisions:
         logger.warning(
             "segmesh: Orthanc's CheckRevisions is false: job records are not protected "

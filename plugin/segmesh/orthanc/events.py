@@ -10,6 +10,7 @@ from typing import Any
 
 import orthanc
 
+from .automatic import AutomaticRuns
 from .jobs import JobRunner
 from .workers import WorkerPool
 
@@ -25,13 +26,19 @@ def _resume(runner: JobRunner) -> None:
         logger.exception("segmesh: unfinished jobs could not be resumed")
 
 
-def register(workers: WorkerPool, runner: JobRunner) -> None:
-    """Listen to Orthanc's changes: once started, unfinished jobs are run again; its stop
-    ends the job threads and the worker processes."""
+def register(workers: WorkerPool, runner: JobRunner, automatic: AutomaticRuns | None) -> None:
+    """Listen to Orthanc's changes: once started, unfinished jobs are run again (and automatic
+    runs start); new instances go to the automatic runs; Orthanc's stop ends the job threads
+    and the worker processes."""
 
     def on_change(change_type: Any, level: Any, resource: str) -> None:
-        if change_type == orthanc.ChangeType.ORTHANC_STARTED:
+        if change_type == orthanc.ChangeType.NEW_INSTANCE:
+            if automatic is not None:
+                automatic.stored(resource)
+        elif change_type == orthanc.ChangeType.ORTHANC_STARTED:
             threading.Thread(target=_resume, args=(runner,), name="segmesh-resume").start()
+            if automatic is not None:
+                automatic.start()
         elif change_type == orthanc.ChangeType.ORTHANC_STOPPED:
             runner.shutdown()
             workers.shutdown()

@@ -9,6 +9,7 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
   ``/studies/{id}/segmesh/nifti-stl``;
 - :mod:`.convert`: ``POST /instances/{id}/segmesh/convert`` (to SEG, LABELMAP, RTSTRUCT);
 - :mod:`.jobs`: ``GET /segmesh/jobs``, ``GET|DELETE /segmesh/jobs/{id}``;
+- :mod:`.status`: ``GET /instances/{id}/segmesh/status``: what was generated from it;
 - :mod:`.app`: ``GET /segmesh/app/...`` and the Orthanc Explorer extension.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from ..cache import LabelMapCache
 from ..jobs import JobRunner
 from ..tasks.context import TaskContext
-from . import app, convert, jobs, models, segments
+from . import app, convert, jobs, models, segments, status
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
 
@@ -30,4 +31,5 @@ def register(context: TaskContext, cache: LabelMapCache, runner: JobRunner) -> N
     models.register(context, runner)
     convert.register(context, runner)
     jobs.register(runner)
+    status.register(runner)
     app.register()
