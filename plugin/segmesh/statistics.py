@@ -58,11 +58,12 @@ class ImageFigures:
 
     @classmethod
     def of(cls, values: npt.NDArray[Any]) -> ImageFigures:
-        """Figures of ``values`` (N,), N >= 1; mean and std accumulated in float64."""
-        data = np.asarray(values, dtype=np.float64)
+        """Figures of ``values`` (N,), N >= 1, in float64 (the percentiles partition the values
+        in their own type, which is faster for int16)."""
+        data = np.asarray(values)
         p5, median, p95 = np.percentile(data, PERCENTILES)
-        mean = float(data.mean())
-        std = float(np.sqrt(np.mean(np.square(data - mean))))
+        mean = float(data.mean(dtype=np.float64))
+        std = float(data.std(dtype=np.float64))
         return cls(mean, std, float(data.min()), float(p5), float(median), float(p95),
                    float(data.max()))  # fmt: skip
 
@@ -127,7 +128,8 @@ def _statistics(
                                  0.0, None, None, np.zeros(3), None)  # fmt: skip
     mask = labelmap.layers[segment.layer][box] == segment.value
     start = np.array([box[0].start, box[1].start, box[2].start])
-    voxels = int(np.count_nonzero(mask))
+    rows = np.count_nonzero(mask, axis=2)  # (slices, rows) voxels of each row: one pass
+    voxels = int(rows.sum())
     linear = geometry.affine[:3, :3]
     voxel_mm3 = abs(float(np.linalg.det(linear)))
     mesh_mm3, area_mm2 = _mesh_volume_and_area(mask, linear)
@@ -139,8 +141,8 @@ def _statistics(
         volume_ml=voxels * voxel_mm3 / 1000.0,
         mesh_volume_ml=mesh_mm3 / 1000.0,
         surface_area_mm2=area_mm2,
-        centroid_lps=_centroid(mask, start, geometry),
-        bounds_lps=_bounds(mask, start, geometry),
+        centroid_lps=_centroid(mask, rows, start, geometry),
+        bounds_lps=_bounds(mask, rows, start, geometry),
         extent_mm=_extent(mask.shape, start, geometry),
         image=None if image is None else ImageFigures.of(image[box][mask]),
     )
@@ -151,12 +153,20 @@ def _mesh_volume_and_area(mask: npt.NDArray[np.bool_], linear: FloatArray) -> tu
     (slices, rows, columns) padded by one voxel; ``linear`` (3, 3) maps [i, j, k] steps to mm."""
     padded = np.pad(mask, 1).astype(np.float32)
     kji, faces, _, _ = marching_cubes(padded, level=0.5)
-    xyz = kji[:, ::-1] @ linear.T
-    a, b, c = xyz[faces[:, 0]], xyz[faces[:, 1]], xyz[faces[:, 2]]
-    cross = np.cross(b - a, c - a)
-    area = 0.5 * float(np.linalg.norm(cross, axis=1).sum())
-    # Signed tetrahedra from the origin; |sum| whatever the winding (index order, handedness).
-    volume = abs(float(np.einsum("ij,ij->", a, np.cross(b, c)))) / 6.0
+    # Vertices about the box's middle (float64): tetrahedra from there keep digits.
+    kji = kji.astype(np.float64) - np.asarray(padded.shape) / 2
+    # [k, j, i] rows to mm; contiguous coordinate columns make the gathers below fast.
+    # Column by column: contiguous coordinate arrays for the gathers below.
+    x, y, z = (kji[:, 2] * row[0] + kji[:, 1] * row[1] + kji[:, 0] * row[2] for row in linear)
+    a, b, c = (np.ascontiguousarray(corner) for corner in faces.T)
+    xa, ya, za = x[a], y[a], z[a]
+    # n = (b - a) x (c - a): twice the face's area; a . n = a . (b x c), six tetrahedron volumes.
+    ux, uy, uz = x[b] - xa, y[b] - ya, z[b] - za
+    vx, vy, vz = x[c] - xa, y[c] - ya, z[c] - za
+    nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+    area = 0.5 * float(np.sqrt(nx * nx + ny * ny + nz * nz).sum())
+    # |sum| whatever the winding (index order, handedness of the affine).
+    volume = abs(float(np.sum(xa * nx + ya * ny + za * nz))) / 6.0
     return volume, area
 
 
@@ -169,29 +179,44 @@ def _slice_points(geometry: VolumeGeometry, k: npt.NDArray[Any]) -> FloatArray:
 
 
 def _centroid(
-    mask: npt.NDArray[np.bool_], start: npt.NDArray[Any], geometry: VolumeGeometry
+    mask: npt.NDArray[np.bool_],
+    rows: npt.NDArray[Any],
+    start: npt.NDArray[Any],
+    geometry: VolumeGeometry,
 ) -> FloatArray:
-    """(3,) LPS mm mean of the voxel centres of ``mask`` (box whose voxel 0 is ``start`` k, j, i).
+    """(3,) LPS mm mean of the voxel centres of ``mask`` (box whose voxel 0 is ``start`` k, j, i;
+    ``rows`` (slices, rows) its voxel count of each row).
 
     In-plane the map is linear, so the mean index is mapped; along slices each slice's origin
     is weighted by its voxel count (exact for uneven slices too)."""
-    per_slice = mask.sum(axis=(1, 2), dtype=np.int64)
+    per_slice = rows.sum(axis=1)
     n = per_slice.sum()
-    j = (mask.sum(axis=(0, 2), dtype=np.int64) @ np.arange(mask.shape[1])) / n + start[1]
-    i = (mask.sum(axis=(0, 1), dtype=np.int64) @ np.arange(mask.shape[2])) / n + start[2]
+    j = float(np.dot(rows.sum(axis=0), np.arange(mask.shape[1]))) / n + start[1]
+    per_column = np.count_nonzero(mask, axis=(0, 1))
+    i = float(np.dot(per_column, np.arange(mask.shape[2]))) / n + start[2]
     origins = _slice_points(geometry, np.arange(mask.shape[0]) + start[0])
     in_plane = i * geometry.affine[:3, 0] + j * geometry.affine[:3, 1]
     return np.asarray(in_plane + (per_slice / n) @ origins, dtype=np.float64)
 
 
 def _bounds(
-    mask: npt.NDArray[np.bool_], start: npt.NDArray[Any], geometry: VolumeGeometry
+    mask: npt.NDArray[np.bool_],
+    rows: npt.NDArray[Any],
+    start: npt.NDArray[Any],
+    geometry: VolumeGeometry,
 ) -> FloatArray:
     """(2, 3) LPS mm [[min x, y, z], [max x, y, z]] of the voxel centres of ``mask``.
 
-    A coordinate is linear in i along a row, so its extremes lie at the first or last voxel of
-    some row: only those (2 x slices x rows at most) are mapped, exact for any orientation."""
-    filled = mask.any(axis=2)
+    Where each LPS axis follows one index axis (axial, sagittal, coronal grids), the extremes
+    are at the tight box's corners. Otherwise a coordinate is linear in i along a row, so its
+    extremes lie at the first or last voxel of some row: only those (2 x slices x rows at most)
+    are mapped. Exact for any orientation."""
+    linear = np.abs(geometry.affine[:3, :3])
+    if np.all(np.count_nonzero(linear > 1e-9 * linear.max(), axis=0) == 1):
+        corners = np.array([[0, 0, 0], np.array(mask.shape[::-1]) - 1]) + start[::-1]
+        points = geometry.index_to_lps(corners)
+        return np.stack([points.min(axis=0), points.max(axis=0)])
+    filled = rows > 0
     first = np.argmax(mask, axis=2)[filled]
     last = mask.shape[2] - 1 - np.argmax(mask[:, :, ::-1], axis=2)[filled]
     k, j = np.nonzero(filled)
