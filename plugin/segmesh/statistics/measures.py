@@ -1,4 +1,4 @@
-"""Per-segment statistics of a label map: volumes, surface, position, size and image values.
+"""Per-segment figures of a label map: volumes, surface, position, size and image values.
 
 Every figure is computed on the segment's bounding box (one ``scipy.ndimage.find_objects``
 pass per layer), never on the whole volume per segment. Definitions (README, "Statistics:
@@ -6,8 +6,9 @@ definitions against MIRP"):
 
 - ``VolumeMl``: voxels x voxel volume, the voxel volume being |det| of the affine's 3x3 (the
   mean slice step where slices are unevenly spaced).
-- ``MeshVolumeMl``, ``SurfaceAreaMm2``: the unsmoothed marching-cubes surface (level 0.5) of the
-  mask padded by one empty voxel, its vertices mapped to millimetres by the affine's 3x3.
+- ``MeshVolumeMl``, ``SurfaceAreaMm2``: the unsmoothed surface of :func:`segmesh.mesh.surface`
+  (marching cubes at 0.5 of the mask padded by one empty voxel, vertices in LPS mm, following
+  uneven slices): the mesh segmesh stores, before smoothing and decimation.
 - ``CentroidLps``: the mean of the voxel centres; ``BoundsLps``: [[min x, y, z], [max x, y, z]]
   of the voxel centres (exact for any orientation), LPS mm.
 - ``ExtentMm``: [along the row direction, along the column direction, along the slices], voxel
@@ -19,8 +20,6 @@ definitions against MIRP"):
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,11 +28,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
-from skimage.measure import marching_cubes
 
-from .errors import UnprocessableError
-from .geometry import VolumeGeometry
-from .labelmap import LabelMap, Segment, select_segments
+from ..errors import UnprocessableError
+from ..geometry import VolumeGeometry
+from ..labelmap import LabelMap, Segment, select_segments
+from ..mesh import surface
 
 FloatArray = npt.NDArray[np.float64]
 Box = tuple[slice, slice, slice]
@@ -130,9 +129,8 @@ def _statistics(
     start = np.array([box[0].start, box[1].start, box[2].start])
     rows = np.count_nonzero(mask, axis=2)  # (slices, rows) voxels of each row: one pass
     voxels = int(rows.sum())
-    linear = geometry.affine[:3, :3]
-    voxel_mm3 = abs(float(np.linalg.det(linear)))
-    mesh_mm3, area_mm2 = _mesh_volume_and_area(mask, linear)
+    voxel_mm3 = abs(float(np.linalg.det(geometry.affine[:3, :3])))
+    mesh_mm3, area_mm2 = _mesh_volume_and_area(mask, start, geometry)
     return SegmentStatistics(
         number=segment.number,
         label=segment.label,
@@ -148,26 +146,14 @@ def _statistics(
     )
 
 
-def _mesh_volume_and_area(mask: npt.NDArray[np.bool_], linear: FloatArray) -> tuple[float, float]:
-    """(enclosed volume mm^3, area mm^2) of the marching-cubes surface at 0.5 of ``mask``
-    (slices, rows, columns) padded by one voxel; ``linear`` (3, 3) maps [i, j, k] steps to mm."""
-    padded = np.pad(mask, 1).astype(np.float32)
-    kji, faces, _, _ = marching_cubes(padded, level=0.5)
-    # Vertices about the box's middle (float64): tetrahedra from there keep digits.
-    kji = kji.astype(np.float64) - np.asarray(padded.shape) / 2
-    # [k, j, i] rows to mm; contiguous coordinate columns make the gathers below fast.
-    # Column by column: contiguous coordinate arrays for the gathers below.
-    x, y, z = (kji[:, 2] * row[0] + kji[:, 1] * row[1] + kji[:, 0] * row[2] for row in linear)
-    a, b, c = (np.ascontiguousarray(corner) for corner in faces.T)
-    xa, ya, za = x[a], y[a], z[a]
-    # n = (b - a) x (c - a): twice the face's area; a . n = a . (b x c), six tetrahedron volumes.
-    ux, uy, uz = x[b] - xa, y[b] - ya, z[b] - za
-    vx, vy, vz = x[c] - xa, y[c] - ya, z[c] - za
-    nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-    area = 0.5 * float(np.sqrt(nx * nx + ny * ny + nz * nz).sum())
-    # |sum| whatever the winding (index order, handedness of the affine).
-    volume = abs(float(np.sum(xa * nx + ya * ny + za * nz))) / 6.0
-    return volume, area
+def _mesh_volume_and_area(
+    mask: npt.NDArray[np.bool_], start: npt.NDArray[Any], geometry: VolumeGeometry
+) -> tuple[float, float]:
+    """(enclosed volume mm^3, area mm^2) of the unsmoothed surface of ``mask``, the box whose
+    voxel 0 is ``start`` (k, j, i): the mesh the models are built from."""
+    origin = (int(start[0]), int(start[1]), int(start[2]))
+    mesh = surface(mask, geometry, origin, keep_degenerate=True)
+    return (0.0, 0.0) if mesh is None else (mesh.volume, mesh.area)
 
 
 def _slice_points(geometry: VolumeGeometry, k: npt.NDArray[Any]) -> FloatArray:
@@ -234,79 +220,3 @@ def _extent(
     ends = _slice_points(geometry, np.array([start[0], start[0] + shape[0] - 1]))
     across = float(np.linalg.norm(ends[1] - ends[0])) + slice_mm
     return np.array([shape[2] * column_mm, shape[1] * row_mm, across])
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-#: Significant digits of every rendered float: beyond any measurement's accuracy, and
-#: scale-free (micro-CT in micrometres and whole-body CT in litres alike).
-SIGNIFICANT_DIGITS = 7
-_IMAGE_KEYS = ("Mean", "Std", "Min", "P5", "Median", "P95", "Max")
-_AXES = ("x", "y", "z")
-_EXTENT_KEYS = ("along_rows", "along_columns", "along_slices")
-
-
-def _round(value: float) -> float:
-    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
-
-
-def _rounded(values: FloatArray | None) -> Any:
-    return None if values is None else [_round(float(v)) for v in np.ravel(values)]
-
-
-def to_json(statistics: SegmentStatistics) -> dict[str, Any]:
-    """JSON-ready figures of one segment (floats to :data:`SIGNIFICANT_DIGITS` digits)."""
-    s = statistics
-    bounds = _rounded(s.bounds_lps)
-    image = s.image
-    return {
-        "Number": s.number,
-        "Label": s.label,
-        "Layer": s.layer,
-        "Voxels": s.voxels,
-        "VolumeMl": _round(s.volume_ml),
-        "MeshVolumeMl": _round(s.mesh_volume_ml),
-        "SurfaceAreaMm2": _round(s.surface_area_mm2),
-        "CentroidLps": _rounded(s.centroid_lps),
-        "BoundsLps": None if bounds is None else [bounds[:3], bounds[3:]],
-        "ExtentMm": _rounded(s.extent_mm),
-        "Image": None
-        if image is None
-        else dict(zip(_IMAGE_KEYS, (_round(v) for v in _image_values(image)), strict=True)),
-    }
-
-
-def _image_values(image: ImageFigures) -> tuple[float, ...]:
-    return (image.mean, image.std, image.min, image.p5, image.median, image.p95, image.max)
-
-
-def statistics_json(statistics: Iterable[SegmentStatistics]) -> dict[str, Any]:
-    """``{"Segments": [...]}`` of :func:`to_json` items."""
-    return {"Segments": [to_json(s) for s in statistics]}
-
-
-CSV_COLUMNS = (
-    "Number", "Label", "Layer", "Voxels", "VolumeMl", "MeshVolumeMl", "SurfaceAreaMm2",
-    *(f"CentroidLps_{a}" for a in _AXES),
-    *(f"BoundsLps_{end}_{a}" for end in ("min", "max") for a in _AXES),
-    *(f"ExtentMm_{e}" for e in _EXTENT_KEYS),
-    *(f"Image_{key}" for key in _IMAGE_KEYS),
-)  # fmt: skip
-
-
-def statistics_csv(statistics: Iterable[SegmentStatistics]) -> str:
-    """CSV text, one row per segment with the :data:`CSV_COLUMNS` header; fields that do not
-    apply (no voxel, no image) are empty."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for s in statistics:
-        item = to_json(s)
-        bounds = item["BoundsLps"] or [[None] * 3, [None] * 3]
-        image = item["Image"] or {}
-        row = [item[key] for key in CSV_COLUMNS[:7]]
-        row += item["CentroidLps"] or [None] * 3
-        row += [*bounds[0], *bounds[1], *item["ExtentMm"]]
-        row += [image.get(key) for key in _IMAGE_KEYS]
-        writer.writerow(["" if value is None else value for value in row])
-    return out.getvalue()
