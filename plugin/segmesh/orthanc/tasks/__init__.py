@@ -1,4 +1,5 @@
 """What a route, a job or an automatic run asks for, in one place: "the label map of X"
-(:mod:`.labelmaps`), "the models of X with options Y, stored" (:mod:`.models`). Each loads what
-it needs from Orthanc, calls the core, and stores or returns the result; none parses HTTP.
+(:mod:`.labelmaps`), "the models of X with options Y, stored" (:mod:`.models`), "the
+statistics of X" (:mod:`.statistics`). Each loads what it needs from Orthanc, calls the core,
+and stores or returns the result; none parses HTTP.
 """

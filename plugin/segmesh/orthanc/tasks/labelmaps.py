@@ -52,20 +52,27 @@ def headers(images: Sequence[Dataset]) -> list[Dataset]:
     ]
 
 
-def load_labelmap(
-    instance_id: str,
-    options: LabelMapOptions,
-    context: TaskContext,
-    with_image_pixels: bool = False,
-) -> LoadedSource:
-    """Read the instance, choose the grid, load the referenced images if needed, convert.
+@dataclass(frozen=True)
+class SourceFiles:
+    """A source instance read out of Orthanc, before conversion: its Part-10 ``data`` (what a
+    worker receives), its header, and the referenced series where the source grid is used
+    (``images`` with pixel data only where asked), else None."""
 
-    The images are read without their pixel data (the grid needs only their headers) unless
-    ``with_image_pixels``.
+    data: bytes
+    dataset: Dataset
+    description: SourceDescription
+    series_id: str | None
+    images: list[Dataset] | None
+
+
+def read_source(
+    instance_id: str, options: LabelMapOptions, with_image_pixels: bool = False
+) -> SourceFiles:
+    """Read the instance and choose the grid; read the referenced images (headers only unless
+    ``with_image_pixels``) where the source grid is used.
 
     grid=source (the default where the referenced series is stored) answers 422 naming the
-    missing series where it is not stored; so does ``with_image_pixels`` without a source grid,
-    before any conversion.
+    missing series where it is not stored.
     """
     data = store.instance_file(instance_id)
     dataset = store.parse(data, instance_id, stop_before_pixels=True)
@@ -79,20 +86,36 @@ def load_labelmap(
                 "Referenced series not stored",
                 f"grid=source needs the referenced series {missing}; use grid=native",
             )
-    if with_image_pixels and series_id is None:
-        raise UnprocessableError(
-            "No image volume", "include=image needs the referenced series on grid=source"
-        )
     images = (
         store.read_series(series_id, stop_before_pixels=not with_image_pixels)
         if series_id
         else None
     )
+    return SourceFiles(data, dataset, description, series_id, images)
+
+
+def load_labelmap(
+    instance_id: str,
+    options: LabelMapOptions,
+    context: TaskContext,
+    with_image_pixels: bool = False,
+) -> LoadedSource:
+    """Read the instance (:func:`read_source`) and convert it in a worker.
+
+    The images are read without their pixel data (the grid needs only their headers) unless
+    ``with_image_pixels``, which answers 422 without a source grid, before any conversion.
+    """
+    source = read_source(instance_id, options, with_image_pixels)
+    if with_image_pixels and source.images is None:
+        raise UnprocessableError(
+            "No image volume", "include=image needs the referenced series on grid=source"
+        )
+    images = source.images
     labelmap = context.workers.run(
         labelmap_of_file,
-        data,
+        source.data,
         headers(images) if with_image_pixels and images else images,
         options,
         context.settings,
     )
-    return LoadedSource(dataset, description, labelmap, series_id, images)
+    return LoadedSource(source.dataset, source.description, labelmap, source.series_id, images)
