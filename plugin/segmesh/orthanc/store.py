@@ -85,3 +85,8 @@ def read_series(series_id: str, stop_before_pixels: bool = False) -> list[Datase
         read_instance(identifier, stop_before_pixels)
         for identifier in series_instance_ids(series_id)
     ]
+
+
+def series_files(series_id: str) -> list[bytes]:
+    """The Part-10 files of every instance of a series, unparsed: what a worker parses."""
+    return [instance_file(identifier) for identifier in series_instance_ids(series_id)]

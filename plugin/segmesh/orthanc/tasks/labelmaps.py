@@ -53,23 +53,19 @@ def headers(images: Sequence[Dataset]) -> list[Dataset]:
 
 
 @dataclass(frozen=True)
-class SourceFiles:
+class SourceFile:
     """A source instance read out of Orthanc, before conversion: its Part-10 ``data`` (what a
-    worker receives), its header, and the referenced series where the source grid is used
-    (``images`` with pixel data only where asked), else None."""
+    worker receives), its header, and the Orthanc id of the referenced series where the source
+    grid is used, else None."""
 
     data: bytes
     dataset: Dataset
     description: SourceDescription
     series_id: str | None
-    images: list[Dataset] | None
 
 
-def read_source(
-    instance_id: str, options: LabelMapOptions, with_image_pixels: bool = False
-) -> SourceFiles:
-    """Read the instance and choose the grid; read the referenced images (headers only unless
-    ``with_image_pixels``) where the source grid is used.
+def read_source(instance_id: str, options: LabelMapOptions) -> SourceFile:
+    """Read the instance and choose the grid (the referenced series, if any).
 
     grid=source (the default where the referenced series is stored) answers 422 naming the
     missing series where it is not stored.
@@ -86,12 +82,7 @@ def read_source(
                 "Referenced series not stored",
                 f"grid=source needs the referenced series {missing}; use grid=native",
             )
-    images = (
-        store.read_series(series_id, stop_before_pixels=not with_image_pixels)
-        if series_id
-        else None
-    )
-    return SourceFiles(data, dataset, description, series_id, images)
+    return SourceFile(data, dataset, description, series_id)
 
 
 def load_labelmap(
@@ -100,17 +91,23 @@ def load_labelmap(
     context: TaskContext,
     with_image_pixels: bool = False,
 ) -> LoadedSource:
-    """Read the instance (:func:`read_source`) and convert it in a worker.
+    """Read the instance (:func:`read_source`), load the referenced images if needed, convert
+    in a worker.
 
     The images are read without their pixel data (the grid needs only their headers) unless
     ``with_image_pixels``, which answers 422 without a source grid, before any conversion.
     """
-    source = read_source(instance_id, options, with_image_pixels)
-    if with_image_pixels and source.images is None:
+    source = read_source(instance_id, options)
+    series_id = source.series_id
+    if with_image_pixels and series_id is None:
         raise UnprocessableError(
             "No image volume", "include=image needs the referenced series on grid=source"
         )
-    images = source.images
+    images = (
+        store.read_series(series_id, stop_before_pixels=not with_image_pixels)
+        if series_id
+        else None
+    )
     labelmap = context.workers.run(
         labelmap_of_file,
         source.data,
@@ -118,4 +115,4 @@ def load_labelmap(
         options,
         context.settings,
     )
-    return LoadedSource(source.dataset, source.description, labelmap, source.series_id, images)
+    return LoadedSource(source.dataset, source.description, labelmap, series_id, images)

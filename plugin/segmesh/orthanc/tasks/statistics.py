@@ -8,6 +8,7 @@ from ...dicom.description import SourceDescription
 from ...options import LabelMapOptions
 from ...sources import statistics_of_file
 from ...statistics import SegmentStatistics
+from .. import store
 from .context import TaskContext
 from .labelmaps import read_source
 
@@ -27,13 +28,15 @@ def source_statistics(
 ) -> SourceStatistics:
     """Statistics of the segments of ``options`` (all where None) of one instance.
 
-    Where the referenced series is stored (and the grid is not native) it is read with its
-    pixels, so the ``Image`` figures are of the image after the modality rescale; FRACTIONAL
-    SEGs use ``options.threshold`` as the label map does. The conversion and the figures run in
-    one worker call.
+    Where the referenced series is stored (and the grid is not native) its files go to the
+    worker with the source's, so the ``Image`` figures are of the image after the modality
+    rescale; FRACTIONAL SEGs use ``options.threshold`` as the label map does. Files travel
+    unparsed (bytes pickle at memory speed, datasets element by element) and parsing,
+    conversion and figures run in one worker call.
     """
-    source = read_source(instance_id, options, with_image_pixels=True)
+    source = read_source(instance_id, options)
+    image_files = None if source.series_id is None else store.series_files(source.series_id)
     segments = context.workers.run(
-        statistics_of_file, source.data, source.images, options, context.settings
+        statistics_of_file, source.data, image_files, options, context.settings
     )
     return SourceStatistics(source.description, source.series_id, segments)
