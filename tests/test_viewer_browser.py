@@ -334,6 +334,7 @@ SOURCE_BUTTONS = [
     "Open in viewer",
     "Download label map (NIfTI)",
     "Download label map (NRRD)",
+    "Download statistics (CSV)",
     "Generate 3D models",
 ]
 #: The conversions offered: to the kinds the source is not.
@@ -405,6 +406,15 @@ def test_explorer_buttons_work(
         body = response.body()
         assert magic in body[:400] or magic in _gunzip(body)[:400]
 
+    href = page.locator("#segmesh-download-statistics").get_attribute("href")
+    assert href == f"../instances/{seg}/segmesh/statistics?format=csv"
+    response = page.request.get(f"{orthanc.url}/app/{href}")
+    assert response.status == 200, response.text()
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text().splitlines()
+    assert lines[0].startswith("Number,Label,")
+    assert [line.split(",")[1] for line in lines[1:]] == [organ.name for organ in ORGANS]
+
     page.click("#segmesh-generate-models")
     page.wait_for_selector("#segmesh-dialog input[type=checkbox]")
     boxes = page.locator("#segmesh-dialog input[type=checkbox]")
@@ -448,6 +458,49 @@ def _gunzip(body: bytes) -> bytes:
         return gzip.decompress(body)
     except OSError:
         return b""
+
+
+def statistics_rows(page: Page) -> list[dict[str, str]]:
+    """The statistics table's rows as {column key: text}, in the order shown."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('#statistics tbody tr')].map((row) =>
+            Object.fromEntries([...row.cells].map((c) => [c.dataset.column, c.textContent])))"""
+    )
+
+
+def test_statistics_table_shows_the_organs_and_sorts(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    rows = statistics_rows(page)
+    assert [row["segment"].strip() for row in rows] == [
+        f"{organ.number} {organ.name}" for organ in ORGANS
+    ]
+    voxel_ml = abs(np.linalg.det(demo_study.geometry.affine[:3, :3])) / 1000.0
+    for row, organ in zip(rows, ORGANS, strict=True):
+        expected = demo_study.masks[organ.number].sum() * voxel_ml
+        assert row["volume"] == f"{expected:,.2f}", organ.name
+    swatch = page.locator("#statistics tbody tr").first.locator(".swatch")
+    assert swatch.evaluate("s => getComputedStyle(s).backgroundColor") == (
+        f"rgb({', '.join(map(str, COLORS[1]))})"
+    )
+    assert page.inner_text("#statistics th[data-column=mean]") == "Mean (HU)"
+    liver_mean = float(rows[0]["mean"])
+    assert abs(liver_mean - 60) < 2
+
+    def volumes() -> list[float]:
+        return [float(row["volume"].replace(",", "")) for row in statistics_rows(page)]
+
+    page.click("#statistics th[data-column=volume] button")
+    assert volumes() == sorted(volumes())
+    assert page.get_attribute("#statistics th[data-column=volume]", "aria-sort") == "ascending"
+    page.click("#statistics th[data-column=volume] button")
+    assert volumes() == sorted(volumes(), reverse=True)
+    assert page.get_attribute("#statistics th[data-column=volume]", "aria-sort") == "descending"
+    page.click("#statistics th[data-column=segment] button")
+    names = [row["segment"].split(" ", 2)[-1] for row in statistics_rows(page)]
+    assert names == sorted(names)
+    screenshot(page, "viewer-statistics")
 
 
 def test_viewer_reports_an_unknown_source(page: Page, orthanc: OrthancServer) -> None:

@@ -7,14 +7,18 @@ from io import BytesIO
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
 
 from .dicom.description import SourceDescription
+from .dicom.image_volume import image_volume
 from .dicom.sop_classes import Kind, kind_of
+from .errors import BrokenFileError
 from .labelmap import LabelMap
 from .options import LabelMapOptions
 from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
 from .seg import describe_seg, seg_to_labelmap
 from .settings import Settings
+from .statistics import SegmentStatistics, segment_statistics
 
 
 def describe(dataset: Dataset) -> SourceDescription:
@@ -50,3 +54,29 @@ def labelmap_of_file(
     """:func:`to_labelmap` of a source given as its Part-10 bytes (what a worker receives:
     bytes travel to another process more cheaply than a parsed dataset)."""
     return to_labelmap(dcmread(BytesIO(data), force=True), images, options, settings)
+
+
+def statistics_of_file(
+    data: bytes,
+    image_files: Sequence[bytes] | None,
+    options: LabelMapOptions,
+    settings: Settings,
+) -> list[SegmentStatistics]:
+    """Segment statistics of a source given as its Part-10 bytes (:func:`labelmap_of_file`).
+
+    ``image_files``: the Part-10 files of the referenced series (the source grid; ``Image``
+    figures after the modality rescale, HU for CT), or None (the native grid, no ``Image``).
+    One worker call from files to figures: neither label map nor image volume travels between
+    processes. 400 where an image file is unreadable.
+    """
+    images = None if image_files is None else [_read_image(file) for file in image_files]
+    labelmap = labelmap_of_file(data, images, options, settings)
+    image = None if images is None else image_volume(images, labelmap.geometry)
+    return segment_statistics(labelmap, image=image)
+
+
+def _read_image(data: bytes) -> Dataset:
+    try:
+        return dcmread(BytesIO(data), force=True)
+    except (InvalidDicomError, ValueError, EOFError, OSError) as error:
+        raise BrokenFileError("Unreadable DICOM file", f"referenced image: {error}") from error

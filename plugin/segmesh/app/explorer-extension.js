@@ -1,7 +1,8 @@
 // segmesh's buttons in Orthanc Explorer (added with orthanc.ExtendOrthancExplorer).
 // SEG and RT-STRUCT instance and series pages: "Open in viewer", "Download label map",
-// "Generate 3D models", "Convert to ..." (the kinds it is not); Encapsulated STL: "View 3D
-// model"; an image series that a SEG or RT-STRUCT references: "Show segmentation".
+// "Download statistics (CSV)", "Generate 3D models", "Convert to ..." (the kinds it is not);
+// Encapsulated STL: "View 3D model"; an image series that a SEG or RT-STRUCT references:
+// "Show segmentation".
 (function () {
   var SOURCE_CLASSES = [
     '1.2.840.10008.5.1.4.1.1.66.4',  // Segmentation Storage
@@ -50,6 +51,8 @@
               '../instances/' + instanceId + '/segmesh/labelmap?format=nifti');
     addButton(list, 'segmesh-download-nrrd', 'Download label map (NRRD)', 'arrow-d',
               '../instances/' + instanceId + '/segmesh/labelmap?format=nrrd');
+    addButton(list, 'segmesh-download-statistics', 'Download statistics (CSV)', 'arrow-d',
+              '../instances/' + instanceId + '/segmesh/statistics?format=csv');
     addButton(list, 'segmesh-generate-models', 'Generate 3D models', 'gear', null,
               function () { openModelDialog(instanceId); });
     $.each(CONVERSIONS[sopClassUid] || [], function (_, conversion) {

@@ -2,6 +2,7 @@
 // the overlay and the study's 3D models; viewer.html?model={Encapsulated STL id} shows one model.
 import { parseNpy } from './dicom.js';
 import { ModelPanel } from './models.js';
+import { StatisticsTable } from './statistics.js';
 
 const ROOT = new URL('../../', window.location.href); // Orthanc's REST root
 const $ = (id) => document.getElementById(id);
@@ -239,17 +240,33 @@ async function openSource(sourceId, panel) {
   const study = await getJson(`instances/${sourceId}/study`);
   $('title').textContent = `${description.Kind}: ${study.MainDicomTags.StudyDescription || ''}`;
   const models = ModelPanel.studyModels(getJson, study.ID).then((list) => panel.show(list));
+  // Asked first: computed (a second or so for a big SEG) while the slices load.
+  const figures = getJson(`instances/${sourceId}/segmesh/statistics`);
+  figures.catch(() => {}); // handled by the table below; not an unhandled rejection meanwhile
+  let firstTags = null;
+  let imageIds = [];
+  if (description.ReferencedSeries.length) {
+    imageIds = await orderedImages(description.ReferencedSeries[0]);
+    firstTags = await getJson(`instances/${imageIds[0]}/tags?simplify`);
+  }
+  // A failure shows in the table's place, not the viewer's.
+  const table = new StatisticsTable(
+    $('statistics'), description.Segments, firstTags?.Modality === 'CT' ? ' (HU)' : '',
+  );
+  $('statistics-csv').href = new URL(`instances/${sourceId}/segmesh/statistics?format=csv`, ROOT);
+  const statistics = table.show(figures).catch((error) => {
+    $('statistics-message').textContent = `No statistics: ${error.message}`;
+  });
+  window.segmeshStatistics = table;
   if (!description.ReferencedSeries.length) {
     setStatus(`The referenced series is not stored here (${description.MissingSeries.join(', ')})`);
   } else {
-    const imageIds = await orderedImages(description.ReferencedSeries[0]);
-    const firstTags = await getJson(`instances/${imageIds[0]}/tags?simplify`);
     const viewer = new SliceViewer(sourceId, description.Segments, imageIds, firstTags);
     viewer.bind();
     window.segmeshViewer = viewer;
     await viewer.draw();
   }
-  await models;
+  await Promise.all([models, statistics]);
 }
 
 async function main() {

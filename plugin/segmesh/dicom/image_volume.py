@@ -56,7 +56,9 @@ def image_volume(images: Sequence[Dataset], geometry: VolumeGeometry) -> npt.NDA
         )
     rescales = [_rescale(images[dataset], frame) for dataset, frame in sources]
     whole = all(slope.is_integer() and intercept.is_integer() for slope, intercept in rescales)
-    volume = np.zeros(geometry.shape, dtype=np.int32 if whole else np.float32)
+    # Slice by slice into int16 while every slice fits (CT in HU does): no whole-volume int32
+    # or float64 temporary, no final cast. A slice that does not fit widens the volume once.
+    volume = np.empty(geometry.shape, dtype=np.int16 if whole else np.float32)
     multi_frame: dict[int, npt.NDArray[Any]] = {}  # decoded once, used for many slices
     for k, ((dataset, frame), (slope, intercept)) in enumerate(zip(sources, rescales, strict=True)):
         pixels = multi_frame.get(dataset)
@@ -65,7 +67,18 @@ def image_volume(images: Sequence[Dataset], geometry: VolumeGeometry) -> npt.NDA
             if pixels.ndim == 3:
                 multi_frame[dataset] = pixels
         plane = pixels[frame] if pixels.ndim == 3 else pixels
-        volume[k] = plane * slope + intercept
-    if whole and volume.size and volume.min() >= -32768 and volume.max() <= 32767:
-        return volume.astype(np.int16)
+        if not whole:
+            volume[k] = plane * np.float32(slope) + np.float32(intercept)
+            continue
+        values = plane.astype(np.int64)
+        if slope != 1:
+            values *= int(slope)
+        values += int(intercept)
+        if (
+            volume.dtype == np.int16
+            and values.size
+            and (values.min() < -32768 or values.max() > 32767)
+        ):
+            volume = volume.astype(np.int32)
+        volume[k] = values
     return volume

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -25,14 +26,36 @@ class Mesh:
         """Number of triangles."""
         return len(self.faces)
 
+    @cached_property
+    def _face_terms(self) -> tuple[FloatArray, FloatArray]:
+        """(M,) six times each face's signed tetrahedron volume from the origin, a . (b x c),
+        and (M,) twice its area, |(b - a) x (c - a)|.
+
+        Coordinate by coordinate on contiguous columns: gathers of (N,) arrays by contiguous
+        indices are several times faster than of (N, 3) rows, and these run for every model
+        and every statistics row. Cached: the mesh is immutable.
+        """
+        x, y, z = (np.ascontiguousarray(self.vertices[:, axis]) for axis in range(3))
+        a, b, c = (np.ascontiguousarray(self.faces[:, n]) for n in range(3))
+        xa, ya, za = x[a], y[a], z[a]
+        ux, uy, uz = x[b] - xa, y[b] - ya, z[b] - za
+        vx, vy, vz = x[c] - xa, y[c] - ya, z[c] - za
+        nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+        # a . ((b - a) x (c - a)) = a . (b x c): the same normal gives both figures.
+        return xa * nx + ya * ny + za * nz, np.sqrt(nx * nx + ny * ny + nz * nz)
+
     def _signed_tetra_volumes(self) -> FloatArray:
-        a, b, c = (self.vertices[self.faces[:, n]] for n in range(3))
-        return np.asarray(np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0, dtype=np.float64)
+        return np.asarray(self._face_terms[0] / 6.0, dtype=np.float64)
 
     @property
     def volume(self) -> float:
         """Enclosed volume in mm^3 (positive for outward normals)."""
-        return float(self._signed_tetra_volumes().sum())
+        return float(self._face_terms[0].sum()) / 6.0
+
+    @property
+    def area(self) -> float:
+        """Surface area in mm^2: the sum of the faces' areas."""
+        return 0.5 * float(self._face_terms[1].sum())
 
     @property
     def centroid(self) -> FloatArray:

@@ -25,14 +25,21 @@ from .smoothing import smooth
 
 
 def surface(
-    mask: BoolArray, geometry: VolumeGeometry, origin: tuple[int, int, int] = (0, 0, 0)
+    mask: BoolArray,
+    geometry: VolumeGeometry,
+    origin: tuple[int, int, int] = (0, 0, 0),
+    keep_degenerate: bool = False,
 ) -> Mesh | None:
     """Marching cubes of a boolean ``mask`` (slices, rows, columns) whose voxel [0, 0, 0] is
-    voxel ``origin`` (k, j, i) of ``geometry``; None where the mask is empty."""
+    voxel ``origin`` (k, j, i) of ``geometry``; None where the mask is empty.
+
+    ``keep_degenerate`` keeps zero-area triangles: they add nothing to volume and area, and
+    removing them takes half again as long as marching cubes itself, so figures keep them;
+    stored models do not."""
     if not mask.any():
         return None
     padded = np.pad(mask, 1).astype(np.float32)
-    kji, faces, _, _ = marching_cubes(padded, level=0.5, allow_degenerate=False)
+    kji, faces, _, _ = marching_cubes(padded, level=0.5, allow_degenerate=keep_degenerate)
     kji += np.asarray(origin, dtype=np.float64) - 1.0
     vertices = geometry.index_to_lps(kji[:, ::-1])
     mesh = Mesh(vertices, faces.astype(np.int64))

@@ -4,6 +4,7 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 
 - :mod:`.segments`: ``GET /instances/{id}/segmesh/segments``;
 - :mod:`.labelmap`: ``GET /instances/{id}/segmesh/labelmap``;
+- :mod:`.statistics`: ``GET /instances/{id}/segmesh/statistics`` (JSON or CSV);
 - :mod:`.overlay`: ``GET /instances/{id}/segmesh/overlay/{imageId}.png``;
 - :mod:`.models`: ``/instances/{id}/segmesh/stl`` and ``model``, ``/series/{id}/segmesh/stl``,
   ``/studies/{id}/segmesh/nifti-stl``;
@@ -21,12 +22,14 @@ from ..tasks.context import TaskContext
 from . import app, convert, jobs, models, segments, status
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
+from .statistics import StatisticsRoute
 
 
 def register(context: TaskContext, cache: LabelMapCache, runner: JobRunner) -> None:
     """Register every route, bound to ``context``, the label map ``cache`` and the jobs."""
     segments.register()
     LabelMapRoute(context).register()
+    StatisticsRoute(context).register()
     OverlayRoute(cache).register()
     models.register(context, runner)
     convert.register(context, runner)

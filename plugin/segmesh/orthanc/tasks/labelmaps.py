@@ -52,20 +52,23 @@ def headers(images: Sequence[Dataset]) -> list[Dataset]:
     ]
 
 
-def load_labelmap(
-    instance_id: str,
-    options: LabelMapOptions,
-    context: TaskContext,
-    with_image_pixels: bool = False,
-) -> LoadedSource:
-    """Read the instance, choose the grid, load the referenced images if needed, convert.
+@dataclass(frozen=True)
+class SourceFile:
+    """A source instance read out of Orthanc, before conversion: its Part-10 ``data`` (what a
+    worker receives), its header, and the Orthanc id of the referenced series where the source
+    grid is used, else None."""
 
-    The images are read without their pixel data (the grid needs only their headers) unless
-    ``with_image_pixels``.
+    data: bytes
+    dataset: Dataset
+    description: SourceDescription
+    series_id: str | None
+
+
+def read_source(instance_id: str, options: LabelMapOptions) -> SourceFile:
+    """Read the instance and choose the grid (the referenced series, if any).
 
     grid=source (the default where the referenced series is stored) answers 422 naming the
-    missing series where it is not stored; so does ``with_image_pixels`` without a source grid,
-    before any conversion.
+    missing series where it is not stored.
     """
     data = store.instance_file(instance_id)
     dataset = store.parse(data, instance_id, stop_before_pixels=True)
@@ -79,6 +82,23 @@ def load_labelmap(
                 "Referenced series not stored",
                 f"grid=source needs the referenced series {missing}; use grid=native",
             )
+    return SourceFile(data, dataset, description, series_id)
+
+
+def load_labelmap(
+    instance_id: str,
+    options: LabelMapOptions,
+    context: TaskContext,
+    with_image_pixels: bool = False,
+) -> LoadedSource:
+    """Read the instance (:func:`read_source`), load the referenced images if needed, convert
+    in a worker.
+
+    The images are read without their pixel data (the grid needs only their headers) unless
+    ``with_image_pixels``, which answers 422 without a source grid, before any conversion.
+    """
+    source = read_source(instance_id, options)
+    series_id = source.series_id
     if with_image_pixels and series_id is None:
         raise UnprocessableError(
             "No image volume", "include=image needs the referenced series on grid=source"
@@ -90,9 +110,9 @@ def load_labelmap(
     )
     labelmap = context.workers.run(
         labelmap_of_file,
-        data,
+        source.data,
         headers(images) if with_image_pixels and images else images,
         options,
         context.settings,
     )
-    return LoadedSource(dataset, description, labelmap, series_id, images)
+    return LoadedSource(source.dataset, source.description, labelmap, series_id, images)
