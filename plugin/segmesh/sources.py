@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pydicom.dataset import Dataset
 
 from .dicom.description import SourceDescription
+from .dicom.malformed import as_broken_file
 from .dicom.sop_classes import Kind, kind_of
 from .labelmap import LabelMap
 from .options import LabelMapOptions
@@ -15,6 +16,7 @@ from .seg import describe_seg, seg_to_labelmap
 from .settings import Settings
 
 
+@as_broken_file
 def describe(dataset: Dataset) -> SourceDescription:
     """Segments, frame of reference and referenced series of a SEG or RT-STRUCT."""
     if kind_of(dataset) is Kind.SEG:
@@ -22,6 +24,7 @@ def describe(dataset: Dataset) -> SourceDescription:
     return describe_rtstruct(dataset)
 
 
+@as_broken_file
 def to_labelmap(
     dataset: Dataset,
     images: Sequence[Dataset] | None,

@@ -88,13 +88,20 @@ def _orthanc_error_status(error: Exception) -> int:
     return 404 if code == ORTHANC_UNKNOWN_RESOURCE else 500
 
 
-def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> None:
-    """Register ``handler`` for ``pattern``: parses the request, answers or maps errors."""
+@dataclass(frozen=True)
+class RouteCallback:
+    """What is registered with Orthanc for one pattern; ``pattern`` and ``methods`` stay
+    visible, so that the route table can be walked as registered (the access-control test)."""
 
-    def callback(output: Any, uri: str, **request: Any) -> None:
+    pattern: str
+    methods: tuple[str, ...]
+    handler: Handler
+
+    def __call__(self, output: Any, uri: str, **request: Any) -> None:
+        """Parse the request, answer, or map errors to JSON."""
         method = str(request.get("method", "GET"))
-        if method not in methods:
-            output.SendMethodNotAllowed(",".join(methods))
+        if method not in self.methods:
+            output.SendMethodNotAllowed(",".join(self.methods))
             return
         typed = Request(
             method=method,
@@ -104,7 +111,7 @@ def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> 
             body=bytes(request.get("body", b"") or b""),
         )
         try:
-            answer = handler(typed)
+            answer = self.handler(typed)
         except SegMeshError as error:
             logger.warning("segmesh: %s %s: %s", method, uri, error)
             send_error(output, error.http_status, error.message, error.details)
@@ -126,4 +133,7 @@ def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> 
             output.SetHttpHeader(name, value)
         output.AnswerBuffer(answer.body, answer.mime_type)
 
-    orthanc.RegisterRestCallback(pattern, callback)
+
+def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> None:
+    """Register ``handler`` for ``pattern``: parses the request, answers or maps errors."""
+    orthanc.RegisterRestCallback(pattern, RouteCallback(pattern, methods, handler))
