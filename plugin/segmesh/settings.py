@@ -14,6 +14,10 @@ logger = logging.getLogger(__name__)
 _OPTION_NAMES = {
     "MaxVoxels": "max_voxels",
     "CacheMegabytes": "cache_megabytes",
+    "MaxSegments": "max_segments",
+    "MaxContourPoints": "max_contour_points",
+    "MaxNiftiMegabytes": "max_nifti_megabytes",
+    "MaxTriangles": "max_triangles",
 }
 
 
@@ -28,10 +32,22 @@ class Settings:
         request is answered with 413.
     cache_megabytes:
         Memory for decoded label maps kept between requests (overlays while scrolling).
+    max_segments:
+        Most segments (SEG) or ROIs (RT-STRUCT) a source may hold to be converted.
+    max_contour_points:
+        Most contour points, all ROIs together, of an RT-STRUCT to be converted.
+    max_nifti_megabytes:
+        Largest NIfTI file (as posted, after base64) a ``nifti-stl`` request may carry.
+    max_triangles:
+        Most triangles of one stored model.
     """
 
     max_voxels: int = 2_000_000_000
     cache_megabytes: int = 1024
+    max_segments: int = 4096
+    max_contour_points: int = 10_000_000
+    max_nifti_megabytes: int = 1024
+    max_triangles: int = 20_000_000
 
     @classmethod
     def from_configuration(cls, configuration: Mapping[str, Any]) -> Settings:

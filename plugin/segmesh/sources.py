@@ -9,6 +9,7 @@ from pydicom.dataset import Dataset
 from .dicom.description import SourceDescription
 from .dicom.malformed import as_broken_file
 from .dicom.sop_classes import Kind, kind_of
+from .errors import LimitExceededError
 from .labelmap import LabelMap
 from .options import LabelMapOptions
 from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
@@ -37,6 +38,13 @@ def to_labelmap(
     native grid. Raises 400 for unknown segment numbers, 413 above ``settings.max_voxels``,
     422 where the source cannot be placed on the grid.
     """
+    description = describe(dataset)
+    held = len(description.segments) + len(description.skipped)
+    if held > settings.max_segments:
+        raise LimitExceededError(
+            "Too many segments",
+            f"the source holds {held}, above MaxSegments {settings.max_segments}",
+        )
     if kind_of(dataset) is Kind.SEG:
         return seg_to_labelmap(dataset, images, options, settings)
     return rtstruct_to_labelmap(dataset, images, options, settings)

@@ -18,7 +18,7 @@ from pydicom.uid import generate_uid
 
 from ...dicom.part10 import part10
 from ...dicom.tags import apply_tags
-from ...errors import BadRequestError, UnprocessableError
+from ...errors import BadRequestError, LimitExceededError, UnprocessableError
 from ...formats import nifti_labelmap
 from ...labelmap import LabelMap, Segment
 from ...mesh import Mesh, MeshOptions, ThresholdOptions, merge, segment_meshes, threshold_labelmap
@@ -86,9 +86,11 @@ def store_models(
     source: ModelSource,
     options: StoreOptions,
     series_description: str,
+    settings: Settings,
     extra_parameters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Mesh the segments, store one instance per segment (or one merged), answer the ids."""
+    """Mesh the segments, store one instance per segment (or one merged), answer the ids;
+    413 before anything is stored where a model would exceed MaxTriangles."""
     parameters = {**options.parameters(), **(extra_parameters or {})}
     request = ModelRequest(source, parameters, series_description, options.tags)
     built: list[tuple[Segment, Mesh]] = []
@@ -100,6 +102,16 @@ def store_models(
             built.append((segment, mesh))
     if not built:
         raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
+    triangles = (
+        [sum(mesh.triangle_count for _, mesh in built)]
+        if options.merge
+        else [mesh.triangle_count for _, mesh in built]
+    )
+    if max(triangles) > settings.max_triangles:
+        raise LimitExceededError(
+            "Model too large",
+            f"{max(triangles)} triangles, above MaxTriangles {settings.max_triangles}",
+        )
     instances = []
     stored: dict[str, Any] = {}
     if options.merge:
@@ -167,7 +179,7 @@ def store_source_models(
     kind = loaded.description.kind.value
     description = f"Models of {loaded.dataset.get('SeriesDescription') or kind}"
     answer = store_models(
-        loaded.labelmap, _source_of(loaded.dataset, loaded.labelmap), options, description
+        loaded.labelmap, _source_of(loaded.dataset, loaded.labelmap), options, description, settings
     )
     # Segments the label map could not hold (say, RT-STRUCT ROIs of points) are reported too.
     answer["Skipped"] = [
@@ -194,7 +206,7 @@ def store_series_model(
         ),
     )
     description = f"Model of {images[0].get('SeriesDescription') or 'series'}"
-    return store_models(labelmap, source, options, description, threshold.to_json())
+    return store_models(labelmap, source, options, description, settings, threshold.to_json())
 
 
 def store_nifti_models(
@@ -219,4 +231,4 @@ def store_nifti_models(
     )
     labelmap = nifti_labelmap(nifti, labels, frame_of_reference_uid, settings)
     source = ModelSource(study, frame_of_reference_uid, f"nifti:{digest}:{study_id}")
-    return store_models(labelmap, source, options, "Models of a NIfTI label map")
+    return store_models(labelmap, source, options, "Models of a NIfTI label map", settings)
