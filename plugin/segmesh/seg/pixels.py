@@ -68,9 +68,10 @@ def transfer_syntax_of(dataset: Dataset) -> UID:
     if not value:
         return ImplicitVRLittleEndian
     uid = UID(str(value))
-    if uid in AllTransferSyntaxes:
+    if uid in AllTransferSyntaxes or uid == DEFLATED_IMAGE_FRAME_COMPRESSION:
         return uid
-    if uid.is_valid and uid.is_private:
+    # Transfer syntaxes are 1.2.840.10008.1.2[.n...]: one newer than pydicom is unsupported.
+    if uid.is_valid and (uid.is_private or uid.startswith("1.2.840.10008.1.2.")):
         raise UnsupportedError("Unknown transfer syntax", f"TransferSyntaxUID {uid}")
     raise BrokenFileError(
         "Malformed file meta information", f"TransferSyntaxUID {uid!s:.64} is not a transfer syntax"
