@@ -6,6 +6,7 @@
 - :mod:`.description`: :class:`~.description.SourceDescription` of a SEG or RT-STRUCT;
 - :mod:`.image_volume`: an image series' pixels on a grid, after the modality rescale;
 - :mod:`.tags`: what a request's ``Tags`` may set; :mod:`.part10`: datasets as files.
+- :mod:`.malformed`: pydicom's errors on malformed values as ``BrokenFileError`` (400).
 
 Nothing is imported here: :mod:`segmesh.geometry` needs :mod:`.attributes`, while
 :mod:`.description` and :mod:`.image_volume` need the geometry, so the modules are imported
