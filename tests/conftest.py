@@ -73,8 +73,15 @@ def upload_folder(orthanc_server: OrthancServer) -> Callable[[Path], list[str]]:
     return upload
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Lines tests report at the end of the run (say, the fuzz test's counts)."""
+    config.segmesh_reports = []  # type: ignore[attr-defined]
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Which Orthanc, orthanc-python and Python this run tested against."""
+    """What tests reported, and which Orthanc, orthanc-python and Python this run tested."""
+    for line in getattr(terminalreporter.config, "segmesh_reports", []):
+        terminalreporter.write_line(line)
     versions = getattr(terminalreporter.config, "segmesh_versions", None)
     if versions:
         terminalreporter.write_line(f"segmesh tested on {versions}")

@@ -17,6 +17,10 @@ _OPTION_NAMES = {
     "CacheMegabytes": "cache_megabytes",
     "Workers": "workers",
     "AutoGenerateTimeout": "auto_generate_timeout",
+    "MaxSegments": "max_segments",
+    "MaxContourPoints": "max_contour_points",
+    "MaxNiftiMegabytes": "max_nifti_megabytes",
+    "MaxTriangles": "max_triangles",
 }
 #: Options that may be 0 (every other integer must be positive).
 _MAY_BE_ZERO = frozenset({"workers"})
@@ -41,6 +45,14 @@ class Settings:
         every SEG or RT-STRUCT stored (None: no automatic models).
     auto_generate_timeout:
         Seconds an automatic run waits for the referenced images before it fails.
+    max_segments:
+        Most segments (SEG) or ROIs (RT-STRUCT) a source may hold to be converted.
+    max_contour_points:
+        Most contour points, all ROIs together, of an RT-STRUCT to be converted.
+    max_nifti_megabytes:
+        Largest NIfTI file (as posted, after base64) a ``nifti-stl`` request may carry.
+    max_triangles:
+        Most triangles of one stored model.
     """
 
     max_voxels: int = 2_000_000_000
@@ -48,6 +60,10 @@ class Settings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     auto_stl: Mapping[str, Any] | None = None
     auto_generate_timeout: int = 3600
+    max_segments: int = 4096
+    max_contour_points: int = 10_000_000
+    max_nifti_megabytes: int = 1024
+    max_triangles: int = 20_000_000
 
     @classmethod
     def from_configuration(cls, configuration: Mapping[str, Any]) -> Settings:

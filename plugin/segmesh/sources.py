@@ -11,8 +11,9 @@ from pydicom.errors import InvalidDicomError
 
 from .dicom.description import SourceDescription
 from .dicom.image_volume import image_volume
+from .dicom.malformed import as_broken_file
 from .dicom.sop_classes import Kind, kind_of
-from .errors import BrokenFileError
+from .errors import BrokenFileError, LimitExceededError
 from .labelmap import LabelMap
 from .options import LabelMapOptions
 from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
@@ -21,6 +22,7 @@ from .settings import Settings
 from .statistics import SegmentStatistics, segment_statistics
 
 
+@as_broken_file
 def describe(dataset: Dataset) -> SourceDescription:
     """Segments, frame of reference and referenced series of a SEG or RT-STRUCT."""
     if kind_of(dataset) is Kind.SEG:
@@ -28,6 +30,7 @@ def describe(dataset: Dataset) -> SourceDescription:
     return describe_rtstruct(dataset)
 
 
+@as_broken_file
 def to_labelmap(
     dataset: Dataset,
     images: Sequence[Dataset] | None,
@@ -40,6 +43,13 @@ def to_labelmap(
     native grid. Raises 400 for unknown segment numbers, 413 above ``settings.max_voxels``,
     422 where the source cannot be placed on the grid.
     """
+    description = describe(dataset)
+    held = len(description.segments) + len(description.skipped)
+    if held > settings.max_segments:
+        raise LimitExceededError(
+            "Too many segments",
+            f"the source holds {held}, above MaxSegments {settings.max_segments}",
+        )
     if kind_of(dataset) is Kind.SEG:
         return seg_to_labelmap(dataset, images, options, settings)
     return rtstruct_to_labelmap(dataset, images, options, settings)

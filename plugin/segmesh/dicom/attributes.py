@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from pydicom import config
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
+from pydicom.valuerep import validate_value
 
 from ..errors import BrokenFileError
-from .vr_limits import clip_to_vr
+
+logger = logging.getLogger(__name__)
 
 #: Patient and study attributes a derived object copies from its source (type 2: may be empty).
 PATIENT_AND_STUDY_KEYWORDS = (
@@ -27,13 +32,46 @@ PATIENT_AND_STUDY_KEYWORDS = (
 )
 
 
+#: Longest value (characters) of the text VRs of PATIENT_AND_STUDY_KEYWORDS (PS3.5 6.2).
+_MAX_LENGTHS = {"SH": 16, "LO": 64, "PN": 64, "CS": 16, "DA": 8, "TM": 14}
+
+
+def _valid_value(keyword: str, value: Any) -> Any:
+    """``value`` as the target may hold it: a copied text too long for its VR is truncated, one
+    its VR does not allow is emptied (type 2), each with a warning, so that the written object
+    stays valid where the source is not. StudyInstanceUID and PatientID are kept as they are:
+    Orthanc files an instance under them, and a model must land in its source's study."""
+    vr = dictionary_VR(keyword)
+    if keyword == "PatientID" or vr not in _MAX_LENGTHS or value is None or value == "":
+        return value
+    text = str(value)
+    fixed = text[: _MAX_LENGTHS[vr]] if vr != "PN" else _person_name(text)
+    try:
+        validate_value(vr, fixed, config.RAISE)
+    except ValueError:
+        fixed = ""
+    if fixed != text:
+        logger.warning(
+            "segmesh: %s %r of the source is not a valid %s; written as %r",
+            keyword,
+            text,
+            vr,
+            fixed,
+        )
+    return fixed
+
+
+def _person_name(text: str) -> str:
+    """A person name with each component group cut to 64 characters."""
+    return "=".join(group[: _MAX_LENGTHS["PN"]] for group in text.split("="))
+
+
 def copy_patient_and_study(source: Dataset, target: Dataset) -> None:
-    """Copy the patient and study attributes, empty where the source has none, cut to what
-    their VR allows (:func:`.vr_limits.clip_to_vr`): every object segmesh writes copies them
-    here, so none inherits a source's overlong value."""
+    """Copy the patient and study attributes, empty where the source has none, made valid for
+    their VR (:func:`_valid_value`): every object segmesh writes copies them here, so none
+    inherits a source's invalid value."""
     for keyword in PATIENT_AND_STUDY_KEYWORDS:
-        setattr(target, keyword, source.get(keyword, ""))
-    clip_to_vr(target, PATIENT_AND_STUDY_KEYWORDS)
+        setattr(target, keyword, _valid_value(keyword, source.get(keyword, "")))
 
 
 def first_item(dataset: Dataset, keyword: str) -> Dataset | None:

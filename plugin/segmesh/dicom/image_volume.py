@@ -13,6 +13,7 @@ from pydicom.dataset import Dataset
 from ..errors import UnprocessableError, UnsupportedError
 from ..geometry import VolumeGeometry, geometry_from_images
 from .attributes import first_item, functional_group_item
+from .malformed import as_broken_file
 
 
 def _rescale(dataset: Dataset, frame: int) -> tuple[float, float]:
@@ -43,6 +44,7 @@ def _pixel_array(dataset: Dataset) -> npt.NDArray[Any]:
         raise UnsupportedError("Cannot decode the image pixels", str(error)) from error
 
 
+@as_broken_file
 def image_volume(images: Sequence[Dataset], geometry: VolumeGeometry) -> npt.NDArray[Any]:
     """(slices, rows, columns) pixel values of ``images`` on ``geometry`` with the modality
     rescale applied: int16 (or int32) where slopes and intercepts are whole numbers, as for CT

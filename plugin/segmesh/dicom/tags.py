@@ -11,10 +11,28 @@ from pydicom.dataset import Dataset
 from pydicom.valuerep import validate_value
 
 from ..errors import BadRequestError
+from .attributes import PATIENT_AND_STUDY_KEYWORDS
+
+#: Who the patient is and which study this is: a model belongs to its source's patient and
+#: study, so no request may move it to another (copied from the source, never set).
+IDENTITY_KEYWORDS = frozenset(
+    {
+        *PATIENT_AND_STUDY_KEYWORDS,
+        "IssuerOfPatientID",
+        "OtherPatientIDs",
+        "OtherPatientNames",
+        "PatientBirthTime",
+        "PatientBirthName",
+        "PatientMotherBirthName",
+        "OtherStudyNumbers",
+        "StudyDate",
+        "StudyTime",
+    }
+)
 
 #: Attributes a request's ``Tags`` may not override: identity and structure of the instance,
 #: and Manufacturer, which marks segmesh's outputs (:mod:`.provenance`).
-PROTECTED_KEYWORDS = frozenset(
+PROTECTED_KEYWORDS = IDENTITY_KEYWORDS | frozenset(
     {
         "Manufacturer",
         "StudyInstanceUID",

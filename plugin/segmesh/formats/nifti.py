@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..dicom.color import default_color
-from ..errors import BadRequestError, BrokenFileError, UnprocessableError
+from ..errors import BadRequestError, BrokenFileError, LimitExceededError, UnprocessableError
 from ..geometry import VolumeGeometry
 from ..labelmap import LabelMap, Segment, check_voxel_limit, label_dtype
 from ..settings import Settings
@@ -102,6 +102,11 @@ def nifti_labelmap(
     Raises 400 for a file that is not NIfTI or not integer labels, 413 above MaxVoxels, 422
     where it has no world coordinates.
     """
+    if len(data) > settings.max_nifti_megabytes * 1024 * 1024:
+        raise LimitExceededError(
+            "NIfTI file too large",
+            f"{len(data)} bytes, above MaxNiftiMegabytes {settings.max_nifti_megabytes}",
+        )
     image = _image(data)
     shape = tuple(int(n) for n in image.shape)
     if len(shape) == 4 and shape[3] == 1:

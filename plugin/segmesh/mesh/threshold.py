@@ -15,6 +15,7 @@ from pydicom.dataset import Dataset
 from scipy import ndimage
 
 from ..dicom.image_volume import image_volume
+from ..dicom.malformed import as_broken_file
 from ..errors import BadRequestError, UnprocessableError
 from ..geometry import VolumeGeometry, geometry_from_images
 from ..labelmap import BoolArray, LabelMap, Segment, check_voxel_limit
@@ -93,6 +94,7 @@ def threshold_mask(
     return np.asarray(np.isin(labels, keep))
 
 
+@as_broken_file
 def threshold_labelmap(
     datasets: Sequence[Dataset], options: ThresholdOptions, settings: Settings
 ) -> LabelMap:

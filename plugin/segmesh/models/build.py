@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..dicom.color import RGB
 from ..dicom.part10 import part10
+from ..errors import LimitExceededError
 from ..geometry import VolumeGeometry
 from ..mesh import MeshOptions, SegmentCrop, merge
 from .encapsulated_stl import ModelRequest, encapsulated_stl
@@ -36,9 +37,16 @@ def build_model(
     color: RGB,
     instance_number: int,
     now: datetime.datetime,
+    max_triangles: int,
 ) -> BuiltModel:
-    """The model of the (non-empty) ``crops``: one segment's, or several merged into one."""
+    """The model of the (non-empty) ``crops``: one segment's, or several merged into one;
+    413 above ``max_triangles``, before it is encoded."""
     meshes = [mesh for crop in crops if (mesh := crop.mesh(geometry, options)) is not None]
     mesh = meshes[0] if len(meshes) == 1 else merge(meshes)
+    if mesh.triangle_count > max_triangles:
+        raise LimitExceededError(
+            "Model too large",
+            f"{mesh.triangle_count} triangles, above MaxTriangles {max_triangles}",
+        )
     dataset = encapsulated_stl(mesh, request, segment_key, label, color, instance_number, now)
     return BuiltModel(part10(dataset), mesh.triangle_count, round(mesh.volume / 1000.0, 3))

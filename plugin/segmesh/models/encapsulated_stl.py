@@ -21,6 +21,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian,
 from .. import __version__
 from ..dicom.attributes import copy_patient_and_study
 from ..dicom.color import RGB, rgb_to_cielab
+from ..dicom.malformed import as_broken_file
 from ..dicom.provenance import mark_as_written
 from ..dicom.sop_classes import ENCAPSULATED_STL_STORAGE
 from ..dicom.tags import apply_tags
@@ -95,6 +96,7 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
     return item
 
 
+@as_broken_file
 def encapsulated_stl(
     mesh: Mesh,
     request: ModelRequest,
@@ -186,6 +188,7 @@ def _referenced_series(instances: Sequence[tuple[str, str, str]]) -> DicomSequen
     return DicomSequence(items)
 
 
+@as_broken_file
 def stl_document(dataset: Dataset) -> bytes:
     """The STL bytes inside an Encapsulated STL dataset (padding removed); 400 where the
     document is missing or shorter than its EncapsulatedDocumentLength."""

@@ -101,13 +101,20 @@ def error_answer(error: Exception, what: str) -> tuple[int, str, str]:
     return 500, "Internal error", f"{type(error).__name__}: {error}"
 
 
-def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> None:
-    """Register ``handler`` for ``pattern``: parses the request, answers or maps errors."""
+@dataclass(frozen=True)
+class RouteCallback:
+    """What is registered with Orthanc for one pattern; ``pattern`` and ``methods`` stay
+    visible, so that the route table can be walked as registered (the access-control test)."""
 
-    def callback(output: Any, uri: str, **request: Any) -> None:
+    pattern: str
+    methods: tuple[str, ...]
+    handler: Handler
+
+    def __call__(self, output: Any, uri: str, **request: Any) -> None:
+        """Parse the request, answer, or map errors to JSON."""
         method = str(request.get("method", "GET"))
-        if method not in methods:
-            output.SendMethodNotAllowed(",".join(methods))
+        if method not in self.methods:
+            output.SendMethodNotAllowed(",".join(self.methods))
             return
         typed = Request(
             method=method,
@@ -117,7 +124,7 @@ def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> 
             body=bytes(request.get("body", b"") or b""),
         )
         try:
-            answer = handler(typed)
+            answer = self.handler(typed)
         except Exception as error:
             status, message, details = error_answer(error, f"{method} {uri}")
             send_error(output, status, message, details)
@@ -131,4 +138,7 @@ def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> 
             output.SetHttpHeader("Content-Type", answer.mime_type)
             send_status(output, answer.status, answer.body)
 
-    orthanc.RegisterRestCallback(pattern, callback)
+
+def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> None:
+    """Register ``handler`` for ``pattern``: parses the request, answers or maps errors."""
+    orthanc.RegisterRestCallback(pattern, RouteCallback(pattern, methods, handler))

@@ -20,7 +20,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ..dicom.description import SourceDescription
-from ..errors import UnprocessableError
+from ..errors import LimitExceededError, UnprocessableError
 from ..geometry import VolumeGeometry, geometry_from_images
 from ..labelmap import (
     LabelMap,
@@ -37,6 +37,7 @@ from .contour_planes import Contour, Placement, native_grid, place_contours
 from .polygon_fill import FloatArray, fill_even_odd_box
 from .structure_set import (
     contour_items,
+    contour_point_count,
     contour_skip_reason,
     describe_rtstruct,
 )
@@ -145,6 +146,12 @@ def rtstruct_to_labelmap(
     """
     description = describe_rtstruct(dataset)
     selected = _selected(description, options.segments)
+    points = contour_point_count(dataset)
+    if points > settings.max_contour_points:
+        raise LimitExceededError(
+            "Too many contour points",
+            f"the RT-STRUCT holds {points}, above MaxContourPoints {settings.max_contour_points}",
+        )
     items = contour_items(dataset)
     slices_of_image: dict[str, set[int]] = {}
     geometry = None

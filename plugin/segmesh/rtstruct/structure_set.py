@@ -142,3 +142,22 @@ def describe_rtstruct(dataset: Dataset) -> SourceDescription:
         segments=tuple(segments),
         skipped=tuple(skipped),
     )
+
+
+def contour_point_count(dataset: Dataset) -> int:
+    """How many contour points the structure set holds, counted on the stored values without
+    parsing them: the larger of NumberOfContourPoints and the values of ContourData / 3."""
+    total = 0
+    for item in dataset.get("ROIContourSequence", []):
+        for contour in item.get("ContourSequence", []):
+            declared = _text(contour, "NumberOfContourPoints")
+            stored = 0
+            if "ContourData" in contour:
+                value = contour.get_item("ContourData").value
+                stored = (
+                    (value.count(b"\\") + 1) // 3
+                    if isinstance(value, bytes)
+                    else len(value or ()) // 3
+                )
+            total += max(int(declared) if declared.isdigit() else 0, stored)
+    return total

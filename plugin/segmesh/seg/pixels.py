@@ -23,6 +23,7 @@ from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder, iter_pixels
 from pydicom.uid import (
     UID,
+    AllTransferSyntaxes,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -56,10 +57,25 @@ class Patch:
 
 
 def transfer_syntax_of(dataset: Dataset) -> UID:
-    """The transfer syntax of a dataset read from a file (implicit VR where unknown)."""
+    """The transfer syntax of a dataset read from a file (implicit VR where unknown).
+
+    A UID that is no transfer syntax (a SOP class, garbage) is a broken file (400); a valid
+    private UID is a transfer syntax pydicom does not know (415). pydicom's own checks would
+    raise a bare ValueError later, in the middle of decoding.
+    """
     meta = getattr(dataset, "file_meta", None)
-    uid = meta.get("TransferSyntaxUID") if meta is not None else None
-    return UID(str(uid)) if uid else ImplicitVRLittleEndian
+    value = meta.get("TransferSyntaxUID") if meta is not None else None
+    if not value:
+        return ImplicitVRLittleEndian
+    uid = UID(str(value))
+    if uid in AllTransferSyntaxes or uid == DEFLATED_IMAGE_FRAME_COMPRESSION:
+        return uid
+    # Transfer syntaxes are 1.2.840.10008.1.2[.n...]: one newer than pydicom is unsupported.
+    if uid.is_valid and (uid.is_private or uid.startswith("1.2.840.10008.1.2.")):
+        raise UnsupportedError("Unknown transfer syntax", f"TransferSyntaxUID {uid}")
+    raise BrokenFileError(
+        "Malformed file meta information", f"TransferSyntaxUID {uid!s:.64} is not a transfer syntax"
+    )
 
 
 def crop(values: PixelArray, row: int = 0, column: int = 0) -> Patch | None:
@@ -115,7 +131,8 @@ class FrameReader:
                 "Unsupported BitsAllocated", f"{self.bits_allocated} (SEG uses 1, 8 or 16)"
             )
         self.transfer_syntax = transfer_syntax_of(dataset)
-        self._pixels = bytes(dataset.PixelData)
+        # An element of length 0 holds None.
+        self._pixels = bytes(dataset.PixelData or b"")
         if self.transfer_syntax == ExplicitVRBigEndian:
             # Big endian OW holds 16-bit words: swapping each word gives the little-endian
             # byte stream (also of packed 1-bit data); OB bytes are the same in both orders.

@@ -21,7 +21,7 @@ from ...errors import BadRequestError, UnprocessableError
 from ...formats import nifti_labelmap
 from ...labelmap import LabelMap
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops, threshold_labelmap
-from ...models import ModelRequest, ModelSource, build_model, model_label
+from ...models import BuiltModel, ModelRequest, ModelSource, build_model, model_label
 from ...options import LabelMapOptions, parse_segment_list
 from .. import store
 from .context import TaskContext
@@ -75,8 +75,9 @@ def store_models(
 ) -> dict[str, Any]:
     """Mesh the segments, store one instance per segment (or one merged), answer the ids.
 
-    Each model is meshed and encoded in a worker from its segment's crop; this process only
-    stores the files, in order, reporting progress and checking for cancellation after each.
+    Each model is meshed and encoded in a worker from its segment's crop, progress reported and
+    cancellation checked as each comes back; the files are stored once all are built, so that a
+    model above MaxTriangles (413) leaves nothing stored.
     """
     parameters = {**options.parameters(), **(extra_parameters or {})}
     request = ModelRequest(source, parameters, series_description, options.tags)
@@ -102,29 +103,33 @@ def store_models(
             plan.color,
             number,
             now,
+            context.settings.max_triangles,
         )
         for number, plan in enumerate(plans, start=1)
     ]
-    instances = []
-    stored: dict[str, Any] = {}
+    built: list[BuiltModel] = []
     built_models = context.workers.imap(build_model, calls)
     try:
-        for done, (plan, built) in enumerate(zip(plans, built_models, strict=True), start=1):
+        for model in built_models:
             context.check_cancelled()
-            stored = store.store_file(built.file)
-            instances.append(
-                {
-                    "ID": stored["ID"],
-                    "Segment": plan.segment,
-                    "Label": plan.label,
-                    "Triangles": built.triangles,
-                    "VolumeMl": built.volume_ml,
-                    "Status": stored.get("Status", ""),
-                }
-            )
-            context.progress(done, len(plans))
+            built.append(model)
+            context.progress(len(built), len(plans))
     finally:
         built_models.close()
+    instances = []
+    stored: dict[str, Any] = {}
+    for plan, model in zip(plans, built, strict=True):
+        stored = store.store_file(model.file)
+        instances.append(
+            {
+                "ID": stored["ID"],
+                "Segment": plan.segment,
+                "Label": plan.label,
+                "Triangles": model.triangles,
+                "VolumeMl": model.volume_ml,
+                "Status": stored.get("Status", ""),
+            }
+        )
     return {"Series": stored["ParentSeries"], "Instances": instances, "Skipped": skipped}
 
 

@@ -1,0 +1,107 @@
+"""The configured limits answer 413 before the work, on an Orthanc with low limits."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import gzip
+from collections.abc import Iterator
+
+import nibabel as nib
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from segmesh.demo import DemoStudy
+from tests.conftest import encode
+from tests.orthanc_server import OrthancServer
+
+LIMITS = {"MaxSegments": 5, "MaxContourPoints": 100, "MaxNiftiMegabytes": 1, "MaxTriangles": 50}
+
+
+@pytest.fixture(scope="module")
+def limited(
+    tmp_path_factory: pytest.TempPathFactory, demo_study: DemoStudy
+) -> Iterator[tuple[OrthancServer, dict[str, str]]]:
+    """An Orthanc with low limits, holding the demo study."""
+    server = OrthancServer(tmp_path_factory.mktemp("orthanc-limits"), {"SegMesh": LIMITS})
+    server.start()
+    images = [server.upload(encode(image)) for image in demo_study.images]
+    ids = {
+        "SEG": server.upload(encode(demo_study.seg)),
+        "RTSTRUCT": server.upload(encode(demo_study.rtstruct)),
+        "RTSTRUCT1": server.upload(encode(_one_roi(demo_study.rtstruct))),
+        "Study": server.get(f"/instances/{images[0]}/study").json()["ID"],
+    }
+    yield server, ids
+    server.stop()
+    assert "Traceback" not in server.log(), "Orthanc logged a Python traceback"
+
+
+def _one_roi(rtstruct: Dataset) -> Dataset:
+    """The RT-STRUCT with its first ROI only (within MaxSegments), as another instance."""
+    copied = copy.deepcopy(rtstruct)
+    for keyword in ("StructureSetROISequence", "ROIContourSequence", "RTROIObservationsSequence"):
+        setattr(copied, keyword, getattr(copied, keyword)[:1])
+    copied.SOPInstanceUID = generate_uid()
+    return copied
+
+
+def _instances(server: OrthancServer) -> int:
+    return len(server.get("/instances").json())
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("SEG", "Too many segments"),
+        ("RTSTRUCT", "Too many segments"),
+        ("RTSTRUCT1", "Too many contour points"),
+    ],
+)
+def test_sources_over_a_limit_answer_413(
+    limited: tuple[OrthancServer, dict[str, str]], source: str, error: str
+) -> None:
+    server, ids = limited
+    for path in ("labelmap?format=npz", "stl?segment=1"):
+        response = server.get(f"/instances/{ids[source]}/segmesh/{path}")
+        assert response.status_code == 413, response.text
+        assert response.json()["Error"] == error
+    # Describing a source is cheap and stays allowed.
+    assert server.get(f"/instances/{ids[source]}/segmesh/segments").status_code == 200
+
+
+def test_a_model_over_max_triangles_is_not_stored(
+    limited: tuple[OrthancServer, dict[str, str]], demo_study: DemoStudy
+) -> None:
+    server, ids = limited
+    before = _instances(server)
+    # The threshold route's single segment passes MaxSegments; its mesh has thousands of faces.
+    series = server.get(f"/studies/{ids['Study']}/series").json()[0]["ID"]
+    response = server.post(f"/series/{series}/segmesh/stl", json={"Threshold": 100})
+    assert response.status_code == 413, response.text
+    assert response.json()["Error"] == "Model too large"
+    assert "MaxTriangles 50" in response.json()["Details"]
+    assert _instances(server) == before
+
+
+def test_a_nifti_over_max_nifti_megabytes_answers_413(
+    limited: tuple[OrthancServer, dict[str, str]],
+) -> None:
+    server, ids = limited
+    image = nib.Nifti1Image(np.zeros((128, 128, 80), dtype=np.uint8), np.eye(4))
+    data = image.to_bytes()  # 1.3 MB, uncompressed
+    assert len(data) > 1024 * 1024
+    response = server.post(
+        f"/studies/{ids['Study']}/segmesh/nifti-stl",
+        json={"Nifti": base64.b64encode(data).decode()},
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["Error"] == "NIfTI file too large"
+    # The same label map compressed is below the limit, and answered on its merits.
+    small = server.post(
+        f"/studies/{ids['Study']}/segmesh/nifti-stl",
+        json={"Nifti": base64.b64encode(gzip.compress(data)).decode()},
+    )
+    assert small.status_code == 422, small.text
