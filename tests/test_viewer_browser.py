@@ -508,3 +508,48 @@ def test_viewer_reports_an_unknown_source(page: Page, orthanc: OrthancServer) ->
     page.wait_for_function("document.body.dataset.ready", timeout=60_000)
     assert page.evaluate("document.body.dataset.ready") == "error"
     assert "404" in page.inner_text("#status")
+
+
+def test_explorer_generate_dialog_shows_the_progress_of_its_job(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str]
+) -> None:
+    explorer(page, orthanc, f"instance?uuid={demo_ids['RTSTRUCT']}")
+    page.click("#segmesh-generate-models")
+    page.wait_for_selector("#segmesh-dialog input[type=checkbox]")
+    # Slow enough to be seen running: every segment, Laplacian, 499 iterations.
+    page.select_option("#segmesh-smoothing", "laplacian")
+    page.fill("#segmesh-iterations", "499")
+    page.click("#segmesh-generate")
+    page.wait_for_function(
+        "(() => { const bar = document.querySelector('#segmesh-progress');"
+        " return bar && bar.value > 0 && bar.value < 100; })()",
+        timeout=120_000,
+    )
+    assert "%" in page.inner_text("#segmesh-status")
+    screenshot(page, "explorer-generate-progress")
+    page.wait_for_function("location.hash.startsWith('#series?uuid=')", timeout=120_000)
+    series_id = page.evaluate("location.hash").split("uuid=")[1]
+    series = orthanc.get(f"/series/{series_id}").json()
+    assert series["MainDicomTags"]["Modality"] == "M3D"
+    jobs = orthanc.get("/segmesh/jobs").json()
+    assert any(
+        job["Source"]["ID"] == demo_ids["RTSTRUCT"]
+        and job["State"] == "Success"
+        and job["Result"]["Series"] == series_id
+        for job in jobs
+    )
+
+
+def test_3d_panel_picks_up_models_stored_while_it_is_open(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str], stored_models: dict[str, Any]
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    before = int(page.locator("#model-view").get_attribute("data-loaded") or 0)
+    body = {"Segments": [2], "Iterations": 3, "Asynchronous": True}
+    path = orthanc.post(f"/instances/{demo_ids['SEG']}/segmesh/stl", json=body).json()["Path"]
+    page.wait_for_function(
+        f"Number(document.querySelector('#model-view').dataset.loaded) === {before + 1}",
+        timeout=60_000,
+    )
+    assert orthanc.get(path).json()["State"] == "Success"
+    assert "Spleen" in page.locator("#models li").all_inner_texts()

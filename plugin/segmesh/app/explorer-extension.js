@@ -142,26 +142,45 @@
         return;
       }
       generate.prop('disabled', true);
-      status.text('Working… building meshes, this can take a while.');
+      status.text('Queued…');
+      var bar = $('<progress id="segmesh-progress" max="100" value="0">').css({ width: '100%' });
+      status.after(bar);
+      var failed = function (xhr) {
+        var text = xhr.responseText;
+        try { var e = JSON.parse(text); text = e.Error + ': ' + e.Details; } catch (ignored) {}
+        status.text('Failed (' + xhr.status + '): ' + text);
+        bar.remove();
+        generate.prop('disabled', false);
+      };
+      // A job, so that the dialog can show its progress while the models are built.
       $.ajax({
         url: '../instances/' + instanceId + '/segmesh/stl', type: 'POST', dataType: 'json',
         contentType: 'application/json',
         data: JSON.stringify({
-          Segments: chosen, Smoothing: smoothing.val(),
+          Segments: chosen, Smoothing: smoothing.val(), Asynchronous: true,
           Iterations: parseInt(iterations.val(), 10), Decimate: parseFloat(decimate.val())
         }),
-        success: function (answer) {
-          dialog.remove();
-          window.location.hash = '#series?uuid=' + answer.Series;
-        },
-        error: function (xhr) {
-          var text = xhr.responseText;
-          try { var e = JSON.parse(text); text = e.Error + ': ' + e.Details; } catch (ignored) {}
-          status.text('Failed (' + xhr.status + '): ' + text);
-          generate.prop('disabled', false);
-        }
+        success: function (job) { followJob(job.Path, dialog, status, bar, failed); },
+        error: failed
       });
     });
+  }
+
+  function followJob(path, dialog, status, bar, failed) {
+    $.ajax({ url: '..' + path, dataType: 'json', cache: false, error: failed,
+      success: function (record) {
+        bar.val(record.Progress);
+        if (record.State === 'Success') {
+          dialog.remove();
+          window.location.hash = '#series?uuid=' + record.Result.Series;
+        } else if (record.State === 'Failure' || record.State === 'Cancelled') {
+          failed({ status: (record.Error || {}).HttpStatus || '', responseText:
+                   JSON.stringify(record.Error || { Error: record.State, Details: '' }) });
+        } else {
+          status.text(record.State + '… ' + record.Progress + '%');
+          setTimeout(function () { followJob(path, dialog, status, bar, failed); }, 300);
+        }
+      } });
   }
 
   // "Show segmentation" for each SEG or RT-STRUCT of the study that references this series.

@@ -94,18 +94,19 @@ export class ModelPanel {
     throw new Error(`model ${id} could not be read`);
   }
 
-  // Load and show ``models``; resolves once every model is in the scene.
+  // Load and show ``models`` beside those shown already; resolves once each is in the scene.
   async show(models) {
-    this.root.dataset.models = String(models.length);
-    if (!models.length) {
+    this.root.dataset.models = String(this.meshes.size + models.length);
+    if (!this.meshes.size && !models.length) {
       this.root.classList.add('empty');
       return;
     }
     this.root.classList.remove('empty');
-    if (!(await this.startRenderer())) return;
+    if (!this.renderer && !(await this.startRenderer())) return;
     this.setMessage(`Loading ${models.length} model(s)…`);
     const loader = new STLLoader();
     const box = new THREE.Box3();
+    for (const mesh of this.meshes.values()) box.union(mesh.geometry.boundingBox);
     for (const model of models) {
       const geometry = loader.parse(await this.fetchStl(model.id));
       geometry.computeVertexNormals();
@@ -123,6 +124,25 @@ export class ModelPanel {
     this.frame(box);
     this.setMessage('');
     this.root.dataset.loaded = String(this.meshes.size);
+  }
+
+  // Every few seconds, the study's models not shown yet (say, those a job has just stored).
+  watch(getJson, studyId, milliseconds = 3000) {
+    const look = async () => {
+      try {
+        const series = await getJson(`studies/${studyId}/series`);
+        const known = new Set(this.meshes.keys());
+        const ids = series.filter((s) => s.MainDicomTags.Modality === 'M3D')
+          .flatMap((s) => s.Instances).filter((id) => !known.has(id));
+        if (ids.length) {
+          const models = await Promise.all(ids.map((id) => ModelPanel.describe(getJson, id)));
+          await this.show(models.filter((m) => m.sopClassUid === ENCAPSULATED_STL));
+        }
+      } finally {
+        setTimeout(look, milliseconds);
+      }
+    };
+    setTimeout(look, milliseconds);
   }
 
   addListItem(model) {

@@ -239,7 +239,9 @@ async function openSource(sourceId, panel) {
   const description = await getJson(`instances/${sourceId}/segmesh/segments`);
   const study = await getJson(`instances/${sourceId}/study`);
   $('title').textContent = `${description.Kind}: ${study.MainDicomTags.StudyDescription || ''}`;
-  const models = ModelPanel.studyModels(getJson, study.ID).then((list) => panel.show(list));
+  const models = ModelPanel.studyModels(getJson, study.ID)
+    .then((list) => panel.show(list))
+    .then(() => panel.watch(getJson, study.ID));
   // Asked first: computed (a second or so for a big SEG) while the slices load.
   const figures = getJson(`instances/${sourceId}/segmesh/statistics`);
   figures.catch(() => {}); // handled by the table below; not an unhandled rejection meanwhile
