@@ -309,3 +309,14 @@ def test_nifti_with_a_singular_affine_is_422():
     data = nib.Nifti1Image(volume, None, header).to_bytes()
     with pytest.raises(UnprocessableError, match="Degenerate NIfTI affine"):
         nifti_labelmap(data, {}, "1.2.3", Settings())
+
+
+def test_a_malformed_copied_attribute_is_a_broken_file_not_a_crash(demo_study: DemoStudy) -> None:
+    # Found by the fuzz test: an unknown VR in AccessionNumber surfaced when a model copied the
+    # source's study attributes, outside every other pydicom boundary.
+    raw = bytearray(part10(demo_study.seg))
+    at = raw.find(b"\x08\x00\x50\x00")  # (0008,0050) AccessionNumber, explicit VR
+    raw[at + 4 : at + 6] = b"\x53\xd2"
+    dataset = dcmread(io.BytesIO(bytes(raw)))
+    with pytest.raises(BrokenFileError, match="Unknown Value Representation"):
+        ModelSource(dataset, "1.2.3", "key")

@@ -55,6 +55,7 @@ def to_labelmap(
     return rtstruct_to_labelmap(dataset, images, options, settings)
 
 
+@as_broken_file
 def labelmap_of_file(
     data: bytes,
     images: Sequence[Dataset] | None,
