@@ -97,7 +97,11 @@ def test_every_testdata_source_is_listed(orthanc: OrthancServer, path: Path) -> 
         assert len(segment["Color"]) == 3
         assert all(0 <= c <= 255 for c in segment["Color"])
     if answer["Kind"] == "SEG":
-        for segment, item in zip(answer["Segments"], dataset.SegmentSequence, strict=True):
+        # A LABELMAP's background (segment 0) is listed apart, under Skipped.
+        items = {int(item.SegmentNumber): item for item in dataset.SegmentSequence}
+        assert [s["Number"] for s in answer["Skipped"]] == [n for n in items if n == 0]
+        for segment in answer["Segments"]:
+            item = items[segment["Number"]]
             category = item.SegmentedPropertyCategoryCodeSequence[0]
             assert segment["Category"]["CodeValue"] == category.CodeValue
             assert (

@@ -553,3 +553,26 @@ def test_3d_panel_picks_up_models_stored_while_it_is_open(
     )
     assert orthanc.get(path).json()["State"] == "Success"
     assert "Spleen" in page.locator("#models li").all_inner_texts()
+
+
+def test_a_labelmap_seg_with_a_background_segment_shows_in_the_viewer(
+    page: Page,
+    orthanc: OrthancServer,
+    demo_ids: dict[str, str],
+    demo_study: DemoStudy,
+    slice_of_image: dict[str, int],
+) -> None:
+    # highdicom's LABELMAP SEGs (segmesh's conversions among them) describe segment 0,
+    # "Background": it must not be offered as a segment, or the overlay refuses the request.
+    converted = orthanc.post(
+        f"/instances/{demo_ids['SEG']}/segmesh/convert", json={"To": "LABELMAP"}
+    ).json()
+    labelmap_id = converted["Instances"][0]["ID"]
+    described = orthanc.get(f"/instances/{labelmap_id}/segmesh/segments").json()
+    assert 0 not in [segment["Number"] for segment in described["Segments"]]
+    assert {"Number": 0, "Label": "Background", "Reason": "background"} in described["Skipped"]
+    open_viewer(page, orthanc, f"instance={labelmap_id}")
+    drawn_after(page, lambda: set_input(page, "#opacity", "1"))
+    go_to_slice(page, slice_of_image, 23)
+    assert_overlay_matches(canvas_pixels(page), demo_study.masks, 23)
+    screenshot(page, "viewer-labelmap-background")

@@ -103,11 +103,7 @@ def convert(
     LABELMAP without ``split``, or a label map not on the images' grid.
     """
     check_not_same(target_of(source), target)
-    selected = [
-        s
-        for s in select_segments(labelmap.segments, segments, "the source holds segments")
-        if s.number > 0  # background is never a segment
-    ]
+    selected = list(select_segments(labelmap.segments, segments, "the source holds segments"))
     boxes = segment_boxes(labelmap, selected)
     empty = tuple(s.number for s in selected if s.number not in boxes)
     numbers = [s.number for s in selected if s.number in boxes]

@@ -50,11 +50,7 @@ def labelmap_to_rtstruct(
     selection, the tags and segmesh's version. 422 where the label map is not on the images'
     grid or the images are one multi-frame object (an RT-STRUCT references single images).
     """
-    selected = [
-        s
-        for s in select_segments(labelmap.segments, segments, "the source holds segments")
-        if s.number > 0
-    ]
+    selected = list(select_segments(labelmap.segments, segments, "the source holds segments"))
     if not selected:
         raise UnprocessableError("No segments", "the selection holds no segment to write")
     ordered, _slice_of_frame = images_in_slice_order(labelmap.geometry, images)

@@ -12,7 +12,7 @@ from pydicom.pixels import apply_color_lut
 
 from ..dicom.attributes import code_to_json, first_item
 from ..dicom.color import RGB, cielab_to_rgb, default_color
-from ..dicom.description import SourceDescription
+from ..dicom.description import SkippedSegment, SourceDescription
 from ..dicom.sop_classes import Kind
 from ..errors import BrokenFileError, UnprocessableError
 from ..geometry import VolumeGeometry, geometry_from_images
@@ -73,9 +73,17 @@ def describe_seg(dataset: Dataset) -> SourceDescription:
     if not items:
         raise BrokenFileError("Malformed SEG", "SegmentSequence is missing or empty")
     try:
-        segments = tuple(_segment(dataset, item) for item in items)
+        described = [_segment(dataset, item) for item in items]
     except (AttributeError, TypeError, ValueError) as error:
         raise BrokenFileError("Malformed SEG", f"SegmentSequence: {error}") from error
+    # A LABELMAP SEG may describe its background as segment 0 (highdicom does): it holds no
+    # voxels to draw or mesh, so it is listed apart and no route offers it as a segment.
+    segments = tuple(segment for segment in described if segment.number != 0)
+    background = tuple(
+        SkippedSegment(0, segment.label, "background")
+        for segment in described
+        if segment.number == 0
+    )
     series_uids = tuple(
         str(item.SeriesInstanceUID)
         for item in dataset.get("ReferencedSeriesSequence", [])
@@ -87,18 +95,15 @@ def describe_seg(dataset: Dataset) -> SourceDescription:
         frame_of_reference_uid=str(dataset.get("FrameOfReferenceUID", "")),
         referenced_series_uids=series_uids,
         segments=segments,
+        skipped=background,
     )
 
 
 def _selected_segments(
     description: SourceDescription, options: LabelMapOptions
 ) -> tuple[Segment, ...]:
-    """The segments to convert, by number; 400 for numbers the SEG does not hold.
-
-    Segment 0 (the background a LABELMAP SEG may list) holds no voxels and is left out.
-    """
-    selected = select_segments(description.segments, options.segments, "the SEG holds segments")
-    return tuple(segment for segment in selected if segment.number > 0)
+    """The segments to convert, by number; 400 for numbers the SEG does not hold."""
+    return tuple(select_segments(description.segments, options.segments, "the SEG holds segments"))
 
 
 def _fractional_threshold(dataset: Dataset, options: LabelMapOptions) -> float | None:

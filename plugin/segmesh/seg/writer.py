@@ -154,11 +154,7 @@ def write_seg(
     kind = hd.seg.SegmentationTypeValues(segmentation_type)
     if kind not in (BINARY, LABELMAP):
         raise UnprocessableError("Unsupported SEG type", f"{kind.value}: use BINARY or LABELMAP")
-    selected = [
-        s
-        for s in select_segments(labelmap.segments, segments, "the source holds segments")
-        if s.number > 0  # background is never a segment
-    ]
+    selected = list(select_segments(labelmap.segments, segments, "the source holds segments"))
     if not selected:
         raise UnprocessableError("No segments", "the selection holds no segment to write")
     ordered_images, slice_of_frame = source_images(labelmap, images)
