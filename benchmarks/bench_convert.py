@@ -33,6 +33,9 @@ from benchmarks.bench_rtstruct import write_case
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 from rt_utils import RTStructBuilder
+from tests import builders
+from tests.conftest import encode
+from tests.orthanc_server import OrthancServer
 
 from segmesh.dicom.attributes import PATIENT_AND_STUDY_KEYWORDS
 from segmesh.geometry import geometry_from_images
@@ -147,7 +150,9 @@ def rtstruct_to_seg(repeats: int) -> None:
 def seg_labelmap(slices: int) -> tuple[list[pydicom.Dataset], LabelMap, pydicom.Dataset]:
     """bench_seg's CT and organs, cut to ``slices``, as a label map and a source dataset."""
     bench_seg.SHAPE = (slices, *bench_seg.SHAPE[1:])
-    images = bench_seg.ct_series()
+    images = builders.ct_series(
+        bench_seg.SHAPE, bench_seg.SPACING, (-204.4, -204.4, -225.0), rescale_intercept=-1024
+    )
     labels = bench_seg.organ_labels()
     present = [int(n) for n in np.unique(labels) if n]
     segments = tuple(Segment(n, f"Organ {n}", (200, 120, n)) for n in present)
@@ -206,11 +211,70 @@ def seg_to_rtstruct_and_labelmap(repeats: int, slices: int) -> None:
     print(f"LABELMAP / BINARY file size: {sizes['segmesh'] / binary:.3f}")
 
 
+def rest_binary_to_labelmap(repeats: int, slices: int) -> None:
+    """A BINARY SEG stored in a real Orthanc, converted by the route to LABELMAP; both decoded
+    through REST (npz, grid=source): same label map, file sizes and decode times."""
+    images, labelmap, source = seg_labelmap(slices)
+    (binary,) = write_seg(source, labelmap, images, "BINARY")
+    with tempfile.TemporaryDirectory() as temporary:
+        server = OrthancServer(Path(temporary))
+        server.start()
+        try:
+            for image in images:
+                server.upload(encode(image))
+            binary_id = server.upload(encode(binary))
+            start = time.perf_counter()
+            converted = server.post(
+                f"/instances/{binary_id}/segmesh/convert", json={"To": "LABELMAP"}
+            )
+            convert_seconds = time.perf_counter() - start
+            assert converted.status_code == 200, converted.text
+            labelmap_id = converted.json()["Instances"][0]["ID"]
+            decoded = {}
+            seconds = {}
+            for name, identifier in (("BINARY", binary_id), ("LABELMAP", labelmap_id)):
+                runs = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    answer = server.get(f"/instances/{identifier}/segmesh/labelmap?format=npz")
+                    runs.append(time.perf_counter() - start)
+                    assert answer.status_code == 200, answer.text
+                seconds[name] = statistics.median(runs)
+                with np.load(io.BytesIO(answer.content)) as npz:
+                    decoded[name] = npz["labels"].max(axis=0)
+            sizes = {
+                name: len(server.get(f"/instances/{identifier}/file").content)
+                for name, identifier in (("BINARY", binary_id), ("LABELMAP", labelmap_id))
+            }
+        finally:
+            server.stop()
+    same = np.array_equal(decoded["BINARY"], decoded["LABELMAP"])
+    print(
+        f"\nBINARY -> LABELMAP through REST: {len(labelmap.segments)} segments on "
+        f"{labelmap.geometry.shape}; conversion route {convert_seconds:.2f} s"
+    )
+    print(f"| {'SEG':9} | {'file MB':>8} | {'decode s (REST npz)':>20} |")
+    print(f"|{'-' * 11}|{'-' * 9}:|{'-' * 21}:|")
+    for name in ("BINARY", "LABELMAP"):
+        print(f"| {name:9} | {sizes[name] / 1e6:8.1f} | {seconds[name]:20.3f} |")
+    print(
+        f"size factor LABELMAP / BINARY: {sizes['LABELMAP'] / sizes['BINARY']:.3f}; "
+        f"decode LABELMAP / BINARY: {seconds['LABELMAP'] / seconds['BINARY']:.2f}; "
+        f"same label map: {same}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--slices", type=int, default=300)
+    parser.add_argument(
+        "--rest", action="store_true", help="only the BINARY -> LABELMAP round through REST"
+    )
     arguments = parser.parse_args()
+    if arguments.rest:
+        rest_binary_to_labelmap(max(arguments.repeats, 3), arguments.slices)
+        return
     rtstruct_to_seg(arguments.repeats)
     seg_to_rtstruct_and_labelmap(arguments.repeats, arguments.slices)
 

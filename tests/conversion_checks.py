@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
 from io import BytesIO
-from pathlib import Path
 
 import highdicom as hd
 import numpy as np
 import numpy.typing as npt
 import pydicom
-import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from segmesh.geometry import VolumeGeometry
 from segmesh.labelmap import LabelMap, LayerBuilder, Segment
 from tests.conftest import encode
+from tests.dciodvfy import dciodvfy_errors, dciodvfy_lines
 
 LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 SEGMENTATION_STORAGE = UID("1.2.840.10008.5.1.4.1.1.66.4")
@@ -39,30 +35,12 @@ SUPPLEMENT_243_DIFFERENCES = (
 )
 
 
-def dciodvfy_lines(data: bytes) -> list[str]:
-    """The Error and Warning lines dciodvfy prints for a Part-10 file."""
-    executable = shutil.which("dciodvfy")
-    if executable is None:
-        pytest.fail("dciodvfy is not installed: `make test` installs dicom3tools")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "object.dcm"
-        path.write_bytes(data)
-        result = subprocess.run(
-            [executable, str(path)], capture_output=True, text=True, timeout=300, check=False
-        )
-    return [
-        line
-        for line in (result.stdout + result.stderr).splitlines()
-        if line.startswith(("Error", "Warning"))
-    ]
-
-
 def validation_errors(dataset: Dataset) -> list[str]:
     """dciodvfy's errors; a Label Map Segmentation, which this dciodvfy does not know, is checked
     as a Segmentation with the differences of Supplement 243 left out."""
     if str(dataset.SOPClassUID) != LABEL_MAP_SEGMENTATION_STORAGE:
-        return [line for line in dciodvfy_lines(encode(dataset)) if line.startswith("Error")]
-    unknown = [line for line in dciodvfy_lines(encode(dataset)) if line.startswith("Error")]
+        return dciodvfy_errors(encode(dataset))
+    unknown = dciodvfy_errors(encode(dataset))
     assert "Error - Information Object Not found" in unknown, unknown
     as_seg = pydicom.dcmread(BytesIO(encode(dataset)))
     as_seg.SOPClassUID = SEGMENTATION_STORAGE

@@ -78,7 +78,11 @@ def test_a_model_over_max_triangles_is_not_stored(
     server, ids = limited
     before = _instances(server)
     # The threshold route's single segment passes MaxSegments; its mesh has thousands of faces.
-    series = server.get(f"/studies/{ids['Study']}/series").json()[0]["ID"]
+    series = next(
+        series["ID"]
+        for series in server.get(f"/studies/{ids['Study']}/series").json()
+        if series["MainDicomTags"]["Modality"] == "CT"
+    )
     response = server.post(f"/series/{series}/segmesh/stl", json={"Threshold": 100})
     assert response.status_code == 413, response.text
     assert response.json()["Error"] == "Model too large"

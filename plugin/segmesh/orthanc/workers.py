@@ -100,7 +100,9 @@ class WorkerPool:
 
     def _check(self, pool: ProcessPoolExecutor, done: Future[Any]) -> None:
         if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
-            self._restart(pool)
+            # This runs on the broken pool's own management thread, which shutting the pool
+            # down from here would wait for (Python 3.13 deadlocks): restart from another.
+            threading.Thread(target=self._restart, args=(pool,), daemon=True).start()
 
     @staticmethod
     def result(future: Future[R]) -> R:
