@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -121,23 +122,23 @@ class WorkerPool:
     def imap(
         self, function: Callable[..., R], calls: Sequence[tuple[Any, ...]]
     ) -> Generator[R, None, None]:
-        """``function(*call)`` for each call, in order: submitted all at once to the workers
-        (one at a time, as they are asked for, without workers). Closing the iterator early
-        cancels the calls not yet started."""
+        """``function(*call)`` for each call, in order, a few calls ahead of the one waited for
+        (one at a time, as asked for, without workers).
+
+        Calls are never cancelled: CPython 3.11's pool fails when it breaks while holding a
+        cancelled call. Closing the iterator early leaves at most the calls already submitted
+        (twice the workers) to finish unused.
+        """
         if not self.count:
             for call in calls:
                 yield function(*call)
             return
-        futures = [self.submit(function, *call) for call in calls]
-        try:
-            for future in futures:
-                yield self.result(future)
-        except WorkerCrashedError:
-            futures = []  # failed by the broken pool already (see _restart)
-            raise
-        finally:
-            for future in futures:
-                future.cancel()
+        waiting: deque[tuple[Any, ...]] = deque(calls)
+        submitted: deque[Future[R]] = deque()
+        while waiting or submitted:
+            while waiting and len(submitted) < 2 * self.count:
+                submitted.append(self.submit(function, *waiting.popleft()))
+            yield self.result(submitted.popleft())
 
     def shutdown(self) -> None:
         """End the workers (Orthanc stops)."""
