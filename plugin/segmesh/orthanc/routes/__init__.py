@@ -11,6 +11,7 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 - :mod:`.convert`: ``POST /instances/{id}/segmesh/convert`` (to SEG, LABELMAP, RTSTRUCT);
 - :mod:`.jobs`: ``GET /segmesh/jobs``, ``GET|DELETE /segmesh/jobs/{id}``;
 - :mod:`.status`: ``GET /instances/{id}/segmesh/status``: what was generated from it;
+- :mod:`.storing`: the handler the storing routes share (now, or a job with `"Asynchronous"`);
 - :mod:`.app`: ``GET /segmesh/app/...`` and the Orthanc Explorer extension.
 """
 

@@ -7,7 +7,7 @@ from ..http import INSTANCE_ROUTE, register_route
 from ..jobs import JobRunner
 from ..tasks.context import TaskContext
 from ..tasks.storing import CONVERSION
-from .models import storing_route
+from .storing import storing_route
 
 
 def register(context: TaskContext, runner: JobRunner) -> None:

@@ -16,35 +16,14 @@ from ..http import (
     SERIES_ROUTE,
     STUDY_ROUTE,
     Answer,
-    Handler,
     Request,
     register_route,
 )
 from ..jobs import JobRunner
 from ..tasks.context import TaskContext
 from ..tasks.labelmaps import load_labelmap
-from ..tasks.storing import (
-    INSTANCE_MODELS,
-    NIFTI_MODELS,
-    SERIES_MODEL,
-    StoringKind,
-    is_asynchronous,
-)
-
-
-def storing_route(kind: StoringKind, context: TaskContext, runner: JobRunner) -> Handler:
-    """A handler that runs a storing request of ``kind`` now, or answers 202 with a job where
-    the body says ``"Asynchronous": true``."""
-
-    def handle(request: Request) -> Answer:
-        body = request.json_body()
-        resource_id = request.groups[0]
-        if is_asynchronous(body):
-            record = runner.submit(kind.name, resource_id, body)
-            return Answer.json({"ID": record["ID"], "Path": f"/segmesh/jobs/{record['ID']}"}, 202)
-        return Answer.json(kind.prepare(resource_id, body)(context))
-
-    return handle
+from ..tasks.storing import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
+from .storing import storing_route
 
 
 def register(context: TaskContext, runner: JobRunner) -> None:
