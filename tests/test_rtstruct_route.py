@@ -217,3 +217,28 @@ def test_foreign_frame_of_reference_without_image_references_is_422(
     assert body["Error"] == "Frame of reference mismatch"
     assert "1.2.826.0.1.3680043.8.498.77" in body["Details"]
     assert series.frame_of_reference_uid in body["Details"]
+
+
+def test_a_partly_stored_series_is_refused_not_truncated(
+    tmp_path: Path, demo_study: DemoStudy
+) -> None:
+    server = OrthancServer(tmp_path, {"SegMesh": {"Workers": 0}})
+    server.start()
+    try:
+        server.upload(encode(demo_study.images[20]))
+        rtstruct_id = server.upload(encode(demo_study.rtstruct))
+        response = server.get(f"/instances/{rtstruct_id}/segmesh/labelmap?format=npz")
+        assert response.status_code == 422, response.text
+        assert response.json()["Error"] == "Referenced images missing"
+        assert (
+            f"{len(demo_study.images) - 1} of the {len(demo_study.images)}"
+            in (response.json()["Details"])
+        )
+        # The way to get the contours anyway: the grid they lie on.
+        native = server.get(f"/instances/{rtstruct_id}/segmesh/labelmap?format=npz&grid=native")
+        assert native.status_code == 200, native.text
+        with np.load(io.BytesIO(native.content)) as npz:
+            assert npz["labels"].any()
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log()

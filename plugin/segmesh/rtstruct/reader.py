@@ -20,6 +20,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ..dicom.description import SourceDescription
+from ..dicom.references import referenced_images
 from ..errors import LimitExceededError, UnprocessableError
 from ..geometry import VolumeGeometry, geometry_from_images
 from ..labelmap import (
@@ -132,6 +133,22 @@ def _frame_of_reference_warning(
     return [f"{mismatch}; every contour lies on the image it references, so they were used"]
 
 
+def _check_images_complete(dataset: Dataset, images: Sequence[Dataset]) -> None:
+    """422 where only part of the images the RT-STRUCT names in the series is stored: the map
+    would be quietly cut to those slices. Where none of them is stored the references are
+    stale (images exported anew) and contours are placed by plane, as always."""
+    stored = {str(image.get("SOPInstanceUID", "")) for image in images}
+    series_uid = str(images[0].get("SeriesInstanceUID", "")) if images else ""
+    named = referenced_images(dataset).get(series_uid, set())
+    missing = named - stored
+    if missing and missing != named:
+        raise UnprocessableError(
+            "Referenced images missing",
+            f"{len(missing)} of the {len(named)} images of series {series_uid} that the "
+            "RT-STRUCT names are not stored; grid=native converts its contours without them",
+        )
+
+
 def rtstruct_to_labelmap(
     dataset: Dataset,
     images: Sequence[Dataset] | None,
@@ -156,6 +173,7 @@ def rtstruct_to_labelmap(
     slices_of_image: dict[str, set[int]] = {}
     geometry = None
     if images is not None:
+        _check_images_complete(dataset, images)
         geometry, sources = geometry_from_images(images)
         for k, (index, _frame) in enumerate(sources):
             uid = str(images[index].get("SOPInstanceUID", ""))
