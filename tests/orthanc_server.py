@@ -91,7 +91,7 @@ class OrthancServer:
         loaded = [
             line for line in self.log().splitlines() if "segmesh" in line and "loaded" in line
         ]
-        python = loaded[0].split(", Python ")[1].split()[0] if loaded else "?"
+        python = loaded[0].split(", Python ")[1].split()[0].rstrip(",") if loaded else "?"
         return f"Orthanc {orthanc_version}, orthanc-python {plugin_version}, Python {python}"
 
     def log(self) -> str:

@@ -7,6 +7,7 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from segmesh.dicom.attributes import float_value
 from segmesh.errors import BrokenFileError, UnprocessableError
 from segmesh.seg.frames import read_seg_frames
 from tests.test_seg_roundtrip import SHAPE, SPACING, ct_series, make_seg, reread
@@ -81,3 +82,11 @@ def test_missing_mandatory_attributes_are_a_broken_file(keyword: str, message: s
     delattr(seg, keyword)
     with pytest.raises(BrokenFileError, match=message):
         read_seg_frames(seg)
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "inf", None])
+def test_a_single_decimal_that_is_no_number_is_a_broken_file(value: object) -> None:
+    # Found by the fuzz test on Debian 13: a DS of "abc" in SpacingBetweenSlices reached float().
+    with pytest.raises(BrokenFileError, match="SpacingBetweenSlices"):
+        float_value(value, "SpacingBetweenSlices")
+    assert float_value("1.5", "SpacingBetweenSlices") == 1.5

@@ -108,6 +108,12 @@ def float_values(value: Any, count: int, keyword: str) -> npt.NDArray[np.float64
     return array
 
 
+def float_value(value: Any, keyword: str) -> float:
+    """A single decimal attribute's value as a finite float; :class:`BrokenFileError` where it is
+    not a number (a DS of "abc" reaches here as text)."""
+    return float(float_values([value], 1, keyword)[0])
+
+
 def code_to_json(item: Dataset | None) -> dict[str, str] | None:
     """A code sequence item as {CodeValue, CodingSchemeDesignator, CodeMeaning}."""
     if item is None:

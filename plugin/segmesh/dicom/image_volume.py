@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset
 
 from ..errors import UnprocessableError, UnsupportedError
 from ..geometry import VolumeGeometry, geometry_from_images
-from .attributes import first_item, functional_group_item
+from .attributes import first_item, float_value, functional_group_item
 from .malformed import as_broken_file
 
 
@@ -25,9 +25,9 @@ def _rescale(dataset: Dataset, frame: int) -> tuple[float, float]:
         "PixelValueTransformationSequence",
         "RescaleSlope",
     )
-    if item is not None:
-        return float(item.RescaleSlope), float(item.get("RescaleIntercept", 0))
-    return float(dataset.get("RescaleSlope", 1) or 1), float(dataset.get("RescaleIntercept", 0))
+    source = item if item is not None else dataset
+    slope = float_value(source.get("RescaleSlope", 1) or 1, "RescaleSlope")
+    return slope, float_value(source.get("RescaleIntercept", 0) or 0, "RescaleIntercept")
 
 
 def _pixel_array(dataset: Dataset) -> npt.NDArray[Any]:

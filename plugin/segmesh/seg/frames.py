@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from ..dicom.attributes import first_item, float_values, functional_group_item
+from ..dicom.attributes import first_item, float_value, float_values, functional_group_item
 from ..errors import BrokenFileError, UnprocessableError
 from ..geometry import ORIENTATION_TOLERANCE
 
@@ -60,7 +60,7 @@ def _slice_spacing(shared: Dataset | None) -> float:
     if measures is None:
         return 0.0
     value = measures.get("SpacingBetweenSlices", 0) or measures.get("SliceThickness", 0) or 0
-    return abs(float(value))
+    return abs(float_value(value, "SpacingBetweenSlices or SliceThickness"))
 
 
 def _no_geometry(what: str) -> UnprocessableError:
