@@ -320,6 +320,12 @@ def test_a_single_model_page(
     screenshot(page, "viewer-model")
 
 
+def opened_series(page: Page) -> str:
+    """The Orthanc id of the series Explorer opens once the work it started is done."""
+    page.wait_for_function("location.hash.startsWith('#series?uuid=')", timeout=120_000)
+    return str(page.evaluate("location.hash").split("uuid=")[1])
+
+
 def explorer(page: Page, orthanc: OrthancServer, fragment: str) -> None:
     page.goto(f"{orthanc.url}/app/explorer.html#{fragment}")
     page.wait_for_load_state("networkidle")
@@ -425,8 +431,7 @@ def test_explorer_buttons_work(
     page.select_option("#segmesh-smoothing", "none")
     screenshot(page, "explorer-generate-dialog")
     page.click("#segmesh-generate")
-    page.wait_for_function("location.hash.startsWith('#series?uuid=')", timeout=120_000)
-    series_id = page.evaluate("location.hash").split("uuid=")[1]
+    series_id = opened_series(page)
     series = orthanc.get(f"/series/{series_id}").json()
     assert series["MainDicomTags"]["Modality"] == "M3D"
     assert len(series["Instances"]) == 1
@@ -442,8 +447,7 @@ def test_explorer_conversion_opens_the_new_series(
     explorer(page, orthanc, f"instance?uuid={demo_ids['RTSTRUCT']}")
     page.wait_for_selector("#segmesh-convert-seg")
     page.click("#segmesh-convert-seg")
-    page.wait_for_function("location.hash.startsWith('#series?uuid=')", timeout=120_000)
-    series_id = page.evaluate("location.hash").split("uuid=")[1]
+    series_id = opened_series(page)
     series = orthanc.get(f"/series/{series_id}").json()
     assert series["MainDicomTags"]["Modality"] == "SEG"
     assert series["MainDicomTags"]["Manufacturer"] == "segmesh"
@@ -527,8 +531,7 @@ def test_explorer_generate_dialog_shows_the_progress_of_its_job(
     )
     assert "%" in page.inner_text("#segmesh-status")
     screenshot(page, "explorer-generate-progress")
-    page.wait_for_function("location.hash.startsWith('#series?uuid=')", timeout=120_000)
-    series_id = page.evaluate("location.hash").split("uuid=")[1]
+    series_id = opened_series(page)
     series = orthanc.get(f"/series/{series_id}").json()
     assert series["MainDicomTags"]["Modality"] == "M3D"
     jobs = orthanc.get("/segmesh/jobs").json()
