@@ -209,3 +209,29 @@ def ellipsoid_labels(
         ) <= 1.0
         labels[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]][inside] = number
     return labels
+
+
+def lattice_ellipsoids(
+    shape: tuple[int, int, int],
+    spacing: Sequence[float],
+    origin: Sequence[float],
+    count: int = 100,
+    seed: int = 0,
+) -> npt.NDArray[np.uint8]:
+    """(slices, rows, columns) uint8: ``count`` (at most 100) ellipsoids of random sizes on a
+    jittered 5 x 5 x 4 lattice, each in its own cell (none hides another), as in
+    ``benchmarks/bench_mesh.py``. ``spacing`` (column, row, slice) mm, ``origin`` the first
+    voxel's centre."""
+    rng = np.random.default_rng(seed)
+    cells = (5, 5, 4)
+    size = np.array([shape[2] * spacing[0], shape[1] * spacing[1], shape[0] * spacing[2]])
+    cell = size / cells
+    centres, radii = [], []
+    for number in range(1, count + 1):
+        index = np.unravel_index(number - 1, cells)
+        radius = rng.uniform(0.15, 0.45, 3) * cell
+        centre = np.asarray(origin) + (np.array(index) + 0.5) * cell
+        centre += rng.uniform(-1, 1, 3) * (cell / 2 - radius - spacing[0])
+        centres.append(centre)
+        radii.append(radius)
+    return ellipsoid_labels(shape, centres, radii, spacing, origin)

@@ -1,0 +1,447 @@
+"""The issue's speed goals, measured in one run through REST on a real Orthanc.
+
+Input: a 100-segment BINARY SEG (ellipsoids on a lattice, ``tests.builders.lattice_ellipsoids``)
+on a 512 x 512 x 300 CT, written once with highdicom and cached (``--cache``). Figures:
+
+1. storing all models (``POST /instances/{seg}/segmesh/stl``, default options) against VTK's
+   vtkSurfaceNets3D on the same label map (all labels in one pass, 16 smoothing iterations,
+   triangles, split per label on its BoundaryLabels cell data); icons' time per model
+   (``icon_pixels`` on the core's meshes);
+2. the label map through REST (npz, grid=source), first request and a repeat, against pynrrd
+   reading the same map from a ``.seg.nrrd`` file (``to_seg_nrrd``);
+3. 4 concurrent label-map requests against the same 4 one after another;
+4. overlay p95 while a 100-segment model job runs against its idle p95;
+5. a bounded mixed load (8 client threads, ``--load-seconds``, loopback) over segments,
+   overlays, label maps and single-segment meshes of four sources: per-route p50/p95/p99,
+   errors, and Orthanc's resident memory (itself and its worker children) after warm-up and
+   after the run.
+
+Timings only, never a test. The machine's load average is printed with the figures.
+
+    .venv/bin/python benchmarks/bench_service.py [--workers 2] [--load-seconds 120] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import nrrd
+import numpy as np
+import pydicom
+import requests
+import vtk
+from pydicom.sr.codedict import codes
+from vtkmodules.util import numpy_support
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project folder: tests' builders and Orthanc runner
+sys.path.insert(0, str(ROOT / "plugin"))
+
+from tests import builders  # noqa: E402
+from tests.conftest import encode  # noqa: E402
+from tests.orthanc_server import OrthancServer  # noqa: E402
+
+from segmesh.demo import make_demo_study  # noqa: E402
+from segmesh.formats import to_seg_nrrd  # noqa: E402
+from segmesh.mesh import MeshOptions, segment_meshes  # noqa: E402
+from segmesh.models.icon import icon_pixels  # noqa: E402
+from segmesh.options import LabelMapOptions  # noqa: E402
+from segmesh.seg.reader import seg_to_labelmap  # noqa: E402
+from segmesh.settings import Settings  # noqa: E402
+
+FULL = (300, 512, 512)  # slices, rows, columns
+QUICK = (60, 256, 256)
+SPACING = (0.8, 0.8, 1.5)  # column, row, slice (mm)
+ORIGIN = (-204.4, -204.4, -225.0)
+SEGMENTS = 100
+
+
+class Goals:
+    """Rows of the final table: figure, value, goal, met."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, bool]] = []
+
+    def add(self, figure: str, value: float, limit: float, unit: str, at_most: bool = True) -> None:
+        met = value <= limit if at_most else value >= limit
+        goal = f"{'<=' if at_most else '>='} {limit:g}{unit}"
+        self.rows.append((figure, f"{value:.3g}{unit}", goal, met))
+        print(f"  {figure}: {value:.3g}{unit} (goal {goal}: {'met' if met else 'MISSED'})")
+
+    def print(self) -> None:
+        width = max(len(row[0]) for row in self.rows)
+        print(f"\n| {'figure':<{width}} | {'value':>10} | {'goal':>10} | met |")
+        print(f"|{'-' * (width + 2)}|{'-' * 12}|{'-' * 12}|-----|")
+        for figure, value, goal, met in self.rows:
+            print(f"| {figure:<{width}} | {value:>10} | {goal:>10} | {'yes' if met else 'no':>3} |")
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+# --- the input ---------------------------------------------------------------------------
+
+
+def generate(cache: Path, shape: tuple[int, int, int]) -> tuple[Path, Path, list[Path]]:
+    """The SEG, its label map as a .seg.nrrd, and the CT files, written once into ``cache``."""
+    folder = cache / "x".join(map(str, shape))
+    seg_path, nrrd_path, ct_folder = folder / "seg.dcm", folder / "labels.seg.nrrd", folder / "ct"
+    if seg_path.exists() and nrrd_path.exists():
+        return seg_path, nrrd_path, sorted(ct_folder.glob("*.dcm"))
+    ct_folder.mkdir(parents=True, exist_ok=True)
+    print(f"generating the {SEGMENTS}-segment SEG on {shape} (once) ...", flush=True)
+    start = time.perf_counter()
+    labels = builders.lattice_ellipsoids(shape, SPACING, ORIGIN, SEGMENTS)
+    images = builders.ct_series(
+        shape,
+        (SPACING[1], SPACING[0], SPACING[2]),
+        ORIGIN,
+        pixels=labels.astype(np.int16) * 10,
+        rescale_intercept=-1024,
+        study=builders.study_dataset("Bench^Service", "BENCH-SERVICE"),
+    )
+    for k, image in enumerate(images):
+        image.save_as(ct_folder / f"{k:04d}.dcm", enforce_file_format=True)
+    seg = builders.seg(
+        images,
+        labels,
+        [f"Structure {n}" for n in range(1, SEGMENTS + 1)],
+        property_types=[codes.SCT.Tissue] * SEGMENTS,
+        category=codes.SCT.Tissue,
+    )
+    seg.save_as(seg_path, enforce_file_format=True)
+    labelmap = seg_to_labelmap(seg, images, LabelMapOptions(), Settings())
+    nrrd_path.write_bytes(to_seg_nrrd(labelmap))
+    print(f"  written in {time.perf_counter() - start:.0f} s", flush=True)
+    return seg_path, nrrd_path, sorted(ct_folder.glob("*.dcm"))
+
+
+# --- figure 1: models against vtkSurfaceNets3D, icons ------------------------------------------
+
+
+def surface_nets(layer: np.ndarray, count: int) -> tuple[float, int]:
+    """Seconds and triangles of vtkSurfaceNets3D on every label at once, split per label."""
+    start = time.perf_counter()
+    image = vtk.vtkImageData()
+    image.SetDimensions(layer.shape[2], layer.shape[1], layer.shape[0])
+    image.SetSpacing(*SPACING)
+    image.SetOrigin(*ORIGIN)
+    image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(layer.ravel(), deep=False))
+    nets = vtk.vtkSurfaceNets3D()
+    nets.SetInputData(image)
+    nets.GenerateLabels(count, 1, count)
+    nets.SmoothingOn()
+    nets.SetNumberOfIterations(16)
+    nets.SetOutputMeshTypeToTriangles()
+    nets.Update()
+    output = nets.GetOutput()
+    points = numpy_support.vtk_to_numpy(output.GetPoints().GetData())
+    faces = numpy_support.vtk_to_numpy(output.GetPolys().GetConnectivityArray()).reshape(-1, 3)
+    boundary = numpy_support.vtk_to_numpy(output.GetCellData().GetArray("BoundaryLabels"))
+    # Per label: its triangles (on either side of a boundary), vertices compacted.
+    meshes = []
+    for label in range(1, count + 1):
+        chosen = faces[(boundary[:, 0] == label) | (boundary[:, 1] == label)]
+        used, inverse = np.unique(chosen, return_inverse=True)
+        meshes.append((points[used], inverse.reshape(-1, 3)))
+    return time.perf_counter() - start, sum(len(faces) for _, faces in meshes)
+
+
+def figure_models(
+    server: OrthancServer, seg_id: str, labelmap: Any, goals: Goals, count: int
+) -> None:
+    print(f"\n1. storing all {count} models vs vtkSurfaceNets3D ({load()})", flush=True)
+    start = time.perf_counter()
+    response = server.post(f"/instances/{seg_id}/segmesh/stl", json={})
+    stored = time.perf_counter() - start
+    response.raise_for_status()
+    assert len(response.json()["Instances"]) == count
+    nets, triangles = surface_nets(labelmap.layers[0], count)
+    print(f"  segmesh POST stl (default options): {stored:.2f} s")
+    print(f"  vtkSurfaceNets3D + split: {nets:.2f} s ({triangles} triangles)")
+    goals.add("stored models / SurfaceNets", stored / nets, 1.0, "x")
+    meshes = [mesh for _, mesh in segment_meshes(labelmap, None, MeshOptions()) if mesh]
+    times = []
+    for mesh in meshes:
+        start = time.perf_counter()
+        icon_pixels(mesh)
+        times.append((time.perf_counter() - start) * 1000)
+    print(f"  icon_pixels: median {statistics.median(times):.2f} ms, max {max(times):.2f} ms")
+    goals.add("icon per model (median)", statistics.median(times), 2.0, " ms")
+
+
+# --- figures 2 and 3: label maps ---------------------------------------------------------
+
+
+def labelmap_call(server: OrthancServer, seg_id: str) -> Callable[[], float]:
+    url = f"{server.url}/instances/{seg_id}/segmesh/labelmap?format=npz&grid=source"
+
+    def call() -> float:
+        start = time.perf_counter()
+        response = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=600)
+        response.raise_for_status()
+        return time.perf_counter() - start
+
+    return call
+
+
+def figure_labelmaps(server: OrthancServer, seg_id: str, nrrd_path: Path, goals: Goals) -> None:
+    print(f"\n2. label map through REST vs pynrrd .seg.nrrd ({load()})", flush=True)
+    nrrd_times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        nrrd.read(str(nrrd_path))
+        nrrd_times.append(time.perf_counter() - start)
+    reference = statistics.median(nrrd_times)
+    call = labelmap_call(server, seg_id)
+    first, repeat = call(), call()
+    print(f"  pynrrd read: {reference:.2f} s; REST first {first:.2f} s, repeat {repeat:.2f} s")
+    goals.add("label map REST / nrrd read", first / reference, 2.0, "x")
+    goals.add("label map repeat / nrrd read", repeat / reference, 1.2, "x")
+    print(f"\n3. 4 concurrent label maps vs 4 one after another ({load()})", flush=True)
+    start = time.perf_counter()
+    for _ in range(4):
+        call()
+    sequential = time.perf_counter() - start
+    start = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: call(), range(4)))
+    concurrent = time.perf_counter() - start
+    print(f"  one after another {sequential:.2f} s, concurrent {concurrent:.2f} s")
+    goals.add("4 label maps: sequential / concurrent", sequential / concurrent, 1.7, "x", False)
+
+
+# --- figure 4: overlays while a job runs --------------------------------------------------
+
+
+def image_ids(server: OrthancServer, source_id: str) -> list[str]:
+    description = server.get(f"/instances/{source_id}/segmesh/segments").json()
+    series_id = description["ReferencedSeries"][0]
+    slices = server.get(f"/series/{series_id}/ordered-slices").json()["SlicesShort"]
+    return [image[0] for image in slices]
+
+
+def overlay_times(
+    server: OrthancServer, seg_id: str, images: list[str], until: Callable[[int], bool]
+) -> list[float]:
+    session = requests.Session()
+    times: list[float] = []
+    n = 0
+    while not until(n):
+        url = f"{server.url}/instances/{seg_id}/segmesh/overlay/{images[n % len(images)]}.png"
+        start = time.perf_counter()
+        session.get(url, timeout=120).raise_for_status()
+        times.append((time.perf_counter() - start) * 1000)
+        n += 1
+    return times
+
+
+def figure_overlay_under_job(server: OrthancServer, seg_id: str, goals: Goals) -> None:
+    print(f"\n4. overlay p95 while a model job runs vs idle ({load()})", flush=True)
+    images = image_ids(server, seg_id)
+    overlay_times(server, seg_id, images, lambda n: n >= 5)  # cached
+    idle = overlay_times(server, seg_id, images, lambda n: n >= 200)
+    # A different parameter: new models are built (not found stored).
+    answer = server.post(
+        f"/instances/{seg_id}/segmesh/stl", json={"Asynchronous": True, "Iterations": 21}
+    )
+    answer.raise_for_status()
+    path = answer.json()["Path"]
+    done = threading.Event()
+
+    def watch() -> None:
+        while server.get(path).json()["State"] in ("Pending", "Running"):
+            time.sleep(0.2)
+        done.set()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    busy = overlay_times(server, seg_id, images, lambda n: done.is_set())
+    watcher.join()
+    state = server.get(path).json()["State"]
+    idle95, busy95 = percentile(idle, 95), percentile(busy, 95)
+    print(
+        f"  idle p95 {idle95:.1f} ms (n {len(idle)}); during the job ({state}) p95 "
+        f"{busy95:.1f} ms (n {len(busy)})"
+    )
+    goals.add("overlay p95 under job / idle", busy95 / idle95, 1.5, "x")
+
+
+# --- figure 5: mixed load ------------------------------------------------------------------
+
+
+def resident_mb(pid: int) -> float:
+    """VmRSS of ``pid`` and of its descendants (the worker processes), MB."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return total / 1024
+
+
+def figure_mixed_load(
+    server: OrthancServer, sources: dict[str, str], seconds: float, goals: Goals
+) -> None:
+    print(f"\n5. mixed load: 8 threads for {seconds:.0f} s over {len(sources)} sources", flush=True)
+    plans = []
+    for name, source_id in sources.items():
+        segments = server.get(f"/instances/{source_id}/segmesh/segments").json()["Segments"]
+        plans.append(
+            (name, source_id, [s["Number"] for s in segments], image_ids(server, source_id))
+        )
+
+    def routes(rng: np.random.Generator) -> tuple[str, str]:
+        _, source_id, numbers, images = plans[int(rng.integers(len(plans)))]
+        base = f"/instances/{source_id}/segmesh"
+        choice = rng.random()
+        if choice < 0.3:
+            return "segments", f"{base}/segments"
+        if choice < 0.8:
+            image = images[int(rng.integers(len(images)))]
+            return "overlay", f"{base}/overlay/{image}.png"
+        if choice < 0.9:
+            return "labelmap", f"{base}/labelmap?format=npz"
+        number = numbers[int(rng.integers(len(numbers)))]
+        return "stl segment", f"{base}/stl?segment={number}"
+
+    times: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    lock = threading.Lock()
+
+    def client(seed: int, deadline: float) -> None:
+        rng = np.random.default_rng(seed)
+        session = requests.Session()
+        while time.monotonic() < deadline:
+            route, path = routes(rng)
+            start = time.perf_counter()
+            try:
+                ok = session.get(server.url + path, timeout=300).ok
+            except requests.RequestException:
+                ok = False
+            elapsed = (time.perf_counter() - start) * 1000
+            with lock:
+                times[route].append(elapsed)
+                errors[route] += 0 if ok else 1
+
+    pid = server.process.pid if server.process else 0
+    # Warm-up: every source's label map cached, every route once.
+    for _, source_id, numbers, images in plans:
+        server.get(f"/instances/{source_id}/segmesh/overlay/{images[0]}.png")
+        server.get(f"/instances/{source_id}/segmesh/stl?segment={numbers[0]}")
+    warm = resident_mb(pid)
+    deadline = time.monotonic() + seconds
+    threads = [threading.Thread(target=client, args=(n, deadline)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    after = resident_mb(pid)
+    print(f"  ({load()})")
+    print(f"  {'route':<12} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for route in ("segments", "overlay", "labelmap", "stl segment"):
+        values = times[route]
+        print(
+            f"  {route:<12} {len(values):>6} {percentile(values, 50):>8.1f} "
+            f"{percentile(values, 95):>8.1f} {percentile(values, 99):>8.1f} {errors[route]:>6}"
+        )
+    print(f"  Orthanc resident memory (with workers): warm {warm:.0f} MB, after {after:.0f} MB")
+    goals.add("mixed: segments p95", percentile(times["segments"], 95), 50, " ms")
+    goals.add("mixed: overlay p95", percentile(times["overlay"], 95), 100, " ms")
+    goals.add("mixed: errors", sum(errors.values()), 0, "")
+    goals.add("mixed: memory after / warm", after / warm, 1.2, "x")
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def small_seg_study() -> tuple[list[Any], Any]:
+    """A 3-segment SEG on a 128 x 128 x 20 CT."""
+    shape = (20, 128, 128)
+    labels = builders.ellipsoid_labels(
+        shape, [[40, 40, 10], [90, 60, 8], [64, 100, 12]], [[20, 15, 6], [15, 20, 5], [12, 12, 6]]
+    )
+    images = builders.ct_series(shape, (1.0, 1.0, 2.0), study=builders.study_dataset())
+    return images, builders.seg(images, labels, ["A", "B", "C"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--load-seconds", type=float, default=120.0)
+    parser.add_argument("--quick", action="store_true", help=f"a {QUICK} grid, for a smoke run")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "segmesh-bench-service"
+    )
+    parser.add_argument(
+        "--skip", default="", help="figures to skip, say 1,5 (the others still run)"
+    )
+    arguments = parser.parse_args()
+    skip = {int(n) for n in arguments.skip.split(",") if n}
+    shape = QUICK if arguments.quick else FULL
+    seg_path, nrrd_path, ct_paths = generate(arguments.cache, shape)
+    print(f"input: {SEGMENTS}-segment BINARY SEG on {shape} (slices, rows, columns); {load()}")
+    goals = Goals()
+    with tempfile.TemporaryDirectory() as folder:
+        server = OrthancServer(Path(folder), {"SegMesh": {"Workers": arguments.workers}})
+        server.start()
+        try:
+            print(f"{server.versions()}; SegMesh.Workers {arguments.workers}", flush=True)
+            for path in ct_paths:
+                server.upload(path)
+            seg_id = server.upload(seg_path)
+            if 1 not in skip:
+                dataset = pydicom.dcmread(seg_path)
+                images = [pydicom.dcmread(path, stop_before_pixels=True) for path in ct_paths]
+                labelmap = seg_to_labelmap(dataset, images, LabelMapOptions(), Settings())
+                del dataset
+                figure_models(server, seg_id, labelmap, goals, SEGMENTS)
+                del labelmap
+            if 2 not in skip:
+                figure_labelmaps(server, seg_id, nrrd_path, goals)
+            if 4 not in skip:
+                figure_overlay_under_job(server, seg_id, goals)
+            if 5 not in skip:
+                demo = make_demo_study()
+                for image in demo.images:
+                    server.upload(encode(image))
+                small_images, small_seg = small_seg_study()
+                for image in small_images:
+                    server.upload(encode(image))
+                sources = {
+                    "100-segment SEG": seg_id,
+                    "demo SEG": server.upload(encode(demo.seg)),
+                    "demo RT-STRUCT": server.upload(encode(demo.rtstruct)),
+                    "small SEG": server.upload(encode(small_seg)),
+                }
+                figure_mixed_load(server, sources, arguments.load_seconds, goals)
+        finally:
+            server.stop()
+    print(f"\nSegMesh.Workers {arguments.workers}, {load()}")
+    goals.print()
+
+
+if __name__ == "__main__":
+    main()
