@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages segmesh needs that are missing.
-# Usage: install-system-deps.sh [--test]   (--test adds dciodvfy and Chromium)
+# Usage: install-system-deps.sh [--test]   (--test adds dciodvfy, Chromium, and PostgreSQL with
+# Orthanc's PostgreSQL index plugin for the scale-out test)
 set -euo pipefail
 
 packages=(orthanc orthanc-python python3-venv nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(dicom3tools chromium)
+    packages+=(dicom3tools chromium postgresql orthanc-postgresql)
 fi
 
 # Node.js and npm may come from elsewhere than Debian (e.g. NodeSource, whose nodejs conflicts
