@@ -204,3 +204,26 @@ def test_automatic_models_are_made_once_across_nodes_and_restarts(
         assert len(status["Automatic"]) == 1, status
         assert len(status["Jobs"]) == 1, status
         assert len(node.get(f"/series/{series_id}").json()["Instances"]) == segments
+
+
+def test_a_waiting_run_outlives_the_node_that_claimed_it(
+    make_cluster: Callable[[dict[str, Any]], Cluster], demo_study: DemoStudy
+) -> None:
+    a, b = make_cluster(
+        {"StableAge": 1, "SegMesh": {"AutoGenerate": {"Stl": {"Iterations": 5}}, "Workers": 1}}
+    )
+    seg_id = a.upload(encode(demo_study.seg))
+    wait_until(lambda: run_states(b, seg_id)["Automatic"], 30, "the run claimed by A")
+    # Node A goes away for good; B, restarted, takes the waiting run up when the CT comes.
+    a.stop()
+    b.stop()
+    b.start()
+    for image in demo_study.images:
+        b.upload(encode(image))
+    status = wait_until(
+        lambda: (s := run_states(b, seg_id))["Automatic"][0]["State"] in FINISHED and s,
+        120,
+        "the run finished by B",
+    )
+    assert status["Automatic"][0]["State"] == "Success", status
+    assert len(status["Jobs"]) == 1, status
