@@ -13,6 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.valuerep import validate_value
 
 from ..errors import BrokenFileError
+from .malformed import as_broken_file
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ def _person_name(text: str) -> str:
     return "=".join(group[: _MAX_LENGTHS["PN"]] for group in text.split("="))
 
 
+# The source's values are read here first (a model's source is built before any other read of
+# them): a malformed one is the file's fault, a 400, not segmesh's.
+@as_broken_file
 def copy_patient_and_study(source: Dataset, target: Dataset) -> None:
     """Copy the patient and study attributes, empty where the source has none, made valid for
     their VR (:func:`_valid_value`): every object segmesh writes copies them here, so none
