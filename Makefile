@@ -5,10 +5,15 @@ PYTHON := $(VENV)/bin/python
 
 # `make test-compat`: the integration suite inside a root file system of the other Debian
 # release (Debian 13 on a Debian 12 host and back), kept in /var/cache/segmesh/compat.
-.PHONY: run test test-compat system-deps test-system-deps venv test-venv bench-venv app lint typecheck pytest clean
+.PHONY: run run-cluster test test-compat system-deps test-system-deps venv test-venv bench-venv app lint typecheck pytest clean
 
 run: system-deps venv app
 	scripts/run-orthanc.sh
+
+# Scale-out on one machine: PostgreSQL and two nodes (8042, 8043) sharing its index and storage.
+run-cluster: venv app
+	scripts/install-system-deps.sh --cluster
+	scripts/run-cluster.sh
 
 test: test-system-deps test-venv app lint typecheck pytest
 
@@ -56,4 +61,4 @@ pytest: test-venv
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .orthanc-storage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .orthanc-storage .orthanc-cluster .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages segmesh needs that are missing.
-# Usage: install-system-deps.sh [--test]   (--test adds dciodvfy and Chromium)
+# Usage: install-system-deps.sh [--test|--cluster]   (--cluster adds PostgreSQL and Orthanc's
+# PostgreSQL index plugin, for make run-cluster; --test adds those, dciodvfy and Chromium)
 set -euo pipefail
 
 packages=(orthanc orthanc-python python3-venv nodejs npm)
+if [[ "${1:-}" == "--test" || "${1:-}" == "--cluster" ]]; then
+    packages+=(postgresql orthanc-postgresql)
+fi
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(dicom3tools chromium)
 fi

@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,15 @@ def free_port() -> int:
 
 
 class OrthancServer:
-    """Starts Orthanc with segmesh; ``url`` is its REST root."""
+    """Starts Orthanc with segmesh; ``url`` is its REST root. ``extra_plugins`` are loaded
+    beside orthanc-python (say, the PostgreSQL index of a cluster's nodes)."""
 
-    def __init__(self, work_dir: Path, extra_configuration: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        extra_configuration: dict[str, Any] | None = None,
+        extra_plugins: Sequence[Path] = (),
+    ) -> None:
         self.work_dir = work_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,7 +48,7 @@ class OrthancServer:
             "DicomPort": free_port(),
             "StorageDirectory": str(work_dir / "storage"),
             "IndexDirectory": str(work_dir / "storage"),
-            "Plugins": [str(plugin)],
+            "Plugins": [str(plugin), *(str(path) for path in extra_plugins)],
             "PythonScript": str(ROOT / "plugin" / "segmesh_plugin.py"),
             "RemoteAccessAllowed": False,
             "AuthenticationEnabled": False,

@@ -6,18 +6,23 @@ compare-and-set: of two events, two restarts or two nodes, only the first create
 then waits, polled in a thread of its own, for its referenced images: every image the source
 names stored, and the series unchanged for ``StableAge`` seconds by its ``LastUpdate`` (both in
 the shared database, unlike Orthanc's per-node stable events; a SEG often arrives before its
-CT, and maybe at another node). Then it becomes a job; after ``AutoGenerateTimeout`` seconds
-without its images it ends as a Failure saying why.
+CT, and maybe at another node). Then it becomes a job, started by whichever node moves it
+from Waiting by compare-and-set (any node resumes waiting runs at its start, so a run outlives
+the node that claimed it); after ``AutoGenerateTimeout`` seconds without its images it ends as
+a Failure saying why.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import logging
 import queue
 import threading
+import urllib.error
+from collections.abc import Callable
 from typing import Any
 
 import orthanc
@@ -26,7 +31,7 @@ from .. import __version__
 from ..dicom.provenance import is_written_by_segmesh
 from ..dicom.references import referenced_images
 from ..dicom.sop_classes import RT_STRUCTURE_SET_STORAGE, SEGMENTATION_SOP_CLASSES
-from ..errors import SegMeshError
+from ..errors import NotFoundError, SegMeshError
 from . import store
 from .jobs import JobRunner
 from .jobs.records import now_text
@@ -78,6 +83,7 @@ class AutomaticRuns:
         self._arrived: queue.Queue[str] = queue.Queue()
         self._waiting: dict[str, dict[str, set[str]]] = {}
         self._started = threading.Event()
+        self._stopping = threading.Event()
 
     def stored(self, instance_id: str) -> None:
         """A new instance (from Orthanc's change thread: only queued here)."""
@@ -89,16 +95,31 @@ class AutomaticRuns:
             self._started.set()
             threading.Thread(target=self._loop, name="segmesh-auto", daemon=True).start()
 
+    def stop(self) -> None:
+        """Orthanc stops: poll no more (its REST API is going away)."""
+        self._stopping.set()
+
     def _loop(self) -> None:
-        self._resume()
-        while True:
+        self._guarded(self._resume)
+        while not self._stopping.is_set():
             try:
-                self._consider(self._arrived.get(timeout=POLL_SECONDS))
+                instance_id = self._arrived.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 pass
-            except Exception:
-                logger.exception("segmesh: automatic run failed")
-            self._poll()
+            else:
+                self._guarded(functools.partial(self._consider, instance_id))
+            # A failed look (the database busy with another node, Orthanc stopping) must not
+            # end this thread: the runs stay in the database and the next poll tries again.
+            self._guarded(self._poll)
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except (urllib.error.URLError, ConnectionError, orthanc.OrthancException) as error:
+            if not self._stopping.is_set():
+                logger.warning("segmesh: automatic runs wait, Orthanc did not answer: %s", error)
+        except Exception:
+            logger.exception("segmesh: automatic run failed")
 
     def _consider(self, instance_id: str) -> None:
         try:
@@ -129,7 +150,9 @@ class AutomaticRuns:
         self._waiting[instance_id] = referenced_images(dataset)
 
     def _resume(self) -> None:
-        """This node's runs still waiting when it stopped wait again."""
+        """At start, every waiting run waits here too, whichever node claimed it (that node
+        may never come back; the compare-and-set from Waiting decides who starts the job),
+        and this node's started runs whose job record it had no time to write get it."""
         for modality in ("SEG", "RTSTRUCT"):
             found = json.loads(
                 orthanc.RestApiPost(
@@ -138,10 +161,26 @@ class AutomaticRuns:
                 )
             )
             for instance_id in found:
-                current = self.metadata.read(status_path(instance_id))
-                run = json.loads(current.text).get("Runs", {}).get(self.key) if current else None
-                if run and run["State"] == "Waiting" and run["Node"] == self.runner.node:
-                    self._wait_for(instance_id)
+                try:
+                    self._resume_one(instance_id)
+                except Exception:
+                    logger.exception("segmesh: automatic run of %s not resumed", instance_id)
+
+    def _resume_one(self, instance_id: str) -> None:
+        current = self.metadata.read(status_path(instance_id))
+        run = json.loads(current.text).get("Runs", {}).get(self.key) if current else None
+        if run is None:
+            return
+        if run["State"] == "Waiting":
+            self._wait_for(instance_id)
+        elif run["State"] == "Started" and run.get("Node") == self.runner.node:
+            try:
+                self.runner.store.get(run["Job"])
+            except NotFoundError:
+                logger.warning("segmesh: automatic job %s of %s is queued", run["Job"], instance_id)
+                self.runner.enqueue(
+                    self.runner.new("InstanceModels", instance_id, self.stl, run["Job"])
+                )
 
     def _ready(self, images: dict[str, set[str]]) -> str | None:
         """None where every referenced image is stored and stable, else what is missing."""
@@ -166,42 +205,49 @@ class AutomaticRuns:
             try:
                 self._advance(instance_id, images)
             except SegMeshError as error:
-                self._set(
-                    instance_id,
-                    {"State": "Failure", "Error": error.message, "Details": error.details},
-                )
+                fields = {"State": "Failure", "Error": error.message, "Details": error.details}
+                self._leave_waiting(instance_id, fields)
                 del self._waiting[instance_id]
 
     def _advance(self, instance_id: str, images: dict[str, set[str]]) -> None:
         missing = self._ready(images)
         if missing is None:
-            job = self.runner.submit("InstanceModels", instance_id, self.stl)
-            self._set(instance_id, {"State": "Started", "Job": job["ID"]})
+            # The job's id is promised in the run before its record exists: of two nodes
+            # (or a node and its restarted self) only the one whose compare-and-set moved the
+            # run from Waiting starts it, so a source never gets two jobs.
+            record = self.runner.new("InstanceModels", instance_id, self.stl)
+            started = {"State": "Started", "Job": record["ID"], "Node": self.runner.node}
+            if self._leave_waiting(instance_id, started):
+                self.runner.enqueue(record)
             del self._waiting[instance_id]
             return
         current = self.metadata.read(status_path(instance_id))
-        run = json.loads(current.text)["Runs"][self.key] if current else None
-        if run is None:
-            del self._waiting[instance_id]  # the source was deleted
+        run = json.loads(current.text)["Runs"].get(self.key) if current else None
+        if run is None or run["State"] != "Waiting":
+            del self._waiting[instance_id]  # deleted, or advanced by another node
         elif _age(run["Since"]) > self.timeout:
-            self._set(
-                instance_id,
-                {
-                    "State": "Failure",
-                    "Error": "Images never came",
-                    "Details": f"after {self.timeout} s, {missing}",
-                },
-            )
+            failure = {
+                "State": "Failure",
+                "Error": "Images never came",
+                "Details": f"after {self.timeout} s, {missing}",
+            }
+            self._leave_waiting(instance_id, failure)
             del self._waiting[instance_id]
 
-    def _set(self, instance_id: str, fields: JsonObject) -> None:
+    def _leave_waiting(self, instance_id: str, fields: JsonObject) -> bool:
+        """Compare-and-set the run from Waiting to ``fields``; False where it was no longer
+        waiting (another node moved it first) or is gone."""
+
         def change(value: JsonObject | None) -> JsonObject | None:
-            if not value or self.key not in value.get("Runs", {}):
+            run = (value or {}).get("Runs", {}).get(self.key)
+            if value is None or run is None or run["State"] != "Waiting":
                 return None
-            value["Runs"][self.key].update(fields, Time=now_text())
+            run.update(fields, Time=now_text())
             return value
 
-        self.metadata.update(status_path(instance_id), change)
+        written = self.metadata.update(status_path(instance_id), change)
+        run = (written or {}).get("Runs", {}).get(self.key) or {}
+        return all(run.get(key) == value for key, value in fields.items())
 
 
 def _age(utc_time: str) -> float:

@@ -40,6 +40,8 @@ def register(workers: WorkerPool, runner: JobRunner, automatic: AutomaticRuns | 
             if automatic is not None:
                 automatic.start()
         elif change_type == orthanc.ChangeType.ORTHANC_STOPPED:
+            if automatic is not None:
+                automatic.stop()
             runner.shutdown()
             workers.shutdown()
 

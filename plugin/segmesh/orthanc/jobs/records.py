@@ -49,12 +49,24 @@ def study_of(job_id: str) -> str:
     return study
 
 
+def new_job_id(study_id: str) -> str:
+    """A fresh id for a job in ``study_id``."""
+    return f"{study_id}.{uuid.uuid4().hex[:16]}"
+
+
 def new_record(
-    study_id: str, kind: str, level: str, resource_id: str, parameters: JsonObject, node: str
+    study_id: str,
+    kind: str,
+    level: str,
+    resource_id: str,
+    parameters: JsonObject,
+    node: str,
+    job_id: str | None = None,
 ) -> JsonObject:
-    """A Pending job of ``kind`` on ``/{level}/{resource_id}`` with the request's body."""
+    """A Pending job of ``kind`` on ``/{level}/{resource_id}`` with the request's body (its id
+    given where it was promised before the record existed)."""
     return {
-        "ID": f"{study_id}.{uuid.uuid4().hex[:16]}",
+        "ID": job_id or new_job_id(study_id),
         "Kind": kind,
         "State": JobState.PENDING.value,
         "Progress": 0,

@@ -63,10 +63,20 @@ class JobRunner:
     def submit(self, kind: str, resource_id: str, body: Mapping[str, Any]) -> JsonObject:
         """A new job of ``kind`` on the resource, with the request's ``body`` (checked now:
         400 before anything is queued)."""
+        return self.enqueue(self.new(kind, resource_id, body))
+
+    def new(
+        self, kind: str, resource_id: str, body: Mapping[str, Any], job_id: str | None = None
+    ) -> JsonObject:
+        """The record of a job :meth:`submit` would start, checked but neither stored nor
+        queued (an automatic run promises its id first, then enqueues it)."""
         storing = KINDS[kind]
         storing.prepare(resource_id, body)
         study_id = study_of_resource(storing.level, resource_id)
-        record = new_record(study_id, kind, storing.level, resource_id, dict(body), self.node)
+        return new_record(study_id, kind, storing.level, resource_id, dict(body), self.node, job_id)
+
+    def enqueue(self, record: JsonObject) -> JsonObject:
+        """Store a record made by :meth:`new` and queue its job on this node."""
         self.store.add(record)
         self._executor.submit(self._run, record["ID"])
         return record
