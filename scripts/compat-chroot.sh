@@ -20,6 +20,18 @@ for file in /etc/pip.conf /root/.config/pip/pip.conf /etc/ssl/certs/ca-certifica
 done
 [[ -d /etc/xdg/pip ]] && mkdir -p "$root/etc/xdg" && cp -a /etc/xdg/pip "$root/etc/xdg/"
 
+# A run that was killed leaves its mounts behind; clear them first (made slaves before, so that
+# unmounting /dev's sub-mounts never reaches the host's).
+clear_stale_mounts() {
+    local target
+    [[ -d "$root/dev" ]] && mountpoint -q "$root/dev" && mount --make-rslave "$root/dev"
+    awk -v root="$root/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r -u |
+        while read -r target; do
+            umount -l "$target" 2>/dev/null || true
+        done
+}
+clear_stale_mounts
+
 mounted=()
 cleanup() {
     for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
