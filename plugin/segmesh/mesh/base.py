@@ -70,16 +70,29 @@ class Mesh:
     def face_normals(self) -> FloatArray:
         """(M, 3) unit normals of the faces (zero for degenerate faces)."""
         a, b, c = (self.vertices[self.faces[:, n]] for n in range(3))
-        normals = np.cross(b - a, c - a)
-        lengths = np.linalg.norm(normals, axis=1, keepdims=True)
-        return np.asarray(
-            np.divide(normals, lengths, out=np.zeros_like(normals), where=lengths > 0)
-        )
+        return triangle_normals(a, b, c)
 
     @property
     def bounds(self) -> FloatArray:
         """(2, 3) minimum and maximum corner, LPS mm."""
         return np.asarray([self.vertices.min(axis=0), self.vertices.max(axis=0)])
+
+
+def triangle_normals(a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
+    """(M, 3) unit normals of the triangles of corners ``a``, ``b``, ``c`` (each (M, 3)), zero
+    where degenerate."""
+    u, v = b - a, c - a
+    # The cross product by components: np.cross is several times slower on (M, 3) arrays.
+    normals = np.stack(
+        [
+            u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1],
+            u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2],
+            u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0],
+        ],
+        axis=1,
+    )
+    lengths = np.sqrt(np.einsum("ij,ij->i", normals, normals))[:, None]
+    return np.asarray(np.divide(normals, lengths, out=np.zeros_like(normals), where=lengths > 0))
 
 
 def merge(meshes: Sequence[Mesh]) -> Mesh:
