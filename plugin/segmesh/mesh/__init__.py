@@ -3,6 +3,8 @@
 - :mod:`.base`: :class:`Mesh` (vertices, faces, volume, centroid) and :func:`merge`;
 - :mod:`.options`: :class:`MeshOptions` and :class:`Smoothing`, parsed from a request;
 - :mod:`.surfaces`: marching cubes per segment on its bounding box (:func:`segment_meshes`);
+- :mod:`.surface_measures`: that surface's volume and area without the mesh
+  (:func:`surface_volume_and_area`);
 - :mod:`.smoothing`, :mod:`.decimation`: filters returning new meshes;
 - :mod:`.threshold`: an image series (HU for CT) to a one-segment label map.
 """
@@ -11,6 +13,7 @@ from .base import Mesh, merge
 from .decimation import decimate
 from .options import MAX_ITERATIONS, MeshOptions, Smoothing
 from .smoothing import smooth
+from .surface_measures import surface_volume_and_area
 from .surfaces import SegmentCrop, build, segment_crops, segment_meshes, surface
 from .threshold import ThresholdOptions, threshold_labelmap, threshold_mask
 
@@ -28,6 +31,7 @@ __all__ = [
     "segment_meshes",
     "smooth",
     "surface",
+    "surface_volume_and_area",
     "threshold_labelmap",
     "threshold_mask",
 ]

@@ -8,7 +8,8 @@ definitions against MIRP"):
   mean slice step where slices are unevenly spaced).
 - ``MeshVolumeMl``, ``SurfaceAreaMm2``: the unsmoothed surface of :func:`segmesh.mesh.surface`
   (marching cubes at 0.5 of the mask padded by one empty voxel, vertices in LPS mm, following
-  uneven slices): the mesh segmesh stores, before smoothing and decimation.
+  uneven slices): the mesh segmesh stores, before smoothing and decimation; summed per cube
+  configuration (:func:`segmesh.mesh.surface_volume_and_area`) rather than built.
 - ``CentroidLps``: the mean of the voxel centres; ``BoundsLps``: [[min x, y, z], [max x, y, z]]
   of the voxel centres (exact for any orientation), LPS mm.
 - ``ExtentMm``: [along the row direction, along the column direction, along the slices], voxel
@@ -32,7 +33,7 @@ from scipy import ndimage
 from ..errors import UnprocessableError
 from ..geometry import VolumeGeometry
 from ..labelmap import LabelMap, Segment, select_segments
-from ..mesh import surface
+from ..mesh import surface_volume_and_area
 
 FloatArray = npt.NDArray[np.float64]
 Box = tuple[slice, slice, slice]
@@ -130,7 +131,8 @@ def _statistics(
     rows = np.count_nonzero(mask, axis=2)  # (slices, rows) voxels of each row: one pass
     voxels = int(rows.sum())
     voxel_mm3 = abs(float(np.linalg.det(geometry.affine[:3, :3])))
-    mesh_mm3, area_mm2 = _mesh_volume_and_area(mask, start, geometry)
+    origin = (int(start[0]), int(start[1]), int(start[2]))
+    mesh_mm3, area_mm2 = surface_volume_and_area(mask, geometry, origin)
     return SegmentStatistics(
         number=segment.number,
         label=segment.label,
@@ -144,16 +146,6 @@ def _statistics(
         extent_mm=_extent(mask.shape, start, geometry),
         image=None if image is None else ImageFigures.of(image[box][mask]),
     )
-
-
-def _mesh_volume_and_area(
-    mask: npt.NDArray[np.bool_], start: npt.NDArray[Any], geometry: VolumeGeometry
-) -> tuple[float, float]:
-    """(enclosed volume mm^3, area mm^2) of the unsmoothed surface of ``mask``, the box whose
-    voxel 0 is ``start`` (k, j, i): the mesh the models are built from."""
-    origin = (int(start[0]), int(start[1]), int(start[2]))
-    mesh = surface(mask, geometry, origin, keep_degenerate=True)
-    return (0.0, 0.0) if mesh is None else (mesh.volume, mesh.area)
 
 
 def _slice_points(geometry: VolumeGeometry, k: npt.NDArray[Any]) -> FloatArray:
