@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from copy import deepcopy
 from io import BytesIO
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from segmesh.demo.phantom import ORIGIN, PIXEL_SPACING, SHAPE, SLICE_THICKNESS
 from tests import builders
 from tests.conftest import encode
 from tests.orthanc_server import OrthancServer
+from tests.test_automatic import auto_server, wait_for_run
 from tests.test_jobs import SLOW, upload_demo, wait
 
 #: Segments of the SEG whose models job is caught running: 100 Laplacian meshes of 500
@@ -159,3 +161,24 @@ def test_a_deleted_seg_is_404_and_leaves_the_cache(
     assert cached_label_maps(server, seg_id) == 0
     assert not overlay_alpha(server, seg_id, image_id).any()
     assert cached_label_maps(server, seg_id) == 1
+
+
+def test_a_seg_deleted_while_its_automatic_run_waits_leaves_the_run(
+    tmp_path: Path, demo_study: DemoStudy
+) -> None:
+    server = auto_server(tmp_path)
+    server.start()
+    try:
+        seg_id = server.upload(encode(demo_study.seg))
+        wait_for_run(server, seg_id, ("Waiting",))  # for its CT
+        delete(server, f"/instances/{seg_id}")
+        image_ids = [server.upload(encode(image)) for image in demo_study.images]
+        study_id = server.get(f"/instances/{image_ids[0]}/study").json()["ID"]
+        # StableAge is 1 s and the runs poll every second: by now the run would have started.
+        time.sleep(4)
+        assert model_series(server, study_id) == []
+        assert server.get("/segmesh/jobs").json() == []
+    finally:
+        server.stop()
+    assert "did not answer" not in server.log()
+    assert "Traceback" not in server.log()
