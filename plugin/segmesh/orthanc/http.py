@@ -77,14 +77,17 @@ def json_header_value(texts: Sequence[str], limit: int = MAX_HEADER_VALUE) -> st
     """``texts`` as a JSON list fit for an HTTP header: ASCII escapes (header values are
     latin-1), no newline, at most ``limit`` characters; where whole texts do not fit, the last
     item says how many were left out."""
-    kept = list(texts)
-    while True:
-        left_out = len(texts) - len(kept)
-        items = [*kept, f"{left_out} more warnings left out"] if left_out else kept
-        value = json.dumps(items, ensure_ascii=True)
-        if len(value) <= limit or not kept:
-            return value
-        kept.pop()
+    value = json.dumps(list(texts), ensure_ascii=True)
+    if len(value) <= limit:
+        return value
+    kept: list[str] = []
+    for text in texts:
+        # The note as it will read if ``text`` is the last one kept.
+        note = f"{len(texts) - len(kept) - 1} more warnings left out"
+        if len(json.dumps([*kept, text, note], ensure_ascii=True)) > limit:
+            break
+        kept.append(text)
+    return json.dumps([*kept, f"{len(texts) - len(kept)} more warnings left out"])
 
 
 def decode_query(raw: Mapping[str, str]) -> dict[str, str]:
