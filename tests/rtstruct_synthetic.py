@@ -80,9 +80,13 @@ class Roi:
 
 
 def rtstruct(
-    rois: Sequence[Roi], frame_of_reference_uid: str, series_instance_uid: str = ""
+    rois: Sequence[Roi],
+    frame_of_reference_uid: str,
+    series_instance_uid: str = "",
+    roi_frame_of_reference_uid: str = "",
 ) -> Dataset:
-    """An RT Structure Set holding ``rois``."""
+    """An RT Structure Set holding ``rois``, declaring ``frame_of_reference_uid``; its ROIs
+    name ``roi_frame_of_reference_uid`` where given (an inconsistent file), else that one."""
     uid = generate_uid()
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
@@ -118,7 +122,7 @@ def rtstruct(
         item = Dataset()
         item.ROINumber = roi.number
         item.ROIName = roi.name
-        item.ReferencedFrameOfReferenceUID = frame_of_reference_uid
+        item.ReferencedFrameOfReferenceUID = roi_frame_of_reference_uid or frame_of_reference_uid
         ds.StructureSetROISequence.append(item)
         contour_item = Dataset()
         contour_item.ReferencedROINumber = roi.number

@@ -112,6 +112,25 @@ def test_single_layer_nrrd_is_3d() -> None:
     assert nrrd_header(single)["Segment0_Layer"] == "0"
 
 
+def test_nrrd_warnings_field_is_one_json_line_teem_reads_unchanged() -> None:
+    labelmap = oblique_labelmap()
+    first, second = labelmap.segments
+    shared = "frame 1.2.3 differs"
+    segments = (
+        Segment(3, "Liver", first.color, 0, {"Warnings": [shared, "two\nlines C:\\x é"]}),
+        Segment(7, "Tumour", second.color, 1, {"Warnings": [shared]}),
+    )
+    warned = LabelMap(labelmap.layers, labelmap.geometry, segments)
+    assert warned.warnings() == (shared, "two\nlines C:\\x é")
+    content = to_seg_nrrd(warned)
+    [line] = [row for row in content.split(b"\n\n")[0].split(b"\n") if b"segmesh" in row]
+    # No backslash-n or double backslash, the pairs Teem (3D Slicer) unescapes.
+    assert line == b'segmesh_warnings:=["frame 1.2.3 differs", "two lines C:/x \\u00e9"]'
+    _, header = read_nrrd(content)
+    assert json.loads(header["segmesh_warnings"]) == [shared, "two lines C:/x é"]
+    assert json.loads(nrrd_header(labelmap)["segmesh_warnings"]) == []
+
+
 def test_hdf5_chunked_per_slice_with_image() -> None:
     labelmap = oblique_labelmap()
     image = np.arange(np.prod(SHAPE), dtype=np.int16).reshape(SHAPE)

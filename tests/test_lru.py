@@ -45,9 +45,12 @@ def test_discard_by_predicate() -> None:
     lru: ByteBudgetLRU[tuple[str, int], bytes] = ByteBudgetLRU(100, len)
     for key in [("x", 1), ("x", 2), ("y", 1)]:
         lru.get(key, lambda: b"123")
+    assert lru.count(lambda key: key[0] == "x") == 2
     lru.discard(lambda key: key[0] == "x")
     assert len(lru) == 1
     assert lru.bytes_held == 3
+    assert lru.count(lambda key: key[0] == "x") == 0
+    assert lru.count(lambda key: key[0] == "y") == 1
 
 
 def test_concurrent_misses_load_once() -> None:

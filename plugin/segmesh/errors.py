@@ -30,6 +30,12 @@ class NotFoundError(SegMeshError):
     http_status = 404
 
 
+class GoneError(SegMeshError):
+    """A resource the work was made from was deleted while it ran: nothing is stored for it."""
+
+    http_status = 410
+
+
 class LimitExceededError(SegMeshError):
     """The request would exceed a configured limit (``SegMesh`` settings)."""
 

@@ -75,6 +75,12 @@ class LabelMap:
         segment = self.segment(number)
         return np.asarray(self.layers[segment.layer] == segment.value)
 
+    def warnings(self) -> tuple[str, ...]:
+        """The distinct ``Warnings`` of its segments, in segment order: what every answer of
+        the label map carries (npz and HDF5 in the segment table, NIfTI and NRRD beside it)."""
+        texts = (str(text) for s in self.segments for text in s.attributes.get("Warnings", ()))
+        return tuple(dict.fromkeys(texts))
+
 
 def check_voxel_limit(shape: Sequence[int], max_voxels: int, layers: int = 1) -> None:
     """:class:`LimitExceededError` (413) where ``layers`` layers of a grid of ``shape``

@@ -78,6 +78,11 @@ class ByteBudgetLRU(Generic[Key, Value]):
             self._entries[key] = (value, size)
             self._bytes += size
 
+    def count(self, predicate: Callable[[Key], bool]) -> int:
+        """How many entries have a key matching ``predicate``."""
+        with self._lock:
+            return sum(1 for key in self._entries if predicate(key))
+
     def discard(self, predicate: Callable[[Key], bool]) -> None:
         """Drop every entry whose key matches ``predicate``."""
         with self._lock:

@@ -1,9 +1,11 @@
 """3D Slicer's .seg.nrrd: (i, j, k), or (layer, i, j, k) with a "list" axis first, in LPS space,
-with the ``Segment{index}_*`` fields Slicer reads."""
+with the ``Segment{index}_*`` fields Slicer reads, and the label map's warnings as a JSON list in
+``segmesh_warnings``."""
 
 from __future__ import annotations
 
 import io
+import json
 from collections import OrderedDict
 from typing import Any
 
@@ -12,6 +14,9 @@ import numpy as np
 from scipy.ndimage import find_objects
 
 from ..labelmap import LabelMap, Segment
+
+#: The header field holding the label map's warnings as a JSON list.
+WARNINGS_FIELD = "segmesh_warnings"
 
 
 def _color_text(segment: Segment) -> str:
@@ -85,7 +90,20 @@ def nrrd_header(labelmap: LabelMap) -> OrderedDict[str, Any]:
         header[prefix + "Layer"] = str(segment.layer)
         header[prefix + "Extent"] = extents[segment.number]
         header[prefix + "Tags"] = f"TerminologyEntry:{_terminology(segment)}|"
+    header[WARNINGS_FIELD] = _warnings_value(labelmap.warnings())
     return header
+
+
+def _warnings_value(warnings: tuple[str, ...]) -> str:
+    """The warnings as one line of JSON (ASCII escapes) that reads back the same in pynrrd and
+    in Teem (3D Slicer), which unescapes ``\\n`` and ``\\\\`` in key/value lines: control
+    characters become spaces and backslashes slashes before encoding, so that the JSON holds
+    no such pair."""
+    cleaned = [
+        "".join(" " if ord(c) < 32 or c == "\x7f" else c for c in text).replace("\\", "/")
+        for text in warnings
+    ]
+    return json.dumps(cleaned, ensure_ascii=True)
 
 
 def to_seg_nrrd(labelmap: LabelMap) -> bytes:

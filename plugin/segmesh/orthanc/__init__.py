@@ -40,7 +40,8 @@ def register() -> Settings:
     metadata = RevisionedMetadata(configuration, orthanc.GenerateRestApiAuthorizationToken())
     node = f"{configuration.get('Name', 'Orthanc')}:{configuration.get('HttpPort', 8042)}"
     runner = JobRunner(context, JobStore(metadata), node)
-    routes.register(context, LabelMapCache(context), runner)
+    cache = LabelMapCache(context)
+    routes.register(context, cache, runner)
     automatic = None
     if settings.auto_stl is not None:
         INSTANCE_MODELS.prepare("", settings.auto_stl)  # a bad body stops Orthanc here, clearly
@@ -48,7 +49,7 @@ def register() -> Settings:
         automatic = AutomaticRuns(
             dict(settings.auto_stl), settings.auto_generate_timeout, stable_age, runner, metadata
         )
-    events.register(workers, runner, automatic)
+    events.register(workers, runner, automatic, cache)
     if not metadata.checks_revisions:
         logger.warning(
             "segmesh: Orthanc's CheckRevisions is false: job records are not protected "

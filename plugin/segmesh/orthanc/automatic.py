@@ -210,6 +210,11 @@ class AutomaticRuns:
                 del self._waiting[instance_id]
 
     def _advance(self, instance_id: str, images: dict[str, set[str]]) -> None:
+        if not store.exists("instances", instance_id):
+            # Deleted while it waited (its run record went with it): even where its images
+            # are ready now, there is nothing to start.
+            del self._waiting[instance_id]
+            return
         missing = self._ready(images)
         if missing is None:
             # The job's id is promised in the run before its record exists: of two nodes

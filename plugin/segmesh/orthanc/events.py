@@ -11,6 +11,7 @@ from typing import Any
 import orthanc
 
 from .automatic import AutomaticRuns
+from .cache import LabelMapCache
 from .jobs import JobRunner
 from .workers import WorkerPool
 
@@ -26,15 +27,20 @@ def _resume(runner: JobRunner) -> None:
         logger.exception("segmesh: unfinished jobs could not be resumed")
 
 
-def register(workers: WorkerPool, runner: JobRunner, automatic: AutomaticRuns | None) -> None:
+def register(
+    workers: WorkerPool, runner: JobRunner, automatic: AutomaticRuns | None, cache: LabelMapCache
+) -> None:
     """Listen to Orthanc's changes: once started, unfinished jobs are run again (and automatic
-    runs start); new instances go to the automatic runs; Orthanc's stop ends the job threads
-    and the worker processes."""
+    runs start); new instances go to the automatic runs; deleted instances leave the label map
+    cache; Orthanc's stop ends the job threads and the worker processes."""
 
     def on_change(change_type: Any, level: Any, resource: str) -> None:
         if change_type == orthanc.ChangeType.NEW_INSTANCE:
             if automatic is not None:
                 automatic.stored(resource)
+        elif change_type == orthanc.ChangeType.DELETED:
+            if level == orthanc.ResourceType.INSTANCE:
+                cache.forget(resource)
         elif change_type == orthanc.ChangeType.ORTHANC_STARTED:
             threading.Thread(target=_resume, args=(runner,), name="segmesh-resume").start()
             if automatic is not None:

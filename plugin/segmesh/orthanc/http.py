@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
@@ -24,6 +24,12 @@ STUDY_ROUTE = r"/studies/([^/]+)/segmesh"
 
 #: Orthanc's error code for an unknown resource.
 ORTHANC_UNKNOWN_RESOURCE = 17
+
+#: Response header of label-map answers: the conversion's warnings, a JSON list.
+WARNINGS_HEADER = "X-SegMesh-Warnings"
+#: Header values are cut to this many characters: clients and proxies refuse header lines of
+#: 8 KiB or more (the npz and HDF5 answers hold every warning).
+MAX_HEADER_VALUE = 4096
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,23 @@ class Answer:
     def json(cls, value: Any, status: int = 200) -> Answer:
         """A JSON answer (ASCII: non-ASCII characters are escaped)."""
         return cls(json.dumps(value, indent=2).encode(), "application/json", status=status)
+
+
+def json_header_value(texts: Sequence[str], limit: int = MAX_HEADER_VALUE) -> str:
+    """``texts`` as a JSON list fit for an HTTP header: ASCII escapes (header values are
+    latin-1), no newline, at most ``limit`` characters; where whole texts do not fit, the last
+    item says how many were left out."""
+    value = json.dumps(list(texts), ensure_ascii=True)
+    if len(value) <= limit:
+        return value
+    kept: list[str] = []
+    for text in texts:
+        # The note as it will read if ``text`` is the last one kept.
+        note = f"{len(texts) - len(kept) - 1} more warnings left out"
+        if len(json.dumps([*kept, text, note], ensure_ascii=True)) > limit:
+            break
+        kept.append(text)
+    return json.dumps([*kept, f"{len(texts) - len(kept)} more warnings left out"])
 
 
 def decode_query(raw: Mapping[str, str]) -> dict[str, str]:

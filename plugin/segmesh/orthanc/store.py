@@ -14,6 +14,10 @@ from pydicom.errors import InvalidDicomError
 from ..errors import BrokenFileError, NotFoundError
 from .http import ORTHANC_UNKNOWN_RESOURCE
 
+#: Orthanc's error code for a file missing from the storage area: an instance deleted between
+#: its lookup in the index and the reading of its file.
+ORTHANC_INEXISTENT_FILE = 13
+
 
 def _resource(level: str, identifier: str, what: str) -> Any:
     """Orthanc's JSON summary of ``/{level}/{identifier}``; 404 "Unknown {what}" where absent."""
@@ -24,7 +28,7 @@ def _resource(level: str, identifier: str, what: str) -> Any:
 
 
 def _not_found_or_same(error: Exception, what: str, identifier: str) -> Exception:
-    if error.args and error.args[0] == ORTHANC_UNKNOWN_RESOURCE:
+    if error.args and error.args[0] in (ORTHANC_UNKNOWN_RESOURCE, ORTHANC_INEXISTENT_FILE):
         return NotFoundError(f"Unknown {what}", identifier)
     return error
 
@@ -96,6 +100,26 @@ def sop_class_uid(instance_id: str) -> str:
     except orthanc.OrthancException:
         return ""
     return bytes(answer).decode(errors="replace").strip()
+
+
+def exists(level: str, identifier: str) -> bool:
+    """Whether ``/{level}/{identifier}`` is stored (asked of its short metadata list)."""
+    try:
+        orthanc.RestApiGet(f"/{level}/{identifier}/metadata")
+    except orthanc.OrthancException as error:
+        if error.args and error.args[0] == ORTHANC_UNKNOWN_RESOURCE:
+            return False
+        raise
+    return True
+
+
+def delete_instance(instance_id: str) -> None:
+    """Delete an instance; one already gone is no error."""
+    try:
+        orthanc.RestApiDelete(f"/instances/{instance_id}")
+    except orthanc.OrthancException as error:
+        if not error.args or error.args[0] != ORTHANC_UNKNOWN_RESOURCE:
+            raise
 
 
 def store_file(data: bytes) -> dict[str, Any]:

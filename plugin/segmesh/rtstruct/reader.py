@@ -8,7 +8,8 @@ segment's attributes, never dropped silently:
 - ``SkippedContours``: [{"Contour": item, "Reason": ...}], item being the 1-based position in
   the ROI's ContourSequence (POINT or OPEN_PLANAR, fewer than 3 points, on no slice, ...);
 - ``ClippedContours``: [{"Contour": item, "Slice": k}] for contours partly outside the image;
-- ``Warnings``: [text], e.g. a frame of reference that differs from the images'.
+- ``Warnings``: [text], e.g. a frame of reference that differs from the images' or that the
+  structure set does not declare (:mod:`.frame_of_reference`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pydicom.dataset import Dataset
 from ..dicom.description import SourceDescription
 from ..dicom.references import referenced_images
 from ..errors import LimitExceededError, UnprocessableError
-from ..geometry import VolumeGeometry, geometry_from_images
+from ..geometry import geometry_from_images
 from ..labelmap import (
     LabelMap,
     LayerBuilder,
@@ -34,7 +35,8 @@ from ..labelmap import (
 )
 from ..options import LabelMapOptions
 from ..settings import Settings
-from .contour_planes import Contour, Placement, native_grid, place_contours
+from .contour_planes import Contour, native_grid, place_contours
+from .frame_of_reference import check_foreign_contours, classify_frames
 from .polygon_fill import FloatArray, fill_even_odd_box
 from .structure_set import (
     contour_items,
@@ -101,38 +103,6 @@ def _selected(description: SourceDescription, numbers: tuple[int, ...] | None) -
     return selected
 
 
-def _frame_of_reference_warning(
-    structure_set_uid: str,
-    geometry: VolumeGeometry,
-    slices_of_image: dict[str, set[int]],
-    placements: dict[int, Placement],
-    contours: dict[int, list[Contour]],
-) -> list[str]:
-    """The policy for a structure set whose frame of reference differs from its images'.
-
-    Its contours are used only where each of them names an image of the series in its
-    ContourImageSequence and lies on that image's plane: then the coordinates were evidently
-    written in the images' space under a wrong UID (as rt-utils does), and the conversion
-    carries a warning. Otherwise 422: the mask could be silently wrong.
-    """
-    if structure_set_uid == geometry.frame_of_reference_uid:
-        return []
-    mismatch = (
-        f"FrameOfReferenceUID {structure_set_uid or '(none)'} of the RT-STRUCT differs from "
-        f"{geometry.frame_of_reference_uid} of the images"
-    )
-    for number, placement in placements.items():
-        for contour in contours[number]:
-            k = placement.slices.get(contour.item)
-            if k is None or not any(k in slices_of_image.get(u, ()) for u in contour.image_uids):
-                raise UnprocessableError(
-                    "Frame of reference mismatch",
-                    f"{mismatch}, and contour {contour.item} of ROI {number} does not lie on an "
-                    "image it names in ContourImageSequence",
-                )
-    return [f"{mismatch}; every contour lies on the image it references, so they were used"]
-
-
 def _check_images_complete(dataset: Dataset, images: Sequence[Dataset]) -> None:
     """422 where only part of the images the RT-STRUCT names in the series is stored: the map
     would be quietly cut to those slices. Where none of them is stored the references are
@@ -178,16 +148,17 @@ def rtstruct_to_labelmap(
         for k, (index, _frame) in enumerate(sources):
             uid = str(images[index].get("SOPInstanceUID", ""))
             slices_of_image.setdefault(uid, set()).add(k)
-    # ContourImageSequence is read only where the frame of reference policy needs it.
-    with_images = (
-        geometry is not None
-        and geometry.frame_of_reference_uid != description.frame_of_reference_uid
+    frames = classify_frames(
+        dataset,
+        [segment.number for segment in selected],
+        geometry.frame_of_reference_uid if geometry is not None else None,
     )
     contours: dict[int, list[Contour]] = {}
     malformed: dict[int, list[dict[str, Any]]] = {}
     for segment in description.segments if geometry is None else selected:
+        # ContourImageSequence is read only where the frame of reference policy needs it.
         contours[segment.number], malformed[segment.number] = _closed_contours(
-            items[segment.number], with_images
+            items[segment.number], segment.number in frames.foreign
         )
     if geometry is None:
         every_contour = [contour for group in contours.values() for contour in group]
@@ -197,16 +168,9 @@ def rtstruct_to_labelmap(
     else:
         check_voxel_limit(geometry.shape, settings.max_voxels)
     placements = {s.number: place_contours(contours[s.number], geometry) for s in selected}
-    warnings: list[str] = []
-    if images is not None:
-        selected_contours = {s.number: contours[s.number] for s in selected}
-        warnings = _frame_of_reference_warning(
-            description.frame_of_reference_uid,
-            geometry,
-            slices_of_image,
-            placements,
-            selected_contours,
-        )
+    check_foreign_contours(
+        frames, geometry.frame_of_reference_uid, slices_of_image, placements, contours
+    )
     builder = LayerBuilder(
         geometry, label_dtype([segment.number for segment in selected]), settings.max_voxels
     )
@@ -229,7 +193,7 @@ def rtstruct_to_labelmap(
         attributes["ClippedContours"] = [
             {"Contour": item, "Slice": k} for item, k in sorted(placement.clipped)
         ]
-        attributes["Warnings"] = warnings
+        attributes["Warnings"] = frames.warnings.get(segment.number, [])
         builder.add_patches(
             Segment(segment.number, segment.label, segment.color, attributes=attributes), patches
         )

@@ -12,6 +12,7 @@ from ..dicom.description import SkippedSegment, SourceDescription
 from ..dicom.sop_classes import Kind
 from ..errors import BrokenFileError
 from ..labelmap import Segment
+from .frame_of_reference import structure_set_frame
 
 CLOSED_PLANAR = "CLOSED_PLANAR"
 
@@ -80,17 +81,6 @@ def referenced_series_uids(dataset: Dataset) -> tuple[str, ...]:
     return tuple(dict.fromkeys(uids))
 
 
-def frame_of_reference_uid(dataset: Dataset) -> str:
-    """The structure set's frame of reference: that of its ROIs, else the first referenced."""
-    for item in dataset.get("StructureSetROISequence", []):
-        if item.get("ReferencedFrameOfReferenceUID"):
-            return str(item.ReferencedFrameOfReferenceUID)
-    for item in dataset.get("ReferencedFrameOfReferenceSequence", []):
-        if item.get("FrameOfReferenceUID"):
-            return str(item.FrameOfReferenceUID)
-    return ""
-
-
 def contour_items(dataset: Dataset) -> dict[int, Dataset]:
     return {
         int(item.ReferencedROINumber): item
@@ -113,6 +103,7 @@ def describe_rtstruct(dataset: Dataset) -> SourceDescription:
     segments = []
     skipped = []
     try:
+        frame = structure_set_frame(dataset)
         contours_by_roi = contour_items(dataset)
         for item in dataset.StructureSetROISequence:
             number = int(item.ROINumber)
@@ -137,7 +128,7 @@ def describe_rtstruct(dataset: Dataset) -> SourceDescription:
     return SourceDescription(
         kind=Kind.RTSTRUCT,
         sop_class_uid=str(dataset.SOPClassUID),
-        frame_of_reference_uid=frame_of_reference_uid(dataset),
+        frame_of_reference_uid=frame,
         referenced_series_uids=referenced_series_uids(dataset),
         segments=tuple(segments),
         skipped=tuple(skipped),

@@ -35,5 +35,5 @@ def register(context: TaskContext, cache: LabelMapCache, runner: JobRunner) -> N
     models.register(context, runner)
     convert.register(context, runner)
     jobs.register(runner)
-    status.register(runner)
+    status.register(runner, cache)
     app.register()

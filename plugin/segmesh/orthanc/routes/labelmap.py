@@ -9,7 +9,14 @@ from ...dicom.image_volume import image_volume
 from ...errors import BadRequestError
 from ...formats import Format, export
 from ...options import LabelMapOptions
-from ..http import INSTANCE_ROUTE, Answer, Request, register_route
+from ..http import (
+    INSTANCE_ROUTE,
+    WARNINGS_HEADER,
+    Answer,
+    Request,
+    json_header_value,
+    register_route,
+)
 from ..tasks.context import TaskContext
 from ..tasks.labelmaps import load_labelmap
 
@@ -52,7 +59,7 @@ class LabelMapRoute:
         self.context = context
 
     def labelmap(self, request: Request) -> Answer:
-        """Convert one instance and answer the file."""
+        """Convert one instance and answer the file, its warnings in ``X-SegMesh-Warnings``."""
         instance_id = request.groups[0]
         parsed = LabelMapRequest.from_query(request.query)
         loaded = load_labelmap(
@@ -66,7 +73,10 @@ class LabelMapRoute:
         return Answer(
             exported.body,
             exported.mime_type,
-            {"Content-Disposition": f'attachment; filename="{filename}"'},
+            {
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                WARNINGS_HEADER: json_header_value(loaded.labelmap.warnings()),
+            },
         )
 
     def register(self) -> None:

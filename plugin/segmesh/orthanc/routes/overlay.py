@@ -25,18 +25,18 @@ class OverlayRoute:
         source_id, image_id = request.groups
         style = OverlayStyle.from_query(request.query)
         try:
-            store.instance_summary(source_id)
+            file_uuid = str(store.instance_summary(source_id).get("FileUuid", ""))
         except NotFoundError:
             self.cache.forget(source_id)
             raise
         image = store.instance_summary(image_id, "image")
-        cached = self.cache.get(source_id, OVERLAY_OPTIONS)
+        cached = self.cache.get(source_id, OVERLAY_OPTIONS, file_uuid)
         sop_instance_uid = str(image.get("MainDicomTags", {}).get("SOPInstanceUID", ""))
         plane = cached.planes.get(sop_instance_uid)
         if plane is None and image.get("ParentSeries") == cached.source.series_id:
             # The series has grown since the label map was cached: load it again.
             self.cache.forget(source_id)
-            cached = self.cache.get(source_id, OVERLAY_OPTIONS)
+            cached = self.cache.get(source_id, OVERLAY_OPTIONS, file_uuid)
             plane = cached.planes.get(sop_instance_uid)
         if image.get("ParentSeries") != cached.source.series_id or plane is None:
             raise NotFoundError(

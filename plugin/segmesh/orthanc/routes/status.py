@@ -7,13 +7,15 @@ import json
 
 from .. import store
 from ..automatic import status_path
+from ..cache import LabelMapCache
 from ..http import INSTANCE_ROUTE, Answer, Request, register_route
 from ..jobs import JobRunner, public
 from ..jobs.runner import study_of_resource
 
 
-def register(runner: JobRunner) -> None:
-    """Register the route."""
+def register(runner: JobRunner, cache: LabelMapCache) -> None:
+    """Register the route; ``CachedLabelMaps`` counts the label maps of the instance that this
+    node holds in its cache (one per set of options; overlays use them)."""
 
     def status(request: Request) -> Answer:
         instance_id = request.groups[0]
@@ -33,6 +35,12 @@ def register(runner: JobRunner) -> None:
                 # Once started, a run is as far as its job.
                 shown.update(State=job["State"], Progress=job["Progress"])
             automatic.append(shown)
-        return Answer.json({"Automatic": automatic, "Jobs": list(jobs.values())})
+        return Answer.json(
+            {
+                "Automatic": automatic,
+                "Jobs": list(jobs.values()),
+                "CachedLabelMaps": cache.entries_of(instance_id),
+            }
+        )
 
     register_route(f"{INSTANCE_ROUTE}/status", ("GET",), status)

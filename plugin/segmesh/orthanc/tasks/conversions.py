@@ -21,6 +21,7 @@ from ...options import Grid, LabelMapOptions, parse_segment_list
 from .. import store
 from .context import TaskContext
 from .labelmaps import headers, load_labelmap
+from .outputs import SourceOutputs
 
 #: The fields of a conversion request's body.
 FIELDS = ("To", "Segments", "Split", "Tags", "Asynchronous")
@@ -81,11 +82,14 @@ def convert_source(
         request.split,
         request.tags,
     )
+    # The referenced series too, where the label map is on its grid.
+    sources = [("instances", instance_id), ("series", loaded.series_id)]
+    outputs = SourceOutputs(sources)
     instances = []
     series_id = ""
     for done, written in enumerate(conversion.objects, start=1):
         context.check_cancelled()
-        stored = store.store_file(written.file)
+        stored = outputs.store(written.file)
         series_id = str(stored["ParentSeries"])
         instances.append(
             {
@@ -96,6 +100,7 @@ def convert_source(
             }
         )
         context.progress(done, len(conversion.objects))
+    outputs.finish()
     labels = {segment.number: segment.label for segment in loaded.labelmap.segments}
     # ROIs the label map could not hold (say, of points), then segments without voxels.
     skipped = [

@@ -26,6 +26,7 @@ from ...options import LabelMapOptions, parse_segment_list
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
+from .outputs import SourceOutputs
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,15 @@ def store_models(
     options: StoreOptions,
     series_description: str,
     context: TaskContext,
+    outputs: SourceOutputs,
     extra_parameters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Mesh the segments, store one instance per segment (or one merged), answer the ids.
 
     Each model is meshed and encoded in a worker from its segment's crop, progress reported and
     cancellation checked as each comes back; the files are stored once all are built, so that a
-    model above MaxTriangles (413) leaves nothing stored.
+    model above MaxTriangles (413) leaves nothing stored, and through ``outputs``, so that a
+    source deleted meanwhile (410) leaves nothing stored either.
     """
     parameters = {**options.parameters(), **(extra_parameters or {})}
     request = ModelRequest(source, parameters, series_description, options.tags)
@@ -119,7 +122,7 @@ def store_models(
     instances = []
     stored: dict[str, Any] = {}
     for plan, model in zip(plans, built, strict=True):
-        stored = store.store_file(model.file)
+        stored = outputs.store(model.file)
         instances.append(
             {
                 "ID": stored["ID"],
@@ -130,6 +133,7 @@ def store_models(
                 "Status": stored.get("Status", ""),
             }
         )
+    outputs.finish()
     return {"Series": stored["ParentSeries"], "Instances": instances, "Skipped": skipped}
 
 
@@ -197,8 +201,15 @@ def store_source_models(
     loaded = load_labelmap(instance_id, LabelMapOptions(segments=options.segments), context)
     kind = loaded.description.kind.value
     description = f"Models of {loaded.dataset.get('SeriesDescription') or kind}"
+    # The referenced series too, where the label map is on its grid.
+    sources = [("instances", instance_id), ("series", loaded.series_id)]
     answer = store_models(
-        loaded.labelmap, _source_of(loaded.dataset, loaded.labelmap), options, description, context
+        loaded.labelmap,
+        _source_of(loaded.dataset, loaded.labelmap),
+        options,
+        description,
+        context,
+        SourceOutputs(sources),
     )
     # Segments the label map could not hold (say, RT-STRUCT ROIs of points) are reported too.
     answer["Skipped"] = [
@@ -225,7 +236,10 @@ def store_series_model(
         ),
     )
     description = f"Model of {images[0].get('SeriesDescription') or 'series'}"
-    return store_models(labelmap, source, options, description, context, threshold.to_json())
+    outputs = SourceOutputs([("series", series_id)])
+    return store_models(
+        labelmap, source, options, description, context, outputs, threshold.to_json()
+    )
 
 
 def store_nifti_models(
@@ -252,4 +266,5 @@ def store_nifti_models(
         nifti_labelmap, nifti, labels, frame_of_reference_uid, context.settings
     )
     source = ModelSource(study, frame_of_reference_uid, f"nifti:{digest}:{study_id}")
-    return store_models(labelmap, source, options, "Models of a NIfTI label map", context)
+    outputs = SourceOutputs([("studies", study_id)])
+    return store_models(labelmap, source, options, "Models of a NIfTI label map", context, outputs)

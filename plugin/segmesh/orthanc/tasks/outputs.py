@@ -1,0 +1,56 @@
+"""Storing a task's outputs only while the resources they are made from are still in Orthanc.
+
+A SEG, RT-STRUCT, image series or study may be deleted while a request or job works on it.
+Reading it then answers 404 (:mod:`..store`); once it has been read, the work goes on in
+workers without Orthanc, so the resources are checked again before each output is stored and
+once after the last. Where one is gone, the outputs this task stored (Orthanc's ``Status``
+"Success") are deleted again and the task fails with 410 Gone: nothing stays stored for a
+source that is gone. Outputs a previous identical request stored ("AlreadyStored") are not the
+task's own and stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ...errors import GoneError
+from .. import store
+
+#: What each resource level is called in errors.
+NAMES = {"instances": "instance", "series": "series", "studies": "study"}
+
+
+class SourceOutputs:
+    """Stores the outputs made from ``sources``: (level, Orthanc id) pairs such as
+    ``("instances", seg_id)`` and ``("series", ct_series_id)``; pairs without an id (no
+    referenced series on the native grid) are left out."""
+
+    def __init__(self, sources: Sequence[tuple[str, str | None]]) -> None:
+        self.sources = tuple((level, identifier) for level, identifier in sources if identifier)
+        self._stored: list[str] = []
+
+    def check(self) -> None:
+        """410 where a source is gone, after deleting what this task stored."""
+        for level, identifier in self.sources:
+            if not store.exists(level, identifier):
+                for instance_id in self._stored:
+                    store.delete_instance(instance_id)
+                removed = f"; the {len(self._stored)} instances it had stored were deleted"
+                raise GoneError(
+                    "Source deleted",
+                    f"{NAMES.get(level, level)} {identifier} was deleted while the work on it "
+                    f"ran{removed if self._stored else ''}; nothing is stored for it",
+                )
+
+    def store(self, data: bytes) -> dict[str, Any]:
+        """Store one Part-10 file once the sources are checked; Orthanc's answer."""
+        self.check()
+        answer = store.store_file(data)
+        if answer.get("Status") == "Success":
+            self._stored.append(str(answer["ID"]))
+        return answer
+
+    def finish(self) -> None:
+        """The last check: a source deleted during the last store undoes the task too."""
+        self.check()
