@@ -5,13 +5,15 @@ of processes instead (the Orthanc Book's advice). Workers are started with the s
 (never a fork of the multi-threaded Orthanc) from the venv's Python: inside Orthanc,
 ``sys.executable`` is the Orthanc binary. They import only the core, which never imports
 ``orthanc``. A worker that dies fails the calls it was running with a 500 JSON error and the
-pool is started anew; Orthanc's stop ends the pool.
+pool is started anew; Orthanc's stop ends the pool, and a worker whose Orthanc was killed ends
+itself (:mod:`segmesh.worker_process`).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import sys
 import threading
 from collections import deque
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from ..errors import SegMeshError
+from ..worker_process import end_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +72,12 @@ class WorkerPool:
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(self.count, mp_context=self._context)
+                self._executor = ProcessPoolExecutor(
+                    self.count,
+                    mp_context=self._context,
+                    initializer=end_with_parent,
+                    initargs=(os.getpid(),),
+                )
             return self._executor
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
