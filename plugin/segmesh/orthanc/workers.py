@@ -50,6 +50,20 @@ def venv_python() -> Path:
     return Path(f"/usr/bin/python{version}")
 
 
+def _close_call_queue_reader(broken: ProcessPoolExecutor) -> None:
+    """Let a broken pool end (CPython gh-94777, fixed in 3.12; Debian 12 has 3.11).
+
+    A pool that breaks while the thread feeding its call queue is blocked writing to the pipe,
+    which no worker reads any more, waits for that thread forever, and Orthanc's stop then
+    hangs on the pool. This runs as the broken pool fails its calls, before it waits: with
+    this process's read end closed too, the write fails once the workers are gone (what 3.12
+    does at the same point; closing twice is harmless).
+    """
+    reader = getattr(getattr(broken, "_call_queue", None), "_reader", None)
+    if reader is not None:
+        reader.close()
+
+
 class WorkerPool:
     """``count`` worker processes, or the calling thread where ``count`` is 0."""
 
@@ -109,6 +123,7 @@ class WorkerPool:
 
     def _check(self, pool: ProcessPoolExecutor, done: Future[Any]) -> None:
         if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
+            _close_call_queue_reader(pool)
             # This runs on the broken pool's own management thread, which shutting the pool
             # down from here would wait for (Python 3.13 deadlocks): restart from another.
             threading.Thread(target=self._restart, args=(pool,), daemon=True).start()
