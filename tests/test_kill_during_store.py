@@ -62,6 +62,15 @@ def kill_while_storing(server: OrthancServer, study_id: str) -> tuple[int, list[
     raise AssertionError("no model was stored")
 
 
+def running(pid: int) -> bool:
+    """Whether the process runs (a zombie, ended but not yet reaped by init, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 def check_model(server: OrthancServer, instance_id: str) -> tuple[str, int, int, float]:
     """A stored model read back whole: (SOP Instance UID, segment number, triangles, volume
     mm^3)."""
@@ -129,7 +138,7 @@ def test_orthanc_killed_while_storing_models(tmp_path: Path, asynchronous: bool)
         assert children, "the worker processes had started"
         # Workers notice that Orthanc is gone and end: none is left an orphan.
         deadline = time.monotonic() + 15
-        while (alive := [pid for pid in children if Path(f"/proc/{pid}").exists()]) and (
+        while (alive := [pid for pid in children if running(pid)]) and (
             time.monotonic() < deadline
         ):
             time.sleep(0.1)
