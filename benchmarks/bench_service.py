@@ -12,9 +12,10 @@ on a 512 x 512 x 300 CT, written once with highdicom and cached (``--cache``). F
 3. 4 concurrent label-map requests against the same 4 one after another;
 4. overlay p95 while a 100-segment model job runs against its idle p95;
 5. a bounded mixed load (8 client threads, ``--load-seconds``, loopback) over segments,
-   overlays, label maps and single-segment meshes of four sources: per-route p50/p95/p99,
-   errors, and Orthanc's resident memory (itself and its worker children) after warm-up and
-   after the run.
+   overlays, label maps and single-segment meshes of four sources (``tests.mixed_load``, the
+   client of ``tests/test_load.py``: every answer checked): per-route p50/p95/p99, errors, and
+   Orthanc's resident memory (itself and its worker children) after a warm-up of the same mix
+   and after the run.
 
 Timings only, never a test. The machine's load average is printed with the figures.
 
@@ -30,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,7 +41,6 @@ import numpy as np
 import pydicom
 import requests
 import vtk
-from pydicom.sr.codedict import codes
 from vtkmodules.util import numpy_support
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +49,7 @@ sys.path.insert(0, str(ROOT / "plugin"))
 
 from tests import builders  # noqa: E402
 from tests.conftest import encode  # noqa: E402
+from tests.mixed_load import MixedLoad, load_source, warm_up_seconds  # noqa: E402
 from tests.orthanc_server import OrthancServer  # noqa: E402
 
 from segmesh.demo import make_demo_study  # noqa: E402
@@ -107,24 +107,15 @@ def generate(cache: Path, shape: tuple[int, int, int]) -> tuple[Path, Path, list
     ct_folder.mkdir(parents=True, exist_ok=True)
     print(f"generating the {SEGMENTS}-segment SEG on {shape} (once) ...", flush=True)
     start = time.perf_counter()
-    labels = builders.lattice_ellipsoids(shape, SPACING, ORIGIN, SEGMENTS)
-    images = builders.ct_series(
+    images, seg, _ = builders.lattice_seg_study(
         shape,
-        (SPACING[1], SPACING[0], SPACING[2]),
+        SPACING,
         ORIGIN,
-        pixels=labels.astype(np.int16) * 10,
-        rescale_intercept=-1024,
+        SEGMENTS,
         study=builders.study_dataset("Bench^Service", "BENCH-SERVICE"),
     )
     for k, image in enumerate(images):
         image.save_as(ct_folder / f"{k:04d}.dcm", enforce_file_format=True)
-    seg = builders.seg(
-        images,
-        labels,
-        [f"Structure {n}" for n in range(1, SEGMENTS + 1)],
-        property_types=[codes.SCT.Tissue] * SEGMENTS,
-        category=codes.SCT.Tissue,
-    )
     seg.save_as(seg_path, enforce_file_format=True)
     labelmap = seg_to_labelmap(seg, images, LabelMapOptions(), Settings())
     nrrd_path.write_bytes(to_seg_nrrd(labelmap))
@@ -286,91 +277,27 @@ def figure_overlay_under_job(server: OrthancServer, seg_id: str, goals: Goals) -
 # --- figure 5: mixed load ------------------------------------------------------------------
 
 
-def resident_mb(pid: int) -> float:
-    """VmRSS of ``pid`` and of its descendants (the worker processes), MB."""
-    total, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return total / 1024
-
-
 def figure_mixed_load(
     server: OrthancServer, sources: dict[str, str], seconds: float, goals: Goals
 ) -> None:
     print(f"\n5. mixed load: 8 threads for {seconds:.0f} s over {len(sources)} sources", flush=True)
-    plans = []
-    for name, source_id in sources.items():
-        segments = server.get(f"/instances/{source_id}/segmesh/segments").json()["Segments"]
-        plans.append(
-            (name, source_id, [s["Number"] for s in segments], image_ids(server, source_id))
-        )
-
-    def routes(rng: np.random.Generator) -> tuple[str, str]:
-        _, source_id, numbers, images = plans[int(rng.integers(len(plans)))]
-        base = f"/instances/{source_id}/segmesh"
-        choice = rng.random()
-        if choice < 0.3:
-            return "segments", f"{base}/segments"
-        if choice < 0.8:
-            image = images[int(rng.integers(len(images)))]
-            return "overlay", f"{base}/overlay/{image}.png"
-        if choice < 0.9:
-            return "labelmap", f"{base}/labelmap?format=npz"
-        number = numbers[int(rng.integers(len(numbers)))]
-        return "stl segment", f"{base}/stl?segment={number}"
-
-    times: dict[str, list[float]] = defaultdict(list)
-    errors: dict[str, int] = defaultdict(int)
-    lock = threading.Lock()
-
-    def client(seed: int, deadline: float) -> None:
-        rng = np.random.default_rng(seed)
-        session = requests.Session()
-        while time.monotonic() < deadline:
-            route, path = routes(rng)
-            start = time.perf_counter()
-            try:
-                ok = session.get(server.url + path, timeout=300).ok
-            except requests.RequestException:
-                ok = False
-            elapsed = (time.perf_counter() - start) * 1000
-            with lock:
-                times[route].append(elapsed)
-                errors[route] += 0 if ok else 1
-
-    pid = server.process.pid if server.process else 0
-    # Warm-up: every source's label map cached, every route once.
-    for _, source_id, numbers, images in plans:
-        server.get(f"/instances/{source_id}/segmesh/overlay/{images[0]}.png")
-        server.get(f"/instances/{source_id}/segmesh/stl?segment={numbers[0]}")
-    warm = resident_mb(pid)
-    deadline = time.monotonic() + seconds
-    threads = [threading.Thread(target=client, args=(n, deadline)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    after = resident_mb(pid)
+    mixed = MixedLoad(server, [load_source(server, name, i) for name, i in sources.items()])
+    # Warm-up: every route of every source once (each source's label map cached), then the
+    # same mix for a while, so that the memory figure measures leaks, not caches filling.
+    warm_up = mixed.warm()
+    warm_up.errors += mixed.run(8, warm_up_seconds(seconds), seed=1).errors
+    warm = server.resident_kilobytes() / 1024
+    result = mixed.run(8, seconds, seed=2)
+    after = server.resident_kilobytes() / 1024
     print(f"  ({load()})")
-    print(f"  {'route':<12} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}")
-    for route in ("segments", "overlay", "labelmap", "stl segment"):
-        values = times[route]
-        print(
-            f"  {route:<12} {len(values):>6} {percentile(values, 50):>8.1f} "
-            f"{percentile(values, 95):>8.1f} {percentile(values, 99):>8.1f} {errors[route]:>6}"
-        )
+    for line in result.table():
+        print(f"  {line}")
+    for route, problem in (warm_up.errors + result.errors)[:10]:
+        print(f"  error: {route} {problem}")
     print(f"  Orthanc resident memory (with workers): warm {warm:.0f} MB, after {after:.0f} MB")
-    goals.add("mixed: segments p95", percentile(times["segments"], 95), 50, " ms")
-    goals.add("mixed: overlay p95", percentile(times["overlay"], 95), 100, " ms")
-    goals.add("mixed: errors", sum(errors.values()), 0, "")
+    goals.add("mixed: segments p95", result.percentile("segments", 95), 50, " ms")
+    goals.add("mixed: overlay p95", result.percentile("overlay", 95), 100, " ms")
+    goals.add("mixed: errors", len(warm_up.errors + result.errors), 0, "")
     goals.add("mixed: memory after / warm", after / warm, 1.2, "x")
 
 

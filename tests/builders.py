@@ -235,3 +235,36 @@ def lattice_ellipsoids(
         centres.append(centre)
         radii.append(radius)
     return ellipsoid_labels(shape, centres, radii, spacing, origin)
+
+
+def lattice_seg_study(
+    shape: tuple[int, int, int],
+    spacing: Sequence[float],
+    origin: Sequence[float],
+    count: int = 100,
+    seed: int = 0,
+    study: Dataset | None = None,
+) -> tuple[list[Dataset], Dataset, npt.NDArray[np.uint8]]:
+    """A CT series, a ``count``-segment BINARY SEG of :func:`lattice_ellipsoids` on it
+    ("Structure 1", ...), and the label map (slices, rows, columns).
+
+    ``spacing`` (column, row, slice) mm and ``origin`` as :func:`lattice_ellipsoids`; the CT's
+    values are 10 x the label (HU -1024 outside the segments).
+    """
+    labels = lattice_ellipsoids(shape, spacing, origin, count, seed)
+    images = ct_series(
+        shape,
+        (spacing[1], spacing[0], spacing[2]),
+        origin,
+        pixels=labels.astype(np.int16) * 10,
+        rescale_intercept=-1024,
+        study=study,
+    )
+    segmentation = seg(
+        images,
+        labels,
+        [f"Structure {n}" for n in range(1, count + 1)],
+        property_types=[codes.SCT.Tissue] * count,
+        category=codes.SCT.Tissue,
+    )
+    return images, segmentation, labels

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -62,10 +64,11 @@ class OrthancServer:
         self.session = requests.Session()
 
     def start(self, timeout: float = 90.0) -> None:
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            ["Orthanc", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT
-        )
+        # Appended: after a restart the log still holds the earlier run (its tracebacks too).
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                ["Orthanc", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -87,6 +90,42 @@ class OrthancServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL to Orthanc itself (not its children), as a crash or the OOM killer would."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def process_ids(self) -> list[int]:
+        """Orthanc's pid and those of its descendants (worker processes, multiprocessing's
+        resource tracker); empty when it is not running."""
+        if not self.is_running():
+            return []
+        assert self.process is not None
+        found, pending = [], [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    pending += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue  # ended meanwhile
+            found.append(pid)
+        return found
+
+    def resident_kilobytes(self, with_children: bool = True) -> int:
+        """VmRSS of Orthanc and its descendants (:meth:`process_ids`), or of Orthanc alone, kB."""
+        total = 0
+        for pid in self.process_ids()[: None if with_children else 1]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            total += sum(
+                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+            )
+        return total
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -5,13 +5,15 @@ of processes instead (the Orthanc Book's advice). Workers are started with the s
 (never a fork of the multi-threaded Orthanc) from the venv's Python: inside Orthanc,
 ``sys.executable`` is the Orthanc binary. They import only the core, which never imports
 ``orthanc``. A worker that dies fails the calls it was running with a 500 JSON error and the
-pool is started anew; Orthanc's stop ends the pool.
+pool is started anew; Orthanc's stop ends the pool, and a worker whose Orthanc was killed ends
+itself (:mod:`segmesh.worker_process`).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import sys
 import threading
 from collections import deque
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from ..errors import SegMeshError
+from ..worker_process import end_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,20 @@ def venv_python() -> Path:
     return Path(f"/usr/bin/python{version}")
 
 
+def _close_call_queue_reader(broken: ProcessPoolExecutor) -> None:
+    """Let a broken pool end (CPython gh-94777, fixed in 3.12; Debian 12 has 3.11).
+
+    A pool that breaks while the thread feeding its call queue is blocked writing to the pipe,
+    which no worker reads any more, waits for that thread forever, and Orthanc's stop then
+    hangs on the pool. This runs as the broken pool fails its calls, before it waits: with
+    this process's read end closed too, the write fails once the workers are gone (what 3.12
+    does at the same point; closing twice is harmless).
+    """
+    reader = getattr(getattr(broken, "_call_queue", None), "_reader", None)
+    if reader is not None:
+        reader.close()
+
+
 class WorkerPool:
     """``count`` worker processes, or the calling thread where ``count`` is 0."""
 
@@ -69,7 +86,12 @@ class WorkerPool:
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(self.count, mp_context=self._context)
+                self._executor = ProcessPoolExecutor(
+                    self.count,
+                    mp_context=self._context,
+                    initializer=end_with_parent,
+                    initargs=(os.getpid(),),
+                )
             return self._executor
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
@@ -101,6 +123,7 @@ class WorkerPool:
 
     def _check(self, pool: ProcessPoolExecutor, done: Future[Any]) -> None:
         if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
+            _close_call_queue_reader(pool)
             # This runs on the broken pool's own management thread, which shutting the pool
             # down from here would wait for (Python 3.13 deadlocks): restart from another.
             threading.Thread(target=self._restart, args=(pool,), daemon=True).start()

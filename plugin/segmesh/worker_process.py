@@ -1,0 +1,30 @@
+"""What each worker process runs first: a watch that ends it once its parent (Orthanc) is gone.
+
+A worker waits for calls on a pipe whose write end it holds itself (multiprocessing hands both
+ends of a queue to the child), so it never reads an end of file: killed with SIGKILL, Orthanc
+would leave its workers running as orphans, each holding its memory. ``PR_SET_PDEATHSIG`` is
+no help here: it fires when the *thread* that started the worker ends, and Orthanc's threads
+come and go. This module lives in the core because workers import only the core.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+#: Seconds between two looks at the parent: an orphan lives at most this long.
+WATCH_INTERVAL = 0.5
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """Start a daemon thread that ends this process as soon as ``parent_pid`` is no longer its
+    parent (the parent died and the process was handed to init or a subreaper)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(WATCH_INTERVAL)
+        # No clean-up to wait for: the work in hand was for a parent that is gone.
+        os._exit(1)
+
+    threading.Thread(target=watch, name="segmesh-parent-watch", daemon=True).start()
