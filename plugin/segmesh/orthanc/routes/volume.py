@@ -14,7 +14,7 @@ from .. import store
 from ..cache import CachedLabelMap, LabelMapCache
 from ..http import INSTANCE_ROUTE, Answer, Request, register_route
 from ..tasks.context import TaskContext
-from ..tasks.volumes import referenced_image_volume
+from ..tasks.volumes import referenced_image_volume_npy
 from .overlay import OVERLAY_OPTIONS
 
 NPY = "application/octet-stream"
@@ -58,7 +58,7 @@ class VolumeRoute:
 
     def image(self, request: Request) -> Answer:
         """(slices, rows, columns) image values after the modality rescale as .npy."""
-        return Answer(to_npy(referenced_image_volume(request.groups[0], self.context)), NPY)
+        return Answer(referenced_image_volume_npy(request.groups[0], self.context), NPY)
 
     def register(self) -> None:
         """Register the three routes."""

@@ -3,24 +3,21 @@ the viewer's planes."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy.typing as npt
-
 from ...errors import UnprocessableError
 from ...options import LabelMapOptions
-from ...sources import image_volume_of_files
+from ...sources import image_volume_npy_of_files
 from .. import store
 from .context import TaskContext
 from .labelmaps import read_source
 
 
-def referenced_image_volume(instance_id: str, context: TaskContext) -> npt.NDArray[Any]:
-    """(slices, rows, columns) values of the series ``instance_id`` references, after the
-    modality rescale (int16 HU for CT), on the grid its label map uses by default.
+def referenced_image_volume_npy(instance_id: str, context: TaskContext) -> bytes:
+    """The .npy file of the (slices, rows, columns) values of the series ``instance_id``
+    references, after the modality rescale (int16 HU for CT), on the grid its label map uses
+    by default.
 
-    The files travel unparsed to a worker, which parses, decodes and stacks them. 422 where
-    the referenced series is not stored here.
+    The files travel unparsed to a worker, which parses, decodes, stacks and encodes them. 422
+    where the referenced series is not stored here.
     """
     source = read_source(instance_id, LabelMapOptions())
     if source.series_id is None:
@@ -28,4 +25,5 @@ def referenced_image_volume(instance_id: str, context: TaskContext) -> npt.NDArr
         raise UnprocessableError(
             "Referenced series not stored", f"the image volume needs the series {missing}"
         )
-    return context.workers.run(image_volume_of_files, store.series_files(source.series_id))
+    files = store.series_files(source.series_id)
+    return context.workers.run(image_volume_npy_of_files, files)
