@@ -632,6 +632,8 @@ def test_coronal_and_sagittal_planes_match_the_label_map(
     page: Page, orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy, plane: str
 ) -> None:
     open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    # Sagittal planes come from the column-ordered copy the viewer makes after the first view.
+    page.wait_for_function("window.segmeshViewer.volume.byColumn !== null")
     drawn_after(page, lambda: set_input(page, "#opacity", "1"), plane)
     move_cursor(page, LIVER_CENTRE)
     fixed = PLANE_AXES[plane][0]

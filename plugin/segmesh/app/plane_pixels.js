@@ -15,11 +15,11 @@ export function colourTables(volume, visible) {
 }
 
 // Voxel offsets of the plane's pixels: pixel (u, w) is voxel base + across[u] + down[w].
-function offsets(volume, layout, fixedIndex) {
+function offsets(strides, layout, fixedIndex) {
   const { h, v, fixed } = layout;
   const line = (axis) => Int32Array.from({ length: axis.n },
-    (_, u) => axis.gridIndex(u) * volume.strides[axis.axis]);
-  return { base: fixedIndex * volume.strides[fixed], across: line(h), down: line(v) };
+    (_, u) => axis.gridIndex(u) * strides[axis.axis]);
+  return { base: fixedIndex * strides[fixed], across: line(h), down: line(v) };
 }
 
 // A labelled pixel with a 4-neighbour of another value, or on the border, is on the outline.
@@ -41,13 +41,13 @@ function outlineOf(labels, width, height) {
 // Fill ``out`` (ImageData of layout.h.n x layout.v.n) with the plane at ``fixedIndex``.
 // style: {window: [width, level], opacity 0..1, outline, tables (colourTables)}.
 export function planePixels(volume, layout, fixedIndex, style, out) {
-  const { base, across, down } = offsets(volume, layout, fixedIndex);
+  const { image, labels: voxelLabels, strides } = volume.arrangement(layout.fixed);
+  const { base, across, down } = offsets(strides, layout, fixedIndex);
   const width = across.length;
   const height = down.length;
   const rgba = new Uint32Array(out.data.buffer);
   const [windowWidth, level] = style.window;
   const low = level - windowWidth / 2;
-  const image = volume.image;
   for (let w = 0, p = 0; w < height; w += 1) {
     const row = base + down[w];
     for (let u = 0; u < width; u += 1, p += 1) {
@@ -67,7 +67,7 @@ export function planePixels(volume, layout, fixedIndex, style, out) {
     for (let w = 0, p = 0; w < height; w += 1) {
       const row = layerBase + down[w];
       for (let u = 0; u < width; u += 1, p += 1) {
-        const value = volume.labels[row + across[u]];
+        const value = voxelLabels[row + across[u]];
         labels[p] = value < table.length && table[value] ? value : 0;
       }
     }

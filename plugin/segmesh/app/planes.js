@@ -112,8 +112,9 @@ export class PlaneView {
   // Canvas size follows the element (device pixels); true if it changed.
   fit() {
     const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(1, Math.round(this.root.querySelector('.plane-canvases').clientWidth * ratio));
-    const height = Math.max(1, Math.round(this.root.querySelector('.plane-canvases').clientHeight * ratio));
+    const box = this.root.querySelector('.plane-canvases');
+    const width = Math.max(1, Math.round(box.clientWidth * ratio));
+    const height = Math.max(1, Math.round(box.clientHeight * ratio));
     if (this.canvas.width === width && this.canvas.height === height) return false;
     for (const canvas of [this.canvas, this.crosshairCanvas]) {
       canvas.width = width;

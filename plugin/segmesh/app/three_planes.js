@@ -48,10 +48,11 @@ export class ThreePlanes {
     for (const [name, view] of Object.entries(this.views)) {
       drawCrosshair(view, this.cursor, this.layouts);
       const { fixed } = this.layouts[name];
+      const index = this.cursor.ijk[fixed];
       const slider = view.root.querySelector('.plane-slider');
       slider.max = String(this.volume.size[fixed] - 1);
-      slider.value = String(this.cursor.ijk[fixed]);
-      view.root.querySelector('.plane-index').textContent = `${this.cursor.ijk[fixed] + 1} / ${this.volume.size[fixed]}`;
+      slider.value = String(index);
+      view.root.querySelector('.plane-index').textContent = `${index + 1} / ${this.volume.size[fixed]}`;
     }
     document.body.dataset.cursor = this.cursor.ijk.join(',');
   }

@@ -112,6 +112,7 @@ async function openSource(sourceId, panel) {
   }
   const planes = showPlanes(volume, tags);
   window.segmeshViewer = planes;
+  volume.orderByColumn(); // after the first view: sagittal scrolling then reads contiguously
   // The 3D marker follows the crosshair; a double-clicked model moves it.
   const mark = () => panel.setMarker(volume.lps(planes.cursor.ijk));
   planes.cursor.onChange(mark);

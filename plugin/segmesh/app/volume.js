@@ -32,6 +32,7 @@ export class Volume {
     this.image = image ? image.data : null;
     this.imageSeries = grid.ImageSeries;
     this.voxels = this.slices * this.rows * this.columns;
+    this.byColumn = null; // the same voxels ordered (i, k, j): see orderByColumn
     // Segment of each (layer, value): labels hold segment numbers in their segment's layer.
     this.byValue = Array.from({ length: this.layers }, () => new Map());
     for (const segment of this.segments) this.byValue[segment.Layer].set(segment.Value, segment);
@@ -47,6 +48,49 @@ export class Volume {
     // No image (series not stored, colour images): the label map alone, on black.
     const image = fetchNpy(new URL(`${base}/image.npy`, root)).catch(() => null);
     return new Volume(...(await Promise.all([grid, labels, image])));
+  }
+
+  // Image, labels and strides to cut the plane of fixed ``axis`` from: the planes of fixed
+  // column i are cut from the column-ordered copy once there is one.
+  arrangement(axis) {
+    if (axis === 0 && this.byColumn) return this.byColumn;
+    return { image: this.image, labels: this.labels, strides: this.strides };
+  }
+
+  // Copy the voxels into (i, k, j) order, slice by slice, yielding to the page between
+  // slices. In the stored order a plane of fixed i reads one voxel per cache line (a 512 x 300
+  // plane, ~30 ms); in this order it is one contiguous block. Costs a second copy in memory.
+  async orderByColumn() {
+    const { slices: S, rows: R, columns: C } = this;
+    const image = this.image ? new this.image.constructor(this.voxels) : null;
+    const labels = new this.labels.constructor(this.labels.length);
+    const tile = 32; // blocks that stay in the cache while they are transposed
+    const start = performance.now();
+    let since = start;
+    for (let k = 0; k < S; k += 1) {
+      const sources = [[this.image, image, 0], ...Array.from({ length: this.layers },
+        (_, layer) => [this.labels, labels, layer * this.voxels])].filter(([from]) => from);
+      for (const [from, to, layerOffset] of sources) {
+        const source = layerOffset + k * R * C;
+        const target = layerOffset + k * R;
+        for (let j0 = 0; j0 < R; j0 += tile) {
+          for (let i0 = 0; i0 < C; i0 += tile) {
+            for (let j = j0; j < Math.min(R, j0 + tile); j += 1) {
+              const row = source + j * C;
+              for (let i = i0; i < Math.min(C, i0 + tile); i += 1) {
+                to[target + i * S * R + j] = from[row + i];
+              }
+            }
+          }
+        }
+      }
+      if (performance.now() - since > 12) {
+        await new Promise((resolve) => { setTimeout(resolve); });
+        since = performance.now();
+      }
+    }
+    this.byColumn = { image, labels, strides: [S * R, 1, R] };
+    this.orderedIn = performance.now() - start; // ms, for the benchmark
   }
 
   // LPS direction (unit) of a grid axis, towards increasing index.
