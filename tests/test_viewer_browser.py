@@ -98,10 +98,13 @@ def set_input(page: Page, selector: str, value: str) -> None:
 PLANE_AXES = {"axial": (2, 1, 0), "coronal": (1, 2, 0), "sagittal": (0, 2, 1)}
 
 
-def canvas_pixels(page: Page, plane: str = "axial") -> npt.NDArray[np.uint8]:
+def canvas_pixels(
+    page: Page, plane: str = "axial", axes: tuple[int, int, int] | None = None
+) -> npt.NDArray[np.uint8]:
     """RGBA of the ``plane``'s canvas at the centre of each voxel of the plane, as drawn:
-    (rows, columns, 4) for axial, (slices, columns, 4) coronal, (slices, rows, 4) sagittal."""
-    fixed, down, across = PLANE_AXES[plane]
+    (rows, columns, 4) for axial, (slices, columns, 4) coronal, (slices, rows, 4) sagittal on
+    an axial acquisition; ``axes`` (fixed, rows, columns) grid axes for other grids."""
+    fixed, down, across = axes or PLANE_AXES[plane]
     shape, data = page.evaluate(
         """([name, fixed, down, across]) => {
             const planes = window.segmeshViewer;
@@ -865,3 +868,37 @@ def test_a_short_volume_fills_the_3d_panel(page: Page, orthanc: OrthancServer) -
     screenshot(page, "viewer-3d-short-volume")
     assert max(across, up) > 0.8, (across, up)
     assert max(across, up) < 1.0  # framed, not cut off
+
+
+def test_a_sagittal_acquisition_is_shown_in_radiological_orientation(
+    page: Page, orthanc: OrthancServer
+) -> None:
+    # Rows along +y (anterior to posterior), columns along -z, slices along -x (to the
+    # patient's right): the axial plane is then the plane of fixed row j, drawn with the
+    # slices across (k = 0, the patient's left, on the right) and the columns down (posterior).
+    images = builders.ct_series(
+        (10, 12, 16), (1.0, 0.8, 2.0), (40.0, -20.0, 30.0), (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+    )
+    for image in images:
+        orthanc.upload(encode(image))
+    box = np.zeros((10, 12, 16), dtype=bool)
+    box[2:5, 3:8, 4:10] = True
+    seg_id = orthanc.upload(encode(builders.seg(images, box, ["Box"])))
+    open_viewer(page, orthanc, f"instance={seg_id}")
+    fixed = page.evaluate(
+        "() => Object.fromEntries(Object.entries(window.segmeshViewer.layouts)"
+        ".map(([name, layout]) => [name, layout.fixed]))"
+    )
+    assert fixed == {"axial": 1, "coronal": 0, "sagittal": 2}
+    drawn_after(page, lambda: set_input(page, "#opacity", "1"))
+    move_cursor(page, (6, 5, 3))
+    at = "(ijk) => window.segmeshViewer.views.axial.toCanvas(ijk)"
+    left, right = page.evaluate(at, [6, 5, 9]), page.evaluate(at, [6, 5, 0])
+    assert right[0] > left[0]  # slice 0 is the most to the patient's left: the screen's right
+    front, back = page.evaluate(at, [0, 5, 3]), page.evaluate(at, [15, 5, 3])
+    assert back[1] > front[1]  # posterior down
+    # Columns 0.8 mm across 2 mm slices: the plane is drawn at its physical aspect.
+    assert (right[0] - left[0]) / (back[1] - front[1]) == pytest.approx(9 * 2.0 / (15 * 0.8))
+    colour = page.evaluate("window.segmeshViewer.volume.segments[0].Color")
+    pixels = canvas_pixels(page, "axial", (1, 2, 0))  # (slices, columns)
+    np.testing.assert_array_equal(np.all(pixels[..., :3] == colour, axis=-1), box[:, 5, :])
