@@ -10,6 +10,7 @@ import { Volume } from './volume.js';
 
 const ROOT = new URL('../../', window.location.href); // Orthanc's REST root
 const $ = (id) => document.getElementById(id);
+
 async function getJson(path) {
   const response = await fetch(new URL(path, ROOT));
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
@@ -97,6 +98,8 @@ async function openSource(sourceId, panel) {
   const loading = Volume.load(ROOT, sourceId);
   loading.catch(() => {}); // a failure shows where it is awaited
   const description = await getJson(`instances/${sourceId}/segmesh/segments`);
+  const tagsLoading = firstImageTags(description.ReferencedSeries[0]);
+  tagsLoading.catch(() => {}); // awaited below
   const study = await getJson(`instances/${sourceId}/study`);
   $('title').textContent = `${description.Kind}: ${study.MainDicomTags.StudyDescription || ''}`;
   const models = ModelPanel.studyModels(getJson, study.ID)
@@ -106,7 +109,7 @@ async function openSource(sourceId, panel) {
   // Asked once the volumes are in: computed in the same worker processes as they are.
   const figures = getJson(`instances/${sourceId}/segmesh/statistics`);
   figures.catch(() => {}); // handled by the table below; not an unhandled rejection meanwhile
-  const tags = await firstImageTags(volume.imageSeries);
+  const tags = await tagsLoading;
   if (!volume.image) {
     setStatus(`The referenced series is not stored here (${description.MissingSeries.join(', ')})`);
   }

@@ -30,7 +30,6 @@ export class Volume {
     this.layers = labels.shape[0];
     this.labels = labels.data;
     this.image = image ? image.data : null;
-    this.imageSeries = grid.ImageSeries;
     this.voxels = this.slices * this.rows * this.columns;
     this.byColumn = null; // the same voxels ordered (i, k, j): see orderByColumn
     // Segment of each (layer, value): labels hold segment numbers in their segment's layer.
