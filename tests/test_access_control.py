@@ -137,6 +137,19 @@ def _request(
             200,
             "image/png",
         ),
+        ("/instances/*/segmesh/volume", "GET"): ([ids["SEG"]], {}, 200, "application/json"),
+        ("/instances/*/segmesh/volume/labels.npy", "GET"): (
+            [ids["SEG"]],
+            {},
+            200,
+            "application/octet-stream",
+        ),
+        ("/instances/*/segmesh/volume/image.npy", "GET"): (
+            [ids["SEG"]],
+            {},
+            200,
+            "application/octet-stream",
+        ),
         ("/instances/*/segmesh/stl", "GET"): (
             [ids["SEG"]],
             {"params": {"segment": "2", "smoothing": "none"}},
@@ -210,7 +223,7 @@ def test_every_registered_route_needs_credentials(
                 json.loads(answer.content)
             walked += 1
     assert walked == sum(len(methods) for _, methods in registered_routes)
-    # segments, labelmap, statistics, overlay, stl (GET, POST), model, series stl, nifti-stl,
-    # convert, jobs, job (GET, DELETE), status, app.
-    assert len(registered_routes) == 13
-    assert walked == 15
+    # segments, labelmap, statistics, overlay, volume (grid, labels, image), stl (GET, POST),
+    # model, series stl, nifti-stl, convert, jobs, job (GET, DELETE), status, app.
+    assert len(registered_routes) == 16
+    assert walked == 18

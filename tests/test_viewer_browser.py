@@ -20,6 +20,8 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from segmesh.demo import DemoStudy
 from segmesh.demo.phantom import ORGANS, ORIGIN, SLICE_THICKNESS
+from tests import builders
+from tests.conftest import encode
 from tests.orthanc_server import OrthancServer
 
 pytestmark = pytest.mark.browser
@@ -62,17 +64,6 @@ def page(browser: Browser) -> Iterator[Page]:
     assert errors == [], errors
 
 
-@pytest.fixture(scope="module")
-def slice_of_image(orthanc_server: OrthancServer, demo_ids: dict[str, str]) -> dict[str, int]:
-    """Orthanc id of each demo CT image -> its slice index k on the demo grid (by position)."""
-    slices = {}
-    for image_id in orthanc_server.get(f"/series/{demo_ids['CTSeries']}").json()["Instances"]:
-        tags = orthanc_server.get(f"/instances/{image_id}/tags?simplify").json()
-        z = float(tags["ImagePositionPatient"].split("\\")[2])
-        slices[image_id] = round((z - ORIGIN[2]) / SLICE_THICKNESS)
-    return slices
-
-
 def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -84,14 +75,12 @@ def open_viewer(page: Page, orthanc: OrthancServer, query: str) -> None:
     assert page.evaluate("document.body.dataset.ready") == "1", page.inner_text("#status")
 
 
-def drawn_after(page: Page, action: Any) -> None:
-    """Run ``action`` and wait until the slice canvas has been drawn again."""
-    before = page.evaluate("document.getElementById('slice').dataset.drawn || '0'")
+def drawn_after(page: Page, action: Any, plane: str = "axial") -> None:
+    """Run ``action`` and wait until the ``plane``'s canvas has been drawn again."""
+    drawn = f"(document.querySelector('#plane-{plane} .plane-image').dataset.drawn || '0')"
+    before = page.evaluate(drawn)
     action()
-    page.wait_for_function(
-        f"(document.getElementById('slice').dataset.drawn || '0') !== '{before}'",
-        timeout=30_000,
-    )
+    page.wait_for_function(f"{drawn} !== '{before}'", timeout=30_000)
     # Several draws may be queued (a slider's input events): wait for the last one.
     page.wait_for_timeout(200)
 
@@ -104,27 +93,62 @@ def set_input(page: Page, selector: str, value: str) -> None:
     )
 
 
-def canvas_pixels(page: Page) -> npt.NDArray[np.uint8]:
-    """(rows, columns, 4) RGBA of the slice canvas."""
-    width, height, data = page.evaluate(
-        """() => {
-            const c = document.getElementById('slice');
+#: For each plane: its fixed grid axis and the grid axes of the returned array's rows and
+#: columns (grid axes: 0 i columns, 1 j rows, 2 k slices).
+PLANE_AXES = {"axial": (2, 1, 0), "coronal": (1, 2, 0), "sagittal": (0, 2, 1)}
+
+
+def canvas_pixels(
+    page: Page, plane: str = "axial", axes: tuple[int, int, int] | None = None
+) -> npt.NDArray[np.uint8]:
+    """RGBA of the ``plane``'s canvas at the centre of each voxel of the plane, as drawn:
+    (rows, columns, 4) for axial, (slices, columns, 4) coronal, (slices, rows, 4) sagittal on
+    an axial acquisition; ``axes`` (fixed, rows, columns) grid axes for other grids."""
+    fixed, down, across = axes or PLANE_AXES[plane]
+    shape, data = page.evaluate(
+        """([name, fixed, down, across]) => {
+            const planes = window.segmeshViewer;
+            const view = planes.views[name];
+            const c = view.canvas;
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            return [c.width, c.height, Array.from(d)];
-        }"""
+            const size = planes.volume.size;
+            const out = [];
+            for (let a = 0; a < size[down]; a += 1) {
+                for (let b = 0; b < size[across]; b += 1) {
+                    const ijk = [...planes.cursor.ijk];
+                    ijk[down] = a;
+                    ijk[across] = b;
+                    const [x, y] = view.toCanvas(ijk).map(Math.floor);
+                    const p = (y * c.width + x) * 4;
+                    out.push(d[p], d[p + 1], d[p + 2], d[p + 3]);
+                }
+            }
+            return [[size[down], size[across]], out];
+        }""",
+        [plane, fixed, down, across],
     )
-    return np.array(data, dtype=np.uint8).reshape(height, width, 4)
+    return np.array(data, dtype=np.uint8).reshape(*shape, 4)
 
 
-def current_slice(page: Page, slice_of_image: dict[str, int]) -> int:
-    return slice_of_image[page.evaluate("document.getElementById('slice').dataset.image")]
+def cursor(page: Page) -> list[int]:
+    """The crosshair voxel [i, j, k]."""
+    return list(page.evaluate("window.segmeshViewer.cursor.ijk"))
 
 
-def go_to_slice(page: Page, slice_of_image: dict[str, int], k: int) -> None:
-    ids = page.evaluate("window.segmeshViewer.imageIds")
-    index = next(n for n, image_id in enumerate(ids) if slice_of_image[image_id] == k)
-    drawn_after(page, lambda: set_input(page, "#slice-slider", str(index)))
-    assert current_slice(page, slice_of_image) == k
+def current_slice(page: Page) -> int:
+    return cursor(page)[2]
+
+
+def go_to_slice(page: Page, k: int) -> None:
+    drawn_after(page, lambda: set_input(page, "#plane-axial .plane-slider", str(k)))
+    assert current_slice(page) == k
+    assert page.get_attribute("#plane-axial .plane-image", "data-index") == str(k)
+
+
+def move_cursor(page: Page, ijk: tuple[int, int, int]) -> None:
+    """Put the crosshair on voxel ``ijk`` and wait for the planes it changes to be drawn."""
+    page.evaluate("(ijk) => window.segmeshViewer.cursor.set(ijk)", list(ijk))
+    page.wait_for_function(f"document.body.dataset.cursor === '{','.join(map(str, ijk))}'")
 
 
 def assert_overlay_matches(
@@ -146,14 +170,13 @@ def test_viewer_draws_the_overlay_at_the_organs(
     orthanc: OrthancServer,
     demo_ids: dict[str, str],
     demo_study: DemoStudy,
-    slice_of_image: dict[str, int],
 ) -> None:
     open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
     segments = page.locator("#segments li")
     assert segments.count() == 6
     assert "Liver" in segments.nth(0).inner_text()
     drawn_after(page, lambda: set_input(page, "#opacity", "1"))
-    go_to_slice(page, slice_of_image, 23)  # through the liver's centre
+    go_to_slice(page, 23)  # through the liver's centre
     pixels = canvas_pixels(page)
     assert pixels.shape == (120, 160, 4)
     assert_overlay_matches(pixels, demo_study.masks, 23)
@@ -167,11 +190,10 @@ def test_rtstruct_overlay_in_the_viewer(
     orthanc: OrthancServer,
     demo_ids: dict[str, str],
     demo_study: DemoStudy,
-    slice_of_image: dict[str, int],
 ) -> None:
     open_viewer(page, orthanc, f"instance={demo_ids['RTSTRUCT']}")
     drawn_after(page, lambda: set_input(page, "#opacity", "1"))
-    go_to_slice(page, slice_of_image, 23)
+    go_to_slice(page, 23)
     # The demo RT-STRUCT reproduces the demo masks exactly, so its overlay matches them too.
     assert_overlay_matches(canvas_pixels(page), demo_study.masks, 23)
     screenshot(page, "viewer-rtstruct")
@@ -182,27 +204,26 @@ def test_wheel_keyboard_and_slider_scroll(
     orthanc: OrthancServer,
     demo_ids: dict[str, str],
     demo_study: DemoStudy,
-    slice_of_image: dict[str, int],
 ) -> None:
     open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
     drawn_after(page, lambda: set_input(page, "#opacity", "1"))
-    go_to_slice(page, slice_of_image, 10)
-    page.locator("#slice-view").focus()
+    go_to_slice(page, 10)
+    page.locator("#plane-axial").focus()
     drawn_after(page, lambda: page.keyboard.press("ArrowUp"))
-    assert current_slice(page, slice_of_image) == 11
+    assert current_slice(page) == 11
     drawn_after(page, lambda: page.keyboard.press("PageUp"))
-    assert current_slice(page, slice_of_image) == 21
-    box = page.locator("#slice").bounding_box()
+    assert current_slice(page) == 21
+    box = page.locator("#plane-axial .plane-canvases").bounding_box()
     assert box is not None
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     drawn_after(page, lambda: page.mouse.wheel(0, 120))
-    assert current_slice(page, slice_of_image) == 22
+    assert current_slice(page) == 22
     drawn_after(page, lambda: page.mouse.wheel(0, -120))
     drawn_after(page, lambda: page.keyboard.press("ArrowDown"))
-    assert current_slice(page, slice_of_image) == 20
+    assert current_slice(page) == 20
     assert_overlay_matches(canvas_pixels(page), demo_study.masks, 20)
     drawn_after(page, lambda: page.keyboard.press("Home"))
-    assert current_slice(page, slice_of_image) == 0
+    assert current_slice(page) == 0
     assert_overlay_matches(canvas_pixels(page), demo_study.masks, 0)
 
 
@@ -211,11 +232,10 @@ def test_segment_toggles_and_outline(
     orthanc: OrthancServer,
     demo_ids: dict[str, str],
     demo_study: DemoStudy,
-    slice_of_image: dict[str, int],
 ) -> None:
     open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
     drawn_after(page, lambda: set_input(page, "#opacity", "1"))
-    go_to_slice(page, slice_of_image, 23)
+    go_to_slice(page, 23)
     liver = demo_study.masks[1][23]
     drawn_after(page, lambda: page.locator("#segments li[data-segment='1'] input").uncheck())
     pixels = canvas_pixels(page)
@@ -237,13 +257,12 @@ def test_window_presets(
     orthanc: OrthancServer,
     demo_ids: dict[str, str],
     demo_study: DemoStudy,
-    slice_of_image: dict[str, int],
 ) -> None:
     open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
     for number in COLORS:  # no overlay: the image alone
         locator = page.locator(f"#segments li[data-segment='{number}'] input")
         drawn_after(page, locator.uncheck)
-    k = current_slice(page, slice_of_image)
+    k = current_slice(page)
     hounsfield = demo_study.images[k].pixel_array.astype(float)
     for value, (width, level) in [("400,40", (400, 40)), ("1800,400", (1800, 400))]:
         drawn_after(page, lambda v=value: page.select_option("#window-preset", v))
@@ -264,9 +283,16 @@ def study_models(orthanc: OrthancServer, study_id: str) -> list[str]:
     ]
 
 
+def scene_image(page: Page) -> npt.NDArray[np.uint8]:
+    """(height, width, 3) RGB of the 3D canvas, less a one-pixel border: the screenshot's box is
+    rounded outwards to whole pixels and may take in a line of what is around the canvas."""
+    image = np.asarray(Image.open(BytesIO(page.locator("#scene").screenshot())).convert("RGB"))
+    return image[1:-1, 1:-1]
+
+
 def scene_coverage(page: Page) -> float:
     """Fraction of the 3D canvas that is not background."""
-    image = np.asarray(Image.open(BytesIO(page.locator("#scene").screenshot())).convert("RGB"))
+    image = scene_image(page)
     return float(np.mean(np.any(np.abs(image.astype(int) - SCENE_BACKGROUND) > 8, axis=-1)))
 
 
@@ -303,6 +329,7 @@ def test_3d_panel_loads_the_studys_models(
     assert shown > 0.01
     for model in expected:
         page.locator(f"#models li[data-model='{model}'] input").uncheck()
+    page.evaluate("() => { const p = window.segmeshModels; p.marker.visible = false; p.render(); }")
     page.wait_for_timeout(300)
     assert scene_coverage(page) < 0.001
     screenshot(page, "viewer-3d-hidden")
@@ -315,7 +342,7 @@ def test_a_single_model_page(
     open_viewer(page, orthanc, f"model={liver}")
     assert page.locator("#model-view").get_attribute("data-loaded") == "1"
     assert page.locator("#models li").all_inner_texts() == ["Liver"]
-    assert not page.locator("#slice-view").is_visible()
+    assert not page.locator("#plane-axial").is_visible()
     page.wait_for_timeout(300)
     assert scene_coverage(page) > 0.01
     screenshot(page, "viewer-model")
@@ -575,7 +602,6 @@ def test_a_labelmap_seg_with_a_background_segment_shows_in_the_viewer(
     orthanc: OrthancServer,
     demo_ids: dict[str, str],
     demo_study: DemoStudy,
-    slice_of_image: dict[str, int],
 ) -> None:
     # highdicom's LABELMAP SEGs (segmesh's conversions among them) describe segment 0,
     # "Background": it must not be offered as a segment, or the overlay refuses the request.
@@ -588,6 +614,291 @@ def test_a_labelmap_seg_with_a_background_segment_shows_in_the_viewer(
     assert {"Number": 0, "Label": "Background", "Reason": "background"} in described["Skipped"]
     open_viewer(page, orthanc, f"instance={labelmap_id}")
     drawn_after(page, lambda: set_input(page, "#opacity", "1"))
-    go_to_slice(page, slice_of_image, 23)
+    go_to_slice(page, 23)
     assert_overlay_matches(canvas_pixels(page), demo_study.masks, 23)
     screenshot(page, "viewer-labelmap-background")
+
+
+#: The liver's centre (-30, 0, 8) mm on the demo grid: column 46, row 60, slice 23.
+LIVER_CENTRE = (46, 60, 23)
+
+
+def organ_voxels(masks: dict[int, npt.NDArray[np.bool_]], plane: str, index: int) -> dict:
+    """Each organ's mask on one plane, in :func:`canvas_pixels`' order."""
+    cut = {"axial": lambda m: m[index], "coronal": lambda m: m[:, index, :]}
+    cut["sagittal"] = lambda m: m[:, :, index]
+    return {number: cut[plane](mask) for number, mask in masks.items()}
+
+
+@pytest.mark.parametrize("plane", ["coronal", "sagittal"])
+def test_coronal_and_sagittal_planes_match_the_label_map(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy, plane: str
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    # Sagittal planes come from the column-ordered copy the viewer makes after the first view.
+    page.wait_for_function("window.segmeshViewer.volume.byColumn !== null")
+    drawn_after(page, lambda: set_input(page, "#opacity", "1"), plane)
+    move_cursor(page, LIVER_CENTRE)
+    fixed = PLANE_AXES[plane][0]
+    pixels = canvas_pixels(page, plane)
+    organs = organ_voxels(demo_study.masks, plane, LIVER_CENTRE[fixed])
+    assert pixels.shape[:2] == organs[1].shape  # (40 slices, 160 columns or 120 rows)
+    drawn = np.zeros(pixels.shape[:2], dtype=bool)
+    for number, mask in organs.items():
+        drawn |= mask
+        assert np.all(pixels[mask][:, :3] == COLORS[number]), number
+    rgb = pixels[..., :3].astype(int)
+    grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
+    assert np.all(grey[~drawn])
+    assert organs[1].sum() > 100  # the plane goes through the liver
+    screenshot(page, f"viewer-{plane}")
+
+
+def test_planes_keep_the_physical_aspect_and_orientation(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str]
+) -> None:
+    # Demo voxels: 0.9 mm columns, 1.2 mm rows, 2.5 mm slices: never drawn as squares.
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    spots = page.evaluate(
+        """() => {
+            const views = window.segmeshViewer.views;
+            const at = (name, ijk) => views[name].toCanvas(ijk);
+            return {
+                axial: [at('axial', [0, 0, 0]), at('axial', [159, 119, 0])],
+                coronal: [at('coronal', [0, 0, 0]), at('coronal', [159, 0, 39])],
+                sagittal: [at('sagittal', [0, 0, 0]), at('sagittal', [0, 119, 39])],
+            };
+        }"""
+    )
+    for plane, (across_mm, down_mm) in {
+        "axial": (159 * 0.9, 119 * 1.2),
+        "coronal": (159 * 0.9, -39 * 2.5),
+        "sagittal": (119 * 1.2, -39 * 2.5),
+    }.items():
+        (x0, y0), (x1, y1) = spots[plane]
+        # Right: the patient's left (+x) and posterior (+y); up: superior (+z).
+        assert x1 > x0, plane
+        assert (y1 > y0) == (down_mm > 0), plane
+        assert (x1 - x0) / (y1 - y0) == pytest.approx(across_mm / down_mm, rel=0.02), plane
+
+
+def test_readout_names_the_segment_value_and_position(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    move_cursor(page, LIVER_CENTRE)
+    i, j, k = LIVER_CENTRE
+    x, y = page.evaluate(f"window.segmeshViewer.views.axial.toCanvas([{i}, {j}, {k}])")
+    ratio = page.evaluate("window.devicePixelRatio")
+    box = page.locator("#plane-axial .plane-canvases").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + x / ratio, box["y"] + y / ratio)
+    image = demo_study.images[k]
+    slope, intercept = image.get("RescaleSlope", 1), image.get("RescaleIntercept", 0)
+    hounsfield = round(float(image.pixel_array[j, i]) * float(slope) + float(intercept))
+    position = np.add(ORIGIN, (i * 0.9, j * 1.2, k * SLICE_THICKNESS))
+    lps = ", ".join(f"{v:.1f}" for v in position)
+    expected = f"Liver | {hounsfield} HU | LPS {lps} mm | voxel {i}, {j}, {k}"
+    page.wait_for_function(f"document.getElementById('readout').textContent === {expected!r}")
+    assert position.tolist() == pytest.approx([-30.15, 0.6, 8.75])  # near the liver's centre
+
+
+def test_clicking_a_plane_moves_the_others(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str]
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    ratio = page.evaluate("window.devicePixelRatio")
+    target = (30, cursor(page)[1], 10)  # a voxel of the coronal plane shown
+    x, y = page.evaluate(f"window.segmeshViewer.views.coronal.toCanvas({list(target)})")
+    box = page.locator("#plane-coronal .plane-canvases").bounding_box()
+    assert box is not None
+    drawn_after(page, lambda: page.mouse.click(box["x"] + x / ratio, box["y"] + y / ratio))
+    assert cursor(page) == list(target)
+    assert page.get_attribute("#plane-axial .plane-image", "data-index") == "10"
+    assert page.get_attribute("#plane-sagittal .plane-image", "data-index") == "30"
+    assert page.input_value("#plane-axial .plane-slider") == "10"
+    assert page.inner_text("#plane-axial .plane-index") == "11 / 40"
+
+
+def test_zoom_keeps_the_voxel_under_the_pointer_and_pan_moves(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str]
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    box = page.locator("#plane-axial .plane-canvases").bounding_box()
+    assert box is not None
+    ratio = page.evaluate("window.devicePixelRatio")
+    at = (round(box["x"] + box["width"] * 0.4), round(box["y"] + box["height"] * 0.45))
+    pointer = np.array([at[0] - box["x"], at[1] - box["y"]]) * ratio  # canvas pixels
+    page.mouse.move(*at)
+    voxel = [int(v) for v in (page.get_attribute("#readout", "data-voxel") or "").split(",")]
+    where = f"window.segmeshViewer.views.axial.toCanvas({voxel})"
+    before = np.array(page.evaluate(where))
+    page.keyboard.down("Control")
+    drawn_after(page, lambda: page.mouse.wheel(0, -120))
+    page.keyboard.up("Control")
+    assert page.evaluate("window.segmeshViewer.views.axial.zoom") == pytest.approx(1.25)
+    zoomed = np.array(page.evaluate(where))
+    # Zoomed about the pointer: the voxel's distance from it grows by the zoom.
+    np.testing.assert_allclose(zoomed - pointer, 1.25 * (before - pointer), atol=1.0 * ratio)
+    page.keyboard.down("Shift")
+    page.mouse.down()
+    drawn_after(page, lambda: page.mouse.move(at[0] + 40, at[1]))
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    panned = np.array(page.evaluate(where))
+    np.testing.assert_allclose(panned - zoomed, [40 * ratio, 0], atol=1.0 * ratio)
+    assert cursor(page)[2] == int(
+        page.get_attribute("#plane-axial .plane-image", "data-index") or -1
+    )
+
+
+def test_non_uniform_slices_are_drawn_at_their_positions(
+    page: Page, orthanc: OrthancServer
+) -> None:
+    # Slices 3 mm apart, then 1.5 mm: the coronal plane must show each at its own height.
+    z = np.array([0.0, 3.0, 6.0, 7.5, 9.0, 10.5, 12.0])
+    positions = np.c_[np.full(7, -20.0), np.full(7, -15.0), z]
+    pixels = np.full((7, 12, 16), 40, dtype=np.int16)
+    images = builders.ct_images(positions, (1.25, 0.75), pixels, slice_thickness=1.5)
+    for image in images:
+        orthanc.upload(encode(image))
+    box = np.zeros((7, 12, 16), dtype=bool)
+    box[1:3, 3:9, 4:12] = True  # slices at 3 and 6 mm
+    seg_id = orthanc.upload(encode(builders.seg(images, box, ["Box"])))
+    open_viewer(page, orthanc, f"instance={seg_id}")
+    drawn_after(page, lambda: set_input(page, "#opacity", "1"), "coronal")
+    move_cursor(page, (8, 5, 1))
+    heights = page.evaluate(
+        "() => [0, 1, 2, 3, 4, 5, 6].map((k) => "
+        "window.segmeshViewer.views.coronal.toCanvas([8, 5, k])[1])"
+    )
+    steps = -np.diff(heights)
+    np.testing.assert_allclose(steps / steps[0], np.diff(z) / 3.0, rtol=0.02)
+    colour = page.evaluate("window.segmeshViewer.volume.segments[0].Color")
+    drawn = canvas_pixels(page, "coronal")
+    inside = np.all(drawn[..., :3] == colour, axis=-1)
+    np.testing.assert_array_equal(inside, box[:, 5, :])
+
+
+def show_models_only(page: Page, labels: set[str]) -> None:
+    """Show the models of ``labels`` alone, without the crosshair marker."""
+    for item in page.locator("#models li").all():
+        box = item.locator("input")
+        if item.inner_text() in labels:
+            box.check()
+        else:
+            box.uncheck()
+    page.evaluate("() => { const p = window.segmeshModels; p.marker.visible = false; p.render(); }")
+    page.wait_for_timeout(300)
+
+
+def drawn_pixels(page: Page) -> npt.NDArray[np.bool_]:
+    """(height, width) of the 3D canvas: True where something other than background is."""
+    image = scene_image(page)
+    return np.any(np.abs(image.astype(int) - SCENE_BACKGROUND) > 8, axis=-1)
+
+
+def centroid(mask: npt.NDArray[np.bool_]) -> tuple[float, float]:
+    rows, columns = np.nonzero(mask)
+    assert rows.size > 50
+    return float(columns.mean()), float(rows.mean())
+
+
+def test_3d_view_is_frontal_with_the_liver_on_the_screens_left(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str], stored_models: dict[str, Any]
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    show_models_only(page, {"Liver"})
+    liver = centroid(drawn_pixels(page))
+    screenshot(page, "viewer-3d-liver")
+    show_models_only(page, {"Vertebra"})
+    vertebra = centroid(drawn_pixels(page))
+    # The liver (x -30 mm, the patient's right) left of the vertebra (x 0); higher (z 8 mm).
+    assert liver[0] < vertebra[0] - 20, (liver, vertebra)
+    assert liver[1] < vertebra[1], (liver, vertebra)
+    # Anterior towards the viewer: the camera is in front (-y) of every model.
+    camera_y, front_y = page.evaluate(
+        "() => [window.segmeshModels.camera.position.y, window.segmeshModels.box.min.y]"
+    )
+    assert camera_y < front_y
+
+
+def test_double_clicking_a_model_moves_the_planes_there(
+    page: Page,
+    orthanc: OrthancServer,
+    demo_ids: dict[str, str],
+    demo_study: DemoStudy,
+    stored_models: dict[str, Any],
+) -> None:
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    show_models_only(page, {"Liver"})
+    x, y = centroid(drawn_pixels(page))
+    box = page.locator("#scene").bounding_box()
+    assert box is not None
+    drawn_after(page, lambda: page.mouse.dblclick(box["x"] + 1 + x, box["y"] + 1 + y))
+    i, j, k = cursor(page)
+    # On the liver's front surface: a liver voxel within one voxel, anterior of its centre.
+    assert demo_study.masks[1][k - 1 : k + 2, j - 1 : j + 2, i - 1 : i + 2].any(), (i, j, k)
+    assert j < LIVER_CENTRE[1]
+    assert page.get_attribute("#plane-axial .plane-image", "data-index") == str(k)
+    marker, lps = page.evaluate(
+        """() => [window.segmeshModels.marker.position.toArray(),
+            window.segmeshViewer.volume.lps(window.segmeshViewer.cursor.ijk)]"""
+    )
+    np.testing.assert_allclose(marker, lps)
+    assert page.evaluate("window.segmeshModels.marker.visible")
+
+
+def test_a_short_volume_fills_the_3d_panel(page: Page, orthanc: OrthancServer) -> None:
+    # 20 slices of 2 mm on 512 x 512: a flat slab, which must not show as a thin strip.
+    images = builders.ct_series((20, 512, 512), (0.7, 0.7, 2.0), (-180.0, -180.0, 0.0))
+    for image in images:
+        orthanc.upload(encode(image))
+    slab = np.zeros((20, 512, 512), dtype=bool)
+    slab[:, 40:470, 40:470] = True
+    seg_id = orthanc.upload(encode(builders.seg(images, slab, ["Slab"])))
+    stored = orthanc.post(f"/instances/{seg_id}/segmesh/stl", json={"Smoothing": "none"})
+    assert stored.status_code == 200, stored.text
+    open_viewer(page, orthanc, f"instance={seg_id}")
+    assert page.get_attribute("#model-view", "data-loaded") == "1"
+    show_models_only(page, {"Slab"})
+    rows, columns = np.nonzero(drawn := drawn_pixels(page))
+    across = (columns.max() - columns.min() + 1) / drawn.shape[1]
+    up = (rows.max() - rows.min() + 1) / drawn.shape[0]
+    screenshot(page, "viewer-3d-short-volume")
+    assert max(across, up) > 0.8, (across, up)
+    assert max(across, up) < 1.0  # framed, not cut off
+
+
+def test_a_sagittal_acquisition_is_shown_in_radiological_orientation(
+    page: Page, orthanc: OrthancServer
+) -> None:
+    # Rows along +y (anterior to posterior), columns along -z, slices along -x (to the
+    # patient's right): the axial plane is then the plane of fixed row j, drawn with the
+    # slices across (k = 0, the patient's left, on the right) and the columns down (posterior).
+    images = builders.ct_series(
+        (10, 12, 16), (1.0, 0.8, 2.0), (40.0, -20.0, 30.0), (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+    )
+    for image in images:
+        orthanc.upload(encode(image))
+    box = np.zeros((10, 12, 16), dtype=bool)
+    box[2:5, 3:8, 4:10] = True
+    seg_id = orthanc.upload(encode(builders.seg(images, box, ["Box"])))
+    open_viewer(page, orthanc, f"instance={seg_id}")
+    fixed = page.evaluate(
+        "() => Object.fromEntries(Object.entries(window.segmeshViewer.layouts)"
+        ".map(([name, layout]) => [name, layout.fixed]))"
+    )
+    assert fixed == {"axial": 1, "coronal": 0, "sagittal": 2}
+    drawn_after(page, lambda: set_input(page, "#opacity", "1"))
+    move_cursor(page, (6, 5, 3))
+    at = "(ijk) => window.segmeshViewer.views.axial.toCanvas(ijk)"
+    left, right = page.evaluate(at, [6, 5, 9]), page.evaluate(at, [6, 5, 0])
+    assert right[0] > left[0]  # slice 0 is the most to the patient's left: the screen's right
+    front, back = page.evaluate(at, [0, 5, 3]), page.evaluate(at, [15, 5, 3])
+    assert back[1] > front[1]  # posterior down
+    # Columns 0.8 mm across 2 mm slices: the plane is drawn at its physical aspect.
+    assert (right[0] - left[0]) / (back[1] - front[1]) == pytest.approx(9 * 2.0 / (15 * 0.8))
+    colour = page.evaluate("window.segmeshViewer.volume.segments[0].Color")
+    pixels = canvas_pixels(page, "axial", (1, 2, 0))  # (slices, columns)
+    np.testing.assert_array_equal(np.all(pixels[..., :3] == colour, axis=-1), box[:, 5, :])

@@ -24,8 +24,11 @@ export function parseNpy(buffer) {
   if (!Type) throw new Error(`unsupported NumPy type ${descr}`);
   const offset = headerStart + headerLength;
   const count = shape.reduce((a, b) => a * b, 1);
-  // Copy: the data offset need not be aligned to the element size.
-  const data = new Type(buffer.slice(offset, offset + count * Type.BYTES_PER_ELEMENT));
+  // A view where the data is aligned to its element size (NumPy pads headers to 64 bytes),
+  // a copy otherwise: volumes of hundreds of megabytes are not copied for nothing.
+  const data = offset % Type.BYTES_PER_ELEMENT === 0
+    ? new Type(buffer, offset, count)
+    : new Type(buffer.slice(offset, offset + count * Type.BYTES_PER_ELEMENT));
   return { shape, data };
 }
 

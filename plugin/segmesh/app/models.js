@@ -1,5 +1,7 @@
 // The 3D panel: the study's Encapsulated STL models, in LPS millimetres, each toggled and
-// coloured as stored (RecommendedDisplayCIELabValue).
+// coloured as stored (RecommendedDisplayCIELabValue), seen from the front as radiologists
+// expect (anterior towards the viewer, head up, the patient's left on the screen's right), with
+// the crosshair as a marker; a double click on a model moves the crosshair there.
 import { cielabToRgb } from './dicom.js';
 
 // three.js is imported when there are models to show, so that the slice view works even where
@@ -24,6 +26,10 @@ export class ModelPanel {
     this.message = message;
     this.meshes = new Map();
     this.renderer = null;
+    this.box = null; // the models' bounding box, LPS mm
+    this.moved = false; // whether the user has turned the view (then resizing keeps it)
+    this.markerPoint = null;
+    this.onPick = null; // called with an LPS point [x, y, z] on a double-clicked model
   }
 
   setMessage(text) {
@@ -67,6 +73,15 @@ export class ModelPanel {
     this.scene.add(this.camera);
     this.controls = new OrbitControls(this.camera, this.canvas);
     this.controls.addEventListener('change', () => this.render());
+    this.controls.addEventListener('start', () => { this.moved = true; });
+    this.marker = new THREE.Mesh(
+      new THREE.SphereGeometry(1, 16, 12),
+      new THREE.MeshBasicMaterial({ color: 0xffee33, depthTest: false }),
+    );
+    this.marker.renderOrder = 1; // drawn over the models: the crosshair may be inside one
+    this.marker.visible = false;
+    this.scene.add(this.marker);
+    this.canvas.addEventListener('dblclick', (event) => this.pick(event));
     new ResizeObserver(() => this.resize()).observe(this.root);
     return true;
   }
@@ -77,7 +92,31 @@ export class ModelPanel {
     this.renderer.setSize(width, height, false);
     this.camera.aspect = width / height;
     this.camera.updateProjectionMatrix();
+    if (this.box && !this.moved) this.place();
     this.render();
+  }
+
+  // The crosshair's LPS position (mm), shown as a marker.
+  setMarker(point) {
+    this.markerPoint = point;
+    if (!this.renderer || !this.box) return;
+    this.marker.position.set(...point);
+    this.marker.scale.setScalar(Math.max(1.5, 0.012 * this.box.getSize(new THREE.Vector3()).length()));
+    this.marker.visible = true;
+    this.render();
+  }
+
+  pick(event) {
+    const box = this.canvas.getBoundingClientRect();
+    const pointer = new THREE.Vector2(
+      ((event.clientX - box.left) / box.width) * 2 - 1,
+      1 - ((event.clientY - box.top) / box.height) * 2,
+    );
+    const raycaster = new THREE.Raycaster();
+    raycaster.setFromCamera(pointer, this.camera);
+    const shown = [...this.meshes.values()].filter((mesh) => mesh.visible);
+    const [hit] = raycaster.intersectObjects(shown, false);
+    if (hit && this.onPick) this.onPick(hit.point.toArray());
   }
 
   render() {
@@ -164,21 +203,30 @@ export class ModelPanel {
     this.list.append(item);
   }
 
-  // Look at the models from the patient's front (anterior is -y in LPS), from far enough for
-  // their bounding sphere to fit the narrower of the two fields of view.
+  // Frame ``box`` (LPS mm) from the patient's front and keep it framed while the panel's
+  // size changes, until the user turns the view.
   frame(box) {
-    const centre = box.getCenter(new THREE.Vector3());
-    const size = box.getSize(new THREE.Vector3()).length();
-    const { clientWidth: width, clientHeight: height } = this.root;
-    const aspect = width && height ? width / height : 1;
-    const vertical = THREE.MathUtils.degToRad(this.camera.fov);
-    const horizontal = 2 * Math.atan(Math.tan(vertical / 2) * aspect);
-    const distance = (1.05 * size) / 2 / Math.sin(Math.min(vertical, horizontal) / 2);
+    this.box = box.clone();
+    this.moved = false;
+    this.resize();
+    if (this.markerPoint) this.setMarker(this.markerPoint);
+  }
+
+  // The camera in front of the patient (anterior is -y in LPS, superior +z up, so +x, the
+  // patient's left, is on the screen's right), as close as lets the box's front face fit the
+  // panel across and up: a flat or a long set of models fills the panel one way or the other.
+  place() {
+    const centre = this.box.getCenter(new THREE.Vector3());
+    const size = this.box.getSize(new THREE.Vector3());
+    const tanUp = Math.tan(THREE.MathUtils.degToRad(this.camera.fov) / 2);
+    const tanAcross = tanUp * this.camera.aspect;
+    const fit = Math.max(size.x / 2 / tanAcross, size.z / 2 / tanUp, 1);
+    const distance = 1.05 * fit + size.y / 2;
     this.camera.position.set(centre.x, centre.y - distance, centre.z);
-    this.camera.near = size / 100;
-    this.camera.far = size * 10;
+    this.camera.near = Math.max(0.01, (distance - size.y / 2) / 10);
+    this.camera.far = distance + 2 * size.length() + 1;
+    this.camera.updateProjectionMatrix();
     this.controls.target.copy(centre);
     this.controls.update();
-    this.resize();
   }
 }

@@ -3,6 +3,7 @@
 - :mod:`.export`: :class:`Format` and :func:`export`, the one entry point of the label-map route;
 - :mod:`.nifti`, :mod:`.nrrd`, :mod:`.npz`, :mod:`.hdf5`: one module per label-map format;
   :func:`nifti_labelmap` reads a NIfTI label map;
+- :mod:`.npy`: one array as .npy (the viewer's volumes);
 - :mod:`.mesh_files`: binary STL, OBJ, PLY and GLB of a mesh (:class:`MeshFormat`).
 """
 
@@ -10,6 +11,7 @@ from .export import ExportedFile, Format, export
 from .hdf5 import to_hdf5
 from .mesh_files import MeshFormat, binary_stl, export_mesh, read_binary_stl
 from .nifti import image_to_nifti, nifti_labelmap, ras_affine, to_nifti
+from .npy import to_npy
 from .npz import to_npz
 from .nrrd import nrrd_header, to_seg_nrrd
 
@@ -27,6 +29,7 @@ __all__ = [
     "read_binary_stl",
     "to_hdf5",
     "to_nifti",
+    "to_npy",
     "to_npz",
     "to_seg_nrrd",
 ]

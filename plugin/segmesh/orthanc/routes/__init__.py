@@ -6,6 +6,8 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 - :mod:`.labelmap`: ``GET /instances/{id}/segmesh/labelmap``;
 - :mod:`.statistics`: ``GET /instances/{id}/segmesh/statistics`` (JSON or CSV);
 - :mod:`.overlay`: ``GET /instances/{id}/segmesh/overlay/{imageId}.png``;
+- :mod:`.volume`: ``GET /instances/{id}/segmesh/volume`` (grid JSON), ``volume/labels.npy``,
+  ``volume/image.npy``: what the viewer's planes are drawn from;
 - :mod:`.models`: ``/instances/{id}/segmesh/stl`` and ``model``, ``/series/{id}/segmesh/stl``,
   ``/studies/{id}/segmesh/nifti-stl``;
 - :mod:`.convert`: ``POST /instances/{id}/segmesh/convert`` (to SEG, LABELMAP, RTSTRUCT);
@@ -24,6 +26,7 @@ from . import app, convert, jobs, models, segments, status
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
 from .statistics import StatisticsRoute
+from .volume import VolumeRoute
 
 
 def register(context: TaskContext, cache: LabelMapCache, runner: JobRunner) -> None:
@@ -32,6 +35,7 @@ def register(context: TaskContext, cache: LabelMapCache, runner: JobRunner) -> N
     LabelMapRoute(context).register()
     StatisticsRoute(context).register()
     OverlayRoute(cache).register()
+    VolumeRoute(context, cache).register()
     models.register(context, runner)
     convert.register(context, runner)
     jobs.register(runner)

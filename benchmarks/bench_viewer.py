@@ -1,0 +1,194 @@
+"""The three-plane viewer on a 512 x 512 x 300 CT: first view and scrolling, timed in Chromium.
+
+Input: the 100-segment BINARY SEG on a 512 x 512 x 300 CT of ``bench_service.py`` (the same
+cache folder and layout, generated once if missing). Figures:
+
+1. the viewer's volumes through REST, cold (nothing of the source cached; the worker
+   processes started on the demo study first), the three asked at once as the viewer does: grid JSON, ``labels.npy``, ``image.npy``; their sizes;
+2. the first view in Chromium: ``viewer.html?instance=`` opened to all three planes drawn
+   (``window.segmeshFirstView``, ms from navigation start), goal 2 s;
+3. scrolling: 100 steps through each plane, one animation frame apart, once the viewer's
+   column-ordered copy is made (after the first view); per plane the draw time and the time
+   from the step to the plane drawn (p50, p95), goal p95 50 ms.
+
+Timings only, never a test. The machine's load average is printed with the figures.
+
+    .venv/bin/python benchmarks/bench_viewer.py [--quick] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import sync_playwright
+from pydicom.sr.codedict import codes
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project folder: tests' builders and Orthanc runner
+sys.path.insert(0, str(ROOT / "plugin"))
+
+from tests import builders  # noqa: E402
+from tests.conftest import encode  # noqa: E402
+from tests.orthanc_server import OrthancServer  # noqa: E402
+
+from segmesh.demo import make_demo_study  # noqa: E402
+
+FULL = (300, 512, 512)  # slices, rows, columns
+QUICK = (60, 256, 256)
+SPACING = (0.8, 0.8, 1.5)  # column, row, slice (mm)
+ORIGIN = (-204.4, -204.4, -225.0)
+SEGMENTS = 100
+CHROMIUM = "/usr/bin/chromium"
+STEPS = 100
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def generate(cache: Path, shape: tuple[int, int, int]) -> tuple[Path, list[Path]]:
+    """The SEG and the CT files, written once into ``cache`` (``bench_service.py``'s layout)."""
+    folder = cache / "x".join(map(str, shape))
+    seg_path, ct_folder = folder / "seg.dcm", folder / "ct"
+    if seg_path.exists():
+        return seg_path, sorted(ct_folder.glob("*.dcm"))
+    ct_folder.mkdir(parents=True, exist_ok=True)
+    print(f"generating the {SEGMENTS}-segment SEG on {shape} (once) ...", flush=True)
+    labels = builders.lattice_ellipsoids(shape, SPACING, ORIGIN, SEGMENTS)
+    images = builders.ct_series(
+        shape,
+        (SPACING[1], SPACING[0], SPACING[2]),
+        ORIGIN,
+        pixels=labels.astype(np.int16) * 10,
+        rescale_intercept=-1024,
+        study=builders.study_dataset("Bench^Service", "BENCH-SERVICE"),
+    )
+    for k, image in enumerate(images):
+        image.save_as(ct_folder / f"{k:04d}.dcm", enforce_file_format=True)
+    seg = builders.seg(
+        images,
+        labels,
+        [f"Structure {n}" for n in range(1, SEGMENTS + 1)],
+        property_types=[codes.SCT.Tissue] * SEGMENTS,
+        category=codes.SCT.Tissue,
+    )
+    seg.save_as(seg_path, enforce_file_format=True)
+    return seg_path, sorted(ct_folder.glob("*.dcm"))
+
+
+def warm_up(server: OrthancServer) -> None:
+    """Start segmesh's worker processes (they start at the first request) on the demo study,
+    so that the figures are those of a running Orthanc opening a study it has not cached."""
+    demo = make_demo_study()
+    for image in demo.images:
+        server.upload(encode(image))
+    demo_seg = server.upload(encode(demo.seg))
+    with ThreadPoolExecutor(2) as pool:
+        for path in ("labels.npy", "image.npy"):
+            pool.submit(server.get, f"/instances/{demo_seg}/segmesh/volume/{path}")
+
+
+def figure_rest(server: OrthancServer, seg_id: str) -> None:
+    base = f"/instances/{seg_id}/segmesh/volume"
+    paths = [base, f"{base}/labels.npy", f"{base}/image.npy"]
+
+    def timed(path: str) -> tuple[float, int]:
+        start = time.perf_counter()
+        response = server.get(path)
+        assert response.status_code == 200, response.text
+        return time.perf_counter() - start, len(response.content)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(timed, paths))
+    total = time.perf_counter() - start
+    print("1. volumes through REST, cold, asked at once:")
+    for path, (seconds, size) in zip(paths, results, strict=True):
+        print(f"   {path.rsplit('/', 1)[-1]:<12} {seconds:6.2f} s  {size / 1e6:7.1f} MB")
+    print(f"   all three     {total:6.2f} s")
+    print("   again, one after another (the label map cached, the image decoded again):")
+    for path in paths:
+        seconds, size = timed(path)
+        print(f"   {path.rsplit('/', 1)[-1]:<12} {seconds:6.2f} s  {size / 1e6:7.1f} MB")
+
+
+SCROLL = """async ([name, steps]) => {
+    const planes = window.segmeshViewer;
+    const frame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done)));
+    while (!planes.volume.byColumn) await frame();
+    planes.latencies.length = 0;
+    const view = planes.views[name];
+    view.timings.length = 0;
+    const direction = planes.cursor.ijk[planes.layouts[name].fixed] > 1 ? -1 : 1;
+    for (let n = 0; n < steps; n += 1) {
+        planes.scroll(name, direction);
+        await frame();
+    }
+    return [view.timings.slice(), planes.latencies.slice()];
+}"""
+
+
+def figure_browser(server: OrthancServer, seg_id: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"{server.url}/segmesh/app/viewer.html?instance={seg_id}")
+        page.wait_for_function("window.segmeshFirstView", timeout=120_000)
+        first = page.evaluate("window.segmeshFirstView")
+        print(f"2. first view (three planes drawn) {first / 1000:.2f} s (goal <= 2 s)")
+        page.wait_for_function("document.body.dataset.ready", timeout=120_000)
+        page.wait_for_function("window.segmeshViewer.volume.byColumn", timeout=120_000)
+        ordered = page.evaluate("window.segmeshViewer.volume.orderedIn")
+        print(f"   the column-ordered copy (for sagittal planes) made in {ordered / 1000:.2f} s")
+        print("3. scrolling, 100 steps a plane, ms (draw p50 / p95; step to drawn p50 / p95):")
+        for name in ("axial", "coronal", "sagittal"):
+            draws, latencies = page.evaluate(SCROLL, [name, STEPS])
+            print(
+                f"   {name:<9} draw {np.percentile(draws, 50):5.1f} / "
+                f"{np.percentile(draws, 95):5.1f}   step to drawn "
+                f"{np.percentile(latencies, 50):5.1f} / {np.percentile(latencies, 95):5.1f}"
+                " (goal p95 <= 50)"
+            )
+        browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--quick", action="store_true", help=f"a {QUICK} grid, for a smoke run")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "segmesh-bench-service"
+    )
+    arguments = parser.parse_args()
+    shape = QUICK if arguments.quick else FULL
+    seg_path, ct_paths = generate(arguments.cache, shape)
+    print(f"input: {SEGMENTS}-segment BINARY SEG on {shape} (slices, rows, columns); {load()}")
+    with tempfile.TemporaryDirectory() as folder:
+        server = OrthancServer(Path(folder), {"SegMesh": {"Workers": arguments.workers}})
+        server.start()
+        try:
+            for path in ct_paths:
+                server.upload(path)
+            seg_id = server.upload(seg_path)
+            warm_up(server)
+            figure_rest(server, seg_id)
+            server.stop()  # a fresh label-map cache: the browser's first view is cold too
+            server.start()
+            warm_up(server)
+            figure_browser(server, seg_id)
+        finally:
+            server.stop()
+    print(f"SegMesh.Workers {arguments.workers}, {load()}")
+
+
+if __name__ == "__main__":
+    main()
