@@ -17,7 +17,6 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 
 from __future__ import annotations
 
-from ..cache import LabelMapCache
 from ..jobs import JobRunner
 from ..tasks.context import TaskContext
 from . import app, convert, jobs, models, segments, status
@@ -26,12 +25,12 @@ from .overlay import OverlayRoute
 from .statistics import StatisticsRoute
 
 
-def register(context: TaskContext, cache: LabelMapCache, runner: JobRunner) -> None:
-    """Register every route, bound to ``context``, the label map ``cache`` and the jobs."""
+def register(context: TaskContext, runner: JobRunner) -> None:
+    """Register every route, bound to ``context`` (its label-map cache too) and the jobs."""
     segments.register()
     LabelMapRoute(context).register()
     StatisticsRoute(context).register()
-    OverlayRoute(cache).register()
+    OverlayRoute(context).register()
     models.register(context, runner)
     convert.register(context, runner)
     jobs.register(runner)

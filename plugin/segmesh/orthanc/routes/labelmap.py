@@ -15,6 +15,9 @@ from ..tasks.labelmaps import load_labelmap
 
 #: Values of ``include=``.
 INCLUDES = ("image",)
+#: Where the label map came from: ``cache``, ``attachment`` (the source's label-map
+#: attachment) or ``decoded`` (this request decoded the source).
+ORIGIN_HEADER = "X-SegMesh-LabelMap-Origin"
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,10 @@ class LabelMapRoute:
         return Answer(
             exported.body,
             exported.mime_type,
-            {"Content-Disposition": f'attachment; filename="{filename}"'},
+            {
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                ORIGIN_HEADER: loaded.origin.value,
+            },
         )
 
     def register(self) -> None:
