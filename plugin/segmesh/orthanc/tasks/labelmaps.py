@@ -134,7 +134,11 @@ def labelmap_key(source: SourceFile, options: LabelMapOptions) -> dict[str, Any]
 
 
 def _decoded(
-    source: SourceFile, key: Mapping[str, Any], context: TaskContext, with_image_pixels: bool
+    source: SourceFile,
+    options: LabelMapOptions,
+    key: Mapping[str, Any],
+    context: TaskContext,
+    with_image_pixels: bool,
 ) -> LoadedSource:
     """Convert in a worker; the images are read without their pixel data (the grid needs only
     their headers) unless ``with_image_pixels``."""
@@ -147,7 +151,7 @@ def _decoded(
         labelmap_of_file,
         source.data,
         headers(images) if with_image_pixels and images else images,
-        key_options(key),
+        options,
         context.settings,
     )
     planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in images or []}
@@ -163,17 +167,6 @@ def _decoded(
     )
 
 
-def key_options(key: Mapping[str, Any]) -> LabelMapOptions:
-    """The options a key was made with (its grid as chosen)."""
-    segments, spacing = key["Segments"], key["Spacing"]
-    return LabelMapOptions(
-        None if segments is None else tuple(segments),
-        Grid(key["Grid"]),
-        float(key["Threshold"]),
-        None if spacing is None else (spacing[0], spacing[1], spacing[2]),
-    )
-
-
 def _is_current(loaded: LoadedSource) -> bool:
     """Whether the images a cached label map lies on are still those of its series."""
     if loaded.series_id is None:
@@ -182,6 +175,12 @@ def _is_current(loaded: LoadedSource) -> bool:
         return series_digest(loaded.series_id) == loaded.key["Images"]
     except NotFoundError:
         return False
+
+
+def _no_image_volume() -> UnprocessableError:
+    return UnprocessableError(
+        "No image volume", "include=image needs the referenced series on grid=source"
+    )
 
 
 def load_labelmap(
@@ -209,13 +208,11 @@ def load_labelmap(
         nonlocal origin, images
         source = read_source(instance_id, options)
         if with_image_pixels and source.series_id is None:
-            raise UnprocessableError(
-                "No image volume", "include=image needs the referenced series on grid=source"
-            )
+            raise _no_image_volume()
         key = labelmap_key(source, options)
         attached = labelmap_attachment.read(instance_id, key, context.settings)
         if attached is None:
-            loaded = _decoded(source, key, context, with_image_pixels)
+            loaded = _decoded(source, options, key, context, with_image_pixels)
         else:
             labelmap, planes = attached
             loaded = LoadedSource(
@@ -236,9 +233,7 @@ def load_labelmap(
         context.cache.forget(instance_id)
         loaded = context.cache.get(instance_id, options, load)
     if with_image_pixels and loaded.series_id is None:
-        raise UnprocessableError(
-            "No image volume", "include=image needs the referenced series on grid=source"
-        )
+        raise _no_image_volume()
     wanted = with_images or with_image_pixels
     if wanted and images is None and loaded.series_id is not None:
         images = store.read_series(loaded.series_id, stop_before_pixels=not with_image_pixels)
