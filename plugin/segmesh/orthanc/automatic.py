@@ -1,17 +1,17 @@
 """Automatic models and label maps (``SegMesh.AutoGenerate``): once per source and parameter
 set, on any node.
 
-Each product (:class:`Product`: the models, ``Stl``; the label-map attachment, ``LabelMap``) is
-a run of its own. A stored SEG or RT-STRUCT (never one segmesh wrote) is claimed by creating
-its run records (metadata :data:`STATUS_METADATA` of the instance, ``{"Runs": {key: run}}``)
-with a compare-and-set: of two events, two restarts or two nodes, only the first creates them.
-The runs then wait, polled in a thread of its own, for its referenced images: every image the source
-names stored, and the series unchanged for ``StableAge`` seconds by its ``LastUpdate`` (both in
-the shared database, unlike Orthanc's per-node stable events; a SEG often arrives before its
-CT, and maybe at another node). Then each becomes a job, started by whichever node moves it
-from Waiting by compare-and-set (any node resumes waiting runs at its start, so a run outlives
-the node that claimed it); after ``AutoGenerateTimeout`` seconds without its images it ends as
-a Failure saying why.
+Each product (:class:`Product`: the models, ``Stl``; the label-map attachment, ``LabelMap``)
+is a run of its own. A stored SEG or RT-STRUCT (never one segmesh wrote) is claimed by
+creating its run records (metadata :data:`STATUS_METADATA` of the instance, ``{"Runs": {key:
+run}}``) with a compare-and-set: of two events, two restarts or two nodes, only the first
+creates them. The runs then wait, polled in a thread of their own, for the referenced images
+(:mod:`.image_arrival`: every image the source names stored, and the series unchanged for
+``StableAge`` seconds, both read from the shared database; a SEG often arrives before its CT,
+and maybe at another node). Then each becomes a job, started by whichever node moves it from
+Waiting by compare-and-set (any node resumes waiting runs at its start, so a run outlives the
+node that claimed it); after ``AutoGenerateTimeout`` seconds without its images it ends as a
+Failure saying why.
 """
 
 from __future__ import annotations
