@@ -56,6 +56,9 @@ class OrthancServer:
             "AuthenticationEnabled": False,
             "HttpTimeout": 120,
             "CheckRevisions": True,
+            # As orthanc-config/orthanc.json names segmesh's records and attachments.
+            "UserMetadata": {"SegMeshJobs": 4601, "SegMeshStatus": 4602},
+            "UserContentType": {"SegMeshLabelMap": [4603, "application/vnd.segmesh.labelmap"]},
             **(extra_configuration or {}),
         }
         self.config_path = work_dir / "orthanc.json"

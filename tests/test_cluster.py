@@ -227,3 +227,44 @@ def test_a_waiting_run_outlives_the_node_that_claimed_it(
     )
     assert status["Automatic"][0]["State"] == "Success", status
     assert len(status["Jobs"]) == 1, status
+
+
+def test_the_label_map_attachment_made_by_node_a_is_reused_by_node_b(
+    make_cluster: Callable[[dict[str, Any]], Cluster], demo_study: DemoStudy
+) -> None:
+    a, b = make_cluster(
+        {"StableAge": 1, "SegMesh": {"AutoGenerate": {"LabelMap": True}, "Workers": 1}}
+    )
+    # Stored through node A: A claims the run and its job makes the attachment.
+    for image in demo_study.images:
+        a.upload(encode(image))
+    seg_id = a.upload(encode(demo_study.seg))
+
+    def finished() -> dict[str, Any] | None:
+        status = run_states(b, seg_id)
+        runs = status["Automatic"]
+        return status if runs and runs[0]["State"] in FINISHED else None
+
+    status = wait_until(finished, 120, "the label-map run")
+    assert status["Automatic"][0]["State"] == "Success", status
+    assert status["Automatic"][0]["Kind"] == "InstanceLabelMap"
+    assert status["LabelMap"]["Current"] is True, status
+    job = a.get(f"/segmesh/jobs/{status['Jobs'][0]['ID']}").json()
+    assert job["Result"]["Status"] == "Success"
+    # Node B has never seen this SEG: its first label map and overlay come from A's
+    # attachment, through the shared database and storage, and B decodes nothing.
+    response = b.get(f"/instances/{seg_id}/segmesh/labelmap?format=npz")
+    assert response.status_code == 200, response.text
+    assert response.headers["X-SegMesh-LabelMap-Origin"] == "attachment"
+    on_b = np.load(io.BytesIO(response.content))
+    np.testing.assert_allclose(on_b["affine"], demo_study.geometry.affine)
+    for number, mask in demo_study.masks.items():
+        np.testing.assert_array_equal(on_b["labels"][0] == number, mask)
+    np.testing.assert_array_equal(on_b["labels"], labels(a, seg_id)["labels"])
+    image_id = b.upload(encode(demo_study.images[len(demo_study.images) // 2]))  # stored
+    overlay = b.get(f"/instances/{seg_id}/segmesh/overlay/{image_id}.png")
+    assert overlay.status_code == 200, overlay.text
+    assert overlay.headers["X-SegMesh-LabelMap-Origin"] == "cache"
+    statistics = b.get(f"/instances/{seg_id}/segmesh/statistics").json()
+    voxels = {item["Number"]: item["Voxels"] for item in statistics["Segments"]}
+    assert voxels == {number: int(mask.sum()) for number, mask in demo_study.masks.items()}

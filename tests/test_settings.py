@@ -21,3 +21,24 @@ def test_values_are_read() -> None:
 def test_bad_values_are_refused(value: object) -> None:
     with pytest.raises(BadRequestError, match="MaxVoxels"):
         Settings.from_configuration({"SegMesh": {"MaxVoxels": value}})
+
+
+@pytest.mark.parametrize(
+    ("value", "stl", "labelmap"),
+    [
+        ({"Stl": {"Iterations": 5}}, {"Iterations": 5}, False),
+        ({"LabelMap": True}, None, True),
+        ({"Stl": {}, "LabelMap": True}, {}, True),
+        ({"Stl": {}, "LabelMap": False}, {}, False),
+        (None, None, False),
+    ],
+)
+def test_auto_generate_is_read(value: object, stl: object, labelmap: bool) -> None:
+    settings = Settings.from_configuration({"SegMesh": {"AutoGenerate": value}})
+    assert (settings.auto_stl, settings.auto_labelmap) == (stl, labelmap)
+
+
+@pytest.mark.parametrize("value", [{"LabelMap": "yes"}, {"LabelMap": 1}, {"Stl": []}, [True]])
+def test_bad_auto_generate_is_refused(value: object) -> None:
+    with pytest.raises(BadRequestError, match="AutoGenerate"):
+        Settings.from_configuration({"SegMesh": {"AutoGenerate": value}})

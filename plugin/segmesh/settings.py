@@ -43,6 +43,9 @@ class Settings:
     auto_stl:
         ``AutoGenerate.Stl``: the body of ``POST .../segmesh/stl`` used to make the models of
         every SEG or RT-STRUCT stored (None: no automatic models).
+    auto_labelmap:
+        ``AutoGenerate.LabelMap``: store the label map of every SEG or RT-STRUCT stored (at the
+        routes' default options) as an attachment of the source, which every route reuses.
     auto_generate_timeout:
         Seconds an automatic run waits for the referenced images before it fails.
     max_segments:
@@ -59,6 +62,7 @@ class Settings:
     cache_megabytes: int = 1024
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     auto_stl: Mapping[str, Any] | None = None
+    auto_labelmap: bool = False
     auto_generate_timeout: int = 3600
     max_segments: int = 4096
     max_contour_points: int = 10_000_000
@@ -75,7 +79,7 @@ class Settings:
         defaults: dict[str, Any] = {f.name: getattr(cls(), f.name) for f in fields(cls)}
         for key, value in section.items():
             if key == "AutoGenerate":
-                values["auto_stl"] = _auto_stl(value)
+                values["auto_stl"], values["auto_labelmap"] = _auto_generate(value)
                 continue
             name = _OPTION_NAMES.get(key)
             if name is None:
@@ -89,15 +93,19 @@ class Settings:
         return cls(**values)
 
 
-def _auto_stl(value: Any) -> Mapping[str, Any] | None:
-    """``{"Stl": {mesh options}}`` (or absent, or null) to the body of the models' request."""
+def _auto_generate(value: Any) -> tuple[Mapping[str, Any] | None, bool]:
+    """``{"Stl": {mesh options}, "LabelMap": true}`` (either part, or absent, or null) to the
+    body of the models' request and whether label maps are stored."""
     if value is None:
-        return None
-    if not isinstance(value, Mapping) or not isinstance(value.get("Stl", {}), Mapping):
-        raise BadRequestError(
-            "Invalid configuration", 'SegMesh.AutoGenerate must be {"Stl": {mesh options}}'
-        )
-    unknown = sorted(set(value) - {"Stl"})
+        return None, False
+    wanted = 'SegMesh.AutoGenerate must be {"Stl": {mesh options}, "LabelMap": true or false}'
+    if (
+        not isinstance(value, Mapping)
+        or not isinstance(value.get("Stl", {}), Mapping)
+        or not isinstance(value.get("LabelMap", False), bool)
+    ):
+        raise BadRequestError("Invalid configuration", wanted)
+    unknown = sorted(set(value) - {"Stl", "LabelMap"})
     if unknown:
         logger.warning("segmesh: unknown options SegMesh.AutoGenerate.%s are ignored", unknown)
-    return dict(value["Stl"]) if "Stl" in value else None
+    return (dict(value["Stl"]) if "Stl" in value else None), bool(value.get("LabelMap", False))

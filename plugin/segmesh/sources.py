@@ -71,21 +71,15 @@ def labelmap_of_file(
     return to_labelmap(dcmread(BytesIO(data), force=True), images, options, settings)
 
 
-def statistics_of_file(
-    data: bytes,
-    image_files: Sequence[bytes] | None,
-    options: LabelMapOptions,
-    settings: Settings,
+def statistics_of_labelmap(
+    labelmap: LabelMap, image_files: Sequence[bytes] | None
 ) -> list[SegmentStatistics]:
-    """Segment statistics of a source given as its Part-10 bytes (:func:`labelmap_of_file`).
-
-    ``image_files``: the Part-10 files of the referenced series (the source grid; ``Image``
-    figures after the modality rescale, HU for CT), or None (the native grid, no ``Image``).
-    One worker call from files to figures: neither label map nor image volume travels between
-    processes. 400 where an image file is unreadable.
-    """
+    """Segment statistics of a label map, with the ``Image`` figures of ``image_files`` (the
+    Part-10 files of the referenced series, whose grid the label map is on: values after the
+    modality rescale, HU for CT), or without them (None: the native grid). Files travel
+    unparsed (bytes pickle at memory speed, datasets element by element); 400 where an image
+    file is unreadable."""
     images = None if image_files is None else [_read_image(file) for file in image_files]
-    labelmap = labelmap_of_file(data, images, options, settings)
     image = None if images is None else image_volume(images, labelmap.geometry)
     return segment_statistics(labelmap, image=image)
 

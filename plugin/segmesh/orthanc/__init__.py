@@ -19,7 +19,7 @@ from .. import __version__
 from ..seg.decoders import available_decoders
 from ..settings import Settings
 from . import events, log, routes, runtime
-from .automatic import AutomaticRuns
+from .automatic import AutomaticRuns, products
 from .cache import LabelMapCache
 from .jobs import JobRunner, JobStore
 from .revisions import RevisionedMetadata
@@ -36,20 +36,25 @@ def register() -> Settings:
     configuration = json.loads(orthanc.GetConfiguration())
     settings = Settings.from_configuration(configuration)
     workers = WorkerPool(settings.workers)
-    context = TaskContext(settings, workers)
     metadata = RevisionedMetadata(configuration, orthanc.GenerateRestApiAuthorizationToken())
+    context = TaskContext(settings, workers, LabelMapCache(settings.cache_megabytes), metadata)
     node = f"{configuration.get('Name', 'Orthanc')}:{configuration.get('HttpPort', 8042)}"
     runner = JobRunner(context, JobStore(metadata), node)
-    cache = LabelMapCache(context)
-    routes.register(context, cache, runner)
+    routes.register(context, runner)
     automatic = None
-    if settings.auto_stl is not None:
-        INSTANCE_MODELS.prepare("", settings.auto_stl)  # a bad body stops Orthanc here, clearly
+    stl = None if settings.auto_stl is None else dict(settings.auto_stl)
+    if stl is not None:
+        INSTANCE_MODELS.prepare("", stl)  # a bad body stops Orthanc here, clearly
+    if stl is not None or settings.auto_labelmap:
         stable_age = int(configuration.get("StableAge", 60))
         automatic = AutomaticRuns(
-            dict(settings.auto_stl), settings.auto_generate_timeout, stable_age, runner, metadata
+            products(stl, settings.auto_labelmap),
+            settings.auto_generate_timeout,
+            stable_age,
+            runner,
+            metadata,
         )
-    events.register(workers, runner, automatic, cache)
+    events.register(workers, runner, automatic, context.cache)
     if not metadata.checks_revisions:
         logger.warning(
             "segmesh: Orthanc's CheckRevisions is false: job records are not protected "

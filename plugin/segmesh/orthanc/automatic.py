@@ -1,15 +1,17 @@
-"""Automatic models (``SegMesh.AutoGenerate``): once per source and parameter set, on any node.
+"""Automatic models and label maps (``SegMesh.AutoGenerate``): once per source and parameter
+set, on any node.
 
-A stored SEG or RT-STRUCT (never one segmesh wrote) is claimed by creating its run record
-(metadata :data:`STATUS_METADATA` of the instance, ``{"Runs": {key: run}}``) with a
-compare-and-set: of two events, two restarts or two nodes, only the first creates it. The run
-then waits, polled in a thread of its own, for its referenced images: every image the source
-names stored, and the series unchanged for ``StableAge`` seconds by its ``LastUpdate`` (both in
-the shared database, unlike Orthanc's per-node stable events; a SEG often arrives before its
-CT, and maybe at another node). Then it becomes a job, started by whichever node moves it
-from Waiting by compare-and-set (any node resumes waiting runs at its start, so a run outlives
-the node that claimed it); after ``AutoGenerateTimeout`` seconds without its images it ends as
-a Failure saying why.
+Each product (:class:`Product`: the models, ``Stl``; the label-map attachment, ``LabelMap``)
+is a run of its own. A stored SEG or RT-STRUCT (never one segmesh wrote) is claimed by
+creating its run records (metadata :data:`STATUS_METADATA` of the instance, ``{"Runs": {key:
+run}}``) with a compare-and-set: of two events, two restarts or two nodes, only the first
+creates them. The runs then wait, polled in a thread of their own, for the referenced images
+(:mod:`.image_arrival`: every image the source names stored, and the series unchanged for
+``StableAge`` seconds, both read from the shared database; a SEG often arrives before its CT,
+and maybe at another node). Then each becomes a job, started by whichever node moves it from
+Waiting by compare-and-set (any node resumes waiting runs at its start, so a run outlives the
+node that claimed it); after ``AutoGenerateTimeout`` seconds without its images it ends as a
+Failure saying why.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import logging
 import queue
 import threading
 import urllib.error
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orthanc
@@ -33,9 +36,11 @@ from ..dicom.references import referenced_images
 from ..dicom.sop_classes import RT_STRUCTURE_SET_STORAGE, SEGMENTATION_SOP_CLASSES
 from ..errors import NotFoundError, SegMeshError
 from . import store
+from .image_arrival import missing_images
 from .jobs import JobRunner
 from .jobs.records import now_text
 from .revisions import JsonObject, RevisionedMetadata
+from .tasks.storing import INSTANCE_LABELMAP, INSTANCE_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +56,29 @@ def status_path(instance_id: str) -> str:
     return f"/instances/{instance_id}/metadata/{STATUS_METADATA}"
 
 
-def _get_json(path: str) -> Any:
-    return json.loads(orthanc.RestApiGet(path))
+@dataclass(frozen=True)
+class Product:
+    """What an automatic run makes: a job of ``kind`` with ``parameters`` (its body); ``key``
+    names the run among the source's (from what it is made of and segmesh's version)."""
+
+    kind: str
+    parameters: dict[str, Any]
+    key: str
 
 
-def _seconds_since(orthanc_time: str) -> float:
-    # Orthanc writes LastUpdate in local time, segmesh's records in UTC.
-    then = datetime.datetime.strptime(orthanc_time, "%Y%m%dT%H%M%S")
-    return (datetime.datetime.now() - then).total_seconds()
+def _key(made_of: dict[str, Any]) -> str:
+    text = json.dumps({**made_of, "Version": __version__}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def products(stl: dict[str, Any] | None, labelmap: bool) -> list[Product]:
+    """The products of ``AutoGenerate``: the label map first, so that a models job queued
+    beside it on the same node waits for its load (the cache loads a key once) instead of
+    decoding the source again."""
+    made = [Product(INSTANCE_LABELMAP.name, {}, _key({"LabelMap": True}))] if labelmap else []
+    if stl is not None:
+        made.append(Product(INSTANCE_MODELS.name, stl, _key({"Stl": stl})))
+    return made
 
 
 class AutomaticRuns:
@@ -66,20 +86,17 @@ class AutomaticRuns:
 
     def __init__(
         self,
-        stl: dict[str, Any],
+        made: Sequence[Product],
         timeout: int,
         stable_age: int,
         runner: JobRunner,
         metadata: RevisionedMetadata,
     ) -> None:
-        self.stl = stl
+        self.products = tuple(made)
         self.timeout = timeout
         self.stable_age = stable_age
         self.runner = runner
         self.metadata = metadata
-        self.key = hashlib.sha256(
-            json.dumps({"Stl": stl, "Version": __version__}, sort_keys=True).encode()
-        ).hexdigest()[:16]
         self._arrived: queue.Queue[str] = queue.Queue()
         self._waiting: dict[str, dict[str, set[str]]] = {}
         self._started = threading.Event()
@@ -124,25 +141,34 @@ class AutomaticRuns:
     def _consider(self, instance_id: str) -> None:
         try:
             sop_class = orthanc.RestApiGet(f"/instances/{instance_id}/metadata/SopClassUid")
-            series = _get_json(f"/instances/{instance_id}/series")
+            series = json.loads(orthanc.RestApiGet(f"/instances/{instance_id}/series"))
         except orthanc.OrthancException:
             return  # deleted meanwhile
         if sop_class.decode() not in SOURCE_CLASSES or is_written_by_segmesh(
             series.get("MainDicomTags", {})
         ):
             return
-        run = {"State": "Waiting", "Parameters": self.stl, "Since": now_text()}
-        run["Node"] = self.runner.node
+        since, node = now_text(), self.runner.node
+        claimed = {
+            product.key: {
+                "Kind": product.kind,
+                "State": "Waiting",
+                "Parameters": product.parameters,
+                "Since": since,
+                "Node": node,
+            }
+            for product in self.products
+        }
 
         def claim(value: JsonObject | None) -> JsonObject | None:
             runs = (value or {}).get("Runs", {})
-            if self.key in runs:
-                return None
-            return {"Runs": {**runs, self.key: run}}
+            new = {key: run for key, run in claimed.items() if key not in runs}
+            return {"Runs": {**runs, **new}} if new else None
 
         written = self.metadata.update(status_path(instance_id), claim)
-        if written and written["Runs"].get(self.key) == run:
-            logger.info("segmesh: automatic models of %s wait for their images", instance_id)
+        runs = (written or {}).get("Runs", {})
+        if any(runs.get(key) == run for key, run in claimed.items()):
+            logger.info("segmesh: automatic runs of %s wait for their images", instance_id)
             self._wait_for(instance_id)
 
     def _wait_for(self, instance_id: str) -> None:
@@ -166,39 +192,30 @@ class AutomaticRuns:
                 except Exception:
                     logger.exception("segmesh: automatic run of %s not resumed", instance_id)
 
-    def _resume_one(self, instance_id: str) -> None:
+    def _runs(self, instance_id: str) -> dict[str, JsonObject]:
+        """This node's products' runs of the instance, by key."""
         current = self.metadata.read(status_path(instance_id))
-        run = json.loads(current.text).get("Runs", {}).get(self.key) if current else None
-        if run is None:
-            return
-        if run["State"] == "Waiting":
-            self._wait_for(instance_id)
-        elif run["State"] == "Started" and run.get("Node") == self.runner.node:
-            try:
-                self.runner.store.get(run["Job"])
-            except NotFoundError:
-                logger.warning("segmesh: automatic job %s of %s is queued", run["Job"], instance_id)
-                self.runner.enqueue(
-                    self.runner.new("InstanceModels", instance_id, self.stl, run["Job"])
-                )
+        runs = json.loads(current.text).get("Runs", {}) if current else {}
+        return {p.key: runs[p.key] for p in self.products if p.key in runs}
 
-    def _ready(self, images: dict[str, set[str]]) -> str | None:
-        """None where every referenced image is stored and stable, else what is missing."""
-        for series_uid, sop_instance_uids in images.items():
-            series_id = store.series_id_of_uid(series_uid)
-            if series_id is None:
-                return f"the referenced series {series_uid} is not stored"
-            series = _get_json(f"/series/{series_id}")
-            stored = {
-                str(instance["MainDicomTags"].get("SOPInstanceUID"))
-                for instance in _get_json(f"/series/{series_id}/instances")
-            }
-            missing = sop_instance_uids - stored
-            if missing:
-                return f"{len(missing)} of the referenced images of {series_uid} are not stored"
-            if _seconds_since(series["LastUpdate"]) < self.stable_age:
-                return f"the series {series_uid} is not stable yet"
-        return None
+    def _resume_one(self, instance_id: str) -> None:
+        runs = self._runs(instance_id)
+        for product in self.products:
+            run = runs.get(product.key)
+            if run is None:
+                continue
+            if run["State"] == "Waiting":
+                self._wait_for(instance_id)
+            elif run["State"] == "Started" and run.get("Node") == self.runner.node:
+                try:
+                    self.runner.store.get(run["Job"])
+                except NotFoundError:
+                    logger.warning(
+                        "segmesh: automatic job %s of %s is queued", run["Job"], instance_id
+                    )
+                    self.runner.enqueue(
+                        self.runner.new(product.kind, instance_id, product.parameters, run["Job"])
+                    )
 
     def _poll(self) -> None:
         for instance_id, images in list(self._waiting.items()):
@@ -206,7 +223,8 @@ class AutomaticRuns:
                 self._advance(instance_id, images)
             except SegMeshError as error:
                 fields = {"State": "Failure", "Error": error.message, "Details": error.details}
-                self._leave_waiting(instance_id, fields)
+                for product in self.products:
+                    self._leave_waiting(instance_id, product.key, fields)
                 del self._waiting[instance_id]
 
     def _advance(self, instance_id: str, images: dict[str, set[str]]) -> None:
@@ -215,44 +233,46 @@ class AutomaticRuns:
             # are ready now, there is nothing to start.
             del self._waiting[instance_id]
             return
-        missing = self._ready(images)
+        missing = missing_images(images, self.stable_age)
         if missing is None:
-            # The job's id is promised in the run before its record exists: of two nodes
-            # (or a node and its restarted self) only the one whose compare-and-set moved the
-            # run from Waiting starts it, so a source never gets two jobs.
-            record = self.runner.new("InstanceModels", instance_id, self.stl)
-            started = {"State": "Started", "Job": record["ID"], "Node": self.runner.node}
-            if self._leave_waiting(instance_id, started):
-                self.runner.enqueue(record)
+            for product in self.products:
+                # The job's id is promised in the run before its record exists: of two nodes
+                # (or a node and its restarted self) only the one whose compare-and-set moved
+                # the run from Waiting starts it, so a source never gets two jobs.
+                record = self.runner.new(product.kind, instance_id, product.parameters)
+                started = {"State": "Started", "Job": record["ID"], "Node": self.runner.node}
+                if self._leave_waiting(instance_id, product.key, started):
+                    self.runner.enqueue(record)
             del self._waiting[instance_id]
             return
-        current = self.metadata.read(status_path(instance_id))
-        run = json.loads(current.text)["Runs"].get(self.key) if current else None
-        if run is None or run["State"] != "Waiting":
+        runs = self._runs(instance_id)
+        waiting = [key for key, run in runs.items() if run["State"] == "Waiting"]
+        if not waiting:
             del self._waiting[instance_id]  # deleted, or advanced by another node
-        elif _age(run["Since"]) > self.timeout:
+        elif max(_age(runs[key]["Since"]) for key in waiting) > self.timeout:
             failure = {
                 "State": "Failure",
                 "Error": "Images never came",
                 "Details": f"after {self.timeout} s, {missing}",
             }
-            self._leave_waiting(instance_id, failure)
+            for key in waiting:
+                self._leave_waiting(instance_id, key, failure)
             del self._waiting[instance_id]
 
-    def _leave_waiting(self, instance_id: str, fields: JsonObject) -> bool:
-        """Compare-and-set the run from Waiting to ``fields``; False where it was no longer
-        waiting (another node moved it first) or is gone."""
+    def _leave_waiting(self, instance_id: str, key: str, fields: JsonObject) -> bool:
+        """Compare-and-set the run ``key`` from Waiting to ``fields``; False where it was no
+        longer waiting (another node moved it first) or is gone."""
 
         def change(value: JsonObject | None) -> JsonObject | None:
-            run = (value or {}).get("Runs", {}).get(self.key)
+            run = (value or {}).get("Runs", {}).get(key)
             if value is None or run is None or run["State"] != "Waiting":
                 return None
             run.update(fields, Time=now_text())
             return value
 
         written = self.metadata.update(status_path(instance_id), change)
-        run = (written or {}).get("Runs", {}).get(self.key) or {}
-        return all(run.get(key) == value for key, value in fields.items())
+        run = (written or {}).get("Runs", {}).get(key) or {}
+        return all(run.get(name) == value for name, value in fields.items())
 
 
 def _age(utc_time: str) -> float:

@@ -61,22 +61,28 @@ class RevisionedMetadata:
         )
         return urllib.request.urlopen(request, timeout=60, context=self._ssl)
 
-    def read(self, path: str) -> Revisioned | None:
-        """The value at ``path`` (``/studies/{id}/metadata/{key}``), None where absent."""
+    def read_bytes(self, path: str) -> tuple[bytes, str] | None:
+        """The bytes at ``path`` and their ETag, None where absent."""
         try:
             with self._call("GET", path, None, {}) as answer:
-                return Revisioned(answer.read().decode("utf-8"), answer.headers.get("ETag", ""))
+                return answer.read(), answer.headers.get("ETag", "")
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
             raise
 
-    def write(self, path: str, text: str, etag: str | None) -> bool:
-        """Set ``path`` to ``text`` where its ETag is still ``etag`` (None: where it is absent);
-        False where another writer came first."""
+    def read(self, path: str) -> Revisioned | None:
+        """The value at ``path`` (``/studies/{id}/metadata/{key}``), None where absent."""
+        found = self.read_bytes(path)
+        return None if found is None else Revisioned(found[0].decode("utf-8"), found[1])
+
+    def write(self, path: str, value: str | bytes, etag: str | None) -> bool:
+        """Set ``path`` to ``value`` (text is sent as UTF-8) where its ETag is still ``etag``
+        (None: where it is absent); False where another writer came first."""
         headers = {"If-Match": etag} if etag else {}
+        body = value.encode("utf-8") if isinstance(value, str) else value
         try:
-            with self._call("PUT", path, text.encode("utf-8"), headers):
+            with self._call("PUT", path, body, headers):
                 return True
         except urllib.error.HTTPError as error:
             if error.code == 409:

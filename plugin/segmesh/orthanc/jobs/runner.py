@@ -9,6 +9,7 @@ left unfinished, and those another node left with no heartbeat for :data:`STALE_
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import logging
@@ -152,11 +153,8 @@ class JobRunner:
 
             self.store.change(job_id, advance)
 
-        context = TaskContext(
-            self.context.settings,
-            self.context.workers,
-            progress,
-            lambda: self._is_cancelled(job_id),
+        context = dataclasses.replace(
+            self.context, progress=progress, cancelled=lambda: self._is_cancelled(job_id)
         )
         source = record["Source"]["ID"]
         try:

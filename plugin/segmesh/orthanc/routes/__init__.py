@@ -19,7 +19,6 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 
 from __future__ import annotations
 
-from ..cache import LabelMapCache
 from ..jobs import JobRunner
 from ..tasks.context import TaskContext
 from . import app, convert, jobs, models, segments, status
@@ -29,15 +28,15 @@ from .statistics import StatisticsRoute
 from .volume import VolumeRoute
 
 
-def register(context: TaskContext, cache: LabelMapCache, runner: JobRunner) -> None:
-    """Register every route, bound to ``context``, the label map ``cache`` and the jobs."""
+def register(context: TaskContext, runner: JobRunner) -> None:
+    """Register every route, bound to ``context`` (its label-map cache too) and the jobs."""
     segments.register()
     LabelMapRoute(context).register()
     StatisticsRoute(context).register()
-    OverlayRoute(cache).register()
-    VolumeRoute(context, cache).register()
+    OverlayRoute(context).register()
+    VolumeRoute(context).register()
     models.register(context, runner)
     convert.register(context, runner)
     jobs.register(runner)
-    status.register(runner, cache)
+    status.register(runner, context.cache)
     app.register()

@@ -22,6 +22,9 @@ from ..tasks.labelmaps import load_labelmap
 
 #: Values of ``include=``.
 INCLUDES = ("image",)
+#: Where the label map came from: ``cache``, ``attachment`` (the source's label-map
+#: attachment) or ``decoded`` (this request decoded the source).
+ORIGIN_HEADER = "X-SegMesh-LabelMap-Origin"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class LabelMapRoute:
             {
                 "Content-Disposition": f'attachment; filename="{filename}"',
                 WARNINGS_HEADER: json_header_value(loaded.labelmap.warnings()),
+                ORIGIN_HEADER: loaded.origin.value,
             },
         )
 

@@ -1,16 +1,33 @@
 """``GET /instances/{id}/segmesh/status``: what was generated from this instance, when, with
-which parameters and by which job, or the error."""
+which parameters and by which job, or the error; and its label-map attachment."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from ...options import LabelMapOptions
 from .. import store
 from ..automatic import status_path
 from ..cache import LabelMapCache
 from ..http import INSTANCE_ROUTE, Answer, Request, register_route
 from ..jobs import JobRunner, public
 from ..jobs.runner import study_of_resource
+from ..tasks import labelmap_attachment
+from ..tasks.labelmaps import labelmap_key, read_source
+
+
+def attachment_status(instance_id: str) -> dict[str, Any] | None:
+    """The label-map attachment (:func:`labelmap_attachment.describe`) and whether it is
+    ``Current``: made for the key the routes' default options have now (this version of
+    segmesh, the images the referenced series holds now)."""
+    found = labelmap_attachment.describe(instance_id)
+    if found is not None:
+        options = LabelMapOptions()
+        found["Current"] = "Error" not in found and found.get("Key") == labelmap_key(
+            read_source(instance_id, options), options
+        )
+    return found
 
 
 def register(runner: JobRunner, cache: LabelMapCache) -> None:
@@ -40,6 +57,7 @@ def register(runner: JobRunner, cache: LabelMapCache) -> None:
                 "Automatic": automatic,
                 "Jobs": list(jobs.values()),
                 "CachedLabelMaps": cache.entries_of(instance_id),
+                "LabelMap": attachment_status(instance_id),
             }
         )
 

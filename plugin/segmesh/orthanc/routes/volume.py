@@ -8,12 +8,10 @@ the planes and the overlays agree voxel for voxel.
 
 from __future__ import annotations
 
-from ...errors import NotFoundError
 from ...formats import to_npy
-from .. import store
-from ..cache import CachedLabelMap, LabelMapCache
 from ..http import INSTANCE_ROUTE, Answer, Request, register_route
 from ..tasks.context import TaskContext
+from ..tasks.labelmaps import LoadedSource, load_labelmap
 from ..tasks.volumes import referenced_image_volume_npy
 from .overlay import OVERLAY_OPTIONS
 
@@ -21,25 +19,19 @@ NPY = "application/octet-stream"
 
 
 class VolumeRoute:
-    """The volume routes, with the task context and the label map cache they use."""
+    """The volume routes, with the task context (and its label-map cache) they use."""
 
-    def __init__(self, context: TaskContext, cache: LabelMapCache) -> None:
+    def __init__(self, context: TaskContext) -> None:
         self.context = context
-        self.cache = cache
 
-    def _cached(self, source_id: str) -> CachedLabelMap:
-        try:
-            store.instance_summary(source_id)
-        except NotFoundError:
-            self.cache.forget(source_id)
-            raise
-        return self.cache.get(source_id, OVERLAY_OPTIONS)
+    def _loaded(self, source_id: str) -> LoadedSource:
+        return load_labelmap(source_id, OVERLAY_OPTIONS, self.context)
 
     def grid(self, request: Request) -> Answer:
         """Shape (slices, rows, columns), affine, slice positions (slices, 3) LPS mm, the
         segments (``Layer`` and ``Value`` in ``labels.npy``), and the image series."""
-        cached = self._cached(request.groups[0])
-        labelmap = cached.source.labelmap
+        loaded = self._loaded(request.groups[0])
+        labelmap = loaded.labelmap
         geometry = labelmap.geometry
         return Answer.json(
             {
@@ -47,14 +39,13 @@ class VolumeRoute:
                 "SlicePositions": geometry.slice_positions.tolist(),
                 "Layers": int(labelmap.layers.shape[0]),
                 "Segments": [segment.to_json() for segment in labelmap.segments],
-                "ImageSeries": cached.source.series_id,
+                "ImageSeries": loaded.series_id,
             }
         )
 
     def labels(self, request: Request) -> Answer:
         """(layers, slices, rows, columns) labels (uint8 or uint16) as .npy."""
-        cached = self._cached(request.groups[0])
-        return Answer(to_npy(cached.source.labelmap.layers), NPY)
+        return Answer(to_npy(self._loaded(request.groups[0]).labelmap.layers), NPY)
 
     def image(self, request: Request) -> Answer:
         """(slices, rows, columns) image values after the modality rescale as .npy."""

@@ -1,13 +1,19 @@
-"""What every task runs with: the settings, the worker pool, and a job's hooks."""
+"""What every task runs with: the settings, the worker pool, the label-map cache, the loopback
+REST client, and a job's hooks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ...errors import SegMeshError
 from ...settings import Settings
+from ..revisions import RevisionedMetadata
 from ..workers import WorkerPool
+
+if TYPE_CHECKING:  # the cache holds what tasks load: imported for its type only
+    from ..cache import LabelMapCache
 
 
 class CancelledError(SegMeshError):
@@ -26,11 +32,14 @@ def _never_cancelled() -> bool:
 
 @dataclass(frozen=True)
 class TaskContext:
-    """``progress(done, total)`` is called as units of work (say, models) finish;
+    """``cache`` holds loaded label maps; ``loopback`` writes what needs Orthanc's revision
+    check; ``progress(done, total)`` is called as units of work (say, models) finish;
     ``cancelled()`` is asked between them."""
 
     settings: Settings
     workers: WorkerPool
+    cache: LabelMapCache
+    loopback: RevisionedMetadata
     progress: Callable[[int, int], None] = _no_progress
     cancelled: Callable[[], bool] = _never_cancelled
 

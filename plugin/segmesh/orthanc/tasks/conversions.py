@@ -68,7 +68,10 @@ def convert_source(
     # Refused before the label map is decoded, from Orthanc's metadata.
     check_not_same(target_of_sop_class(store.sop_class_uid(instance_id)), request.target)
     loaded = load_labelmap(
-        instance_id, LabelMapOptions(segments=request.segments, grid=Grid.SOURCE), context
+        instance_id,
+        LabelMapOptions(segments=request.segments, grid=Grid.SOURCE),
+        context,
+        with_images=True,
     )
     assert loaded.images is not None  # grid=source loads the referenced series, or raises
     context.check_cancelled()

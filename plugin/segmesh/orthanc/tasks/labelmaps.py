@@ -1,39 +1,67 @@
-"""Loading a SEG or RT-STRUCT and its referenced images out of Orthanc into a label map."""
+"""The label map of a SEG or RT-STRUCT stored in Orthanc: the one place every route, job and
+automatic run asks, in order, this process's cache, the source's label-map attachment (made
+by any node, see :mod:`.labelmap_attachment`), then decoding the source in a worker."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from pydicom.dataset import Dataset
 
+from ... import __version__
 from ...dicom.description import SourceDescription
-from ...errors import UnprocessableError
+from ...errors import NotFoundError, UnprocessableError
+from ...geometry import Plane, image_planes
 from ...labelmap import LabelMap
 from ...options import Grid, LabelMapOptions
 from ...sources import describe, labelmap_of_file
 from .. import store
+from . import labelmap_attachment
 from .context import TaskContext
 
 #: (7FE0,0010) Pixel Data: elements from here on are pixels, not header.
 PIXEL_DATA = 0x7FE00010
 
 
+class Origin(StrEnum):
+    """Where a label map came from (the ``X-SegMesh-LabelMap-Origin`` header of answers)."""
+
+    CACHE = "cache"
+    ATTACHMENT = "attachment"
+    DECODED = "decoded"
+
+
 @dataclass(frozen=True)
 class LoadedSource:
-    """A source instance with what was loaded for it.
+    """A source instance with its label map.
 
-    ``dataset`` is the source's header (no pixel data: its pixels were decoded in a worker).
-
-    ``images`` is the referenced series (Orthanc order) where the source grid was used, and
-    ``series_id`` its Orthanc id; both None on the native grid.
+    ``dataset`` is the source's header (no pixel data). ``series_id`` is the Orthanc id of the
+    referenced series whose grid was used (None on the native grid) and ``planes`` maps the
+    SOPInstanceUID of each of its images to its first frame's plane. ``key`` is what the label
+    map was made of (:func:`labelmap_key`), ``file_uuid`` Orthanc's id of the source's file
+    when it was read. ``images`` is the referenced series (Orthanc order) where the caller
+    asked for it, else None.
     """
 
     dataset: Dataset
     description: SourceDescription
     labelmap: LabelMap
     series_id: str | None
-    images: list[Dataset] | None
+    planes: Mapping[str, Plane]
+    key: Mapping[str, Any]
+    origin: Origin
+    file_uuid: str
+    images: list[Dataset] | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held, approximately: the label map (the images are never cached)."""
+        return int(self.labelmap.layers.nbytes)
 
 
 def referenced_series_id(description: SourceDescription) -> str | None:
@@ -90,27 +118,41 @@ def read_source(instance_id: str, options: LabelMapOptions) -> SourceFile:
     return SourceFile(data, dataset, description, series_id)
 
 
-def load_labelmap(
-    instance_id: str,
-    options: LabelMapOptions,
-    context: TaskContext,
-    with_image_pixels: bool = False,
-) -> LoadedSource:
-    """Read the instance (:func:`read_source`), load the referenced images if needed, convert
-    in a worker.
+def series_digest(series_id: str) -> str:
+    """A digest of which instances the series holds now (their Orthanc ids, which Orthanc
+    derives from their UIDs): it changes when an image is added or removed."""
+    ids = sorted(store.series_instance_ids(series_id))
+    return hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
 
-    The images are read without their pixel data (the grid needs only their headers) unless
-    ``with_image_pixels``, which answers 422 without a source grid, before any conversion.
-    """
-    source = read_source(instance_id, options)
-    series_id = source.series_id
-    if with_image_pixels and series_id is None:
-        raise UnprocessableError(
-            "No image volume", "include=image needs the referenced series on grid=source"
-        )
+
+def labelmap_key(source: SourceFile, options: LabelMapOptions) -> dict[str, Any]:
+    """What a label map of ``source`` with ``options`` is made of: segmesh's version, the
+    options (the grid as chosen) and, on the source grid, the images it lies on."""
+    digest = None if source.series_id is None else series_digest(source.series_id)
+    return {
+        "Version": __version__,
+        "Segments": None if options.segments is None else list(options.segments),
+        "Grid": (Grid.NATIVE if source.series_id is None else Grid.SOURCE).value,
+        "Threshold": options.threshold,
+        "Spacing": None if options.spacing is None else list(options.spacing),
+        "Series": source.series_id,
+        "Images": digest,
+    }
+
+
+def _decoded(
+    source: SourceFile,
+    options: LabelMapOptions,
+    key: Mapping[str, Any],
+    file_uuid: str,
+    context: TaskContext,
+    with_image_pixels: bool,
+) -> LoadedSource:
+    """Convert in a worker; the images are read without their pixel data (the grid needs only
+    their headers) unless ``with_image_pixels``."""
     images = (
-        store.read_series(series_id, stop_before_pixels=not with_image_pixels)
-        if series_id
+        store.read_series(source.series_id, stop_before_pixels=not with_image_pixels)
+        if source.series_id
         else None
     )
     labelmap = context.workers.run(
@@ -120,4 +162,96 @@ def load_labelmap(
         options,
         context.settings,
     )
-    return LoadedSource(source.dataset, source.description, labelmap, series_id, images)
+    planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in images or []}
+    return LoadedSource(
+        source.dataset,
+        source.description,
+        labelmap,
+        source.series_id,
+        planes,
+        key,
+        Origin.DECODED,
+        file_uuid,
+        images,
+    )
+
+
+def _is_current(loaded: LoadedSource, file_uuid: str) -> bool:
+    """Whether a cached label map is of the source's file now (``file_uuid``: not deleted and
+    stored anew under the same id) and lies on the images its series holds now."""
+    if loaded.file_uuid != file_uuid:
+        return False
+    if loaded.series_id is None:
+        return True
+    try:
+        return series_digest(loaded.series_id) == loaded.key["Images"]
+    except NotFoundError:
+        return False
+
+
+def _no_image_volume() -> UnprocessableError:
+    return UnprocessableError(
+        "No image volume", "include=image needs the referenced series on grid=source"
+    )
+
+
+def load_labelmap(
+    instance_id: str,
+    options: LabelMapOptions,
+    context: TaskContext,
+    with_images: bool = False,
+    with_image_pixels: bool = False,
+) -> LoadedSource:
+    """The label map of ``instance_id`` with ``options``: from this process's cache, else the
+    source's label-map attachment where it was made for the same key, else decoded.
+
+    404 where the instance is gone, also where it went while it loaded (its cache entries are
+    dropped, nothing is kept). ``with_images`` adds the referenced series' headers,
+    ``with_image_pixels`` the images whole; that answers 422 without a source grid, before any
+    conversion.
+    """
+    try:
+        file_uuid = str(store.instance_summary(instance_id).get("FileUuid", ""))
+    except NotFoundError:
+        context.cache.forget(instance_id)
+        raise
+    origin, images = Origin.CACHE, None
+
+    def load() -> LoadedSource:
+        nonlocal origin, images
+        source = read_source(instance_id, options)
+        if with_image_pixels and source.series_id is None:
+            raise _no_image_volume()
+        key = labelmap_key(source, options)
+        attached = labelmap_attachment.read(instance_id, key, context.settings)
+        if attached is None:
+            loaded = _decoded(source, options, key, file_uuid, context, with_image_pixels)
+        else:
+            labelmap, planes = attached
+            loaded = LoadedSource(
+                source.dataset,
+                source.description,
+                labelmap,
+                source.series_id,
+                planes,
+                key,
+                Origin.ATTACHMENT,
+                file_uuid,
+            )
+        # Deleted while it loaded: its DELETED change has passed, so it must not be kept.
+        if not store.exists("instances", instance_id):
+            raise NotFoundError("Unknown instance", instance_id)
+        origin, images = loaded.origin, loaded.images
+        # The images are never cached: the next request may want them otherwise, or not.
+        return dataclasses.replace(loaded, images=None)
+
+    loaded = context.cache.get(instance_id, options, load)
+    if origin is Origin.CACHE and not _is_current(loaded, file_uuid):
+        context.cache.forget(instance_id)
+        loaded = context.cache.get(instance_id, options, load)
+    if with_image_pixels and loaded.series_id is None:
+        raise _no_image_volume()
+    wanted = with_images or with_image_pixels
+    if wanted and images is None and loaded.series_id is not None:
+        images = store.read_series(loaded.series_id, stop_before_pixels=not with_image_pixels)
+    return dataclasses.replace(loaded, origin=origin, images=images if wanted else None)

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from ...dicom.description import SourceDescription
 from ...options import LabelMapOptions
-from ...sources import statistics_of_file
+from ...sources import statistics_of_labelmap
 from ...statistics import SegmentStatistics
 from .. import store
 from .context import TaskContext
-from .labelmaps import read_source
+from .labelmaps import load_labelmap
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,12 @@ def source_statistics(
 ) -> SourceStatistics:
     """Statistics of the segments of ``options`` (all where None) of one instance.
 
-    Where the referenced series is stored (and the grid is not native) its files go to the
-    worker with the source's, so the ``Image`` figures are of the image after the modality
-    rescale; FRACTIONAL SEGs use ``options.threshold`` as the label map does. Files travel
-    unparsed (bytes pickle at memory speed, datasets element by element) and parsing,
-    conversion and figures run in one worker call.
+    The label map comes from :func:`load_labelmap` (cache, attachment or decoded); where it
+    lies on the referenced series' grid, that series' files go to the worker with it, so the
+    ``Image`` figures are of the image after the modality rescale; FRACTIONAL SEGs use
+    ``options.threshold`` as the label map does.
     """
-    source = read_source(instance_id, options)
-    image_files = None if source.series_id is None else store.series_files(source.series_id)
-    segments = context.workers.run(
-        statistics_of_file, source.data, image_files, options, context.settings
-    )
-    return SourceStatistics(source.description, source.series_id, segments)
+    loaded = load_labelmap(instance_id, options, context)
+    image_files = None if loaded.series_id is None else store.series_files(loaded.series_id)
+    segments = context.workers.run(statistics_of_labelmap, loaded.labelmap, image_files)
+    return SourceStatistics(loaded.description, loaded.series_id, segments)

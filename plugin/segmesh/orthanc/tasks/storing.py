@@ -17,6 +17,7 @@ from pydicom.uid import UID
 
 from ...errors import BadRequestError
 from ...mesh import ThresholdOptions
+from .attached_labelmaps import store_labelmap_attachment
 from .context import TaskContext
 from .conversions import ConvertRequest, convert_source
 from .models import StoreOptions, store_nifti_models, store_series_model, store_source_models
@@ -55,6 +56,12 @@ def _nifti_models(study_id: str, body: Mapping[str, Any]) -> Prepared:
     )
 
 
+def _instance_labelmap(instance_id: str, body: Mapping[str, Any]) -> Prepared:
+    if body:
+        raise BadRequestError("Bad parameters", "the label-map attachment takes none")
+    return lambda context: store_labelmap_attachment(instance_id, context)
+
+
 def _conversion(instance_id: str, body: Mapping[str, Any]) -> Prepared:
     request = ConvertRequest.from_body(body)
     return lambda context: convert_source(instance_id, request, context)
@@ -64,9 +71,14 @@ INSTANCE_MODELS = StoringKind("InstanceModels", "instances", _instance_models)
 SERIES_MODEL = StoringKind("SeriesModel", "series", _series_model)
 NIFTI_MODELS = StoringKind("NiftiModels", "studies", _nifti_models)
 CONVERSION = StoringKind("Conversion", "instances", _conversion)
+#: The automatic ``LabelMap`` run's job (no route: it has no body).
+INSTANCE_LABELMAP = StoringKind("InstanceLabelMap", "instances", _instance_labelmap)
 
 #: Every kind of storing request, by name.
-KINDS = {kind.name: kind for kind in (INSTANCE_MODELS, SERIES_MODEL, NIFTI_MODELS, CONVERSION)}
+KINDS = {
+    kind.name: kind
+    for kind in (INSTANCE_MODELS, SERIES_MODEL, NIFTI_MODELS, CONVERSION, INSTANCE_LABELMAP)
+}
 
 
 def is_asynchronous(body: Mapping[str, Any]) -> bool:

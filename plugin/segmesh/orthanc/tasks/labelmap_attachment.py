@@ -1,0 +1,100 @@
+"""The label-map attachment of a source instance (``AutoGenerate.LabelMap``).
+
+It holds the source's decoded label map in segmesh's own file (:mod:`segmesh.labelmap_file`),
+made for one key (segmesh's version, the options, the images of the grid), as an attachment
+of segmesh's user content type :data:`CONTENT_TYPE`. It lives in Orthanc's database and
+storage, so every node of a database reads it and it outlives restarts; Orthanc deletes it
+with its instance. A reader whose key differs, or that finds it broken, ignores it (with a
+warning) and decodes the source as if it were absent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import orthanc
+
+from ...geometry import Plane
+from ...labelmap import LabelMap, check_voxel_limit
+from ...labelmap_file import UnusableLabelMapFileError, read_header, read_labelmap_file
+from ...settings import Settings
+from ..http import ORTHANC_UNKNOWN_RESOURCE
+from ..revisions import ATTEMPTS, ConflictError, RevisionedMetadata
+
+logger = logging.getLogger(__name__)
+
+#: segmesh's user content type (``UserContentType`` of the Orthanc configuration).
+CONTENT_TYPE = 4603
+NAME = "SegMeshLabelMap"
+MIME_TYPE = "application/vnd.segmesh.labelmap"
+
+
+def attachment_path(instance_id: str) -> str:
+    """Where an instance's label-map attachment is."""
+    return f"/instances/{instance_id}/attachments/{CONTENT_TYPE}"
+
+
+def _data(instance_id: str) -> bytes | None:
+    """The attachment's bytes, None where there is none or it cannot be read."""
+    try:
+        return bytes(orthanc.RestApiGet(attachment_path(instance_id) + "/data"))
+    except orthanc.OrthancException as error:
+        if not (error.args and error.args[0] == ORTHANC_UNKNOWN_RESOURCE):
+            logger.warning("segmesh: label-map attachment of %s unreadable: %s", instance_id, error)
+        return None
+
+
+def read(
+    instance_id: str, key: Mapping[str, Any], settings: Settings
+) -> tuple[LabelMap, dict[str, Plane]] | None:
+    """The label map and image planes of the attachment where it was made for ``key``; None
+    where there is none, or it was made for another key, or it is broken (a warning says
+    which). 413 above ``settings.max_voxels``, as decoding the source would answer."""
+    data = _data(instance_id)
+    if data is None:
+        return None
+    try:
+        labelmap, planes = read_labelmap_file(data, key)
+    except UnusableLabelMapFileError as error:
+        logger.warning("segmesh: label-map attachment of %s ignored: %s", instance_id, error)
+        return None
+    layers = labelmap.layers.shape
+    check_voxel_limit(layers[1:], settings.max_voxels, layers[0])
+    return labelmap, planes
+
+
+def describe(instance_id: str) -> dict[str, Any] | None:
+    """What the status route shows of the attachment: ``Name``, ``ContentType``, ``Bytes``,
+    the ``Key`` it was made for, and the ``Error`` that makes it unusable where it is broken;
+    None where there is none."""
+    data = _data(instance_id)
+    if data is None:
+        return None
+    found: dict[str, Any] = {"Name": NAME, "ContentType": CONTENT_TYPE, "Bytes": len(data)}
+    try:
+        found["Key"] = read_header(data).get("Key")
+        read_labelmap_file(data, found["Key"])  # what a reader of that key would find
+    except UnusableLabelMapFileError as error:
+        found["Error"] = str(error)
+    return found
+
+
+def write(instance_id: str, data: bytes, loopback: RevisionedMetadata) -> str:
+    """Store ``data`` (a label-map file) as the instance's attachment,
+    replacing one made for another key by compare-and-set on its revision. "Success", or
+    "AlreadyStored" where one made for the same key is there (say, written by another node)."""
+    path = attachment_path(instance_id)
+    key = read_header(data)["Key"]
+    for _ in range(ATTEMPTS):
+        current = loopback.read_bytes(path + "/data")
+        if current is not None:
+            try:
+                if read_header(current[0]).get("Key") == key:
+                    return "AlreadyStored"
+            except UnusableLabelMapFileError:
+                pass  # a broken one is replaced
+        if loopback.write(path, data, current[1] if current else None):
+            return "Success"
+    raise ConflictError("Label-map attachment kept changing", path)
