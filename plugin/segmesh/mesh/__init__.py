@@ -2,6 +2,7 @@
 
 - :mod:`.base`: :class:`Mesh` (vertices, faces, volume, centroid) and :func:`merge`;
 - :mod:`.options`: :class:`MeshOptions` and :class:`Smoothing`, parsed from a request;
+- :mod:`.sampling`: :class:`Sampling`, every n-th voxel or blocks of a voxel size (previews);
 - :mod:`.surfaces`: marching cubes per segment on its bounding box (:func:`segment_meshes`);
 - :mod:`.smoothing`, :mod:`.decimation`: filters returning new meshes;
 - :mod:`.threshold`: an image series (HU for CT) to a one-segment label map.
@@ -10,6 +11,7 @@
 from .base import Mesh, merge
 from .decimation import decimate
 from .options import MAX_ITERATIONS, MeshOptions, Smoothing
+from .sampling import Sampling
 from .smoothing import smooth
 from .surfaces import SegmentCrop, build, segment_crops, segment_meshes, surface
 from .threshold import ThresholdOptions, threshold_labelmap, threshold_mask
@@ -18,6 +20,7 @@ __all__ = [
     "MAX_ITERATIONS",
     "Mesh",
     "MeshOptions",
+    "Sampling",
     "SegmentCrop",
     "Smoothing",
     "ThresholdOptions",
