@@ -156,6 +156,18 @@ def _request(
             200,
             "application/json",
         ),
+        ("/series/*/segmesh/stl", "GET"): (
+            [ids["Series"]],
+            {"params": {"threshold": "100", "step": "2", "smoothing": "none"}},
+            200,
+            "model/stl",
+        ),
+        ("/series/*/segmesh/histogram", "GET"): (
+            [ids["Series"]],
+            {"params": {"bins": "16"}},
+            200,
+            "application/json",
+        ),
         ("/studies/*/segmesh/nifti-stl", "POST"): (
             [ids["Study"]],
             {
@@ -212,5 +224,5 @@ def test_every_registered_route_needs_credentials(
     assert walked == sum(len(methods) for _, methods in registered_routes)
     # segments, labelmap, statistics, overlay, stl (GET, POST), model, series stl, nifti-stl,
     # convert, jobs, job (GET, DELETE), status, app.
-    assert len(registered_routes) == 13
-    assert walked == 15
+    assert len(registered_routes) == 14
+    assert walked == 17

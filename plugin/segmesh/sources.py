@@ -14,7 +14,17 @@ from .dicom.image_volume import image_volume
 from .dicom.malformed import as_broken_file
 from .dicom.sop_classes import Kind, kind_of
 from .errors import BrokenFileError, LimitExceededError
+from .geometry import VolumeGeometry
+from .histogram import ValueHistogram, value_histogram
 from .labelmap import LabelMap
+from .mesh import (
+    Mesh,
+    MeshOptions,
+    SegmentCrop,
+    ThresholdOptions,
+    segment_crops,
+    threshold_labelmap,
+)
 from .options import LabelMapOptions
 from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
 from .seg import describe_seg, seg_to_labelmap
@@ -84,6 +94,37 @@ def statistics_of_file(
     labelmap = labelmap_of_file(data, images, options, settings)
     image = None if images is None else image_volume(images, labelmap.geometry)
     return segment_statistics(labelmap, image=image)
+
+
+def histogram_of_files(files: Sequence[bytes], bins: int, settings: Settings) -> ValueHistogram:
+    """:func:`value_histogram` of a series given as its Part-10 files (a worker call)."""
+    return value_histogram([_read_image(file) for file in files], bins, settings)
+
+
+def threshold_crop_of_files(
+    files: Sequence[bytes], threshold: ThresholdOptions, settings: Settings
+) -> tuple[VolumeGeometry, SegmentCrop | None]:
+    """The grid of a series given as its Part-10 files, and the crop of its thresholded
+    segment (None where no voxel is within the bounds): a worker call from files to the one
+    array meshing needs, the mask's bounding box."""
+    labelmap = threshold_labelmap([_read_image(file) for file in files], threshold, settings)
+    ((_, crop),) = segment_crops(labelmap, None)
+    return labelmap.geometry, crop
+
+
+def threshold_mesh_of_files(
+    files: Sequence[bytes], threshold: ThresholdOptions, options: MeshOptions, settings: Settings
+) -> Mesh | None:
+    """The finished mesh of a thresholded series (a preview: nothing stored); None where no
+    voxel is within the bounds. 413 above MaxTriangles."""
+    geometry, crop = threshold_crop_of_files(files, threshold, settings)
+    mesh = None if crop is None else crop.mesh(geometry, options)
+    if mesh is not None and mesh.triangle_count > settings.max_triangles:
+        raise LimitExceededError(
+            "Model too large",
+            f"{mesh.triangle_count} triangles, above MaxTriangles {settings.max_triangles}",
+        )
+    return mesh
 
 
 def _read_image(data: bytes) -> Dataset:

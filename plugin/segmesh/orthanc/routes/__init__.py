@@ -8,6 +8,8 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 - :mod:`.overlay`: ``GET /instances/{id}/segmesh/overlay/{imageId}.png``;
 - :mod:`.models`: ``/instances/{id}/segmesh/stl`` and ``model``, ``/series/{id}/segmesh/stl``,
   ``/studies/{id}/segmesh/nifti-stl``;
+- :mod:`.thresholds`: ``GET /series/{id}/segmesh/histogram`` and the preview of ``GET
+  /series/{id}/segmesh/stl``;
 - :mod:`.convert`: ``POST /instances/{id}/segmesh/convert`` (to SEG, LABELMAP, RTSTRUCT);
 - :mod:`.jobs`: ``GET /segmesh/jobs``, ``GET|DELETE /segmesh/jobs/{id}``;
 - :mod:`.status`: ``GET /instances/{id}/segmesh/status``: what was generated from it;
@@ -20,7 +22,7 @@ from __future__ import annotations
 from ..cache import LabelMapCache
 from ..jobs import JobRunner
 from ..tasks.context import TaskContext
-from . import app, convert, jobs, models, segments, status
+from . import app, convert, jobs, models, segments, status, thresholds
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
 from .statistics import StatisticsRoute
@@ -33,6 +35,7 @@ def register(context: TaskContext, cache: LabelMapCache, runner: JobRunner) -> N
     StatisticsRoute(context).register()
     OverlayRoute(cache).register()
     models.register(context, runner)
+    thresholds.register(context)
     convert.register(context, runner)
     jobs.register(runner)
     status.register(runner)

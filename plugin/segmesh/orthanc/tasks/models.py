@@ -19,10 +19,12 @@ from ...dicom.color import RGB
 from ...dicom.tags import apply_tags
 from ...errors import BadRequestError, UnprocessableError
 from ...formats import nifti_labelmap
+from ...geometry import VolumeGeometry
 from ...labelmap import LabelMap
-from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops, threshold_labelmap
+from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops
 from ...models import BuiltModel, ModelRequest, ModelSource, build_model, model_label
 from ...options import LabelMapOptions, parse_segment_list
+from ...sources import threshold_crop_of_files
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -73,14 +75,8 @@ def store_models(
     context: TaskContext,
     extra_parameters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Mesh the segments, store one instance per segment (or one merged), answer the ids.
-
-    Each model is meshed and encoded in a worker from its segment's crop, progress reported and
-    cancellation checked as each comes back; the files are stored once all are built, so that a
-    model above MaxTriangles (413) leaves nothing stored.
-    """
-    parameters = {**options.parameters(), **(extra_parameters or {})}
-    request = ModelRequest(source, parameters, series_description, options.tags)
+    """Mesh the segments, store one instance per segment (or one merged), answer the ids
+    (see :func:`store_crops`)."""
     crops: list[SegmentCrop] = []
     skipped: list[dict[str, Any]] = []
     for segment, crop in segment_crops(labelmap, options.segments):
@@ -88,6 +84,36 @@ def store_models(
             skipped.append({"Segment": segment.number, "Label": segment.label, "Reason": "empty"})
         else:
             crops.append(crop)
+    return store_crops(
+        crops,
+        skipped,
+        labelmap.geometry,
+        source,
+        options,
+        series_description,
+        context,
+        extra_parameters,
+    )
+
+
+def store_crops(
+    crops: Sequence[SegmentCrop],
+    skipped: list[dict[str, Any]],
+    geometry: VolumeGeometry,
+    source: ModelSource,
+    options: StoreOptions,
+    series_description: str,
+    context: TaskContext,
+    extra_parameters: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Store the models of the segments' ``crops`` on ``geometry``; ``skipped`` those left out.
+
+    Each model is meshed and encoded in a worker from its segment's crop, progress reported and
+    cancellation checked as each comes back; the files are stored once all are built, so that a
+    model above MaxTriangles (413) leaves nothing stored.
+    """
+    parameters = {**options.parameters(), **(extra_parameters or {})}
+    request = ModelRequest(source, parameters, series_description, options.tags)
     if not crops:
         raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
     plans = _plans(crops, options.merge)
@@ -95,7 +121,7 @@ def store_models(
     calls = [
         (
             plan.crops,
-            labelmap.geometry,
+            geometry,
             options.mesh,
             request,
             plan.key,
@@ -212,20 +238,30 @@ def store_source_models(
 def store_series_model(
     series_id: str, threshold: ThresholdOptions, options: StoreOptions, context: TaskContext
 ) -> dict[str, Any]:
-    """The model of a thresholded image series (HU for CT)."""
-    images = store.read_series(series_id)
-    labelmap = threshold_labelmap(images, threshold, context.settings)
+    """The model of a thresholded image series (HU for CT).
+
+    The series' files go to a worker, which thresholds them slice by slice and sends back the
+    mask's bounding box only; the study and references come from the headers."""
+    files = store.series_files(series_id)
+    geometry, crop = context.workers.run(
+        threshold_crop_of_files, files, threshold, context.settings
+    )
+    del files
+    headers = store.read_series(series_id, stop_before_pixels=True)
     source = ModelSource(
-        study=images[0],
-        frame_of_reference_uid=labelmap.geometry.frame_of_reference_uid,
-        key=str(images[0].SeriesInstanceUID),
+        study=headers[0],
+        frame_of_reference_uid=geometry.frame_of_reference_uid,
+        key=str(headers[0].SeriesInstanceUID),
         instances=tuple(
             (str(ds.SeriesInstanceUID), str(ds.SOPClassUID), str(ds.SOPInstanceUID))
-            for ds in images
+            for ds in headers
         ),
     )
-    description = f"Model of {images[0].get('SeriesDescription') or 'series'}"
-    return store_models(labelmap, source, options, description, context, threshold.to_json())
+    description = f"Model of {headers[0].get('SeriesDescription') or 'series'}"
+    crops = [] if crop is None else [crop]
+    return store_crops(
+        crops, [], geometry, source, options, description, context, threshold.to_json()
+    )
 
 
 def store_nifti_models(
