@@ -47,7 +47,8 @@ def test_threshold_dialog_histogram_preview_and_stored_model(
     explorer(page, orthanc, f"series?uuid={series}")
     page.wait_for_selector("#segmesh-threshold-model")
     page.click("#segmesh-threshold-model")
-    canvas = page.wait_for_selector("#segmesh-histogram[data-voxels]", timeout=60_000)
+    page.wait_for_selector("#segmesh-histogram[data-voxels]", timeout=60_000)
+    canvas = page.locator("#segmesh-histogram")
     assert float(canvas.get_attribute("data-min") or "nan") == expected["Min"]
     assert float(canvas.get_attribute("data-max") or "nan") == expected["Max"]
     assert int(canvas.get_attribute("data-voxels") or "0") == sum(expected["Counts"])
@@ -74,7 +75,8 @@ def test_threshold_dialog_histogram_preview_and_stored_model(
     page.fill("#segmesh-upper", "3000")
     page.select_option("#segmesh-smoothing", "none")
     page.click("#segmesh-preview")
-    preview = page.wait_for_selector("#segmesh-preview-canvas[data-triangles]", timeout=60_000)
+    page.wait_for_selector("#segmesh-preview-canvas[data-triangles]", timeout=60_000)
+    preview = page.locator("#segmesh-preview-canvas")
     triangles = int(preview.get_attribute("data-triangles") or "0")
     answer = orthanc.get(
         f"/series/{series}/segmesh/stl",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from io import BytesIO
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from scipy import ndimage
 
 from .dicom.description import SourceDescription
 from .dicom.image_volume import image_volume
@@ -22,9 +24,9 @@ from .mesh import (
     MeshOptions,
     SegmentCrop,
     ThresholdOptions,
-    segment_crops,
     threshold_labelmap,
 )
+from .models import ModelSource
 from .options import LabelMapOptions
 from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
 from .seg import describe_seg, seg_to_labelmap
@@ -101,15 +103,46 @@ def histogram_of_files(files: Sequence[bytes], bins: int, settings: Settings) ->
     return value_histogram([_read_image(file) for file in files], bins, settings)
 
 
-def threshold_crop_of_files(
+@dataclass(frozen=True, eq=False)
+class ThresholdedSeries:
+    """A thresholded series, as a worker sends it back: its ``geometry``, the ``crop`` of its
+    segment (None where no voxel is within the bounds), the ``source`` its models cite and its
+    SeriesDescription."""
+
+    geometry: VolumeGeometry
+    crop: SegmentCrop | None
+    source: ModelSource
+    series_description: str
+
+
+def threshold_series_of_files(
     files: Sequence[bytes], threshold: ThresholdOptions, settings: Settings
-) -> tuple[VolumeGeometry, SegmentCrop | None]:
-    """The grid of a series given as its Part-10 files, and the crop of its thresholded
-    segment (None where no voxel is within the bounds): a worker call from files to the one
-    array meshing needs, the mask's bounding box."""
-    labelmap = threshold_labelmap([_read_image(file) for file in files], threshold, settings)
-    ((_, crop),) = segment_crops(labelmap, None)
-    return labelmap.geometry, crop
+) -> ThresholdedSeries:
+    """A series given as its Part-10 files, thresholded (a worker call).
+
+    Headers first, then each file parsed with its pixels only while its slices are decoded:
+    besides the files themselves, the worker holds the boolean mask and one image at a time.
+    The crop is a view of the mask's bounding box, not a copy."""
+    headers = [_read_image(file, stop_before_pixels=True) for file in files]
+    labelmap = threshold_labelmap(headers, threshold, settings, lambda n: _read_image(files[n]))
+    layer = labelmap.layers[0]
+    boxes = ndimage.find_objects(layer)
+    box = boxes[0] if boxes else None
+    crop = None
+    if box is not None:
+        start = (int(box[0].start), int(box[1].start), int(box[2].start))
+        crop = SegmentCrop(labelmap.segments[0], layer[box].view(bool), start)
+    source = ModelSource(
+        study=headers[0],
+        frame_of_reference_uid=labelmap.geometry.frame_of_reference_uid,
+        key=str(headers[0].SeriesInstanceUID),
+        instances=tuple(
+            (str(ds.SeriesInstanceUID), str(ds.SOPClassUID), str(ds.SOPInstanceUID))
+            for ds in headers
+        ),
+    )
+    description = str(headers[0].get("SeriesDescription", "") or "")
+    return ThresholdedSeries(labelmap.geometry, crop, source, description)
 
 
 def threshold_mesh_of_files(
@@ -117,8 +150,8 @@ def threshold_mesh_of_files(
 ) -> Mesh | None:
     """The finished mesh of a thresholded series (a preview: nothing stored); None where no
     voxel is within the bounds. 413 above MaxTriangles."""
-    geometry, crop = threshold_crop_of_files(files, threshold, settings)
-    mesh = None if crop is None else crop.mesh(geometry, options)
+    series = threshold_series_of_files(files, threshold, settings)
+    mesh = None if series.crop is None else series.crop.mesh(series.geometry, options)
     if mesh is not None and mesh.triangle_count > settings.max_triangles:
         raise LimitExceededError(
             "Model too large",
@@ -127,8 +160,8 @@ def threshold_mesh_of_files(
     return mesh
 
 
-def _read_image(data: bytes) -> Dataset:
+def _read_image(data: bytes, stop_before_pixels: bool = False) -> Dataset:
     try:
-        return dcmread(BytesIO(data), force=True)
+        return dcmread(BytesIO(data), stop_before_pixels=stop_before_pixels, force=True)
     except (InvalidDicomError, ValueError, EOFError, OSError) as error:
         raise BrokenFileError("Unreadable DICOM file", f"referenced image: {error}") from error

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,12 +45,19 @@ def _pixel_array(dataset: Dataset) -> npt.NDArray[Any]:
 
 
 def rescaled_slices(
-    images: Sequence[Dataset], geometry: VolumeGeometry
+    images: Sequence[Dataset],
+    geometry: VolumeGeometry,
+    with_pixels: Callable[[int], Dataset] | None = None,
 ) -> tuple[bool, Iterator[npt.NDArray[Any]]]:
     """Whether every rescale is in whole numbers, and each slice k of ``geometry`` in order:
     (rows, columns) values after the modality rescale, int64 where whole, else float32. One
     slice at a time, so that a caller may reduce them without holding the volume. 422 where
-    the images are not on ``geometry``."""
+    the images are not on ``geometry``.
+
+    ``with_pixels(n)``, where given, reads image n with its pixels when its slices are
+    decoded, so that ``images`` may be headers only and no more than one image's pixels are
+    held at a time."""
+    read = with_pixels or images.__getitem__
     image_geometry, sources = geometry_from_images(images)
     if image_geometry.shape != geometry.shape or not np.allclose(
         image_geometry.affine, geometry.affine, atol=1e-3
@@ -66,7 +73,7 @@ def rescaled_slices(
         for (dataset, frame), (slope, intercept) in zip(sources, rescales, strict=True):
             pixels = multi_frame.get(dataset)
             if pixels is None:
-                pixels = _pixel_array(images[dataset])
+                pixels = _pixel_array(read(dataset))
                 if pixels.ndim == 3:
                     multi_frame[dataset] = pixels
             plane = pixels[frame] if pixels.ndim == 3 else pixels

@@ -5,7 +5,7 @@ This is the museum path: a CT or micro-CT of an artefact becomes a printable mod
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,27 +98,34 @@ def _within(values: npt.NDArray[Any], options: ThresholdOptions) -> BoolArray:
 
 def keep_largest(mask: BoolArray, count: int | None) -> BoolArray:
     """The ``count`` largest connected components (6-connectivity) of ``mask``, all where
-    None. Labelled on the mask's bounding box, in int16 labels where they fit: the labels are
-    the largest array of the threshold path (int32 would be twice a CT's own volume)."""
+    None; ``mask`` is reduced in place.
+
+    Labelled on the mask's bounding box, in int16 labels where they fit: the labels are the
+    largest array of the threshold path (int32 would be twice a CT's own volume). Sizes are
+    counted and the mask reduced slice by slice, since ``np.bincount`` and comparisons of the
+    whole box would make intp and boolean copies of it."""
     if count is None:
         return mask
     boxes = ndimage.find_objects(mask.view(np.uint8))
     if not boxes or boxes[0] is None:
         return mask
     box = boxes[0]
+    inside = mask[box]
     try:
-        labels = np.empty(mask[box].shape, dtype=np.int16)
-        components = int(ndimage.label(mask[box], output=labels))
+        labels = np.empty(inside.shape, dtype=np.int16)
+        components = int(ndimage.label(inside, output=labels))
     except RuntimeError:  # more components than int16 holds
-        labels = np.empty(mask[box].shape, dtype=np.int32)
-        components = int(ndimage.label(mask[box], output=labels))
+        labels = np.empty(inside.shape, dtype=np.int32)
+        components = int(ndimage.label(inside, output=labels))
     if components <= count:
         return mask
-    sizes = np.bincount(labels.ravel())[1:]
-    keep = np.argsort(sizes, kind="stable")[::-1][:count] + 1
-    kept = np.zeros_like(mask)
-    kept[box] = labels == keep[0] if count == 1 else np.isin(labels, keep)
-    return kept
+    sizes = np.zeros(components + 1, dtype=np.int64)
+    for plane in labels:
+        sizes += np.bincount(plane.ravel(), minlength=components + 1)
+    keep = np.argsort(sizes[1:], kind="stable")[::-1][:count] + 1
+    for k, plane in enumerate(labels):
+        inside[k] = plane == keep[0] if count == 1 else np.isin(plane, keep)
+    return mask
 
 
 def threshold_mask(
@@ -130,14 +137,18 @@ def threshold_mask(
 
 @as_broken_file
 def threshold_labelmap(
-    datasets: Sequence[Dataset], options: ThresholdOptions, settings: Settings
+    datasets: Sequence[Dataset],
+    options: ThresholdOptions,
+    settings: Settings,
+    with_pixels: Callable[[int], Dataset] | None = None,
 ) -> LabelMap:
-    """A one-segment label map (number 1) of the thresholded series.
+    """A one-segment label map (number 1) of the thresholded series; ``datasets`` may be
+    headers only where ``with_pixels(n)`` reads image n with its pixels.
 
     Thresholded slice by slice as each is decoded and rescaled: the rescaled volume is never
     held, only the boolean mask (half a 16-bit image's size)."""
     geometry = threshold_grid(datasets, settings)
-    _, slices = rescaled_slices(datasets, geometry)
+    _, slices = rescaled_slices(datasets, geometry, with_pixels)
     mask = np.empty(geometry.shape, dtype=bool)
     for k, values in enumerate(slices):
         mask[k] = _within(values, options)

@@ -24,7 +24,7 @@ from ...labelmap import LabelMap
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops
 from ...models import BuiltModel, ModelRequest, ModelSource, build_model, model_label
 from ...options import LabelMapOptions, parse_segment_list
-from ...sources import threshold_crop_of_files
+from ...sources import threshold_series_of_files
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -241,26 +241,21 @@ def store_series_model(
     """The model of a thresholded image series (HU for CT).
 
     The series' files go to a worker, which thresholds them slice by slice and sends back the
-    mask's bounding box only; the study and references come from the headers."""
+    mask's bounding box and the source's attributes: the Orthanc process never parses them."""
     files = store.series_files(series_id)
-    geometry, crop = context.workers.run(
-        threshold_crop_of_files, files, threshold, context.settings
-    )
+    series = context.workers.run(threshold_series_of_files, files, threshold, context.settings)
     del files
-    headers = store.read_series(series_id, stop_before_pixels=True)
-    source = ModelSource(
-        study=headers[0],
-        frame_of_reference_uid=geometry.frame_of_reference_uid,
-        key=str(headers[0].SeriesInstanceUID),
-        instances=tuple(
-            (str(ds.SeriesInstanceUID), str(ds.SOPClassUID), str(ds.SOPInstanceUID))
-            for ds in headers
-        ),
-    )
-    description = f"Model of {headers[0].get('SeriesDescription') or 'series'}"
-    crops = [] if crop is None else [crop]
+    description = f"Model of {series.series_description or 'series'}"
+    crops = [] if series.crop is None else [series.crop]
     return store_crops(
-        crops, [], geometry, source, options, description, context, threshold.to_json()
+        crops,
+        [],
+        series.geometry,
+        series.source,
+        options,
+        description,
+        context,
+        threshold.to_json(),
     )
 
 
