@@ -9,7 +9,8 @@ files: the volume is never held. Thresholded at 300 HU, largest piece kept, Taub
 Core (default): the functions the REST path's workers run, each in a fresh spawned worker
 process as segmesh's pool starts them: ``threshold_series_of_files`` (the series' files to the
 crop of the mask's bounding box) then ``build_model`` (the crop to a Part-10 Encapsulated STL).
-The parent plays the Orthanc process: it holds the files and sends them. Each process's peak
+The parent plays the Orthanc process: it packs the files one at a time into a temporary file,
+as ``store.packed_series_files`` does, and the worker reads them from there. Each process's peak
 resident memory is its VmHWM (/proc/self/status), printed with its ratio to the image volume.
 The stored STL is checked watertight with trimesh.
 
@@ -32,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +50,7 @@ from tests.orthanc_server import OrthancServer  # noqa: E402
 
 from segmesh.mesh import MeshOptions, ThresholdOptions  # noqa: E402
 from segmesh.models import ModelRequest, build_model, stl_document  # noqa: E402
+from segmesh.packed_files import PackedFiles  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402
 from segmesh.sources import ThresholdedSeries, threshold_series_of_files  # noqa: E402
 
@@ -73,11 +75,10 @@ def vessel_slices(slices: int, seed: int = 0) -> Iterator[npt.NDArray[np.int16]]
         yield hu.astype(np.int16)
 
 
-def series_files(slices: int) -> list[bytes]:
+def encoded_slices(slices: int) -> Iterator[bytes]:
     """The scan as Part-10 files, one slice generated and encoded at a time."""
     study = builders.study_dataset("Museum^Vessel", "MUSEUM")
     series_uid, frame_uid = generate_uid(), generate_uid()
-    files = []
     for k, hu in enumerate(vessel_slices(slices)):
         (image,) = builders.ct_images(
             [[0.0, 0.0, k * SLICE_STEP]],
@@ -89,8 +90,18 @@ def series_files(slices: int) -> list[bytes]:
             frame_of_reference_uid=frame_uid,
             series_instance_uid=series_uid,
         )
-        files.append(encode(image))
-    return files
+        yield encode(image)
+
+
+def packed(files: Iterator[bytes], handle: IO[bytes]) -> PackedFiles:
+    """``files`` written one after another into ``handle``, as ``store.packed_series_files``
+    does with a series' files read out of Orthanc."""
+    spans = []
+    for data in files:
+        spans.append((handle.tell(), len(data)))
+        handle.write(data)
+    handle.flush()
+    return PackedFiles(handle.name, tuple(spans))
 
 
 def peak_mb(pid: int | str = "self") -> float:
@@ -128,28 +139,27 @@ def report(name: str, seconds: float, peak: float, image_mb: float) -> None:
 
 def run_core(slices: int) -> None:
     image_mb = slices * ROWS * COLUMNS * 2 / MB
-    start = time.perf_counter()
-    files = series_files(slices)
-    print(
-        f"scan: {COLUMNS} x {ROWS} x {slices} int16, {image_mb:.0f} MB of pixels, "
-        f"{sum(map(len, files)) / MB:.0f} MB of files, generated in "
-        f"{time.perf_counter() - start:.0f} s"
-    )
-    print(f"{'step (each in its own process)':<44} {'time':>10} {'peak (VmHWM)':>12} {'/image':>7}")
-    series: ThresholdedSeries
-    series, seconds, before, peak = in_fresh_worker(
-        threshold_series_of_files, files, THRESHOLD, Settings()
-    )
+    with tempfile.NamedTemporaryFile(suffix=".dcm-pack") as handle:
+        start = time.perf_counter()
+        files = packed(encoded_slices(slices), handle)
+        print(
+            f"scan: {COLUMNS} x {ROWS} x {slices} int16, {image_mb:.0f} MB of pixels, "
+            f"{sum(length for _, length in files.spans) / MB:.0f} MB of files, generated in "
+            f"{time.perf_counter() - start:.0f} s"
+        )
+        print(f"{'step (each in its own process)':<44} {'time':>10} {'peak':>12} {'/image':>7}")
+        series: ThresholdedSeries
+        series, seconds, before, peak = in_fresh_worker(
+            threshold_series_of_files, files, THRESHOLD, Settings()
+        )
     print(f"(an idle worker, the core imported: {before:.0f} MB)")
     report("worker: files -> thresholded crop", seconds, peak, image_mb)
     assert series.crop is not None
     box = series.crop.mask.shape
     print(f"  crop {box[2]} x {box[1]} x {box[0]}: {series.crop.mask.nbytes / MB:.0f} MB")
-    del files
     options = MeshOptions()
-    request = ModelRequest(
-        series.source, {**options.to_json(), **THRESHOLD.to_json()}, "Model of the vessel", {}
-    )
+    parameters = {**options.to_json(), **THRESHOLD.to_json()}
+    request = ModelRequest(series.source, parameters, "Model of the vessel", {})
     model, seconds, _, peak = in_fresh_worker(
         build_model,
         (series.crop,),
@@ -164,10 +174,7 @@ def run_core(slices: int) -> None:
         Settings().max_triangles,
     )
     report("worker: crop -> Encapsulated STL file", seconds, peak, image_mb)
-    print(
-        f"  {model.triangles} triangles, {model.volume_ml:.1f} ml, "
-        f"{len(model.file) / MB:.0f} MB file"
-    )
+    print(f"  {model.triangles} triangles, {model.volume_ml:.1f} ml, {len(model.file) / MB:.0f} MB")
     report("parent (the Orthanc process's share)", 0.0, peak_mb(), image_mb)
     stl = stl_document(dcmread(io.BytesIO(model.file)))
     print(f"watertight: {is_watertight_stl(stl)}")
@@ -188,21 +195,8 @@ def run_rest(slices: int) -> None:
         server.start()
         try:
             start = time.perf_counter()
-            series = ""
-            study = builders.study_dataset("Museum^Vessel", "MUSEUM")
-            series_uid, frame_uid = generate_uid(), generate_uid()
-            for k, hu in enumerate(vessel_slices(slices)):
-                (image,) = builders.ct_images(
-                    [[0.0, 0.0, k * SLICE_STEP]],
-                    PIXEL_SPACING,
-                    (hu.astype(np.int32) + 1024).astype(np.int16)[np.newaxis],
-                    slice_thickness=SLICE_STEP,
-                    rescale_intercept=-1024,
-                    study=study,
-                    frame_of_reference_uid=frame_uid,
-                    series_instance_uid=series_uid,
-                )
-                instance = server.upload(encode(image))
+            for data in encoded_slices(slices):
+                instance = server.upload(data)
             series = server.get(f"/instances/{instance}").json()["ParentSeries"]
             print(
                 f"scan: {COLUMNS} x {ROWS} x {slices} int16, {image_mb:.0f} MB of pixels, "
@@ -224,8 +218,9 @@ def run_rest(slices: int) -> None:
             print(f"POST /series/{{id}}/segmesh/stl as a job: {seconds:.0f} s")
             print(f"(Orthanc's peak before the request: {orthanc_before:.0f} MB)")
             report("Orthanc process", seconds, peak_mb(server.process.pid), image_mb)
+            # The worker, and multiprocessing's resource tracker (a few MB).
             for pid in worker_pids(server.process.pid):
-                report(f"segmesh worker {pid}", seconds, peak_mb(pid), image_mb)
+                report(f"child process {pid}", seconds, peak_mb(pid), image_mb)
             (item,) = record["Result"]["Instances"]
             print(f"  {item['Triangles']} triangles, {item['VolumeMl']} ml")
             stl = server.get(f"/instances/{item['ID']}/segmesh/model").content

@@ -3,7 +3,7 @@ threshold dialog draws to pick its bounds."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,19 +65,25 @@ def unit_of(dataset: Dataset) -> str:
 
 
 @as_broken_file
-def value_histogram(images: Sequence[Dataset], bins: int, settings: Settings) -> ValueHistogram:
-    """The histogram of ``bins`` equal bins from the series' minimum to its maximum.
+def value_histogram(
+    images: Sequence[Dataset],
+    bins: int,
+    settings: Settings,
+    with_pixels: Callable[[int], Dataset] | None = None,
+) -> ValueHistogram:
+    """The histogram of ``bins`` equal bins from the series' minimum to its maximum;
+    ``images`` may be headers only where ``with_pixels(n)`` reads image n with its pixels.
 
     Two passes over the decoded slices (extremes, then counts), so that neither the volume
     nor a float copy of it is held: a large scan's histogram costs a slice of memory."""
     geometry = threshold_grid(images, settings)
     minimum, maximum = np.inf, -np.inf
-    for values in rescaled_slices(images, geometry)[1]:
+    for values in rescaled_slices(images, geometry, with_pixels)[1]:
         minimum = min(minimum, float(values.min()))
         maximum = max(maximum, float(values.max()))
     top = maximum if maximum > minimum else minimum + 1.0
     edges = np.linspace(minimum, top, bins + 1)
     counts = np.zeros(bins, dtype=np.int64)
-    for values in rescaled_slices(images, geometry)[1]:
+    for values in rescaled_slices(images, geometry, with_pixels)[1]:
         counts += np.histogram(values, bins=edges)[0]
     return ValueHistogram(unit_of(images[0]), edges, counts, minimum, maximum)

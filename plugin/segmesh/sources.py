@@ -9,6 +9,7 @@ from io import BytesIO
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.tag import Tag
 from scipy import ndimage
 
 from .dicom.description import SourceDescription
@@ -32,6 +33,8 @@ from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
 from .seg import describe_seg, seg_to_labelmap
 from .settings import Settings
 from .statistics import SegmentStatistics, segment_statistics
+
+PIXEL_DATA = Tag(0x7FE0, 0x0010)
 
 
 @as_broken_file
@@ -99,8 +102,10 @@ def statistics_of_file(
 
 
 def histogram_of_files(files: Sequence[bytes], bins: int, settings: Settings) -> ValueHistogram:
-    """:func:`value_histogram` of a series given as its Part-10 files (a worker call)."""
-    return value_histogram([_read_image(file) for file in files], bins, settings)
+    """:func:`value_histogram` of a series given as its Part-10 files (a worker call; see
+    :func:`threshold_series_of_files` for how they are read)."""
+    headers = [_read_header(file) for file in files]
+    return value_histogram(headers, bins, settings, lambda n: _read_image(files[n]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,9 +126,9 @@ def threshold_series_of_files(
     """A series given as its Part-10 files, thresholded (a worker call).
 
     Headers first, then each file parsed with its pixels only while its slices are decoded:
-    besides the files themselves, the worker holds the boolean mask and one image at a time.
-    The crop is a view of the mask's bounding box, not a copy."""
-    headers = [_read_image(file, stop_before_pixels=True) for file in files]
+    with ``files`` on disk (:class:`~segmesh.packed_files.PackedFiles`) the worker holds the
+    boolean mask and one image at a time. The crop is a view of the mask's box, not a copy."""
+    headers = [_read_header(file) for file in files]
     labelmap = threshold_labelmap(headers, threshold, settings, lambda n: _read_image(files[n]))
     layer = labelmap.layers[0]
     boxes = ndimage.find_objects(layer)
@@ -158,6 +163,13 @@ def threshold_mesh_of_files(
             f"{mesh.triangle_count} triangles, above MaxTriangles {settings.max_triangles}",
         )
     return mesh
+
+
+def _read_header(data: bytes) -> Dataset:
+    """The attributes before the pixel data, rebuilt element by element: a dataset parsed by
+    pydicom keeps the whole file it was read from."""
+    dataset = _read_image(data, stop_before_pixels=True)
+    return Dataset({tag: element for tag, element in dataset.items() if tag < PIXEL_DATA})
 
 
 def _read_image(data: bytes, stop_before_pixels: bool = False) -> Dataset:

@@ -240,11 +240,11 @@ def store_series_model(
 ) -> dict[str, Any]:
     """The model of a thresholded image series (HU for CT).
 
-    The series' files go to a worker, which thresholds them slice by slice and sends back the
-    mask's bounding box and the source's attributes: the Orthanc process never parses them."""
-    files = store.series_files(series_id)
-    series = context.workers.run(threshold_series_of_files, files, threshold, context.settings)
-    del files
+    The series' files go to a worker through a temporary file, and it thresholds them slice
+    by slice and sends back the mask's bounding box and the source's attributes: neither
+    process holds the whole series, and the Orthanc process never parses it."""
+    with store.packed_series_files(series_id) as files:
+        series = context.workers.run(threshold_series_of_files, files, threshold, context.settings)
     description = f"Model of {series.series_description or 'series'}"
     crops = [] if series.crop is None else [series.crop]
     return store_crops(

@@ -1,6 +1,6 @@
 """What a threshold dialog asks of an image series before storing: its value histogram and a
-preview mesh. Both run in a worker from the series' Part-10 files (bytes pickle at memory
-speed; parsed datasets do not)."""
+preview mesh. Both run in a worker from the series' Part-10 files, passed in a temporary file
+(see :func:`..store.packed_series_files`)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from .context import TaskContext
 
 def series_histogram(series_id: str, bins: int, context: TaskContext) -> ValueHistogram:
     """The histogram of a stored series' values after the modality rescale."""
-    files = store.series_files(series_id)
-    return context.workers.run(histogram_of_files, files, bins, context.settings)
+    with store.packed_series_files(series_id) as files:
+        return context.workers.run(histogram_of_files, files, bins, context.settings)
 
 
 def threshold_preview(
