@@ -166,3 +166,15 @@ def test_bad_histograms(orthanc, ball_series, path, status):
     response = orthanc.get(path.format(series=ball_series))
     assert response.status_code == status, response.text
     assert set(response.json()) == {"Error", "Details"}
+
+
+def test_a_step_coarser_than_the_object_is_422_and_stores_nothing(orthanc, ball_series):
+    before = instance_count(orthanc)
+    # Every 64th voxel of a 60-column grid: only voxel (0, 0, 0), in the air.
+    response = orthanc.post(
+        f"/series/{ball_series}/segmesh/stl", json={"Threshold": -500, "Step": 64}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["Error"] == "Nothing to mesh"
+    assert "Step 64" in response.json()["Details"]
+    assert instance_count(orthanc) == before

@@ -43,9 +43,10 @@ def build_model(
     413 above ``max_triangles``, before it is encoded."""
     meshes = [mesh for crop in crops if (mesh := crop.mesh(geometry, options)) is not None]
     if not meshes:
-        raise UnprocessableError(
-            "Nothing to mesh", f"{label}: no sample inside at {options.sampling.to_json()}"
+        sampling = ", ".join(
+            f"{name} {value}" for name, value in options.sampling.to_json().items()
         )
+        raise UnprocessableError("Nothing to mesh", f"{label}: no sample inside at {sampling}")
     mesh = meshes[0] if len(meshes) == 1 else merge(meshes)
     if mesh.triangle_count > max_triangles:
         raise LimitExceededError(
