@@ -169,6 +169,18 @@ def _request(
             200,
             "application/json",
         ),
+        ("/series/*/segmesh/stl", "GET"): (
+            [ids["Series"]],
+            {"params": {"threshold": "100", "step": "2", "smoothing": "none"}},
+            200,
+            "model/stl",
+        ),
+        ("/series/*/segmesh/histogram", "GET"): (
+            [ids["Series"]],
+            {"params": {"bins": "16"}},
+            200,
+            "application/json",
+        ),
         ("/studies/*/segmesh/nifti-stl", "POST"): (
             [ids["Study"]],
             {
@@ -224,6 +236,7 @@ def test_every_registered_route_needs_credentials(
             walked += 1
     assert walked == sum(len(methods) for _, methods in registered_routes)
     # segments, labelmap, statistics, overlay, volume (grid, labels, image), stl (GET, POST),
-    # model, series stl, nifti-stl, convert, jobs, job (GET, DELETE), status, app.
-    assert len(registered_routes) == 16
-    assert walked == 18
+    # model, series stl (GET, POST), series histogram, nifti-stl, convert, jobs, job (GET,
+    # DELETE), status, app.
+    assert len(registered_routes) == 17
+    assert walked == 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
@@ -10,6 +11,8 @@ import numpy.typing as npt
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.tag import Tag
+from scipy import ndimage
 
 from .dicom.description import SourceDescription
 from .dicom.image_volume import image_volume
@@ -17,13 +20,24 @@ from .dicom.malformed import as_broken_file
 from .dicom.sop_classes import Kind, kind_of
 from .errors import BrokenFileError, LimitExceededError
 from .formats.npy import to_npy
-from .geometry import geometry_from_images
+from .geometry import VolumeGeometry, geometry_from_images
+from .histogram import ValueHistogram, value_histogram
 from .labelmap import LabelMap
+from .mesh import (
+    Mesh,
+    MeshOptions,
+    SegmentCrop,
+    ThresholdOptions,
+    threshold_labelmap,
+)
+from .models import ModelSource
 from .options import LabelMapOptions
 from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
 from .seg import describe_seg, seg_to_labelmap
 from .settings import Settings
 from .statistics import SegmentStatistics, segment_statistics
+
+PIXEL_DATA = Tag(0x7FE0, 0x0010)
 
 
 @as_broken_file
@@ -101,8 +115,79 @@ def image_volume_npy_of_files(image_files: Sequence[bytes]) -> bytes:
     return to_npy(image_volume_of_files(image_files))
 
 
-def _read_image(data: bytes) -> Dataset:
+def histogram_of_files(files: Sequence[bytes], bins: int, settings: Settings) -> ValueHistogram:
+    """:func:`value_histogram` of a series given as its Part-10 files (a worker call; see
+    :func:`threshold_series_of_files` for how they are read)."""
+    headers = [_read_header(file) for file in files]
+    return value_histogram(headers, bins, settings, lambda n: _read_image(files[n]))
+
+
+@dataclass(frozen=True, eq=False)
+class ThresholdedSeries:
+    """A thresholded series, as a worker sends it back: its ``geometry``, the ``crop`` of its
+    segment (None where no voxel is within the bounds), the ``source`` its models cite and its
+    SeriesDescription."""
+
+    geometry: VolumeGeometry
+    crop: SegmentCrop | None
+    source: ModelSource
+    series_description: str
+
+
+def threshold_series_of_files(
+    files: Sequence[bytes], threshold: ThresholdOptions, settings: Settings
+) -> ThresholdedSeries:
+    """A series given as its Part-10 files, thresholded (a worker call).
+
+    Headers first, then each file parsed with its pixels only while its slices are decoded:
+    with ``files`` on disk (:class:`~segmesh.packed_files.PackedFiles`) the worker holds the
+    boolean mask and one image at a time. The crop is a view of the mask's box, not a copy."""
+    headers = [_read_header(file) for file in files]
+    labelmap = threshold_labelmap(headers, threshold, settings, lambda n: _read_image(files[n]))
+    layer = labelmap.layers[0]
+    boxes = ndimage.find_objects(layer)
+    box = boxes[0] if boxes else None
+    crop = None
+    if box is not None:
+        start = (int(box[0].start), int(box[1].start), int(box[2].start))
+        crop = SegmentCrop(labelmap.segments[0], layer[box].view(bool), start)
+    source = ModelSource(
+        study=headers[0],
+        frame_of_reference_uid=labelmap.geometry.frame_of_reference_uid,
+        key=str(headers[0].SeriesInstanceUID),
+        instances=tuple(
+            (str(ds.SeriesInstanceUID), str(ds.SOPClassUID), str(ds.SOPInstanceUID))
+            for ds in headers
+        ),
+    )
+    description = str(headers[0].get("SeriesDescription", "") or "")
+    return ThresholdedSeries(labelmap.geometry, crop, source, description)
+
+
+def threshold_mesh_of_files(
+    files: Sequence[bytes], threshold: ThresholdOptions, options: MeshOptions, settings: Settings
+) -> Mesh | None:
+    """The finished mesh of a thresholded series (a preview: nothing stored); None where no
+    voxel is within the bounds. 413 above MaxTriangles."""
+    series = threshold_series_of_files(files, threshold, settings)
+    mesh = None if series.crop is None else series.crop.mesh(series.geometry, options)
+    if mesh is not None and mesh.triangle_count > settings.max_triangles:
+        raise LimitExceededError(
+            "Model too large",
+            f"{mesh.triangle_count} triangles, above MaxTriangles {settings.max_triangles}",
+        )
+    return mesh
+
+
+def _read_header(data: bytes) -> Dataset:
+    """The attributes before the pixel data, rebuilt element by element: a dataset parsed by
+    pydicom keeps the whole file it was read from."""
+    dataset = _read_image(data, stop_before_pixels=True)
+    return Dataset({tag: element for tag, element in dataset.items() if tag < PIXEL_DATA})
+
+
+def _read_image(data: bytes, stop_before_pixels: bool = False) -> Dataset:
     try:
-        return dcmread(BytesIO(data), force=True)
+        return dcmread(BytesIO(data), stop_before_pixels=stop_before_pixels, force=True)
     except (InvalidDicomError, ValueError, EOFError, OSError) as error:
         raise BrokenFileError("Unreadable DICOM file", f"referenced image: {error}") from error

@@ -1,8 +1,8 @@
 // segmesh's buttons in Orthanc Explorer (added with orthanc.ExtendOrthancExplorer).
 // SEG and RT-STRUCT instance and series pages: "Open in viewer", "Download label map",
 // "Download statistics (CSV)", "Generate 3D models", "Convert to ..." (the kinds it is not);
-// Encapsulated STL: "View 3D model"; an image series that a SEG or RT-STRUCT references:
-// "Show segmentation".
+// Encapsulated STL: "View 3D model"; an image series: "3D model by threshold"
+// (threshold-dialog.js) and, where a SEG or RT-STRUCT references it, "Show segmentation".
 (function () {
   var SOURCE_CLASSES = [
     '1.2.840.10008.5.1.4.1.1.66.4',  // Segmentation Storage
@@ -96,15 +96,19 @@
   }
 
   // A plain dialog (not a jQuery Mobile page, so that it survives page changes' markup).
-  function openModelDialog(instanceId) {
+  function makeDialog() {
     $('#segmesh-dialog').remove();
-    var dialog = $('<div id="segmesh-dialog" role="dialog">').css({
-      position: 'fixed', top: '10%', left: '50%', transform: 'translateX(-50%)', zIndex: 2000,
+    return $('<div id="segmesh-dialog" role="dialog">').css({
+      position: 'fixed', top: '5%', left: '50%', transform: 'translateX(-50%)', zIndex: 2000,
       background: '#fff', color: '#000', padding: '1em 1.5em', borderRadius: '6px',
-      boxShadow: '0 4px 24px rgba(0,0,0,0.4)', minWidth: '320px', maxHeight: '80%',
+      boxShadow: '0 4px 24px rgba(0,0,0,0.4)', minWidth: '320px', maxHeight: '90%',
       overflowY: 'auto', textAlign: 'left', textShadow: 'none',
       fontFamily: 'Helvetica, Arial, sans-serif'
     });
+  }
+
+  function openModelDialog(instanceId) {
+    var dialog = makeDialog();
     dialog.append($('<h3>').text('Generate 3D models'));
     var segments = $('<div id="segmesh-segments">').text('Loading segments…');
     var smoothing = $('<select id="segmesh-smoothing" data-role="none">')
@@ -183,6 +187,17 @@
       } });
   }
 
+  // The dialog's code is loaded on first use: most pages never open it.
+  function openThresholdDialog(seriesId) {
+    var helpers = { dialog: makeDialog, field: field, followJob: followJob };
+    if (window.segmeshThresholdDialog) {
+      window.segmeshThresholdDialog(seriesId, helpers);
+      return;
+    }
+    $.ajax({ url: APP + 'threshold-dialog.js', dataType: 'script', cache: false,
+             success: function () { window.segmeshThresholdDialog(seriesId, helpers); } });
+  }
+
   // "Show segmentation" for each SEG or RT-STRUCT of the study that references this series.
   function segmentationButtons(list, seriesId, studyId) {
     $.getJSON('../studies/' + studyId + '/series', function (allSeries) {
@@ -230,6 +245,8 @@
         if ($.inArray(sopClassUid, SOURCE_CLASSES) >= 0) {
           sourceButtons(list, first, sopClassUid);
         } else if (sopClassUid !== STL_CLASS) {
+          addButton(list, 'segmesh-threshold-model', '3D model by threshold', 'gear', null,
+                    function () { openThresholdDialog(seriesId); });
           segmentationButtons(list, seriesId, series.ParentStudy);
         }
       });

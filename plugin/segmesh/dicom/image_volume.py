@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,11 +44,20 @@ def _pixel_array(dataset: Dataset) -> npt.NDArray[Any]:
         raise UnsupportedError("Cannot decode the image pixels", str(error)) from error
 
 
-@as_broken_file
-def image_volume(images: Sequence[Dataset], geometry: VolumeGeometry) -> npt.NDArray[Any]:
-    """(slices, rows, columns) pixel values of ``images`` on ``geometry`` with the modality
-    rescale applied: int16 (or int32) where slopes and intercepts are whole numbers, as for CT
-    in Hounsfield units, else float32. 422 where the images are not on ``geometry``."""
+def rescaled_slices(
+    images: Sequence[Dataset],
+    geometry: VolumeGeometry,
+    with_pixels: Callable[[int], Dataset] | None = None,
+) -> tuple[bool, Iterator[npt.NDArray[Any]]]:
+    """Whether every rescale is in whole numbers, and each slice k of ``geometry`` in order:
+    (rows, columns) values after the modality rescale, int64 where whole, else float32. One
+    slice at a time, so that a caller may reduce them without holding the volume. 422 where
+    the images are not on ``geometry``.
+
+    ``with_pixels(n)``, where given, reads image n with its pixels when its slices are
+    decoded, so that ``images`` may be headers only and no more than one image's pixels are
+    held at a time."""
+    read = with_pixels or images.__getitem__
     image_geometry, sources = geometry_from_images(images)
     if image_geometry.shape != geometry.shape or not np.allclose(
         image_geometry.affine, geometry.affine, atol=1e-3
@@ -58,24 +67,38 @@ def image_volume(images: Sequence[Dataset], geometry: VolumeGeometry) -> npt.NDA
         )
     rescales = [_rescale(images[dataset], frame) for dataset, frame in sources]
     whole = all(slope.is_integer() and intercept.is_integer() for slope, intercept in rescales)
+
+    def slices() -> Iterator[npt.NDArray[Any]]:
+        multi_frame: dict[int, npt.NDArray[Any]] = {}  # decoded once, used for many slices
+        for (dataset, frame), (slope, intercept) in zip(sources, rescales, strict=True):
+            pixels = multi_frame.get(dataset)
+            if pixels is None:
+                pixels = _pixel_array(read(dataset))
+                if pixels.ndim == 3:
+                    multi_frame[dataset] = pixels
+            plane = pixels[frame] if pixels.ndim == 3 else pixels
+            if not whole:
+                yield plane * np.float32(slope) + np.float32(intercept)
+                continue
+            values = plane.astype(np.int64)
+            if slope != 1:
+                values *= int(slope)
+            values += int(intercept)
+            yield values
+
+    return whole, slices()
+
+
+@as_broken_file
+def image_volume(images: Sequence[Dataset], geometry: VolumeGeometry) -> npt.NDArray[Any]:
+    """(slices, rows, columns) pixel values of ``images`` on ``geometry`` with the modality
+    rescale applied: int16 (or int32) where slopes and intercepts are whole numbers, as for CT
+    in Hounsfield units, else float32. 422 where the images are not on ``geometry``."""
+    whole, slices = rescaled_slices(images, geometry)
     # Slice by slice into int16 while every slice fits (CT in HU does): no whole-volume int32
     # or float64 temporary, no final cast. A slice that does not fit widens the volume once.
     volume = np.empty(geometry.shape, dtype=np.int16 if whole else np.float32)
-    multi_frame: dict[int, npt.NDArray[Any]] = {}  # decoded once, used for many slices
-    for k, ((dataset, frame), (slope, intercept)) in enumerate(zip(sources, rescales, strict=True)):
-        pixels = multi_frame.get(dataset)
-        if pixels is None:
-            pixels = _pixel_array(images[dataset])
-            if pixels.ndim == 3:
-                multi_frame[dataset] = pixels
-        plane = pixels[frame] if pixels.ndim == 3 else pixels
-        if not whole:
-            volume[k] = plane * np.float32(slope) + np.float32(intercept)
-            continue
-        values = plane.astype(np.int64)
-        if slope != 1:
-            values *= int(slope)
-        values += int(intercept)
+    for k, values in enumerate(slices):
         if (
             volume.dtype == np.int16
             and values.size

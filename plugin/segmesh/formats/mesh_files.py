@@ -19,6 +19,7 @@ STL_TRIANGLE = np.dtype(
     [("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attributes", "<u2")]
 )
 STL_HEADER_BYTES = 80
+STL_CHUNK = 1 << 18  # triangles written at a time
 
 
 class MeshFormat(StrEnum):
@@ -51,12 +52,22 @@ class MeshFormat(StrEnum):
 
 
 def binary_stl(mesh: Mesh, header: str = "segmesh") -> bytes:
-    """The mesh as a binary STL: 80-byte header, triangle count, 50 bytes per triangle."""
-    triangles = np.zeros(mesh.triangle_count, dtype=STL_TRIANGLE)
-    triangles["normal"] = mesh.face_normals
-    triangles["vertices"] = mesh.vertices[mesh.faces]
+    """The mesh as a binary STL: 80-byte header, triangle count, 50 bytes per triangle.
+
+    Written in place into one buffer, chunk of triangles by chunk: the (M, 3, 3) float64
+    corners and normals of a large model at once would take several times the file's size."""
+    count = mesh.triangle_count
+    buffer = bytearray(STL_HEADER_BYTES + 4 + count * STL_TRIANGLE.itemsize)
     head = header.encode("ascii", "replace")[:STL_HEADER_BYTES].ljust(STL_HEADER_BYTES, b" ")
-    return head + np.uint32(mesh.triangle_count).astype("<u4").tobytes() + triangles.tobytes()
+    buffer[:STL_HEADER_BYTES] = head
+    buffer[STL_HEADER_BYTES : STL_HEADER_BYTES + 4] = np.uint32(count).astype("<u4").tobytes()
+    triangles = np.frombuffer(buffer, STL_TRIANGLE, count, STL_HEADER_BYTES + 4)
+    for start in range(0, count, STL_CHUNK):
+        part = Mesh(mesh.vertices, mesh.faces[start : start + STL_CHUNK])
+        written = triangles[start : start + STL_CHUNK]
+        written["normal"] = part.face_normals
+        written["vertices"] = mesh.vertices[part.faces]
+    return bytes(buffer)
 
 
 def read_binary_stl(data: bytes) -> Mesh:

@@ -2,6 +2,7 @@
 
 - :mod:`.base`: :class:`Mesh` (vertices, faces, volume, centroid) and :func:`merge`;
 - :mod:`.options`: :class:`MeshOptions` and :class:`Smoothing`, parsed from a request;
+- :mod:`.sampling`: :class:`Sampling`, every n-th voxel or blocks of a voxel size (previews);
 - :mod:`.surfaces`: marching cubes per segment on its bounding box (:func:`segment_meshes`);
 - :mod:`.surface_measures`: that surface's volume and area without the mesh
   (:func:`surface_volume_and_area`);
@@ -12,6 +13,7 @@
 from .base import Mesh, merge
 from .decimation import decimate
 from .options import MAX_ITERATIONS, MeshOptions, Smoothing
+from .sampling import Sampling
 from .smoothing import smooth
 from .surface_measures import surface_volume_and_area
 from .surfaces import SegmentCrop, build, segment_crops, segment_meshes, surface
@@ -21,6 +23,7 @@ __all__ = [
     "MAX_ITERATIONS",
     "Mesh",
     "MeshOptions",
+    "Sampling",
     "SegmentCrop",
     "Smoothing",
     "ThresholdOptions",

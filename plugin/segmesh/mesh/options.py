@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from ..errors import BadRequestError
 from ..options import parse_number
+from .sampling import Sampling
 
 MAX_ITERATIONS = 500
 
@@ -23,17 +24,20 @@ class Smoothing(StrEnum):
 
 @dataclass(frozen=True)
 class MeshOptions:
-    """How meshes are built: ``decimate`` is the fraction of triangles removed, in [0, 1)."""
+    """How meshes are built: ``decimate`` is the fraction of triangles removed, in [0, 1);
+    ``sampling`` the voxels marching cubes sees (every one by default)."""
 
     smoothing: Smoothing = Smoothing.TAUBIN
     iterations: int = 20
     decimate: float = 0.0
+    sampling: Sampling = field(default_factory=Sampling)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> MeshOptions:
-        """Parse ``Smoothing``, ``Iterations``, ``Decimate`` (request body or query, any case)."""
+        """Parse ``Smoothing``, ``Iterations``, ``Decimate``, ``Step`` or ``VoxelSize``
+        (request body or query, any case)."""
         lowered = {str(key).lower(): value for key, value in values.items()}
-        options = cls()
+        options = cls(sampling=Sampling.from_values(lowered))
         if lowered.get("smoothing") is not None:
             try:
                 options = replace(options, smoothing=Smoothing(str(lowered["smoothing"]).lower()))
@@ -61,4 +65,5 @@ class MeshOptions:
             "Smoothing": self.smoothing.value,
             "Iterations": self.iterations,
             "Decimate": self.decimate,
+            **self.sampling.to_json(),
         }

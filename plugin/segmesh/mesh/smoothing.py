@@ -22,13 +22,22 @@ LAPLACIAN_LAMBDA = 0.5
 
 
 def _neighbour_average(mesh: Mesh) -> sparse.csr_matrix:
-    """(N, N) row-normalised adjacency: (matrix @ vertices) is each vertex's neighbour mean."""
-    edges = np.concatenate([mesh.faces[:, [0, 1]], mesh.faces[:, [1, 2]], mesh.faces[:, [2, 0]]])
-    edges = np.concatenate([edges, edges[:, ::-1]])
+    """(N, N) row-normalised adjacency: (matrix @ vertices) is each vertex's neighbour mean.
+
+    Edges in both directions as int32 indices and float32 ones where they fit: for a model of
+    millions of triangles the (6 M,) edge arrays are the largest of the whole meshing."""
     n = len(mesh.vertices)
-    adjacency = sparse.csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
-    # Each interior edge appears twice (once per face): binarise before normalising.
-    adjacency.data[:] = 1.0
+    faces = mesh.faces.astype(np.int32) if n < 2**31 else mesh.faces
+    first, second, third = faces[:, 0], faces[:, 1], faces[:, 2]
+    rows = np.concatenate([first, second, third, second, third, first])
+    columns = np.concatenate([second, third, first, first, second, third])
+    del faces
+    ones = np.ones(len(rows), dtype=np.float32)
+    adjacency = sparse.csr_matrix((ones, (rows, columns)), shape=(n, n))
+    del rows, columns, ones
+    # Each interior edge appears twice (once per face): binarise, in float64, before
+    # normalising.
+    adjacency.data = np.ones(len(adjacency.data))
     degree = np.asarray(adjacency.sum(axis=1)).ravel()
     return sparse.diags(1.0 / np.maximum(degree, 1.0)) @ adjacency
 

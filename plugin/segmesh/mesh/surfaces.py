@@ -21,7 +21,10 @@ from ..labelmap import BoolArray, LabelMap, Segment, select_segments
 from .base import Mesh
 from .decimation import decimate
 from .options import MeshOptions
+from .sampling import Sampling
 from .smoothing import smooth
+
+FULL_GRID = Sampling()
 
 
 def surface(
@@ -29,18 +32,23 @@ def surface(
     geometry: VolumeGeometry,
     origin: tuple[int, int, int] = (0, 0, 0),
     keep_degenerate: bool = False,
+    sampling: Sampling = FULL_GRID,
 ) -> Mesh | None:
     """Marching cubes of a boolean ``mask`` (slices, rows, columns) whose voxel [0, 0, 0] is
-    voxel ``origin`` (k, j, i) of ``geometry``; None where the mask is empty.
+    voxel ``origin`` (k, j, i) of ``geometry``, on the samples of ``sampling``; None where the
+    mask (or its samples) is empty.
 
     ``keep_degenerate`` keeps zero-area triangles: they add nothing to volume and area, and
     removing them takes half again as long as marching cubes itself, so figures keep them;
     stored models do not."""
     if not mask.any():
         return None
-    padded = np.pad(mask, 1).astype(np.float32)
+    factors = sampling.factors(geometry)
+    padded, first = sampling.padded_samples(mask, factors)
+    if padded.max() <= 0.5:
+        return None
     kji, faces, _, _ = marching_cubes(padded, level=0.5, allow_degenerate=keep_degenerate)
-    kji += np.asarray(origin, dtype=np.float64) - 1.0
+    kji = (kji - 1.0) * np.asarray(factors, dtype=np.float64) + first + np.asarray(origin)
     vertices = geometry.index_to_lps(kji[:, ::-1])
     mesh = Mesh(vertices, faces.astype(np.int64))
     # (k, j, i) -> (i, j, k) and the affine's handedness may each mirror the winding: fix it
@@ -56,7 +64,9 @@ def build(mask: BoolArray, geometry: VolumeGeometry, options: MeshOptions) -> Me
     boxes = ndimage.find_objects(mask.astype(np.uint8))
     if not boxes or boxes[0] is None:
         return None
-    return _finish(surface(mask[boxes[0]], geometry, _start(boxes[0])), options)
+    return _finish(
+        surface(mask[boxes[0]], geometry, _start(boxes[0]), sampling=options.sampling), options
+    )
 
 
 def _start(box: tuple[slice, ...]) -> tuple[int, int, int]:
@@ -81,7 +91,9 @@ class SegmentCrop:
 
     def mesh(self, geometry: VolumeGeometry, options: MeshOptions) -> Mesh | None:
         """The finished mesh: marching cubes, smoothing, decimation."""
-        return _finish(surface(self.mask, geometry, self.origin), options)
+        return _finish(
+            surface(self.mask, geometry, self.origin, sampling=options.sampling), options
+        )
 
 
 def segment_crops(

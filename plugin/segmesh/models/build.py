@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..dicom.color import RGB
 from ..dicom.part10 import part10
-from ..errors import LimitExceededError
+from ..errors import LimitExceededError, UnprocessableError
 from ..geometry import VolumeGeometry
 from ..mesh import MeshOptions, SegmentCrop, merge
 from .encapsulated_stl import ModelRequest, encapsulated_stl
@@ -42,6 +42,11 @@ def build_model(
     """The model of the (non-empty) ``crops``: one segment's, or several merged into one;
     413 above ``max_triangles``, before it is encoded."""
     meshes = [mesh for crop in crops if (mesh := crop.mesh(geometry, options)) is not None]
+    if not meshes:
+        sampling = ", ".join(
+            f"{name} {value}" for name, value in options.sampling.to_json().items()
+        )
+        raise UnprocessableError("Nothing to mesh", f"{label}: no sample inside at {sampling}")
     mesh = meshes[0] if len(meshes) == 1 else merge(meshes)
     if mesh.triangle_count > max_triangles:
         raise LimitExceededError(

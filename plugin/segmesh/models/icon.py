@@ -12,9 +12,27 @@ from ..mesh.base import Mesh, triangle_normals
 ICON_SIZE = 64
 
 
+#: Triangles whose sample points are made at a time: the points of a 5-million-triangle model
+#: at once would take about 2 GB.
+CHUNK = 1 << 18
+
 #: Where a mesh's median edge is longer than this many icon pixels, each triangle is sampled at
-#: four points besides its centroid, so that large triangles still cover their pixels.
+#: three points besides its centroid, so that large triangles still cover their pixels.
 LARGE_TRIANGLE_PIXELS = 0.5
+
+
+def _samples(
+    mesh: Mesh, start: int, dense: bool
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(P, 3) sample points of triangles ``start`` to ``start + CHUNK`` (their centroids, and
+    three more each where ``dense``) and (P,) their shades, lit from the viewer."""
+    faces = mesh.faces[start : start + CHUNK]
+    a, b, c = (mesh.vertices[faces[:, n]] for n in range(3))
+    shade = 0.3 + 0.7 * np.clip(-triangle_normals(a, b, c)[:, 1], 0.0, 1.0)
+    samples = [(a + b + c) / 3.0]
+    if dense:
+        samples += [(4.0 * a + b + c) / 6.0, (a + 4.0 * b + c) / 6.0, (a + b + 4.0 * c) / 6.0]
+    return np.concatenate(samples), np.tile(shade, len(samples))
 
 
 def icon_pixels(mesh: Mesh, size: int = ICON_SIZE) -> npt.NDArray[np.uint8]:
@@ -22,28 +40,25 @@ def icon_pixels(mesh: Mesh, size: int = ICON_SIZE) -> npt.NDArray[np.uint8]:
     on the image's left, head up, lit from the viewer.
 
     Points on the triangles go through a depth buffer (the smallest y, the most anterior, wins
-    each pixel): linear in the number of triangles, no sort.
+    each pixel): linear in the number of triangles, no sort, chunk by chunk so that memory does
+    not grow with the model.
     """
-    a, b, c = (mesh.vertices[mesh.faces[:, n]] for n in range(3))
     low, high = mesh.vertices.min(axis=0), mesh.vertices.max(axis=0)
     extent = max(float(high[0] - low[0]), float(high[2] - low[2]), 1e-6)
     scale = (size - 3) / extent
-    shade = 0.3 + 0.7 * np.clip(-triangle_normals(a, b, c)[:, 1], 0.0, 1.0)
-    samples = [(a + b + c) / 3.0]
     # Of every 16th triangle: an estimate is all the choice needs.
-    median_edge = float(np.median(np.linalg.norm((b - a)[::16], axis=1)))
-    if median_edge * scale > LARGE_TRIANGLE_PIXELS:
-        samples += [(4.0 * a + b + c) / 6.0, (a + 4.0 * b + c) / 6.0, (a + b + 4.0 * c) / 6.0]
-    points = np.concatenate(samples)
-    shades = np.tile(shade, len(samples))
-    columns = np.clip(((points[:, 0] - low[0]) * scale + 1).astype(np.intp), 0, size - 1)
-    rows = np.clip(((high[2] - points[:, 2]) * scale + 1).astype(np.intp), 0, size - 1)
-    pixel = rows * size + columns
+    edges = mesh.vertices[mesh.faces[::16, 1]] - mesh.vertices[mesh.faces[::16, 0]]
+    dense = float(np.median(np.linalg.norm(edges, axis=1))) * scale > LARGE_TRIANGLE_PIXELS
     depth = np.full(size * size, np.inf)
-    np.minimum.at(depth, pixel, points[:, 1])
-    front = points[:, 1] <= depth[pixel]
     flat = np.zeros(size * size)
-    flat[pixel[front]] = shades[front]
+    for start in range(0, len(mesh.faces), CHUNK):
+        points, shades = _samples(mesh, start, dense)
+        columns = np.clip(((points[:, 0] - low[0]) * scale + 1).astype(np.intp), 0, size - 1)
+        rows = np.clip(((high[2] - points[:, 2]) * scale + 1).astype(np.intp), 0, size - 1)
+        pixel = rows * size + columns
+        np.minimum.at(depth, pixel, points[:, 1])
+        front = points[:, 1] <= depth[pixel]
+        flat[pixel[front]] = shades[front]
     image = flat.reshape(size, size)
     covered = image > 0
     # Pixels no point reached inside the silhouette take a neighbour's shade.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from io import BytesIO
 from typing import Any
 
@@ -12,6 +15,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from ..errors import BrokenFileError, NotFoundError
+from ..packed_files import PackedFiles
 from .http import ORTHANC_UNKNOWN_RESOURCE
 
 #: Orthanc's error code for a file missing from the storage area: an instance deleted between
@@ -132,3 +136,18 @@ def store_file(data: bytes) -> dict[str, Any]:
 def series_files(series_id: str) -> list[bytes]:
     """The Part-10 files of every instance of a series, unparsed: what a worker parses."""
     return [instance_file(identifier) for identifier in series_instance_ids(series_id)]
+
+
+@contextmanager
+def packed_series_files(series_id: str) -> Iterator[PackedFiles]:
+    """The Part-10 files of a series written one after another into a temporary file (one
+    held at a time), removed on leaving: what a worker reads a large series from."""
+    identifiers = series_instance_ids(series_id)
+    with tempfile.NamedTemporaryFile(prefix="segmesh-series-", suffix=".dcm-pack") as handle:
+        spans = []
+        for identifier in identifiers:
+            data = instance_file(identifier)
+            spans.append((handle.tell(), len(data)))
+            handle.write(data)
+        handle.flush()
+        yield PackedFiles(handle.name, tuple(spans))

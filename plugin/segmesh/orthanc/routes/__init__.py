@@ -10,6 +10,8 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
   ``volume/image.npy``: what the viewer's planes are drawn from;
 - :mod:`.models`: ``/instances/{id}/segmesh/stl`` and ``model``, ``/series/{id}/segmesh/stl``,
   ``/studies/{id}/segmesh/nifti-stl``;
+- :mod:`.thresholds`: ``GET /series/{id}/segmesh/histogram`` and the preview of ``GET
+  /series/{id}/segmesh/stl``;
 - :mod:`.convert`: ``POST /instances/{id}/segmesh/convert`` (to SEG, LABELMAP, RTSTRUCT);
 - :mod:`.jobs`: ``GET /segmesh/jobs``, ``GET|DELETE /segmesh/jobs/{id}``;
 - :mod:`.status`: ``GET /instances/{id}/segmesh/status``: what was generated from it;
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from ..jobs import JobRunner
 from ..tasks.context import TaskContext
-from . import app, convert, jobs, models, segments, status
+from . import app, convert, jobs, models, segments, status, thresholds
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
 from .statistics import StatisticsRoute
@@ -36,6 +38,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
     OverlayRoute(context).register()
     VolumeRoute(context).register()
     models.register(context, runner)
+    thresholds.register(context)
     convert.register(context, runner)
     jobs.register(runner)
     status.register(runner, context.cache)

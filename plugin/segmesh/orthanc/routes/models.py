@@ -24,6 +24,7 @@ from ..tasks.context import TaskContext
 from ..tasks.labelmaps import load_labelmap
 from ..tasks.storing import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from .storing import storing_route
+from .thresholds import preview_route
 
 
 def register(context: TaskContext, runner: JobRunner) -> None:
@@ -77,7 +78,15 @@ def register(context: TaskContext, runner: JobRunner) -> None:
 
     register_route(f"{INSTANCE_ROUTE}/stl", ("GET", "POST"), instance_stl)
     register_route(f"{INSTANCE_ROUTE}/model", ("GET",), get_model)
-    register_route(f"{SERIES_ROUTE}/stl", ("POST",), storing_route(SERIES_MODEL, context, runner))
+    post_series_stl = storing_route(SERIES_MODEL, context, runner)
+    get_series_stl = preview_route(context)
+
+    def series_stl(request: Request) -> Answer:
+        if request.method == "POST":
+            return post_series_stl(request)
+        return get_series_stl(request)
+
+    register_route(f"{SERIES_ROUTE}/stl", ("GET", "POST"), series_stl)
     register_route(
         f"{STUDY_ROUTE}/nifti-stl", ("POST",), storing_route(NIFTI_MODELS, context, runner)
     )

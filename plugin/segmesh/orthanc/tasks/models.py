@@ -19,10 +19,12 @@ from ...dicom.color import RGB
 from ...dicom.tags import apply_tags
 from ...errors import BadRequestError, UnprocessableError
 from ...formats import nifti_labelmap
+from ...geometry import VolumeGeometry
 from ...labelmap import LabelMap
-from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops, threshold_labelmap
+from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops
 from ...models import BuiltModel, ModelRequest, ModelSource, build_model, model_label
 from ...options import LabelMapOptions, parse_segment_list
+from ...sources import threshold_series_of_files
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -75,7 +77,40 @@ def store_models(
     outputs: SourceOutputs,
     extra_parameters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Mesh the segments, store one instance per segment (or one merged), answer the ids.
+    """Mesh the segments, store one instance per segment (or one merged), answer the ids
+    (see :func:`store_crops`)."""
+    crops: list[SegmentCrop] = []
+    skipped: list[dict[str, Any]] = []
+    for segment, crop in segment_crops(labelmap, options.segments):
+        if crop is None:
+            skipped.append({"Segment": segment.number, "Label": segment.label, "Reason": "empty"})
+        else:
+            crops.append(crop)
+    return store_crops(
+        crops,
+        skipped,
+        labelmap.geometry,
+        source,
+        options,
+        series_description,
+        context,
+        outputs,
+        extra_parameters,
+    )
+
+
+def store_crops(
+    crops: Sequence[SegmentCrop],
+    skipped: list[dict[str, Any]],
+    geometry: VolumeGeometry,
+    source: ModelSource,
+    options: StoreOptions,
+    series_description: str,
+    context: TaskContext,
+    outputs: SourceOutputs,
+    extra_parameters: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Store the models of the segments' ``crops`` on ``geometry``; ``skipped`` those left out.
 
     Each model is meshed and encoded in a worker from its segment's crop, progress reported and
     cancellation checked as each comes back; the files are stored once all are built, so that a
@@ -84,13 +119,6 @@ def store_models(
     """
     parameters = {**options.parameters(), **(extra_parameters or {})}
     request = ModelRequest(source, parameters, series_description, options.tags)
-    crops: list[SegmentCrop] = []
-    skipped: list[dict[str, Any]] = []
-    for segment, crop in segment_crops(labelmap, options.segments):
-        if crop is None:
-            skipped.append({"Segment": segment.number, "Label": segment.label, "Reason": "empty"})
-        else:
-            crops.append(crop)
     if not crops:
         raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
     plans = _plans(crops, options.merge)
@@ -98,7 +126,7 @@ def store_models(
     calls = [
         (
             plan.crops,
-            labelmap.geometry,
+            geometry,
             options.mesh,
             request,
             plan.key,
@@ -223,22 +251,25 @@ def store_source_models(
 def store_series_model(
     series_id: str, threshold: ThresholdOptions, options: StoreOptions, context: TaskContext
 ) -> dict[str, Any]:
-    """The model of a thresholded image series (HU for CT)."""
-    images = store.read_series(series_id)
-    labelmap = threshold_labelmap(images, threshold, context.settings)
-    source = ModelSource(
-        study=images[0],
-        frame_of_reference_uid=labelmap.geometry.frame_of_reference_uid,
-        key=str(images[0].SeriesInstanceUID),
-        instances=tuple(
-            (str(ds.SeriesInstanceUID), str(ds.SOPClassUID), str(ds.SOPInstanceUID))
-            for ds in images
-        ),
-    )
-    description = f"Model of {images[0].get('SeriesDescription') or 'series'}"
-    outputs = SourceOutputs([("series", series_id)])
-    return store_models(
-        labelmap, source, options, description, context, outputs, threshold.to_json()
+    """The model of a thresholded image series (HU for CT).
+
+    The series' files go to a worker through a temporary file, and it thresholds them slice
+    by slice and sends back the mask's bounding box and the source's attributes: neither
+    process holds the whole series, and the Orthanc process never parses it."""
+    with store.packed_series_files(series_id) as files:
+        series = context.workers.run(threshold_series_of_files, files, threshold, context.settings)
+    description = f"Model of {series.series_description or 'series'}"
+    crops = [] if series.crop is None else [series.crop]
+    return store_crops(
+        crops,
+        [],
+        series.geometry,
+        series.source,
+        options,
+        description,
+        context,
+        SourceOutputs([("series", series_id)]),
+        threshold.to_json(),
     )
 
 

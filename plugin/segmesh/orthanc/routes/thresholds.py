@@ -1,0 +1,46 @@
+"""Routes of a threshold dialog on an image series: ``GET /series/{id}/segmesh/histogram``
+(its values after the modality rescale) and the preview answered by ``GET
+/series/{id}/segmesh/stl`` (registered with its POST in :mod:`.models`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ...formats import MeshFormat, export_mesh
+from ...histogram import parse_bins
+from ...mesh import MeshOptions, ThresholdOptions
+from ..http import SERIES_ROUTE, Answer, Request, register_route
+from ..tasks.context import TaskContext
+from ..tasks.thresholds import series_histogram, threshold_preview
+
+
+def preview_route(context: TaskContext) -> Callable[[Request], Answer]:
+    """``?threshold=&upper=&keep-largest=&step=|voxelsize=&smoothing=&iterations=&decimate=
+    &format=stl|glb|...``: the mesh file, nothing stored."""
+
+    def preview(request: Request) -> Answer:
+        query = request.query
+        mesh_format = MeshFormat.parse(query.get("format", "stl"))
+        threshold = ThresholdOptions.from_query(query)
+        options = MeshOptions.from_values(query)
+        mesh = threshold_preview(request.groups[0], threshold, options, context)
+        return Answer(
+            export_mesh(mesh, mesh_format),
+            mesh_format.mime_type,
+            {
+                "Content-Disposition": f'attachment; filename="preview.{mesh_format.value}"',
+                "X-Segmesh-Triangles": str(mesh.triangle_count),
+            },
+        )
+
+    return preview
+
+
+def register(context: TaskContext) -> None:
+    """Register the histogram route, bound to ``context``."""
+
+    def histogram(request: Request) -> Answer:
+        bins = parse_bins(request.query.get("bins"))
+        return Answer.json(series_histogram(request.groups[0], bins, context).to_json())
+
+    register_route(f"{SERIES_ROUTE}/histogram", ("GET",), histogram)
