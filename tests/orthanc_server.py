@@ -86,13 +86,18 @@ class OrthancServer:
         raise RuntimeError(f"Orthanc did not start within {timeout} s:\n{self.log()}")
 
     def stop(self) -> None:
+        """Orthanc's own stop (SIGTERM); fails where it hangs or does not exit cleanly (a crash
+        while the plugin is finalized is a crash too)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=30)
+                code = self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+                raise AssertionError(f"Orthanc did not stop within 30 s:\n{self.log()[-3000:]}")
+            if code != 0:
+                raise AssertionError(f"Orthanc stopped with {code}:\n{self.log()[-3000:]}")
 
     def kill(self) -> None:
         """SIGKILL to Orthanc itself (not its children), as a crash or the OOM killer would."""

@@ -63,8 +63,6 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancSer
     yield server
     server.stop()
     assert "Traceback" not in server.log()
-    # Not killed after the wait: the pool broken by the killed worker let Orthanc stop.
-    assert "Orthanc has stopped" in server.log()
 
 
 def test_a_job_reports_its_states_progress_and_result(

@@ -162,6 +162,14 @@ class RouteCallback:
             send_status(output, answer.status, answer.body)
 
 
+#: Every callback registered with Orthanc, kept alive here: orthanc-python 5.0 drops its own
+#: reference when Orthanc stops without holding the GIL, which crashes Orthanc (SIGSEGV or a
+#: fatal Python error) where that reference was the last one.
+_REGISTERED: list[RouteCallback] = []
+
+
 def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> None:
     """Register ``handler`` for ``pattern``: parses the request, answers or maps errors."""
-    orthanc.RegisterRestCallback(pattern, RouteCallback(pattern, methods, handler))
+    callback = RouteCallback(pattern, methods, handler)
+    _REGISTERED.append(callback)
+    orthanc.RegisterRestCallback(pattern, callback)
