@@ -136,8 +136,9 @@ Request = tuple[str, str, Callable[[bytes], str]]
 
 def warm_up_seconds(load_seconds: float) -> float:
     """How long the mix runs before the load is measured: long enough for every source to be
-    cached and every worker process to have done each kind of work (10 s at least)."""
-    return max(10.0, load_seconds / 4)
+    cached and every worker process to have done each kind of work, and Orthanc's own memory
+    to have settled (20 s at least: after 10 s it still grew by about 15 %)."""
+    return max(20.0, load_seconds / 4)
 
 
 class MixedLoad:
