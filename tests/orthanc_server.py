@@ -92,10 +92,11 @@ class OrthancServer:
             self.process.terminate()
             try:
                 code = self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as error:
                 self.process.kill()
                 self.process.wait()
-                raise AssertionError(f"Orthanc did not stop within 30 s:\n{self.log()[-3000:]}")
+                tail = self.log()[-3000:]
+                raise AssertionError(f"Orthanc did not stop within 30 s:\n{tail}") from error
             if code != 0:
                 raise AssertionError(f"Orthanc stopped with {code}:\n{self.log()[-3000:]}")
 
