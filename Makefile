@@ -17,7 +17,7 @@ run-cluster: venv app
 
 test: test-system-deps test-venv app lint typecheck pytest
 
-test-compat:
+test-compat: app
 	scripts/test-compat.sh $(PYTEST_ARGS)
 
 system-deps:
