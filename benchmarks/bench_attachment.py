@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT / "plugin"))
 
 from tests.orthanc_server import OrthancServer  # noqa: E402
 
+from segmesh.formats.labelmap_file import read_labelmap_file, write_labelmap_file  # noqa: E402
 from segmesh.geometry import image_planes  # noqa: E402
-from segmesh.labelmap_file import read_labelmap_file, write_labelmap_file  # noqa: E402
 from segmesh.options import LabelMapOptions  # noqa: E402
 from segmesh.seg.reader import seg_to_labelmap  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from segmesh.demo import DemoStudy
-from segmesh.labelmap_file import MAGIC, read_header
+from segmesh.formats.labelmap_file import MAGIC, read_header
 from tests import builders
 from tests.conftest import encode
 from tests.orthanc_server import OrthancServer

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from segmesh.histogram import value_histogram
 from segmesh.mesh import ThresholdOptions, threshold_labelmap
 from segmesh.mesh.threshold import keep_largest
 from segmesh.settings import Settings
 from segmesh.sources import _read_header, _read_image
+from segmesh.statistics.histogram import value_histogram
 from tests.conftest import encode
 from tests.test_sampling import ball_ct
 

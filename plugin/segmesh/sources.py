@@ -21,7 +21,6 @@ from .dicom.sop_classes import Kind, kind_of
 from .errors import BrokenFileError, LimitExceededError
 from .formats.npy import to_npy
 from .geometry import VolumeGeometry, geometry_from_images
-from .histogram import ValueHistogram, value_histogram
 from .labelmap import LabelMap
 from .mesh import (
     Mesh,
@@ -36,6 +35,7 @@ from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
 from .seg import describe_seg, seg_to_labelmap
 from .settings import Settings
 from .statistics import SegmentStatistics, segment_statistics
+from .statistics.histogram import ValueHistogram, value_histogram
 
 PIXEL_DATA = Tag(0x7FE0, 0x0010)
 

@@ -4,6 +4,7 @@
 - :mod:`.nifti`, :mod:`.nrrd`, :mod:`.npz`, :mod:`.hdf5`: one module per label-map format;
   :func:`nifti_labelmap` reads a NIfTI label map;
 - :mod:`.npy`: one array as .npy (the viewer's volumes);
+- :mod:`.labelmap_file`: segmesh's own label-map file (what the label-map attachment holds);
 - :mod:`.mesh_files`: binary STL, OBJ, PLY and GLB of a mesh (:class:`MeshFormat`).
 """
 

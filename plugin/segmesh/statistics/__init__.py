@@ -1,7 +1,8 @@
 """Per-segment statistics of a label map (volumes, surface, position, size, image values).
 
 - :mod:`.measures`: :func:`segment_statistics` and its :class:`SegmentStatistics`;
-- :mod:`.rendering`: :func:`statistics_json` and :func:`statistics_csv` (the route's formats).
+- :mod:`.rendering`: :func:`statistics_json` and :func:`statistics_csv` (the route's formats);
+- :mod:`.histogram`: the histogram of an image series' values (the threshold dialog's).
 """
 
 from .measures import PERCENTILES, ImageFigures, SegmentStatistics, segment_statistics

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...formats import MeshFormat, export_mesh
-from ...histogram import parse_bins
 from ...mesh import MeshOptions, ThresholdOptions
+from ...statistics.histogram import parse_bins
 from ..http import SERIES_ROUTE, Answer, Request, register_route
 from ..tasks.context import TaskContext
 from ..tasks.thresholds import series_histogram, threshold_preview

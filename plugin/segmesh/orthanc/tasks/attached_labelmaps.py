@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...labelmap_file import write_labelmap_file
+from ...formats.labelmap_file import write_labelmap_file
 from ...options import LabelMapOptions
 from . import labelmap_attachment
 from .context import TaskContext

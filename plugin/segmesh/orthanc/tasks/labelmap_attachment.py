@@ -16,9 +16,9 @@ from typing import Any
 
 import orthanc
 
+from ...formats.labelmap_file import UnusableLabelMapFileError, read_header, read_labelmap_file
 from ...geometry import Plane
 from ...labelmap import LabelMap, check_voxel_limit
-from ...labelmap_file import UnusableLabelMapFileError, read_header, read_labelmap_file
 from ...settings import Settings
 from ..http import ORTHANC_UNKNOWN_RESOURCE
 from ..revisions import ATTEMPTS, ConflictError, RevisionedMetadata

@@ -5,9 +5,9 @@ preview mesh. Both run in a worker from the series' Part-10 files, passed in a t
 from __future__ import annotations
 
 from ...errors import UnprocessableError
-from ...histogram import ValueHistogram
 from ...mesh import Mesh, MeshOptions, ThresholdOptions
 from ...sources import histogram_of_files, threshold_mesh_of_files
+from ...statistics.histogram import ValueHistogram
 from .. import store
 from .context import TaskContext
 

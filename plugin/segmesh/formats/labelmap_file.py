@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .geometry import Plane, VolumeGeometry
-from .labelmap import LabelMap, Segment
+from ..geometry import Plane, VolumeGeometry
+from ..labelmap import LabelMap, Segment
 
 MAGIC = b"segmesh-labelmap"
 #: Changes whenever the layout does; part of what a reader checks.
