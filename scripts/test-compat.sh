@@ -15,10 +15,20 @@ release=$(basename "$root")
 target="$root/srv/segmesh"
 mkdir -p "$target"
 find "$target" -mindepth 1 -maxdepth 1 ! -name .venv -exec rm -rf {} +
-tar -C "$project" -cf - \
+# CI runs make test beside this: its caches and __pycache__ folders change while the tree is
+# read, which tar reports with status 1 ("file changed as we read it"); the sources do not.
+set +e +o pipefail
+tar -C "$project" -cf - --warning=no-file-changed \
     --exclude=./.venv --exclude=./.git --exclude=./.pytest_cache --exclude=./.mypy_cache \
-    --exclude=./.ruff_cache --exclude=./.orthanc-storage --exclude=./test-artifacts . \
+    --exclude=./.ruff_cache --exclude=./.orthanc-storage --exclude=./test-artifacts \
+    --exclude=__pycache__ . \
     | tar -C "$target" -xf -
+copied=("${PIPESTATUS[@]}")
+set -e -o pipefail
+if ((copied[0] > 1 || copied[1] != 0)); then
+    echo "compat: copying the tree failed (tar ${copied[*]})" >&2
+    exit 1
+fi
 
 binds=()
 shared="$project/../shared"
