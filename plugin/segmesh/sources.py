@@ -11,12 +11,12 @@ import numpy.typing as npt
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.tag import Tag
 from scipy import ndimage
 
 from .dicom.description import SourceDescription
 from .dicom.image_volume import image_volume
 from .dicom.malformed import as_broken_file
+from .dicom.part10 import header_only
 from .dicom.sop_classes import Kind, kind_of
 from .errors import BrokenFileError, LimitExceededError
 from .formats.npy import to_npy
@@ -36,8 +36,6 @@ from .seg import describe_seg, seg_to_labelmap
 from .settings import Settings
 from .statistics import SegmentStatistics, segment_statistics
 from .statistics.histogram import ValueHistogram, value_histogram
-
-PIXEL_DATA = Tag(0x7FE0, 0x0010)
 
 
 @as_broken_file
@@ -180,10 +178,8 @@ def threshold_mesh_of_files(
 
 
 def _read_header(data: bytes) -> Dataset:
-    """The attributes before the pixel data, rebuilt element by element: a dataset parsed by
-    pydicom keeps the whole file it was read from."""
-    dataset = _read_image(data, stop_before_pixels=True)
-    return Dataset({tag: element for tag, element in dataset.items() if tag < PIXEL_DATA})
+    """The attributes before the pixel data (:func:`header_only`)."""
+    return header_only(_read_image(data, stop_before_pixels=True))
 
 
 def _read_image(data: bytes, stop_before_pixels: bool = False) -> Dataset:

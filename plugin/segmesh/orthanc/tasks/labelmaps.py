@@ -15,6 +15,7 @@ from pydicom.dataset import Dataset
 
 from ... import __version__
 from ...dicom.description import SourceDescription
+from ...dicom.part10 import header_only
 from ...errors import NotFoundError, UnprocessableError
 from ...geometry import Plane, image_planes
 from ...labelmap import LabelMap
@@ -23,9 +24,6 @@ from ...sources import describe, labelmap_of_file
 from .. import store
 from . import labelmap_attachment
 from .context import TaskContext
-
-#: (7FE0,0010) Pixel Data: elements from here on are pixels, not header.
-PIXEL_DATA = 0x7FE00010
 
 
 class Origin(StrEnum):
@@ -74,15 +72,9 @@ def referenced_series_id(description: SourceDescription) -> str | None:
 
 
 def headers(images: Sequence[Dataset]) -> list[Dataset]:
-    """``images`` without their pixel data: what a conversion needs, small to send to a worker.
-
-    Rebuilt element by element because a dataset parsed by pydicom 3, even without its pixels,
-    pickles with the whole file it was read from (30 CT slices of 512 x 512: 15.9 MB, against
-    0.07 MB rebuilt).
-    """
-    return [
-        Dataset({tag: element for tag, element in ds.items() if tag < PIXEL_DATA}) for ds in images
-    ]
+    """``images`` without their pixel data (:func:`header_only`): what a conversion needs,
+    small to send to a worker."""
+    return [header_only(ds) for ds in images]
 
 
 @dataclass(frozen=True)
