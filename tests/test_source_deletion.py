@@ -204,6 +204,12 @@ def test_a_seg_deleted_while_its_automatic_run_waits_leaves_the_run(
     server = auto_server(tmp_path)
     server.start()
     try:
+        # Deleted at once (before, while or after its run is claimed), then once waiting.
+        for number in range(1, 6):
+            seg = deepcopy(demo_study.seg)
+            seg.SOPInstanceUID = UID(f"1.2.826.0.1.3680043.8.498.4110.{number}")
+            seg.file_meta.MediaStorageSOPInstanceUID = seg.SOPInstanceUID
+            delete(server, f"/instances/{server.upload(encode(seg))}")
         seg_id = server.upload(encode(demo_study.seg))
         wait_for_run(server, seg_id, ("Waiting",))  # for its CT
         delete(server, f"/instances/{seg_id}")

@@ -132,6 +132,8 @@ class AutomaticRuns:
     def _guarded(self, step: Callable[[], None]) -> None:
         try:
             step()
+        except NotFoundError as error:
+            logger.info("segmesh: automatic run left, its source was deleted: %s", error)
         except (urllib.error.URLError, ConnectionError, orthanc.OrthancException) as error:
             if not self._stopping.is_set():
                 logger.warning("segmesh: automatic runs wait, Orthanc did not answer: %s", error)
@@ -189,6 +191,8 @@ class AutomaticRuns:
             for instance_id in found:
                 try:
                     self._resume_one(instance_id)
+                except NotFoundError:
+                    logger.info("segmesh: %s was deleted while its runs resumed", instance_id)
                 except Exception:
                     logger.exception("segmesh: automatic run of %s not resumed", instance_id)
 
