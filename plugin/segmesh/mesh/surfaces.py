@@ -9,7 +9,7 @@ mesh is never mirrored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,14 +97,15 @@ class SegmentCrop:
 
 
 def segment_crops(
-    labelmap: LabelMap, numbers: Sequence[int] | None
+    labelmap: LabelMap, numbers: Sequence[int] | None, also_held: Collection[int] = ()
 ) -> Iterator[tuple[Segment, SegmentCrop | None]]:
     """Each asked segment (all where ``numbers`` is None) with its crop, None where empty.
 
     Bounding boxes come from one ``find_objects`` pass per layer, so that marching cubes never
-    sees more than a segment's own box. Raises 400 for unknown segment numbers.
+    sees more than a segment's own box. Raises 400 for segment numbers neither the label map
+    nor ``also_held`` (segments its source holds but could not convert) holds.
     """
-    wanted = select_segments(labelmap.segments, numbers, "the source holds segments")
+    wanted = select_segments(labelmap.segments, numbers, "the source holds segments", also_held)
     boxes_by_layer: dict[int, list[tuple[slice, ...] | None]] = {}
     for segment in wanted:
         if segment.layer not in boxes_by_layer:

@@ -12,12 +12,30 @@ wherever a request finds the instance gone or stored anew under the same id (ano
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from ..dicom.description import SourceDescription
 from ..lru import ByteBudgetLRU
 from ..options import LabelMapOptions
 from .tasks.labelmaps import LoadedSource
 
 CacheKey = tuple[str, LabelMapOptions]
+#: The budget of source descriptions, and what one segment of one is counted for (about its
+#: size as Python objects): a few thousand sources of a hundred segments.
+DESCRIPTION_BYTES = 64 * 1024 * 1024
+DESCRIPTION_SEGMENT_BYTES = 2048
+
+
+@dataclass(frozen=True)
+class _Described:
+    """A source's description, and Orthanc's id of the file it was read from."""
+
+    file_uuid: str
+    description: SourceDescription
+
+    @property
+    def nbytes(self) -> int:
+        return DESCRIPTION_SEGMENT_BYTES * (1 + len(self.description.segments))
 
 
 class LabelMapCache:
@@ -28,12 +46,32 @@ class LabelMapCache:
         self._entries: ByteBudgetLRU[CacheKey, LoadedSource] = ByteBudgetLRU(
             megabytes * 1024 * 1024, lambda entry: entry.nbytes
         )
+        # Kept apart: the segments route must not read a whole SEG file for its header again,
+        # nor be evicted by large label maps.
+        self._descriptions: ByteBudgetLRU[str, _Described] = ByteBudgetLRU(
+            DESCRIPTION_BYTES, lambda entry: entry.nbytes
+        )
 
     def get(
         self, instance_id: str, options: LabelMapOptions, load: Callable[[], LoadedSource]
     ) -> LoadedSource:
         """The label map of ``instance_id`` with ``options``, from ``load()`` on a miss."""
         return self._entries.get((instance_id, options), load)
+
+    def description(
+        self, instance_id: str, file_uuid: str, load: Callable[[], SourceDescription]
+    ) -> SourceDescription:
+        """The description of ``instance_id`` read from its file ``file_uuid``, from ``load()``
+        on a miss or where the instance was stored anew (another file) since."""
+
+        def described() -> _Described:
+            return _Described(file_uuid, load())
+
+        entry = self._descriptions.get(instance_id, described)
+        if entry.file_uuid != file_uuid:
+            self._descriptions.discard(lambda key: key == instance_id)
+            entry = self._descriptions.get(instance_id, described)
+        return entry.description
 
     def entries_of(self, instance_id: str) -> int:
         """How many label maps of ``instance_id`` (one per set of options) are held."""
@@ -42,3 +80,4 @@ class LabelMapCache:
     def forget(self, instance_id: str) -> None:
         """Drop every entry of ``instance_id`` (deleted, replaced, or its images changed)."""
         self._entries.discard(lambda key: key[0] == instance_id)
+        self._descriptions.discard(lambda key: key == instance_id)
