@@ -13,6 +13,7 @@ Conventions, used everywhere in segmesh:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,31 +65,34 @@ class VolumeGeometry:
     frame_of_reference_uid: str
     slice_positions: FloatArray
 
-    @property
+    # The derived vectors are computed once (the overlay route asks for them on every image)
+    # and read-only, so that no caller can change them for the others.
+
+    @functools.cached_property
     def row_direction(self) -> FloatArray:
         """Unit vector along a row (increasing column index i), LPS."""
-        return _unit(self.affine[:3, 0])
+        return _read_only(_unit(self.affine[:3, 0]))
 
-    @property
+    @functools.cached_property
     def column_direction(self) -> FloatArray:
         """Unit vector along a column (increasing row index j), LPS."""
-        return _unit(self.affine[:3, 1])
+        return _read_only(_unit(self.affine[:3, 1]))
 
-    @property
+    @functools.cached_property
     def normal(self) -> FloatArray:
         """Slice normal: row direction x column direction, LPS."""
-        return _unit(np.cross(self.affine[:3, 0], self.affine[:3, 1]))
+        return _read_only(_unit(np.cross(self.affine[:3, 0], self.affine[:3, 1])))
 
-    @property
+    @functools.cached_property
     def spacing(self) -> tuple[float, float, float]:
         """Voxel size in mm along (i, j, k): column spacing, row spacing, mean slice step."""
         norms = np.linalg.norm(self.affine[:3, :3], axis=0)
         return float(norms[0]), float(norms[1]), float(norms[2])
 
-    @property
+    @functools.cached_property
     def slice_offsets(self) -> FloatArray:
         """(slices,) distance of each slice along the normal, mm."""
-        return np.asarray(self.slice_positions @ self.normal, dtype=np.float64)
+        return _read_only(np.asarray(self.slice_positions @ self.normal, dtype=np.float64))
 
     @property
     def is_uniform(self) -> bool:
@@ -158,6 +162,11 @@ def _extrapolated(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
     y[below] = fp[0] + (x[below] - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0])
     y[above] = fp[-1] + (x[above] - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
     return np.asarray(y, dtype=np.float64)
+
+
+def _read_only(values: FloatArray) -> FloatArray:
+    values.setflags(write=False)
+    return values
 
 
 def _unit(vector: FloatArray) -> FloatArray:

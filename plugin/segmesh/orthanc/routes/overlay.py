@@ -26,14 +26,10 @@ class OverlayRoute:
         """An RGBA PNG of the image's size: the segments at that image's plane."""
         source_id, image_id = request.groups
         style = OverlayStyle.from_query(request.query)
-        try:
-            store.instance_summary(source_id)
-        except NotFoundError:
-            self.context.cache.forget(source_id)
-            raise
-        image = store.instance_summary(image_id, "image")
-        # A series that has grown since is loaded again (load_labelmap checks its images).
+        # A series that has grown since is loaded again (load_labelmap checks its images), and
+        # a source that is gone is 404 and leaves the cache.
         loaded = load_labelmap(source_id, OVERLAY_OPTIONS, self.context)
+        image = store.instance_summary(image_id, "image")
         sop_instance_uid = str(image.get("MainDicomTags", {}).get("SOPInstanceUID", ""))
         plane = loaded.planes.get(sop_instance_uid)
         if image.get("ParentSeries") != loaded.series_id or plane is None:
