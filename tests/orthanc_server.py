@@ -56,6 +56,9 @@ class OrthancServer:
             "AuthenticationEnabled": False,
             "HttpTimeout": 120,
             "CheckRevisions": True,
+            # As orthanc-config/orthanc.json: Orthanc 1.10 would gzip every answer of the
+            # plugin (PNGs and deflated files too) while the plugin's interpreter waits.
+            "HttpCompressionEnabled": False,
             # As orthanc-config/orthanc.json names segmesh's records and attachments.
             "UserMetadata": {"SegMeshJobs": 4601, "SegMeshStatus": 4602},
             "UserContentType": {"SegMeshLabelMap": [4603, "application/vnd.segmesh.labelmap"]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zipfile
 
 import h5py
 import nibabel as nib
@@ -56,6 +57,24 @@ def test_npz() -> None:
         segments = json.loads(str(archive["segments"]))
     assert [(s["Number"], s["Layer"], s["Value"]) for s in segments] == [(3, 0, 3), (7, 1, 7)]
     assert segments[0]["Color"] == [221, 130, 101]
+
+
+def test_npz_deflates_the_labels_and_stores_the_image() -> None:
+    labelmap = oblique_labelmap()
+    image = np.random.default_rng(7).integers(-1000, 1000, labelmap.geometry.shape, np.int16)
+    data = to_npz(labelmap, image)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        kinds = {info.filename: info.compress_type for info in archive.infolist()}
+    assert kinds == {
+        "labels.npy": zipfile.ZIP_DEFLATED,
+        "affine.npy": zipfile.ZIP_DEFLATED,
+        "segments.npy": zipfile.ZIP_DEFLATED,
+        "image.npy": zipfile.ZIP_STORED,
+    }
+    with np.load(io.BytesIO(data)) as archive:
+        np.testing.assert_array_equal(archive["labels"], labelmap.layers)
+        np.testing.assert_array_equal(archive["image"], image)
+        assert archive["image"].dtype == np.int16
 
 
 def test_nifti_is_ras_and_ijk_ordered() -> None:

@@ -16,6 +16,7 @@ import pytest
 from pydicom import dcmread
 
 from segmesh.demo import DemoStudy
+from segmesh.worker_process import NICENESS
 from tests.conftest import encode
 from tests.orthanc_server import OrthancServer
 
@@ -188,6 +189,21 @@ def test_a_worker_killed_during_a_job_fails_the_job_not_orthanc(
     # The pool is started anew: the same request now completes.
     retry = slow_server.post(f"/instances/{seg_id}/segmesh/stl", json=body).json()["Path"]
     assert wait(slow_server, retry)["State"] == "Success"
+
+
+def niceness(pid: int) -> int:
+    """The nice value of a process (field 19 of /proc/{pid}/stat, after the command's ')')."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_workers_run_below_orthancs_priority(
+    orthanc: OrthancServer, demo_ids: dict[str, str]
+) -> None:
+    answer = orthanc.get(f"/instances/{demo_ids['SEG']}/segmesh/stl?segment=1")
+    assert answer.status_code == 200, answer.text
+    assert orthanc.process is not None
+    expected = min(niceness(orthanc.process.pid) + NICENESS, 19)
+    assert [niceness(pid) for pid in worker_pids(orthanc)] == [expected] * len(worker_pids(orthanc))
 
 
 def test_a_job_interrupted_by_a_restart_completes_after_it(

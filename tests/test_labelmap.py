@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -34,3 +36,23 @@ def test_overlapping_segments_go_to_separate_layers() -> None:
     assert [segment.layer for segment in labelmap.segments] == [0, 1, 0]
     np.testing.assert_array_equal(labelmap.mask(1)[0], first)
     np.testing.assert_array_equal(labelmap.layers[1, 0], [[0, 2], [2, 0]])
+
+
+def test_boxes_are_each_segments_voxel_extent_and_survive_pickling() -> None:
+    geometry = VolumeGeometry((4, 5, 6), np.eye(4), "1.2.3", np.zeros((4, 3)))
+    builder = LayerBuilder(geometry, np.dtype(np.uint8))
+    rng = np.random.default_rng(3)
+    masks = {number: rng.random((4, 5, 6)) > 0.93 for number in (1, 2)}
+    for number, mask in masks.items():
+        builder.add(Segment(number, str(number), (0, 0, 0)), dict(enumerate(mask)))
+    builder.add(Segment(3, "empty", (0, 0, 0)), {})
+    labelmap = builder.build()
+    for number, mask in masks.items():
+        where = np.argwhere(mask)
+        expected = tuple(
+            slice(int(a), int(b) + 1) for a, b in zip(where.min(0), where.max(0), strict=True)
+        )
+        segment = labelmap.segment(number)
+        assert labelmap.box(segment) == expected
+        assert pickle.loads(pickle.dumps(labelmap)).box(segment) == expected
+    assert labelmap.box(labelmap.segment(3)) is None

@@ -168,6 +168,28 @@ def test_seg_without_segment_sequence_is_400(orthanc: OrthancServer, demo_study)
     }
 
 
+def test_an_instance_stored_anew_is_described_anew(orthanc: OrthancServer, demo_study) -> None:
+    """The descriptions are kept per file: the same UIDs stored again (another file, the same
+    Orthanc id) are read again, also where Orthanc's DELETED change has not yet reached the
+    plugin."""
+    seg = copy.deepcopy(demo_study.seg)
+    seg.SOPInstanceUID = seg.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4.5.6.7.8.3"
+    seg.SeriesInstanceUID = "1.2.3.4.5.6.7.8.4"
+    seg_id = orthanc.upload(encode(seg))
+    labels = [
+        segment["Label"]
+        for segment in orthanc.get(f"/instances/{seg_id}/segmesh/segments").json()["Segments"]
+    ]
+    assert labels == [str(item.SegmentLabel) for item in seg.SegmentSequence]
+    assert orthanc.session.delete(f"{orthanc.url}/instances/{seg_id}", timeout=60).ok
+    assert orthanc.get(f"/instances/{seg_id}/segmesh/segments").status_code == 404
+    seg.SegmentSequence[0].SegmentLabel = "Relabelled"
+    assert orthanc.upload(encode(seg)) == seg_id
+    answer = orthanc.get(f"/instances/{seg_id}/segmesh/segments").json()
+    assert answer["Segments"][0]["Label"] == "Relabelled"
+    assert [segment["Label"] for segment in answer["Segments"][1:]] == labels[1:]
+
+
 def test_wrong_method_is_405(orthanc: OrthancServer, demo_ids) -> None:
     response = orthanc.post(f"/instances/{demo_ids['SEG']}/segmesh/segments", data=b"")
     assert response.status_code == 405

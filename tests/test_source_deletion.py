@@ -158,6 +158,13 @@ def overlay_alpha(server: OrthancServer, source_id: str, image_id: str) -> np.nd
     return np.asarray(Image.open(BytesIO(response.content)))[..., 3]
 
 
+def npz_labels(server: OrthancServer, source_id: str) -> np.ndarray:
+    response = server.get(f"/instances/{source_id}/segmesh/labelmap?format=npz")
+    assert response.status_code == 200, response.text
+    with np.load(BytesIO(response.content)) as archive:
+        return archive["labels"]
+
+
 def cached_label_maps(server: OrthancServer, instance_id: str) -> int:
     status = server.get(f"/instances/{instance_id}/segmesh/status")
     assert status.status_code == 200, status.text
@@ -178,6 +185,7 @@ def test_a_deleted_seg_is_404_and_leaves_the_cache(
     assert cached_label_maps(server, seg_id) == 0
     assert overlay_alpha(server, seg_id, image_id).any()
     assert cached_label_maps(server, seg_id) == 1
+    assert npz_labels(server, seg_id).any()
 
     delete(server, f"/instances/{seg_id}")
     # (Not the overlay route here: finding its source gone, it empties the cache itself.)
@@ -196,6 +204,8 @@ def test_a_deleted_seg_is_404_and_leaves_the_cache(
     assert cached_label_maps(server, seg_id) == 0
     assert not overlay_alpha(server, seg_id, image_id).any()
     assert cached_label_maps(server, seg_id) == 1
+    # Nor a file written from the deleted one's label map.
+    assert not npz_labels(server, seg_id).any()
 
 
 def test_a_seg_deleted_while_its_automatic_run_waits_leaves_the_run(

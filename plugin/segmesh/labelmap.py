@@ -7,6 +7,7 @@ exactly one layer.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -15,11 +16,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from .errors import BadRequestError, LimitExceededError
 from .geometry import VolumeGeometry
 
 BoolArray = npt.NDArray[np.bool_]
+#: A bounding box: (k, j, i) slices of the grid.
+Box = tuple[slice, slice, slice]
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,22 @@ class LabelMap:
         """(slices, rows, columns) boolean mask of one segment."""
         segment = self.segment(number)
         return np.asarray(self.layers[segment.layer] == segment.value)
+
+    def box(self, segment: Segment) -> Box | None:
+        """The bounding box of ``segment``'s voxels, None where it has none.
+
+        One ``find_objects`` pass per layer, kept with the label map: meshing, statistics and
+        file writing each ask for boxes, and a cached label map is asked again and again."""
+        boxes = self._layer_boxes.get(segment.layer)
+        if boxes is None:
+            # Two threads may both compute a layer's boxes: the same list, stored twice.
+            boxes = ndimage.find_objects(self.layers[segment.layer])
+            self._layer_boxes[segment.layer] = boxes
+        return boxes[segment.value - 1] if segment.value <= len(boxes) else None
+
+    @functools.cached_property
+    def _layer_boxes(self) -> dict[int, list[Box | None]]:
+        return {}
 
     def warnings(self) -> tuple[str, ...]:
         """The distinct ``Warnings`` of its segments, in segment order: what every answer of

@@ -14,12 +14,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.ndimage import find_objects
 
 from .errors import UnprocessableError
-from .labelmap import LabelMap, Segment
+from .labelmap import Box, LabelMap, Segment
 
-Box = tuple[slice, slice, slice]
 LabelArray = npt.NDArray[np.unsignedinteger[Any]]
 
 
@@ -34,13 +32,8 @@ class PackedLayer:
 
 def segment_boxes(labelmap: LabelMap, segments: Sequence[Segment]) -> dict[int, Box]:
     """Bounding box (k, j, i slices) of each segment that has voxels, by segment number."""
-    objects = {layer: find_objects(labelmap.layers[layer]) for layer in {s.layer for s in segments}}
-    boxes = {}
-    for segment in segments:
-        found = objects[segment.layer]
-        if segment.value - 1 < len(found) and found[segment.value - 1] is not None:
-            boxes[segment.number] = found[segment.value - 1]
-    return boxes
+    boxes = {segment.number: labelmap.box(segment) for segment in segments}
+    return {number: box for number, box in boxes.items() if box is not None}
 
 
 def pack_layers(

@@ -1,4 +1,9 @@
-"""What each worker process runs first: a watch that ends it once its parent (Orthanc) is gone.
+"""What each worker process runs first: a lower CPU priority, and a watch that ends it once its
+parent (Orthanc) is gone.
+
+Workers run below Orthanc's priority (:data:`NICENESS`): with every core busy meshing, the CPU
+still goes first to Orthanc's own threads, which answer the light requests (an overlay, a
+segment list) and feed the workers; the heavy work only takes what is left.
 
 A worker waits for calls on a pipe whose write end it holds itself (multiprocessing hands both
 ends of a queue to the child), so it never reads an end of file: killed with SIGKILL, Orthanc
@@ -13,8 +18,16 @@ import os
 import threading
 import time
 
+#: How much lower than Orthanc's a worker's CPU priority is (``nice``).
+NICENESS = 10
 #: Seconds between two looks at the parent: an orphan lives at most this long.
 WATCH_INTERVAL = 0.5
+
+
+def start_worker(parent_pid: int) -> None:
+    """Lower this worker's priority and watch its parent (:func:`end_with_parent`)."""
+    os.nice(NICENESS)
+    end_with_parent(parent_pid)
 
 
 def end_with_parent(parent_pid: int) -> None:

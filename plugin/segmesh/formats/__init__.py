@@ -10,7 +10,7 @@
 
 from .export import ExportedFile, Format, export
 from .hdf5 import to_hdf5
-from .mesh_files import MeshFormat, binary_stl, export_mesh, read_binary_stl
+from .mesh_files import MeshFormat, binary_stl, crop_mesh_file, export_mesh, read_binary_stl
 from .nifti import image_to_nifti, nifti_labelmap, ras_affine, to_nifti
 from .npy import to_npy
 from .npz import to_npz
@@ -21,6 +21,7 @@ __all__ = [
     "Format",
     "MeshFormat",
     "binary_stl",
+    "crop_mesh_file",
     "export",
     "export_mesh",
     "image_to_nifti",

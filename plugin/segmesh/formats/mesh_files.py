@@ -12,7 +12,10 @@ import numpy as np
 import trimesh
 
 from ..errors import BadRequestError, BrokenFileError
+from ..geometry import VolumeGeometry
 from ..mesh.base import Mesh
+from ..mesh.options import MeshOptions
+from ..mesh.surfaces import SegmentCrop
 
 #: One triangle of a binary STL: normal, three vertices, attribute byte count.
 STL_TRIANGLE = np.dtype(
@@ -91,3 +94,12 @@ def export_mesh(mesh: Mesh, mesh_format: MeshFormat) -> bytes:
         file_type=mesh_format.value
     )
     return data.encode() if isinstance(data, str) else bytes(data)
+
+
+def crop_mesh_file(
+    crop: SegmentCrop, geometry: VolumeGeometry, options: MeshOptions, mesh_format: MeshFormat
+) -> bytes | None:
+    """The finished mesh of one segment's ``crop`` on ``geometry`` as a file of ``mesh_format``
+    (what a worker makes: only the crop and the file cross), None where it has no surface."""
+    mesh = crop.mesh(geometry, options)
+    return None if mesh is None else export_mesh(mesh, mesh_format)

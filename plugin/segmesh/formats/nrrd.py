@@ -11,7 +11,6 @@ from typing import Any
 
 import nrrd
 import numpy as np
-from scipy.ndimage import find_objects
 
 from ..labelmap import LabelMap, Segment
 
@@ -42,21 +41,17 @@ def _terminology(segment: Segment) -> str:
 
 def _extents(labelmap: LabelMap) -> dict[int, str]:
     """Slicer's ``_Extent`` of each segment, by number: 'i0 i1 j0 j1 k0 k1' of its voxels,
-    '0 -1 0 -1 0 -1' where it has none. One pass per layer (find_objects), not per segment."""
+    '0 -1 0 -1 0 -1' where it has none (:meth:`LabelMap.box`)."""
     extents = {}
-    for layer_index, layer in enumerate(labelmap.layers):
-        boxes = find_objects(layer)
-        for segment in labelmap.segments:
-            if segment.layer != layer_index:
-                continue
-            box = boxes[segment.value - 1] if segment.value <= len(boxes) else None
-            if box is None:
-                extents[segment.number] = "0 -1 0 -1 0 -1"
-                continue
-            k, j, i = box
-            extents[segment.number] = (
-                f"{i.start} {i.stop - 1} {j.start} {j.stop - 1} {k.start} {k.stop - 1}"
-            )
+    for segment in labelmap.segments:
+        box = labelmap.box(segment)
+        if box is None:
+            extents[segment.number] = "0 -1 0 -1 0 -1"
+            continue
+        k, j, i = box
+        extents[segment.number] = (
+            f"{i.start} {i.stop - 1} {j.start} {j.stop - 1} {k.start} {k.stop - 1}"
+        )
     return extents
 
 

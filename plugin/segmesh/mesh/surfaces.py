@@ -9,7 +9,7 @@ mesh is never mirrored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,20 +97,17 @@ class SegmentCrop:
 
 
 def segment_crops(
-    labelmap: LabelMap, numbers: Sequence[int] | None
+    labelmap: LabelMap, numbers: Sequence[int] | None, also_held: Collection[int] = ()
 ) -> Iterator[tuple[Segment, SegmentCrop | None]]:
     """Each asked segment (all where ``numbers`` is None) with its crop, None where empty.
 
-    Bounding boxes come from one ``find_objects`` pass per layer, so that marching cubes never
-    sees more than a segment's own box. Raises 400 for unknown segment numbers.
+    Each crop is its segment's bounding box (:meth:`LabelMap.box`), so that marching cubes
+    never sees more than that. Raises 400 for segment numbers neither the label map
+    nor ``also_held`` (segments its source holds but could not convert) holds.
     """
-    wanted = select_segments(labelmap.segments, numbers, "the source holds segments")
-    boxes_by_layer: dict[int, list[tuple[slice, ...] | None]] = {}
+    wanted = select_segments(labelmap.segments, numbers, "the source holds segments", also_held)
     for segment in wanted:
-        if segment.layer not in boxes_by_layer:
-            boxes_by_layer[segment.layer] = ndimage.find_objects(labelmap.layers[segment.layer])
-        boxes = boxes_by_layer[segment.layer]
-        box = boxes[segment.value - 1] if segment.value <= len(boxes) else None
+        box = labelmap.box(segment)
         if box is None:
             yield segment, None
             continue

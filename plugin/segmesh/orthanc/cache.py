@@ -1,32 +1,92 @@
 """A bounded LRU of loaded label maps, so that scrolling through overlays or asking for the same
-label map again does not decode again.
+label map again does not decode again; beside it, the sources' descriptions and the label-map
+files written, so that neither is read or written twice from the same file.
 
 One cache is created in :func:`segmesh.orthanc.register` from ``Settings.cache_megabytes`` and
-handed to the tasks in their :class:`~.tasks.context.TaskContext`; only
-:func:`~.tasks.labelmaps.load_labelmap` fills it. It only speeds things up: every entry can be
-rebuilt from Orthanc. An entry is dropped as soon as its source instance is gone: on Orthanc's
-DELETED change (:mod:`.events`), and, since change events reach only the node that deleted,
-wherever a request finds the instance gone or stored anew under the same id (another file).
+handed to the tasks in their :class:`~.tasks.context.TaskContext`; only the tasks of
+:mod:`.tasks.labelmaps` and :mod:`.tasks.labelmap_files` fill it. It only speeds things up:
+every entry can be rebuilt from Orthanc. An entry is dropped as soon as its source instance is
+gone: on Orthanc's DELETED change (:mod:`.events`), and, since change events reach only the
+node that deleted, wherever a request finds the instance gone or stored anew under the same id
+(another file): each entry keeps the stamp of what it was made from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
+from ..dicom.description import SourceDescription
+from ..formats import ExportedFile
 from ..lru import ByteBudgetLRU
 from ..options import LabelMapOptions
 from .tasks.labelmaps import LoadedSource
 
 CacheKey = tuple[str, LabelMapOptions]
+#: The budget of source descriptions, and what one segment of one is counted for (about its
+#: size as Python objects): a few thousand sources of a hundred segments.
+DESCRIPTION_BYTES = 64 * 1024 * 1024
+DESCRIPTION_SEGMENT_BYTES = 2048
+#: The share of ``megabytes`` that written files may hold (they are compressed, label maps not).
+FILE_SHARE = 8
+
+Value = TypeVar("Value")
+
+
+@dataclass(frozen=True)
+class _Stamped(Generic[Value]):
+    """A value and the stamp of what it was made from (a file's id, a label map's key)."""
+
+    stamp: str
+    value: Value
+    nbytes: int
+
+
+class _StampedLRU(Generic[Value]):
+    """Values by instance id and request, each made again where its stamp is not current."""
+
+    def __init__(self, max_bytes: int, size_of: Callable[[Value], int]) -> None:
+        self._entries: ByteBudgetLRU[tuple[str, Hashable], _Stamped[Value]] = ByteBudgetLRU(
+            max_bytes, lambda entry: entry.nbytes
+        )
+        self._size_of = size_of
+
+    def get(
+        self, instance_id: str, request: Hashable, stamp: str, make: Callable[[], Value]
+    ) -> Value:
+        def stamped() -> _Stamped[Value]:
+            value = make()
+            return _Stamped(stamp, value, self._size_of(value))
+
+        key = (instance_id, request)
+        entry = self._entries.get(key, stamped)
+        if entry.stamp != stamp:
+            self._entries.discard(lambda held: held == key)
+            entry = self._entries.get(key, stamped)
+        return entry.value
+
+    def forget(self, instance_id: str) -> None:
+        self._entries.discard(lambda key: key[0] == instance_id)
 
 
 class LabelMapCache:
-    """Least recently used label maps, keyed by (instance id, options), within ``megabytes``;
-    see :class:`segmesh.lru.ByteBudgetLRU`."""
+    """Least recently used label maps, keyed by (instance id, options), within ``megabytes``
+    (a ``1 / FILE_SHARE`` of it for written files); see :class:`segmesh.lru.ByteBudgetLRU`."""
 
     def __init__(self, megabytes: int) -> None:
+        budget = megabytes * 1024 * 1024
         self._entries: ByteBudgetLRU[CacheKey, LoadedSource] = ByteBudgetLRU(
-            megabytes * 1024 * 1024, lambda entry: entry.nbytes
+            budget - budget // FILE_SHARE, lambda entry: entry.nbytes
+        )
+        # Kept apart, so that large label maps never evict them: the segments route must not
+        # read a whole SEG file for its header again, nor the labelmap route write a file again.
+        self._descriptions: _StampedLRU[SourceDescription] = _StampedLRU(
+            DESCRIPTION_BYTES, lambda value: DESCRIPTION_SEGMENT_BYTES * (1 + len(value.segments))
+        )
+        self._files: _StampedLRU[ExportedFile] = _StampedLRU(
+            budget // FILE_SHARE, lambda value: len(value.body)
         )
 
     def get(
@@ -35,6 +95,25 @@ class LabelMapCache:
         """The label map of ``instance_id`` with ``options``, from ``load()`` on a miss."""
         return self._entries.get((instance_id, options), load)
 
+    def description(
+        self, instance_id: str, file_uuid: str, load: Callable[[], SourceDescription]
+    ) -> SourceDescription:
+        """The description of ``instance_id`` read from its file ``file_uuid``, from ``load()``
+        on a miss or where the instance was stored anew (another file) since."""
+        return self._descriptions.get(instance_id, None, file_uuid, load)
+
+    def file(
+        self,
+        source: LoadedSource,
+        instance_id: str,
+        request: Hashable,
+        write: Callable[[], ExportedFile],
+    ) -> ExportedFile:
+        """The file of ``request`` (say, a format) written from the label map ``source`` of
+        ``instance_id``, from ``write()`` on a miss or where it was written from another."""
+        stamp = json.dumps([source.file_uuid, source.key], sort_keys=True)
+        return self._files.get(instance_id, request, stamp, write)
+
     def entries_of(self, instance_id: str) -> int:
         """How many label maps of ``instance_id`` (one per set of options) are held."""
         return self._entries.count(lambda key: key[0] == instance_id)
@@ -42,3 +121,5 @@ class LabelMapCache:
     def forget(self, instance_id: str) -> None:
         """Drop every entry of ``instance_id`` (deleted, replaced, or its images changed)."""
         self._entries.discard(lambda key: key[0] == instance_id)
+        self._descriptions.forget(instance_id)
+        self._files.forget(instance_id)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from ..errors import SegMeshError
-from ..worker_process import end_with_parent
+from ..worker_process import start_worker
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class WorkerPool:
                 self._executor = ProcessPoolExecutor(
                     self.count,
                     mp_context=self._context,
-                    initializer=end_with_parent,
+                    initializer=start_worker,
                     initargs=(os.getpid(),),
                 )
             return self._executor

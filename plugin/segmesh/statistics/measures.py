@@ -1,7 +1,6 @@
 """Per-segment figures of a label map: volumes, surface, position, size and image values.
 
-Every figure is computed on the segment's bounding box (one ``scipy.ndimage.find_objects``
-pass per layer), never on the whole volume per segment. Definitions (README, "Statistics:
+Every figure is computed on the segment's bounding box (:meth:`LabelMap.box`), never on the whole volume per segment. Definitions (README, "Statistics:
 definitions against MIRP"):
 
 - ``VolumeMl``: voxels x voxel volume, the voxel volume being |det| of the affine's 3x3 (the
@@ -28,15 +27,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 from ..errors import UnprocessableError
 from ..geometry import VolumeGeometry
-from ..labelmap import LabelMap, Segment, select_segments
+from ..labelmap import Box, LabelMap, Segment, select_segments
 from ..mesh import surface_volume_and_area
 
 FloatArray = npt.NDArray[np.float64]
-Box = tuple[slice, slice, slice]
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +103,7 @@ def segment_statistics(
             f"image shape {tuple(image.shape)}, label map {tuple(geometry.shape)}",
         )
     wanted = select_segments(labelmap.segments, numbers, "the label map holds segments")
-    boxes: dict[int, list[Box | None]] = {}
-    results = []
-    for segment in wanted:
-        if segment.layer not in boxes:
-            boxes[segment.layer] = ndimage.find_objects(labelmap.layers[segment.layer])
-        layer_boxes = boxes[segment.layer]
-        box = layer_boxes[segment.value - 1] if segment.value <= len(layer_boxes) else None
-        results.append(_statistics(labelmap, segment, box, image))
+    results = [_statistics(labelmap, segment, labelmap.box(segment), image) for segment in wanted]
     log.debug("statistics of %d segments", len(results))
     return results
 

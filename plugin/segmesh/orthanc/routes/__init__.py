@@ -32,7 +32,7 @@ from .volume import VolumeRoute
 
 def register(context: TaskContext, runner: JobRunner) -> None:
     """Register every route, bound to ``context`` (its label-map cache too) and the jobs."""
-    segments.register()
+    segments.register(context)
     LabelMapRoute(context).register()
     StatisticsRoute(context).register()
     OverlayRoute(context).register()

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ...dicom.image_volume import image_volume
 from ...errors import BadRequestError
-from ...formats import Format, export
+from ...formats import Format
 from ...options import LabelMapOptions
 from ..http import (
     INSTANCE_ROUTE,
@@ -18,7 +17,7 @@ from ..http import (
     register_route,
 )
 from ..tasks.context import TaskContext
-from ..tasks.labelmaps import load_labelmap
+from ..tasks.labelmap_files import labelmap_file
 
 #: Values of ``include=``.
 INCLUDES = ("image",)
@@ -65,13 +64,9 @@ class LabelMapRoute:
         """Convert one instance and answer the file, its warnings in ``X-SegMesh-Warnings``."""
         instance_id = request.groups[0]
         parsed = LabelMapRequest.from_query(request.query)
-        loaded = load_labelmap(
-            instance_id, parsed.options, self.context, with_image_pixels=parsed.include_image
+        loaded, exported = labelmap_file(
+            instance_id, parsed.options, parsed.file_format, parsed.include_image, self.context
         )
-        image = None
-        if parsed.include_image and loaded.images is not None:  # load_labelmap checked
-            image = image_volume(loaded.images, loaded.labelmap.geometry)
-        exported = export(loaded.labelmap, parsed.file_format, image)
         filename = f"{instance_id}{exported.extension}"
         return Answer(
             exported.body,

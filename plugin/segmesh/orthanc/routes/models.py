@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from ...dicom.sop_classes import ENCAPSULATED_STL_STORAGE
 from ...errors import BadRequestError, UnprocessableError, UnsupportedError
-from ...formats import MeshFormat, export_mesh
-from ...mesh import MeshOptions, segment_meshes
+from ...formats import MeshFormat, crop_mesh_file
+from ...mesh import MeshOptions, segment_crops
 from ...models import stl_document
 from ...options import LabelMapOptions
 from .. import store
@@ -42,19 +42,27 @@ def register(context: TaskContext, runner: JobRunner) -> None:
                 numbers = (int(segment_text),)
             except ValueError as error:
                 raise BadRequestError("Bad parameter segment", f"{segment_text!r}") from error
-        loaded = load_labelmap(request.groups[0], LabelMapOptions(segments=numbers), context)
+        # The whole label map, as every other route asks for it: cached once, not per segment.
+        loaded = load_labelmap(request.groups[0], LabelMapOptions(), context)
         if numbers is None:
             if len(loaded.labelmap.segments) != 1:
                 raise BadRequestError(
                     "Missing parameter segment", "the source holds several segments: give one"
                 )
             numbers = (loaded.labelmap.segments[0].number,)
-        segment, mesh = next(segment_meshes(loaded.labelmap, numbers, options))
-        if mesh is None:
+        segment, crop = next(segment_crops(loaded.labelmap, numbers))
+        data = (
+            None
+            if crop is None
+            else context.workers.run(
+                crop_mesh_file, crop, loaded.labelmap.geometry, options, mesh_format
+            )
+        )
+        if data is None:
             raise UnprocessableError("Empty segment", f"segment {segment.number} has no voxels")
         name = f"segment-{segment.number}.{mesh_format.value}"
         return Answer(
-            export_mesh(mesh, mesh_format),
+            data,
             mesh_format.mime_type,
             {"Content-Disposition": f'attachment; filename="{name}"'},
         )

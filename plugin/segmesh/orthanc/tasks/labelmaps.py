@@ -73,6 +73,20 @@ def referenced_series_id(description: SourceDescription) -> str | None:
     return None
 
 
+def source_description(instance_id: str, context: TaskContext) -> SourceDescription:
+    """What a stored SEG or RT-STRUCT holds, read once per file of it; 404 where unknown."""
+    try:
+        file_uuid = str(store.instance_summary(instance_id).get("FileUuid", ""))
+    except NotFoundError:
+        context.cache.forget(instance_id)
+        raise
+    return context.cache.description(
+        instance_id,
+        file_uuid,
+        lambda: describe(store.read_instance(instance_id, stop_before_pixels=True)),
+    )
+
+
 def headers(images: Sequence[Dataset]) -> list[Dataset]:
     """``images`` without their pixel data (:func:`header_only`): what a conversion needs,
     small to send to a worker."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,12 +76,14 @@ def store_models(
     context: TaskContext,
     outputs: SourceOutputs,
     extra_parameters: Mapping[str, Any] | None = None,
+    also_held: Collection[int] = (),
 ) -> dict[str, Any]:
     """Mesh the segments, store one instance per segment (or one merged), answer the ids
-    (see :func:`store_crops`)."""
+    (see :func:`store_crops`); ``also_held`` are segments the source holds that the label map
+    could not (asked for, they are no error)."""
     crops: list[SegmentCrop] = []
     skipped: list[dict[str, Any]] = []
-    for segment, crop in segment_crops(labelmap, options.segments):
+    for segment, crop in segment_crops(labelmap, options.segments, also_held):
         if crop is None:
             skipped.append({"Segment": segment.number, "Label": segment.label, "Reason": "empty"})
         else:
@@ -226,7 +228,8 @@ def store_source_models(
     instance_id: str, options: StoreOptions, context: TaskContext
 ) -> dict[str, Any]:
     """Models of the segments of a stored SEG or RT-STRUCT."""
-    loaded = load_labelmap(instance_id, LabelMapOptions(segments=options.segments), context)
+    # The whole label map (cached once for every route); the asked segments are picked here.
+    loaded = load_labelmap(instance_id, LabelMapOptions(), context)
     kind = loaded.description.kind.value
     description = f"Models of {loaded.dataset.get('SeriesDescription') or kind}"
     # The referenced series too, where the label map is on its grid.
@@ -238,6 +241,7 @@ def store_source_models(
         description,
         context,
         SourceOutputs(sources),
+        also_held=[skipped.number for skipped in loaded.description.skipped],
     )
     # Segments the label map could not hold (say, RT-STRUCT ROIs of points) are reported too.
     answer["Skipped"] = [
