@@ -5,23 +5,25 @@ from __future__ import annotations
 
 from ...cross_sections import Voxel
 from ...errors import UnprocessableError
-from ...options import LabelMapOptions
 from ...packed_files import temporary_path
 from ...sources import image_cross_sections_npy_of_files, image_volume_npy_of_files
 from .. import store
 from .context import TaskContext
-from .labelmaps import read_source
+from .labelmaps import referenced_series_id, source_description
 
 
-def _referenced_series_id(instance_id: str) -> str:
-    """The Orthanc id of the series ``instance_id`` references; 422 where it is not stored."""
-    source = read_source(instance_id, LabelMapOptions())
-    if source.series_id is None:
-        missing = ", ".join(source.description.referenced_series_uids) or "(none referenced)"
+def _referenced_series_id(instance_id: str, context: TaskContext) -> str:
+    """The Orthanc id of the series ``instance_id`` references (from its description, read
+    once per file: the viewer asks for it with several routes at once); 422 where it is not
+    stored."""
+    description = source_description(instance_id, context)
+    series_id = referenced_series_id(description)
+    if series_id is None:
+        missing = ", ".join(description.referenced_series_uids) or "(none referenced)"
         raise UnprocessableError(
             "Referenced series not stored", f"the image volume needs the series {missing}"
         )
-    return source.series_id
+    return series_id
 
 
 def referenced_image_volume_npy(instance_id: str, context: TaskContext) -> bytes:
@@ -34,7 +36,7 @@ def referenced_image_volume_npy(instance_id: str, context: TaskContext) -> bytes
     pickled. 422 where the referenced series is not stored here.
     """
     with (
-        store.packed_series_files(_referenced_series_id(instance_id)) as files,
+        store.packed_series_files(_referenced_series_id(instance_id, context)) as files,
         temporary_path(".npy") as path,
     ):
         context.workers.run(image_volume_npy_of_files, files, path)
@@ -48,5 +50,5 @@ def referenced_image_planes_npy(
     """The .npy file of the values of :func:`referenced_image_volume_npy` on the three planes
     through ``voxel`` (the centre where None; see :mod:`segmesh.cross_sections`), cut in a
     worker image by image: no volume is made or sent. 400 where ``voxel`` is outside."""
-    with store.packed_series_files(_referenced_series_id(instance_id)) as files:
+    with store.packed_series_files(_referenced_series_id(instance_id, context)) as files:
         return context.workers.run(image_cross_sections_npy_of_files, files, voxel)
