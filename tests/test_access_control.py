@@ -150,6 +150,12 @@ def _request(
             200,
             "application/octet-stream",
         ),
+        ("/instances/*/segmesh/volume/planes/*.npy", "GET"): (
+            [ids["SEG"], "image"],
+            {"params": {"voxel": "1,2,3"}},
+            200,
+            "application/octet-stream",
+        ),
         ("/instances/*/segmesh/stl", "GET"): (
             [ids["SEG"]],
             {"params": {"segment": "2", "smoothing": "none"}},
@@ -235,8 +241,8 @@ def test_every_registered_route_needs_credentials(
                 json.loads(answer.content)
             walked += 1
     assert walked == sum(len(methods) for _, methods in registered_routes)
-    # segments, labelmap, statistics, overlay, volume (grid, labels, image), stl (GET, POST),
-    # model, series stl (GET, POST), series histogram, nifti-stl, convert, jobs, job (GET,
-    # DELETE), status, app.
-    assert len(registered_routes) == 17
-    assert walked == 20
+    # segments, labelmap, statistics, overlay, volume (grid, labels, image, planes), stl (GET,
+    # POST), model, series stl (GET, POST), series histogram, nifti-stl, convert, jobs, job
+    # (GET, DELETE), status, app.
+    assert len(registered_routes) == 18
+    assert walked == 21

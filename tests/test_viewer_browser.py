@@ -902,3 +902,53 @@ def test_a_sagittal_acquisition_is_shown_in_radiological_orientation(
     colour = page.evaluate("window.segmeshViewer.volume.segments[0].Color")
     pixels = canvas_pixels(page, "axial", (1, 2, 0))  # (slices, columns)
     np.testing.assert_array_equal(np.all(pixels[..., :3] == colour, axis=-1), box[:, 5, :])
+
+
+def test_first_view_is_drawn_from_the_planes_while_the_volumes_load(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
+) -> None:
+    """The whole volumes are held back: the three planes through the centre are drawn from the
+    planes routes alone, voxel for voxel as the label map says; the crosshair stays until the
+    volumes are in, and scrolling then shows the other planes."""
+    held: list[Route] = []
+    page.route(
+        re.compile(r".*/segmesh/volume/(labels|image)\.npy$"), lambda route: held.append(route)
+    )
+    page.goto(f"{orthanc.url}/segmesh/app/viewer.html?instance={demo_ids['SEG']}")
+    page.wait_for_function("window.segmeshFirstView", timeout=60_000)
+    assert page.evaluate("window.segmeshViewer.volume.partial") is True
+    assert "Loading the volumes" in page.inner_text("#status")
+    centre = cursor(page)
+    assert centre == [80, 60, 20]  # 160 columns, 120 rows, 40 slices
+    for plane in ("axial", "coronal", "sagittal"):
+        drawn_after(page, lambda: set_input(page, "#opacity", "1"), plane)
+        fixed = PLANE_AXES[plane][0]
+        pixels = canvas_pixels(page, plane)
+        drawn = np.zeros(pixels.shape[:2], dtype=bool)
+        for number, mask in organ_voxels(demo_study.masks, plane, centre[fixed]).items():
+            drawn |= mask
+            assert np.all(pixels[mask][:, :3] == COLORS[number]), (plane, number)
+        rgb = pixels[..., :3].astype(int)
+        grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
+        assert np.all(grey[~drawn]), plane
+        assert drawn.any(), plane
+        set_input(page, "#opacity", "0.5")
+    # The image on the planes is the CT in HU (the readout's value at the centre voxel).
+    i, j, k = centre
+    image = demo_study.images[k]
+    expected = float(image.pixel_array[j, i]) * float(image.RescaleSlope) + float(
+        image.RescaleIntercept
+    )
+    assert page.evaluate(f"window.segmeshViewer.volume.value([{i}, {j}, {k}])") == expected
+    page.evaluate("window.segmeshViewer.cursor.set([3, 4, 5])")
+    assert cursor(page) == centre  # other planes are not known yet
+    page.wait_for_timeout(300)
+    assert len(held) == 2, [route.request.url for route in held]
+    for route in held:
+        route.continue_()
+    page.wait_for_function("document.body.dataset.ready", timeout=60_000)
+    assert page.evaluate("window.segmeshViewer.volume.partial") is False
+    assert page.inner_text("#status") == ""
+    drawn_after(page, lambda: set_input(page, "#opacity", "1"))
+    go_to_slice(page, 23)
+    assert_overlay_matches(canvas_pixels(page), demo_study.masks, 23)

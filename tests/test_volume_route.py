@@ -126,3 +126,68 @@ def test_bad_requests_answer_json_errors(
     assert response.json()["Error"] == "Referenced series not stored"
     labels = npy(orthanc, f"/instances/{alone}/segmesh/volume/labels.npy")
     assert np.count_nonzero(labels) == 9
+
+
+def planes_of(volume: npt.NDArray[np.generic], voxel: tuple[int, int, int]) -> np.ndarray:
+    """(..., R*C + S*C + S*R) of ``volume`` (..., S, R, C): fixed k, fixed j, fixed i planes."""
+    i, j, k = voxel
+    lead = volume.shape[:-3]
+    return np.concatenate(
+        [
+            volume[..., k, :, :].reshape(*lead, -1),
+            volume[..., :, j, :].reshape(*lead, -1),
+            volume[..., :, :, i].reshape(*lead, -1),
+        ],
+        axis=-1,
+    )
+
+
+@pytest.mark.parametrize("voxel", [None, (0, 0, 0), (15, 11, 6), (3, 7, 1)])
+def test_planes_are_the_volumes_on_the_three_planes_through_the_voxel(
+    orthanc: OrthancServer,
+    shuffled_ct: tuple[list[Dataset], str],
+    voxel: tuple[int, int, int] | None,
+) -> None:
+    """The first view's planes hold, value for value, what the whole volumes hold there (the
+    centre (8, 6, 3) by default, as the viewer's crosshair starts), shuffled slices and
+    the rescale included."""
+    _, seg_id = shuffled_ct
+    query = "" if voxel is None else "?voxel=" + ",".join(map(str, voxel))
+    base = f"/instances/{seg_id}/segmesh/volume"
+    image = npy(orthanc, f"{base}/image.npy")
+    labels = npy(orthanc, f"{base}/labels.npy")
+    at = voxel or (8, 6, 3)
+    image_planes = npy(orthanc, f"{base}/planes/image.npy{query}")
+    assert image_planes.dtype == np.int16
+    assert image_planes.shape == (12 * 16 + 7 * 16 + 7 * 12,)
+    np.testing.assert_array_equal(image_planes, planes_of(image, at))
+    label_planes = npy(orthanc, f"{base}/planes/labels.npy{query}")
+    assert label_planes.dtype == labels.dtype
+    np.testing.assert_array_equal(label_planes, planes_of(labels, at))
+    # The box (slices 2-4, 6 rows, 8 columns) on the axial plane, independently of labels.npy.
+    assert np.count_nonzero(label_planes[0, : 12 * 16]) == (48 if 2 <= at[2] <= 4 else 0)
+
+
+def test_demo_planes_match_the_images(
+    orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
+) -> None:
+    expected = np.stack([hounsfield(im) for im in demo_study.images])
+    slices, rows, columns = expected.shape
+    voxel = (columns // 3, rows // 2 + 1, slices - 1)
+    path = f"/instances/{demo_ids['SEG']}/segmesh/volume/planes/image.npy"
+    planes = npy(orthanc, path + "?voxel=" + ",".join(map(str, voxel)))
+    np.testing.assert_array_equal(planes, planes_of(expected, voxel))
+
+
+@pytest.mark.parametrize("what", ["image", "labels"])
+def test_planes_refuse_bad_voxels(
+    orthanc: OrthancServer, shuffled_ct: tuple[list[Dataset], str], what: str
+) -> None:
+    _, seg_id = shuffled_ct
+    path = f"/instances/{seg_id}/segmesh/volume/planes/{what}.npy"
+    for voxel in ("16,0,0", "0,12,0", "0,0,7", "1,2", "a,b,c", "-1,0,0", "1.5,2,3"):
+        response = orthanc.get(path, params={"voxel": voxel})
+        assert response.status_code == 400, (voxel, response.text)
+        assert response.json()["Error"] == "Bad parameter voxel"
+    response = orthanc.get(f"/instances/no-such-instance/segmesh/volume/planes/{what}.npy")
+    assert response.status_code == 404

@@ -13,15 +13,16 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from scipy import ndimage
 
+from .cross_sections import Voxel
 from .dicom.description import SourceDescription
-from .dicom.image_volume import image_volume
+from .dicom.image_volume import image_cross_sections, image_volume
 from .dicom.malformed import as_broken_file
 from .dicom.part10 import header_only
 from .dicom.sop_classes import Kind, kind_of
 from .errors import BrokenFileError, LimitExceededError
-from .formats.npy import to_npy
-from .geometry import VolumeGeometry, geometry_from_images
-from .labelmap import LabelMap
+from .formats.npy import to_npy, write_npy
+from .geometry import Plane, VolumeGeometry, geometry_from_images, image_planes
+from .labelmap import LabelMap, Segment
 from .mesh import (
     Mesh,
     MeshOptions,
@@ -31,6 +32,7 @@ from .mesh import (
 )
 from .models import ModelSource
 from .options import LabelMapOptions
+from .packed_files import PackedArray
 from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
 from .seg import describe_seg, seg_to_labelmap
 from .settings import Settings
@@ -84,16 +86,53 @@ def labelmap_of_file(
 
 
 def statistics_of_labelmap(
-    labelmap: LabelMap, image_files: Sequence[bytes] | None
+    layers: PackedArray,
+    geometry: VolumeGeometry,
+    segments: tuple[Segment, ...],
+    image_files: Sequence[bytes] | None,
 ) -> list[SegmentStatistics]:
-    """Segment statistics of a label map, with the ``Image`` figures of ``image_files`` (the
-    Part-10 files of the referenced series, whose grid the label map is on: values after the
-    modality rescale, HU for CT), or without them (None: the native grid). Files travel
-    unparsed (bytes pickle at memory speed, datasets element by element); 400 where an image
-    file is unreadable."""
+    """Segment statistics of a label map (its ``layers`` mapped from disk, no copy), with the
+    ``Image`` figures of ``image_files`` (the Part-10 files of the referenced series, whose
+    grid the label map is on: values after the modality rescale, HU for CT), or without them
+    (None: the native grid). 400 where an image file is unreadable."""
+    labelmap = LabelMap(layers.mapped(), geometry, segments)
     images = None if image_files is None else [_read_image(file) for file in image_files]
-    image = None if images is None else image_volume(images, labelmap.geometry)
+    image = None if images is None else image_volume(images, geometry)
     return segment_statistics(labelmap, image=image)
+
+
+@dataclass(frozen=True)
+class DecodedLabelMap:
+    """A label map decoded in a worker, as it comes back: its layers on disk, its grid and
+    segments, and the plane of each referenced image (SOPInstanceUID: first frame's plane)."""
+
+    layers: PackedArray
+    geometry: VolumeGeometry
+    segments: tuple[Segment, ...]
+    planes: dict[str, Plane]
+
+    def read(self) -> LabelMap:
+        """The label map, its layers read into memory."""
+        return LabelMap(self.layers.read(), self.geometry, self.segments)
+
+
+@as_broken_file
+def labelmap_of_packed_files(
+    source: Sequence[bytes],
+    image_files: Sequence[bytes] | None,
+    options: LabelMapOptions,
+    settings: Settings,
+    layers_path: str,
+) -> DecodedLabelMap:
+    """:func:`labelmap_of_file` of ``source[0]`` on the grid of ``image_files`` (the referenced
+    series' Part-10 files, whose headers only are kept), or on the native grid (None); the
+    layers written to ``layers_path``. Files and layers travel on disk (see
+    :mod:`segmesh.packed_files`); 400 where an image file is unreadable."""
+    headers = None if image_files is None else [_read_header(file) for file in image_files]
+    labelmap = labelmap_of_file(source[0], headers, options, settings)
+    planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in headers or []}
+    layers = PackedArray.write(labelmap.layers, layers_path)
+    return DecodedLabelMap(layers, labelmap.geometry, labelmap.segments, planes)
 
 
 @as_broken_file
@@ -107,10 +146,19 @@ def image_volume_of_files(image_files: Sequence[bytes]) -> npt.NDArray[Any]:
     return image_volume(images, geometry)
 
 
-def image_volume_npy_of_files(image_files: Sequence[bytes]) -> bytes:
-    """:func:`image_volume_of_files` as .npy bytes, made where the volume is (a worker): bytes
-    travel back at memory speed and the caller holds no second copy while encoding."""
-    return to_npy(image_volume_of_files(image_files))
+def image_volume_npy_of_files(image_files: Sequence[bytes], path: str) -> None:
+    """:func:`image_volume_of_files` written to ``path`` as a .npy file, made where the volume
+    is (a worker): the caller reads it back as the answer, with no pickled copy."""
+    write_npy(image_volume_of_files(image_files), path)
+
+
+@as_broken_file
+def image_cross_sections_npy_of_files(image_files: Sequence[bytes], voxel: Voxel | None) -> bytes:
+    """:func:`image_cross_sections` of an image series given as its Part-10 files, on its own
+    grid, as .npy bytes (a few hundred kilobytes: small enough to pickle back)."""
+    images = [_read_image(file) for file in image_files]
+    geometry, _ = geometry_from_images(images)
+    return to_npy(image_cross_sections(images, geometry, voxel))
 
 
 def histogram_of_files(files: Sequence[bytes], bins: int, settings: Settings) -> ValueHistogram:

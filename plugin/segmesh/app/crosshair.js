@@ -10,8 +10,10 @@ export class Cursor {
     this.listeners = [];
   }
 
-  // Move to ``ijk`` (clamped to the grid); listeners get the axes that changed.
+  // Move to ``ijk`` (clamped to the grid); listeners get the axes that changed. It stays
+  // while only the first view's planes are loaded: other planes are not known yet.
   set(ijk) {
+    if (this.volume.partial) return;
     const clamped = ijk.map((v, axis) => Math.min(this.volume.size[axis] - 1, Math.max(0, v)));
     const changed = [0, 1, 2].filter((axis) => clamped[axis] !== this.ijk[axis]);
     if (!changed.length) return;

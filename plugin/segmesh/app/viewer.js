@@ -94,8 +94,9 @@ function showPlanes(volume, tags) {
 }
 
 async function openSource(sourceId, panel) {
-  // Asked first: the volumes take longest (decoding the source and the images).
-  const loading = Volume.load(ROOT, sourceId);
+  // Asked first: the planes of the first view, then the volumes, take longest (decoding the
+  // source and the images).
+  const loading = Volume.loadPlanes(ROOT, sourceId);
   loading.catch(() => {}); // a failure shows where it is awaited
   const description = await getJson(`instances/${sourceId}/segmesh/segments`);
   const tagsLoading = firstImageTags(description.ReferencedSeries[0]);
@@ -106,22 +107,26 @@ async function openSource(sourceId, panel) {
     .then((list) => panel.show(list))
     .then(() => panel.watch(getJson, study.ID));
   const volume = await loading;
-  // Asked once the volumes are in: computed in the same worker processes as they are.
-  const figures = getJson(`instances/${sourceId}/segmesh/statistics`);
-  figures.catch(() => {}); // handled by the table below; not an unhandled rejection meanwhile
   const tags = await tagsLoading;
-  if (!volume.image) {
-    setStatus(`The referenced series is not stored here (${description.MissingSeries.join(', ')})`);
-  }
   const planes = showPlanes(volume, tags);
   window.segmeshViewer = planes;
-  volume.orderByColumn(); // after the first view: sagittal scrolling then reads contiguously
+  window.segmeshFirstView = performance.now();
   // The 3D marker follows the crosshair; a double-clicked model moves it.
   const mark = () => panel.setMarker(volume.lps(planes.cursor.ijk));
   planes.cursor.onChange(mark);
   mark();
   panel.onPick = (point) => planes.cursor.set(volume.nearest(point));
-  window.segmeshFirstView = performance.now();
+  // The whole volumes after the first view, so as not to slow it; the planes scroll then.
+  setStatus('Loading the volumes for scrolling…');
+  await volume.loadWhole(ROOT, sourceId);
+  setStatus(volume.image ? ''
+    : `The referenced series is not stored here (${description.MissingSeries.join(', ')})`);
+  planes.request();
+  window.segmeshWholeVolumes = performance.now();
+  // Asked once the volumes are in: computed in the same worker processes as they are.
+  const figures = getJson(`instances/${sourceId}/segmesh/statistics`);
+  figures.catch(() => {}); // handled by the table below; not an unhandled rejection meanwhile
+  volume.orderByColumn(); // sagittal scrolling then reads contiguously
   // A failure shows in the table's place, not the viewer's.
   const table = new StatisticsTable(
     $('statistics'), description.Segments, tags?.Modality === 'CT' ? ' (HU)' : '',

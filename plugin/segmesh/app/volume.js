@@ -32,21 +32,66 @@ export class Volume {
     this.image = image ? image.data : null;
     this.voxels = this.slices * this.rows * this.columns;
     this.byColumn = null; // the same voxels ordered (i, k, j): see orderByColumn
+    this.partial = false; // only the first view's planes are known (see loadPlanes)
     // Segment of each (layer, value): labels hold segment numbers in their segment's layer.
     this.byValue = Array.from({ length: this.layers }, () => new Map());
     for (const segment of this.segments) this.byValue[segment.Layer].set(segment.Value, segment);
   }
 
-  static async load(root, sourceId) {
+  // The first view's volume: the grid and the three planes through the centre voxel (a few
+  // hundred kilobytes, cut by the server while the volumes would still be on their way),
+  // written into arrays of the whole grid. ``partial`` until loadWhole() has replaced them:
+  // voxels off those planes are not known yet.
+  static async loadPlanes(root, sourceId) {
     const base = `instances/${sourceId}/segmesh/volume`;
     const grid = fetch(new URL(base, root)).then(async (response) => {
       if (!response.ok) throw new Error(`volume: ${response.status} ${await response.text()}`);
       return response.json();
     });
-    const labels = fetchNpy(new URL(`${base}/labels.npy`, root));
+    const labels = fetchNpy(new URL(`${base}/planes/labels.npy`, root));
     // No image (series not stored, colour images): the label map alone, on black.
-    const image = fetchNpy(new URL(`${base}/image.npy`, root)).catch(() => null);
-    return new Volume(...(await Promise.all([grid, labels, image])));
+    const image = fetchNpy(new URL(`${base}/planes/image.npy`, root)).catch(() => null);
+    const [gridJson, labelPlanes, imagePlanes] = await Promise.all([grid, labels, image]);
+    const [S, R, C] = gridJson.Shape;
+    const layers = labelPlanes.shape[0];
+    const empty = (planes, count) => new planes.data.constructor(count);
+    const volume = new Volume(
+      gridJson,
+      { shape: [layers, S, R, C], data: empty(labelPlanes, layers * S * R * C) },
+      imagePlanes ? { shape: [S, R, C], data: empty(imagePlanes, S * R * C) } : null,
+    );
+    volume.partial = true;
+    const centre = volume.size.map((n) => Math.floor(n / 2));
+    const planeLength = R * C + S * C + S * R;
+    for (let layer = 0; layer < layers; layer += 1) {
+      volume.fillPlanes(centre, volume.labels, layer * volume.voxels,
+        labelPlanes.data.subarray(layer * planeLength, (layer + 1) * planeLength));
+    }
+    if (imagePlanes) volume.fillPlanes(centre, volume.image, 0, imagePlanes.data);
+    return volume;
+  }
+
+  // Write the three planes through ``ijk`` (the planes routes' layout: fixed k (rows,
+  // columns), fixed j (slices, columns), fixed i (slices, rows)) into ``target`` at ``offset``.
+  fillPlanes([i, j, k], target, offset, planes) {
+    const { slices: S, rows: R, columns: C } = this;
+    target.set(planes.subarray(0, R * C), offset + k * R * C);
+    for (let s = 0; s < S; s += 1) {
+      target.set(planes.subarray(R * C + s * C, R * C + (s + 1) * C), offset + s * R * C + j * C);
+      const column = R * C + S * C + s * R;
+      for (let r = 0; r < R; r += 1) target[offset + s * R * C + r * C + i] = planes[column + r];
+    }
+  }
+
+  // Replace the first view's arrays with the whole label map and image, fetched once.
+  async loadWhole(root, sourceId) {
+    const base = `instances/${sourceId}/segmesh/volume`;
+    const labels = fetchNpy(new URL(`${base}/labels.npy`, root));
+    const image = this.image ? fetchNpy(new URL(`${base}/image.npy`, root)) : null;
+    const [labelArray, imageArray] = await Promise.all([labels, image]);
+    this.labels = labelArray.data;
+    if (imageArray) this.image = imageArray.data;
+    this.partial = false;
   }
 
   // Image, labels and strides to cut the plane of fixed ``axis`` from: the planes of fixed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from io import BytesIO
@@ -15,7 +14,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from ..errors import BrokenFileError, NotFoundError
-from ..packed_files import PackedFiles
+from ..packed_files import PackedFiles, packed_files
 from .http import ORTHANC_UNKNOWN_RESOURCE
 
 #: Orthanc's error code for a file missing from the storage area: an instance deleted between
@@ -143,11 +142,5 @@ def packed_series_files(series_id: str) -> Iterator[PackedFiles]:
     """The Part-10 files of a series written one after another into a temporary file (one
     held at a time), removed on leaving: what a worker reads a large series from."""
     identifiers = series_instance_ids(series_id)
-    with tempfile.NamedTemporaryFile(prefix="segmesh-series-", suffix=".dcm-pack") as handle:
-        spans = []
-        for identifier in identifiers:
-            data = instance_file(identifier)
-            spans.append((handle.tell(), len(data)))
-            handle.write(data)
-        handle.flush()
-        yield PackedFiles(handle.name, tuple(spans))
+    with packed_files(instance_file(identifier) for identifier in identifiers) as files:
+        yield files

@@ -1,6 +1,7 @@
 """``GET /instances/{id}/segmesh/volume``: what the viewer draws its three planes from, fetched
 once: the grid (JSON), the label map (``volume/labels.npy``) and the image
-(``volume/image.npy``) as compact arrays.
+(``volume/image.npy``) as compact arrays; and what its first view is drawn from meanwhile,
+the three planes through one voxel (``volume/planes/{image|labels}.npy``).
 
 The label map is the overlay's (every segment, default grid, from the shared cache), so that
 the planes and the overlays agree voxel for voxel.
@@ -8,11 +9,12 @@ the planes and the overlays agree voxel for voxel.
 
 from __future__ import annotations
 
+from ...cross_sections import checked_voxel, cross_sections, voxel_from_query
 from ...formats import to_npy
 from ..http import INSTANCE_ROUTE, Answer, Request, register_route
 from ..tasks.context import TaskContext
 from ..tasks.labelmaps import LoadedSource, load_labelmap
-from ..tasks.volumes import referenced_image_volume_npy
+from ..tasks.volumes import referenced_image_planes_npy, referenced_image_volume_npy
 from .overlay import OVERLAY_OPTIONS
 
 NPY = "application/octet-stream"
@@ -51,8 +53,23 @@ class VolumeRoute:
         """(slices, rows, columns) image values after the modality rescale as .npy."""
         return Answer(referenced_image_volume_npy(request.groups[0], self.context), NPY)
 
+    def planes(self, request: Request) -> Answer:
+        """``volume/planes/{image|labels}.npy?voxel=i,j,k`` (the centre by default): the image
+        values (after the rescale) or the (layers, ...) labels on the three planes through the
+        voxel, raveled one after another (:mod:`segmesh.cross_sections`): the viewer's first
+        view, drawn while the volumes load."""
+        source_id, what = request.groups
+        voxel = voxel_from_query(request.query)
+        if what == "image":
+            return Answer(referenced_image_planes_npy(source_id, voxel, self.context), NPY)
+        layers = self._loaded(source_id).labelmap.layers
+        return Answer(to_npy(cross_sections(layers, checked_voxel(layers.shape[1:], voxel))), NPY)
+
     def register(self) -> None:
-        """Register the three routes."""
+        """Register the four routes."""
         register_route(f"{INSTANCE_ROUTE}/volume", ("GET",), self.grid)
         register_route(rf"{INSTANCE_ROUTE}/volume/labels\.npy", ("GET",), self.labels)
         register_route(rf"{INSTANCE_ROUTE}/volume/image\.npy", ("GET",), self.image)
+        register_route(
+            rf"{INSTANCE_ROUTE}/volume/planes/(image|labels)\.npy", ("GET",), self.planes
+        )

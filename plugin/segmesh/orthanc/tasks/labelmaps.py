@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -17,10 +18,11 @@ from ... import __version__
 from ...dicom.description import SourceDescription
 from ...dicom.part10 import header_only
 from ...errors import NotFoundError, UnprocessableError
-from ...geometry import Plane, image_planes
+from ...geometry import Plane
 from ...labelmap import LabelMap
 from ...options import Grid, LabelMapOptions
-from ...sources import describe, labelmap_of_file
+from ...packed_files import packed_files, temporary_path
+from ...sources import describe, labelmap_of_packed_files
 from .. import store
 from . import labelmap_attachment
 from .context import TaskContext
@@ -152,33 +154,35 @@ def _decoded(
     key: Mapping[str, Any],
     file_uuid: str,
     context: TaskContext,
-    with_image_pixels: bool,
 ) -> LoadedSource:
-    """Convert in a worker; the images are read without their pixel data (the grid needs only
-    their headers) unless ``with_image_pixels``."""
-    images = (
-        store.read_series(source.series_id, stop_before_pixels=not with_image_pixels)
-        if source.series_id
-        else None
-    )
-    labelmap = context.workers.run(
-        labelmap_of_file,
-        source.data,
-        headers(images) if images else None,
-        options,
-        context.settings,
-    )
-    planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in images or []}
+    """Convert in a worker, which keeps only the images' headers (the grid needs no more).
+    The source's file and the series' files reach it on disk and the layers come back the
+    same way (:mod:`segmesh.packed_files`): nothing large is pickled, and no image is parsed
+    in Orthanc's interpreter."""
+    with ExitStack() as stack:
+        source_file = stack.enter_context(packed_files([source.data]))
+        image_files = None
+        if source.series_id:
+            image_files = stack.enter_context(store.packed_series_files(source.series_id))
+        layers_path = stack.enter_context(temporary_path(".labels"))
+        decoded = context.workers.run(
+            labelmap_of_packed_files,
+            source_file,
+            image_files,
+            options,
+            context.settings,
+            layers_path,
+        )
+        labelmap = decoded.read()
     return LoadedSource(
         source.dataset,
         source.description,
         labelmap,
         source.series_id,
-        planes,
+        decoded.planes,
         key,
         Origin.DECODED,
         file_uuid,
-        images,
     )
 
 
@@ -231,7 +235,7 @@ def load_labelmap(
         key = labelmap_key(source, options)
         attached = labelmap_attachment.read(instance_id, key, context.settings)
         if attached is None:
-            loaded = _decoded(source, options, key, file_uuid, context, with_image_pixels)
+            loaded = _decoded(source, options, key, file_uuid, context)
         else:
             labelmap, planes = attached
             loaded = LoadedSource(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from ...dicom.description import SourceDescription
 from ...options import LabelMapOptions
+from ...packed_files import packed_array
 from ...sources import statistics_of_labelmap
 from ...statistics import SegmentStatistics
 from .. import store
@@ -31,9 +33,17 @@ def source_statistics(
     The label map comes from :func:`load_labelmap` (cache, attachment or decoded); where it
     lies on the referenced series' grid, that series' files go to the worker with it, so the
     ``Image`` figures are of the image after the modality rescale; FRACTIONAL SEGs use
-    ``options.threshold`` as the label map does.
+    ``options.threshold`` as the label map does. Layers and files reach the worker on disk
+    (:mod:`segmesh.packed_files`): nothing large is pickled.
     """
     loaded = load_labelmap(instance_id, options, context)
-    image_files = None if loaded.series_id is None else store.series_files(loaded.series_id)
-    segments = context.workers.run(statistics_of_labelmap, loaded.labelmap, image_files)
+    labelmap = loaded.labelmap
+    with ExitStack() as stack:
+        layers = stack.enter_context(packed_array(labelmap.layers))
+        image_files = None
+        if loaded.series_id is not None:
+            image_files = stack.enter_context(store.packed_series_files(loaded.series_id))
+        segments = context.workers.run(
+            statistics_of_labelmap, layers, labelmap.geometry, labelmap.segments, image_files
+        )
     return SourceStatistics(loaded.description, loaded.series_id, segments)

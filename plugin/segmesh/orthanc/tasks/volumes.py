@@ -1,14 +1,29 @@
 """The image volume a SEG or RT-STRUCT is drawn on: its referenced series as one array, for
-the viewer's planes."""
+the viewer's planes, and the three planes through one voxel, for its first view."""
 
 from __future__ import annotations
 
+from ...cross_sections import Voxel
 from ...errors import UnprocessableError
-from ...options import LabelMapOptions
-from ...sources import image_volume_npy_of_files
+from ...packed_files import temporary_path
+from ...sources import image_cross_sections_npy_of_files, image_volume_npy_of_files
 from .. import store
 from .context import TaskContext
-from .labelmaps import read_source
+from .labelmaps import referenced_series_id, source_description
+
+
+def _referenced_series_id(instance_id: str, context: TaskContext) -> str:
+    """The Orthanc id of the series ``instance_id`` references (from its description, read
+    once per file: the viewer asks for it with several routes at once); 422 where it is not
+    stored."""
+    description = source_description(instance_id, context)
+    series_id = referenced_series_id(description)
+    if series_id is None:
+        missing = ", ".join(description.referenced_series_uids) or "(none referenced)"
+        raise UnprocessableError(
+            "Referenced series not stored", f"the image volume needs the series {missing}"
+        )
+    return series_id
 
 
 def referenced_image_volume_npy(instance_id: str, context: TaskContext) -> bytes:
@@ -16,14 +31,24 @@ def referenced_image_volume_npy(instance_id: str, context: TaskContext) -> bytes
     references, after the modality rescale (int16 HU for CT), on the grid its label map uses
     by default.
 
-    The files travel unparsed to a worker, which parses, decodes, stacks and encodes them. 422
-    where the referenced series is not stored here.
+    The files travel unparsed to a worker (on disk, see :func:`store.packed_series_files`),
+    which parses, decodes, stacks and writes them as a .npy file read back here: no volume is
+    pickled. 422 where the referenced series is not stored here.
     """
-    source = read_source(instance_id, LabelMapOptions())
-    if source.series_id is None:
-        missing = ", ".join(source.description.referenced_series_uids) or "(none referenced)"
-        raise UnprocessableError(
-            "Referenced series not stored", f"the image volume needs the series {missing}"
-        )
-    files = store.series_files(source.series_id)
-    return context.workers.run(image_volume_npy_of_files, files)
+    with (
+        store.packed_series_files(_referenced_series_id(instance_id, context)) as files,
+        temporary_path(".npy") as path,
+    ):
+        context.workers.run(image_volume_npy_of_files, files, path)
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+def referenced_image_planes_npy(
+    instance_id: str, voxel: Voxel | None, context: TaskContext
+) -> bytes:
+    """The .npy file of the values of :func:`referenced_image_volume_npy` on the three planes
+    through ``voxel`` (the centre where None; see :mod:`segmesh.cross_sections`), cut in a
+    worker image by image: no volume is made or sent. 400 where ``voxel`` is outside."""
+    with store.packed_series_files(_referenced_series_id(instance_id, context)) as files:
+        return context.workers.run(image_cross_sections_npy_of_files, files, voxel)
