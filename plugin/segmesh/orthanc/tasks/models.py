@@ -22,7 +22,14 @@ from ...formats import nifti_labelmap
 from ...geometry import VolumeGeometry
 from ...labelmap import LabelMap
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops
-from ...models import BuiltModel, ModelRequest, ModelSource, build_model, model_label
+from ...models import (
+    BuiltModel,
+    ModelFiles,
+    ModelRequest,
+    ModelSource,
+    build_model,
+    model_label,
+)
 from ...options import LabelMapOptions, parse_segment_list
 from ...sources import threshold_series_of_files
 from .. import store
@@ -122,18 +129,17 @@ def store_crops(
     if not crops:
         raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
     plans = _plans(crops, options.merge)
-    now = datetime.datetime.now()
+    files = ModelFiles.of(request, datetime.datetime.now())
     calls = [
         (
             plan.crops,
             geometry,
             options.mesh,
-            request,
+            files,
             plan.key,
             plan.label,
             plan.color,
             number,
-            now,
             context.settings.max_triangles,
         )
         for number, plan in enumerate(plans, start=1)
