@@ -99,7 +99,9 @@ def test_models_stored_before_one_over_max_triangles_are_deleted(
     server, _ = limited
     shape = (12, 24, 24)
     labels = builders.ellipsoid_labels(
-        shape, [[4, 4, 3], [18, 4, 3], [12, 14, 6]], [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [6, 6, 4]]
+        shape,
+        [[4, 4, 3], [18, 4, 3], [12, 14, 6]],
+        [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [6.0, 6.0, 4.0]],
     )
     assert [int((labels == n).sum()) for n in (1, 2)] == [1, 1]  # 8 triangles each
     images = builders.ct_series(shape, (1.0, 1.0, 1.0), study=builders.study_dataset())
