@@ -1,4 +1,5 @@
-"""What each worker process runs first: a watch that ends it once its parent (Orthanc) is gone.
+"""What each worker process runs first (:func:`start`): a watch that ends it once its parent
+(Orthanc) is gone, then the core modules whose functions workers run, imported.
 
 A worker waits for calls on a pipe whose write end it holds itself (multiprocessing hands both
 ends of a queue to the child), so it never reads an end of file: killed with SIGKILL, Orthanc
@@ -9,12 +10,24 @@ come and go. This module lives in the core because workers import only the core.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
 
 #: Seconds between two looks at the parent: an orphan lives at most this long.
 WATCH_INTERVAL = 0.5
+
+#: The core modules whose functions workers run (decoding, meshing, encoding): imported as a
+#: worker starts (with numpy, scipy, scikit-image and pydicom, seconds), not by its first call.
+WORK_MODULES = ("segmesh.sources", "segmesh.conversions")
+
+
+def start(parent_pid: int) -> None:
+    """A worker's initializer: :func:`end_with_parent`, then WORK_MODULES imported."""
+    end_with_parent(parent_pid)
+    for name in WORK_MODULES:
+        importlib.import_module(name)
 
 
 def end_with_parent(parent_pid: int) -> None:

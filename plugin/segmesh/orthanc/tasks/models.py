@@ -22,13 +22,7 @@ from ...formats import nifti_labelmap
 from ...geometry import VolumeGeometry
 from ...labelmap import LabelMap
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops
-from ...models import (
-    ModelFiles,
-    ModelRequest,
-    ModelSource,
-    build_model,
-    model_label,
-)
+from ...models import ModelFiles, ModelRequest, ModelSource, build_model, model_label
 from ...options import LabelMapOptions, parse_segment_list
 from ...sources import threshold_series_of_files
 from .. import store
