@@ -14,9 +14,10 @@ from ..mesh.base import IntArray, Mesh
 
 ICON_SIZE = 64
 
-#: Largest gap (icon pixels) between the points of a surface that the depth map still closes
-#: (its 3 x 3 minimum filter): triangles spanning more are sampled inside as well ...
-POINT_SPACING = 2.0
+#: Largest distance (icon pixels) between the points of a surface whose gap the depth map
+#: still closes (its 3 x 3 minimum filter reaches the two pixels between): triangles spanning
+#: more are sampled inside as well ...
+POINT_SPACING = 3.0
 
 #: ... at this spacing (pixels), so that each pixel of theirs has its own depth and their slope
 #: shades evenly.
@@ -118,7 +119,7 @@ def icon_pixels(mesh: Mesh, size: int = ICON_SIZE) -> npt.NDArray[np.uint8]:
     """(size, size) uint8 grey preview: the model seen from the front (anterior), patient's right
     on the image's left, head up, lit from the viewer.
 
-    The vertices (and points inside triangles larger than two pixels) go into a depth buffer
+    The vertices (and points inside triangles larger than three pixels) go into a depth buffer
     (the smallest y, the most anterior, wins each pixel); the surface's slope, and so its
     shade, comes from that depth map's gradient: no normals, linear in the number of vertices.
     """
