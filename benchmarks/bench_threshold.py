@@ -49,7 +49,7 @@ from tests.conftest import encode  # noqa: E402
 from tests.orthanc_server import OrthancServer  # noqa: E402
 
 from segmesh.mesh import MeshOptions, ThresholdOptions  # noqa: E402
-from segmesh.models import ModelRequest, build_model, stl_document  # noqa: E402
+from segmesh.models import ModelFiles, ModelRequest, build_model, stl_document  # noqa: E402
 from segmesh.packed_files import PackedFiles  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402
 from segmesh.sources import ThresholdedSeries, threshold_series_of_files  # noqa: E402
@@ -165,12 +165,11 @@ def run_core(slices: int) -> None:
         (series.crop,),
         series.geometry,
         options,
-        request,
+        ModelFiles.of(request, datetime.datetime.now()),
         "1",
         THRESHOLD.label,
         (241, 214, 145),
         1,
-        datetime.datetime.now(),
         Settings().max_triangles,
     )
     report("worker: crop -> Encapsulated STL file", seconds, peak, image_mb)

@@ -166,6 +166,26 @@ def worker_pids(server: OrthancServer) -> list[int]:
     raise AssertionError("no worker process started")
 
 
+def test_workers_start_with_orthanc_the_core_imported(tmp_path: Path) -> None:
+    """Before any request: the first one need not wait seconds for them to start."""
+    server = OrthancServer(tmp_path, {"SegMesh": {"Workers": 2}})
+    server.start()
+    try:
+        deadline = time.monotonic() + 120
+        ready: list[int] = []
+        while len(ready) < 2 and time.monotonic() < deadline:
+            # scikit-image's marching cubes is loaded by the core's meshing modules.
+            ready = [
+                pid
+                for pid in worker_pids(server)
+                if "_marching_cubes_lewiner_cy" in Path(f"/proc/{pid}/maps").read_text()
+            ]
+            time.sleep(0.2)
+        assert len(ready) == 2
+    finally:
+        server.stop()
+
+
 def test_a_worker_killed_during_a_job_fails_the_job_not_orthanc(
     slow_server: OrthancServer, demo_study: DemoStudy
 ) -> None:

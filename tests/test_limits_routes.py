@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from segmesh.demo import DemoStudy
+from tests import builders
 from tests.conftest import encode
 from tests.orthanc_server import OrthancServer
 
@@ -88,6 +89,34 @@ def test_a_model_over_max_triangles_is_not_stored(
     assert response.json()["Error"] == "Model too large"
     assert "MaxTriangles 50" in response.json()["Details"]
     assert _instances(server) == before
+
+
+def test_models_stored_before_one_over_max_triangles_are_deleted(
+    limited: tuple[OrthancServer, dict[str, str]],
+) -> None:
+    """Models are stored as they are built: two small ones are in Orthanc when the third,
+    above MaxTriangles, fails the request, and are deleted again."""
+    server, _ = limited
+    shape = (12, 24, 24)
+    labels = builders.ellipsoid_labels(
+        shape,
+        [[4, 4, 3], [18, 4, 3], [12, 14, 6]],
+        [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [6.0, 6.0, 4.0]],
+    )
+    assert [int((labels == n).sum()) for n in (1, 2)] == [1, 1]  # 8 triangles each
+    images = builders.ct_series(shape, (1.0, 1.0, 1.0), study=builders.study_dataset())
+    for image in images:
+        server.upload(encode(image))
+    seg_id = server.upload(encode(builders.seg(images, labels, ["A", "B", "C"])))
+    before = _instances(server)
+    response = server.post(f"/instances/{seg_id}/segmesh/stl", json={})
+    assert response.status_code == 413, response.text
+    assert "MaxTriangles 50" in response.json()["Details"]
+    assert _instances(server) == before
+    # The first two alone are within the limit: the third failed the request.
+    small = server.post(f"/instances/{seg_id}/segmesh/stl", json={"Segments": [1, 2]})
+    assert small.status_code == 200, small.text
+    assert [model["Triangles"] <= 50 for model in small.json()["Instances"]] == [True, True]
 
 
 def test_a_nifti_over_max_nifti_megabytes_answers_413(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import gzip
 import io
 
@@ -28,7 +29,14 @@ from segmesh.mesh import (
     threshold_labelmap,
     threshold_mask,
 )
-from segmesh.models import ModelRequest, ModelSource, encapsulated_stl, icon_pixels, stl_document
+from segmesh.models import (
+    ModelFiles,
+    ModelRequest,
+    ModelSource,
+    encapsulated_stl,
+    icon_pixels,
+    stl_document,
+)
 from segmesh.settings import Settings
 from tests.dciodvfy import dciodvfy_errors
 
@@ -107,6 +115,22 @@ def test_encapsulated_stl_dataset(demo_study: DemoStudy, liver: Mesh):
     assert (icon.Rows, icon.Columns) == (64, 64)
     assert stl_document(ds) == binary_stl(liver, f"segmesh {__version__} Liver (LPS mm)")
     assert ds.EncapsulatedDocumentLength == len(stl_document(ds))
+
+
+def test_model_files_are_the_bytes_pydicom_writes(demo_study: DemoStudy, liver: Mesh):
+    now = datetime.datetime(2026, 3, 4, 5, 6, 7)
+    tags = {"SeriesDescription": "Zum Drucken", "DocumentTitle": "Leber (ärztlich)"}
+    for request in (request_for(demo_study), request_for(demo_study, tags=tags)):
+        files = ModelFiles.of(request, now)
+        for key, label, number in (("1", "Liver", 1), ("2", "Lèvre: ümlaut 肝", 12)):
+            dataset = encapsulated_stl(liver, request, key, label, (221, 130, 101), number, now)
+            data = files.file(liver, key, label, (221, 130, 101), number)
+            assert data == part10(dataset)
+    stored = dcmread(io.BytesIO(data))
+    assert (stored.DocumentTitle, stored.ContentDescription) == (tags["DocumentTitle"], label)
+    assert (stored.SeriesDescription, stored.InstanceNumber) == ("Zum Drucken", 12)
+    assert stored.file_meta.MediaStorageSOPInstanceUID == stored.SOPInstanceUID
+    assert dciodvfy_errors(data) == []
 
 
 def test_stl_document_of_a_broken_instance_is_400(demo_study: DemoStudy, liver: Mesh):

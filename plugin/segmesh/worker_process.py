@@ -1,5 +1,6 @@
-"""What each worker process runs first: a lower CPU priority, and a watch that ends it once its
-parent (Orthanc) is gone.
+"""What each worker process runs first (:func:`start`): a lower CPU priority, a watch that ends
+it once its parent (Orthanc) is gone, then the core modules whose functions workers run,
+imported.
 
 Workers run below Orthanc's priority (:data:`NICENESS`): with every core busy meshing, the CPU
 still goes first to Orthanc's own threads, which answer the light requests (an overlay, a
@@ -14,6 +15,7 @@ come and go. This module lives in the core because workers import only the core.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
@@ -23,11 +25,18 @@ NICENESS = 10
 #: Seconds between two looks at the parent: an orphan lives at most this long.
 WATCH_INTERVAL = 0.5
 
+#: The core modules whose functions workers run (decoding, meshing, encoding): imported as a
+#: worker starts (with numpy, scipy, scikit-image and pydicom, seconds), not by its first call.
+WORK_MODULES = ("segmesh.sources", "segmesh.conversions")
 
-def start_worker(parent_pid: int) -> None:
-    """Lower this worker's priority and watch its parent (:func:`end_with_parent`)."""
+
+def start(parent_pid: int) -> None:
+    """A worker's initializer: a lower priority, :func:`end_with_parent`, then WORK_MODULES
+    imported."""
     os.nice(NICENESS)
     end_with_parent(parent_pid)
+    for name in WORK_MODULES:
+        importlib.import_module(name)
 
 
 def end_with_parent(parent_pid: int) -> None:

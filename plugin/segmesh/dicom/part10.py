@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from io import BytesIO
 
-from pydicom.dataset import Dataset
+from pydicom.charset import default_encoding
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import correct_ambiguous_vr, write_data_element, write_file_meta_info
 
 
 def part10(dataset: Dataset) -> bytes:
@@ -12,6 +16,48 @@ def part10(dataset: Dataset) -> bytes:
     buffer = BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+#: What a Part-10 file starts with: the preamble and the prefix.
+PREAMBLE = b"\0" * 128 + b"DICM"
+
+
+def _explicit_little_endian() -> DicomBytesIO:
+    buffer = DicomBytesIO()
+    buffer.is_little_endian = True
+    buffer.is_implicit_VR = False
+    return buffer
+
+
+def encoded_elements(
+    dataset: Dataset, character_set: str | list[str] = default_encoding
+) -> dict[int, bytes]:
+    """Each top-level element of a new ``dataset`` (a sequence with its items) by tag, encoded
+    explicit VR little endian as :func:`part10` writes it; text in the dataset's
+    SpecificCharacterSet, else in ``character_set``.
+
+    For files that share most of their elements: those are encoded once, each file's own ones
+    with it, and :func:`part10_of_elements` puts them together.
+    """
+    correct_ambiguous_vr(dataset, True)
+    encodings = dataset.get("SpecificCharacterSet", character_set)
+    elements = {}
+    for tag in sorted(dataset.keys()):
+        if tag.element == 0 and tag.group > 6:
+            continue  # retired group lengths, which pydicom does not write either
+        buffer = _explicit_little_endian()
+        write_data_element(buffer, dataset[tag], encodings)
+        elements[int(tag)] = buffer.getvalue()
+    return elements
+
+
+def part10_of_elements(file_meta: FileMetaDataset, elements: Mapping[int, bytes]) -> bytes:
+    """The Part-10 file (explicit VR little endian) of ``file_meta`` and the encoded
+    ``elements`` (:func:`encoded_elements`): the bytes :func:`part10` writes of the same
+    dataset."""
+    meta = _explicit_little_endian()
+    write_file_meta_info(meta, file_meta, enforce_standard=True)
+    return b"".join([PREAMBLE, meta.getvalue(), *(elements[tag] for tag in sorted(elements))])
 
 
 #: (7FE0,0010) Pixel Data: elements from here on are pixels, not header.

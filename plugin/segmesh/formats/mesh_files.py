@@ -58,18 +58,33 @@ def binary_stl(mesh: Mesh, header: str = "segmesh") -> bytes:
     """The mesh as a binary STL: 80-byte header, triangle count, 50 bytes per triangle.
 
     Written in place into one buffer, chunk of triangles by chunk: the (M, 3, 3) float64
-    corners and normals of a large model at once would take several times the file's size."""
+    corners and normals of a large model at once would take several times the file's size.
+    Coordinate by coordinate: gathers of contiguous (N,) columns by contiguous indices are
+    several times faster than of (N, 3) rows."""
     count = mesh.triangle_count
     buffer = bytearray(STL_HEADER_BYTES + 4 + count * STL_TRIANGLE.itemsize)
     head = header.encode("ascii", "replace")[:STL_HEADER_BYTES].ljust(STL_HEADER_BYTES, b" ")
     buffer[:STL_HEADER_BYTES] = head
     buffer[STL_HEADER_BYTES : STL_HEADER_BYTES + 4] = np.uint32(count).astype("<u4").tobytes()
     triangles = np.frombuffer(buffer, STL_TRIANGLE, count, STL_HEADER_BYTES + 4)
+    columns = [np.ascontiguousarray(mesh.vertices[:, axis]) for axis in range(3)]
     for start in range(0, count, STL_CHUNK):
-        part = Mesh(mesh.vertices, mesh.faces[start : start + STL_CHUNK])
+        faces = mesh.faces[start : start + STL_CHUNK]
         written = triangles[start : start + STL_CHUNK]
-        written["normal"] = part.face_normals
-        written["vertices"] = mesh.vertices[part.faces]
+        corners = [np.ascontiguousarray(faces[:, n]) for n in range(3)]
+        # points[axis][n]: coordinate ``axis`` of each triangle's corner n.
+        points = [[column[corner] for corner in corners] for column in columns]
+        for axis, (a, b, c) in enumerate(points):
+            for n, value in enumerate((a, b, c)):
+                written["vertices"][:, n, axis] = value
+        (xa, xb, xc), (ya, yb, yc), (za, zb, zc) = points
+        ux, uy, uz, vx, vy, vz = xb - xa, yb - ya, zb - za, xc - xa, yc - ya, zc - za
+        normal = (uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx)
+        length = np.sqrt(normal[0] * normal[0] + normal[1] * normal[1] + normal[2] * normal[2])
+        # Degenerate triangles keep a zero normal.
+        inverse = np.divide(1.0, length, out=np.zeros_like(length), where=length > 0)
+        for axis in range(3):
+            written["normal"][:, axis] = normal[axis] * inverse
     return bytes(buffer)
 
 

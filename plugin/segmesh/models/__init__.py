@@ -1,7 +1,9 @@
 """Objects segmesh stores back into Orthanc: Encapsulated STL instances of meshes.
 
 - :mod:`.encapsulated_stl`: :func:`encapsulated_stl` builds one instance (deterministic UIDs,
-  the source's patient, study and frame of reference); :func:`stl_document` reads one back;
+  the source's patient, study and frame of reference), :class:`ModelFiles` the same as Part-10
+  files, the attributes a request's models share encoded once; :func:`stl_document` reads one
+  back;
 - :mod:`.build`: :func:`build_model`, one model meshed and encoded (a worker's unit of work);
 - :mod:`.icon`: the 64 x 64 front view stored as its icon.
 """
@@ -9,6 +11,7 @@
 from .build import BuiltModel, build_model
 from .encapsulated_stl import (
     SERIES_NUMBER,
+    ModelFiles,
     ModelRequest,
     ModelSource,
     encapsulated_stl,
@@ -21,6 +24,7 @@ __all__ = [
     "ICON_SIZE",
     "SERIES_NUMBER",
     "BuiltModel",
+    "ModelFiles",
     "ModelRequest",
     "ModelSource",
     "build_model",

@@ -6,16 +6,14 @@ boxes, the grid, the options) and its output (the file and two figures) are smal
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..dicom.color import RGB
-from ..dicom.part10 import part10
 from ..errors import LimitExceededError, UnprocessableError
 from ..geometry import VolumeGeometry
 from ..mesh import MeshOptions, SegmentCrop, merge
-from .encapsulated_stl import ModelRequest, encapsulated_stl
+from .encapsulated_stl import ModelFiles
 
 
 @dataclass(frozen=True)
@@ -31,12 +29,11 @@ def build_model(
     crops: Sequence[SegmentCrop],
     geometry: VolumeGeometry,
     options: MeshOptions,
-    request: ModelRequest,
+    files: ModelFiles,
     segment_key: str,
     label: str,
     color: RGB,
     instance_number: int,
-    now: datetime.datetime,
     max_triangles: int,
 ) -> BuiltModel:
     """The model of the (non-empty) ``crops``: one segment's, or several merged into one;
@@ -53,5 +50,5 @@ def build_model(
             "Model too large",
             f"{mesh.triangle_count} triangles, above MaxTriangles {max_triangles}",
         )
-    dataset = encapsulated_stl(mesh, request, segment_key, label, color, instance_number, now)
-    return BuiltModel(part10(dataset), mesh.triangle_count, round(mesh.volume / 1000.0, 3))
+    file = files.file(mesh, segment_key, label, color, instance_number)
+    return BuiltModel(file, mesh.triangle_count, round(mesh.volume / 1000.0, 3))

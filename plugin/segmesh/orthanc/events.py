@@ -42,6 +42,7 @@ def register(
             if level == orthanc.ResourceType.INSTANCE:
                 cache.forget(resource)
         elif change_type == orthanc.ChangeType.ORTHANC_STARTED:
+            workers.start()
             threading.Thread(target=_resume, args=(runner,), name="segmesh-resume").start()
             if automatic is not None:
                 automatic.start()

@@ -5,8 +5,8 @@ of processes instead (the Orthanc Book's advice). Workers are started with the s
 (never a fork of the multi-threaded Orthanc) from the venv's Python: inside Orthanc,
 ``sys.executable`` is the Orthanc binary. They import only the core, which never imports
 ``orthanc``. A worker that dies fails the calls it was running with a 500 JSON error and the
-pool is started anew; Orthanc's stop ends the pool, and a worker whose Orthanc was killed ends
-itself (:mod:`segmesh.worker_process`).
+pool is started anew; Orthanc's start starts them (:meth:`WorkerPool.start`), its stop ends
+the pool, and a worker whose Orthanc was killed ends itself (:mod:`segmesh.worker_process`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from .. import worker_process
 from ..errors import SegMeshError
-from ..worker_process import start_worker
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +89,21 @@ class WorkerPool:
                 self._executor = ProcessPoolExecutor(
                     self.count,
                     mp_context=self._context,
-                    initializer=start_worker,
+                    initializer=worker_process.start,
                     initargs=(os.getpid(),),
                 )
             return self._executor
+
+    def start(self) -> None:
+        """Start the worker processes in the background (Orthanc has started): the first
+        request then finds them started, the core imported, instead of waiting seconds."""
+        if self.count:
+            threading.Thread(target=self._start, name="segmesh-workers-start", daemon=True).start()
+
+    def _start(self) -> None:
+        # Each call finds no idle worker and so starts one more, up to the pool's size.
+        for _ in range(self.count):
+            self.submit(os.getpid)
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:

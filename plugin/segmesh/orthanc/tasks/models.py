@@ -22,7 +22,7 @@ from ...formats import nifti_labelmap
 from ...geometry import VolumeGeometry
 from ...labelmap import LabelMap
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops
-from ...models import BuiltModel, ModelRequest, ModelSource, build_model, model_label
+from ...models import ModelFiles, ModelRequest, ModelSource, build_model, model_label
 from ...options import LabelMapOptions, parse_segment_list
 from ...sources import threshold_series_of_files
 from .. import store
@@ -114,56 +114,56 @@ def store_crops(
 ) -> dict[str, Any]:
     """Store the models of the segments' ``crops`` on ``geometry``; ``skipped`` those left out.
 
-    Each model is meshed and encoded in a worker from its segment's crop, progress reported and
-    cancellation checked as each comes back; the files are stored once all are built, so that a
-    model above MaxTriangles (413) leaves nothing stored, and through ``outputs``, so that a
-    source deleted meanwhile (410) leaves nothing stored either.
+    Each model is meshed and encoded in a worker from its segment's crop and stored as it comes
+    back (while the workers build the next ones), through ``outputs``: where the task then
+    fails (a model above MaxTriangles, 413; a source deleted meanwhile, 410; a cancelled job;
+    a dead worker), what it stored is deleted again, and nothing stays stored. Progress is
+    reported and cancellation checked as each model comes back.
     """
     parameters = {**options.parameters(), **(extra_parameters or {})}
     request = ModelRequest(source, parameters, series_description, options.tags)
     if not crops:
         raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
     plans = _plans(crops, options.merge)
-    now = datetime.datetime.now()
+    files = ModelFiles.of(request, datetime.datetime.now())
     calls = [
         (
             plan.crops,
             geometry,
             options.mesh,
-            request,
+            files,
             plan.key,
             plan.label,
             plan.color,
             number,
-            now,
             context.settings.max_triangles,
         )
         for number, plan in enumerate(plans, start=1)
     ]
-    built: list[BuiltModel] = []
-    built_models = context.workers.imap(build_model, calls)
-    try:
-        for model in built_models:
-            context.check_cancelled()
-            built.append(model)
-            context.progress(len(built), len(plans))
-    finally:
-        built_models.close()
     instances = []
     stored: dict[str, Any] = {}
-    for plan, model in zip(plans, built, strict=True):
-        stored = outputs.store(model.file)
-        instances.append(
-            {
-                "ID": stored["ID"],
-                "Segment": plan.segment,
-                "Label": plan.label,
-                "Triangles": model.triangles,
-                "VolumeMl": model.volume_ml,
-                "Status": stored.get("Status", ""),
-            }
-        )
-    outputs.finish()
+    built_models = context.workers.imap(build_model, calls)
+    try:
+        for plan, model in zip(plans, built_models, strict=True):
+            context.check_cancelled()
+            stored = outputs.store(model.file)
+            instances.append(
+                {
+                    "ID": stored["ID"],
+                    "Segment": plan.segment,
+                    "Label": plan.label,
+                    "Triangles": model.triangles,
+                    "VolumeMl": model.volume_ml,
+                    "Status": stored.get("Status", ""),
+                }
+            )
+            context.progress(len(instances), len(plans))
+        outputs.finish()
+    except BaseException:
+        outputs.discard()
+        raise
+    finally:
+        built_models.close()
     return {"Series": stored["ParentSeries"], "Instances": instances, "Skipped": skipped}
 
 

@@ -5,8 +5,9 @@ Reading it then answers 404 (:mod:`..store`); once it has been read, the work go
 workers without Orthanc, so the resources are checked again before each output is stored and
 once after the last. Where one is gone, the outputs this task stored (Orthanc's ``Status``
 "Success") are deleted again and the task fails with 410 Gone: nothing stays stored for a
-source that is gone. Outputs a previous identical request stored ("AlreadyStored") are not the
-task's own and stay.
+source that is gone; a task that fails otherwise after storing some outputs deletes them the
+same way (:meth:`SourceOutputs.discard`). Outputs a previous identical request stored
+("AlreadyStored") are not the task's own and stay.
 """
 
 from __future__ import annotations
@@ -34,14 +35,23 @@ class SourceOutputs:
         """410 where a source is gone, after deleting what this task stored."""
         for level, identifier in self.sources:
             if not store.exists(level, identifier):
-                for instance_id in self._stored:
-                    store.delete_instance(instance_id)
-                removed = f"; the {len(self._stored)} instances it had stored were deleted"
+                removed = (
+                    f"; the {len(self._stored)} instances it had stored were deleted"
+                    if self._stored
+                    else ""
+                )
+                self.discard()
                 raise GoneError(
                     "Source deleted",
                     f"{NAMES.get(level, level)} {identifier} was deleted while the work on it "
-                    f"ran{removed if self._stored else ''}; nothing is stored for it",
+                    f"ran{removed}; nothing is stored for it",
                 )
+
+    def discard(self) -> None:
+        """Delete the outputs this task stored (it failed)."""
+        for instance_id in self._stored:
+            store.delete_instance(instance_id)
+        self._stored.clear()
 
     def store(self, data: bytes) -> dict[str, Any]:
         """Store one Part-10 file once the sources are checked; Orthanc's answer."""
