@@ -6,6 +6,11 @@ exists needs ``If-Match`` with its current ETag (409 otherwise), and a PUT witho
 creates. orthanc-python's ``RestApiPut`` cannot send headers, so these calls go to Orthanc's own
 HTTP server on the loopback interface with a token from ``GenerateRestApiAuthorizationToken``
 (which also passes Orthanc's authentication).
+
+The same client stores segmesh's outputs (:meth:`RevisionedMetadata.store_instance`): on
+orthanc-python before 4.3 ``RestApiPost`` holds the plugin's interpreter while Orthanc parses,
+writes and indexes the file, and every other segmesh request waits that long; a socket call
+lets them run meanwhile.
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ class ConflictError(SegMeshError):
     http_status = 409
 
 
+class StoringError(SegMeshError):
+    """Orthanc did not store a file segmesh made (say, its disk is full)."""
+
+    http_status = 500
+
+
 @dataclass(frozen=True)
 class Revisioned:
     """A metadata value and its ETag (revision and MD5)."""
@@ -42,7 +53,8 @@ class Revisioned:
 
 
 class RevisionedMetadata:
-    """Reads and compare-and-sets metadata through Orthanc's REST API on the loopback."""
+    """Reads and compare-and-sets metadata, and stores instances, through Orthanc's REST API
+    on the loopback."""
 
     def __init__(self, configuration: Mapping[str, Any], token: str) -> None:
         scheme = "https" if configuration.get("SslEnabled") else "http"
@@ -90,6 +102,19 @@ class RevisionedMetadata:
             if error.code == 404:
                 raise NotFoundError("Unknown resource", path) from error
             raise
+
+    def store_instance(self, data: bytes) -> dict[str, Any]:
+        """``POST /instances`` of a Part-10 file; Orthanc's answer (``ID``, ``ParentSeries``,
+        ``Status``: "Success", or "AlreadyStored" for a SOP Instance UID it holds, which it
+        keeps as it was)."""
+        try:
+            with self._call("POST", "/instances", data, {}) as answer:
+                stored: dict[str, Any] = json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            raise StoringError(
+                "Orthanc refused to store a result", f"HTTP {error.code}: {error.read()!r}"
+            ) from error
+        return stored
 
     def update(
         self, path: str, change: Callable[[JsonObject | None], JsonObject | None]

@@ -125,13 +125,6 @@ def delete_instance(instance_id: str) -> None:
             raise
 
 
-def store_file(data: bytes) -> dict[str, Any]:
-    """Store a Part-10 file; Orthanc's answer (``ID``, ``ParentSeries``, ``Status``: "Success",
-    or "AlreadyStored" for a SOP Instance UID it holds, which it keeps as it was)."""
-    answer: dict[str, Any] = json.loads(orthanc.RestApiPost("/instances", data))
-    return answer
-
-
 def series_files(series_id: str) -> list[bytes]:
     """The Part-10 files of every instance of a series, unparsed: what a worker parses."""
     return [instance_file(identifier) for identifier in series_instance_ids(series_id)]

@@ -33,7 +33,7 @@ def _never_cancelled() -> bool:
 @dataclass(frozen=True)
 class TaskContext:
     """``cache`` holds loaded label maps; ``loopback`` writes what needs Orthanc's revision
-    check; ``progress(done, total)`` is called as units of work (say, models) finish;
+    check, and stores outputs; ``progress(done, total)`` is called as units of work (say, models) finish;
     ``cancelled()`` is asked between them."""
 
     settings: Settings

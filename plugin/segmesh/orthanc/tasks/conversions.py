@@ -87,7 +87,7 @@ def convert_source(
     )
     # The referenced series too, where the label map is on its grid.
     sources = [("instances", instance_id), ("series", loaded.series_id)]
-    outputs = SourceOutputs(sources)
+    outputs = SourceOutputs(sources, context.loopback)
     instances = []
     series_id = ""
     for done, written in enumerate(conversion.objects, start=1):

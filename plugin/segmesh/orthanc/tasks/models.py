@@ -240,7 +240,7 @@ def store_source_models(
         options,
         description,
         context,
-        SourceOutputs(sources),
+        SourceOutputs(sources, context.loopback),
         also_held=[skipped.number for skipped in loaded.description.skipped],
     )
     # Segments the label map could not hold (say, RT-STRUCT ROIs of points) are reported too.
@@ -272,7 +272,7 @@ def store_series_model(
         options,
         description,
         context,
-        SourceOutputs([("series", series_id)]),
+        SourceOutputs([("series", series_id)], context.loopback),
         threshold.to_json(),
     )
 
@@ -301,5 +301,5 @@ def store_nifti_models(
         nifti_labelmap, nifti, labels, frame_of_reference_uid, context.settings
     )
     source = ModelSource(study, frame_of_reference_uid, f"nifti:{digest}:{study_id}")
-    outputs = SourceOutputs([("studies", study_id)])
+    outputs = SourceOutputs([("studies", study_id)], context.loopback)
     return store_models(labelmap, source, options, "Models of a NIfTI label map", context, outputs)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ...errors import GoneError
 from .. import store
+from ..revisions import RevisionedMetadata
 
 #: What each resource level is called in errors.
 NAMES = {"instances": "instance", "series": "series", "studies": "study"}
@@ -25,10 +26,13 @@ NAMES = {"instances": "instance", "series": "series", "studies": "study"}
 class SourceOutputs:
     """Stores the outputs made from ``sources``: (level, Orthanc id) pairs such as
     ``("instances", seg_id)`` and ``("series", ct_series_id)``; pairs without an id (no
-    referenced series on the native grid) are left out."""
+    referenced series on the native grid) are left out; the files go through ``loopback``."""
 
-    def __init__(self, sources: Sequence[tuple[str, str | None]]) -> None:
+    def __init__(
+        self, sources: Sequence[tuple[str, str | None]], loopback: RevisionedMetadata
+    ) -> None:
         self.sources = tuple((level, identifier) for level, identifier in sources if identifier)
+        self.loopback = loopback
         self._stored: list[str] = []
 
     def check(self) -> None:
@@ -56,7 +60,7 @@ class SourceOutputs:
     def store(self, data: bytes) -> dict[str, Any]:
         """Store one Part-10 file once the sources are checked; Orthanc's answer."""
         self.check()
-        answer = store.store_file(data)
+        answer = self.loopback.store_instance(data)
         if answer.get("Status") == "Success":
             self._stored.append(str(answer["ID"]))
         return answer
