@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +50,7 @@ from tests.orthanc_server import OrthancServer  # noqa: E402
 
 from segmesh.mesh import MeshOptions, ThresholdOptions  # noqa: E402
 from segmesh.models import ModelFiles, ModelRequest, build_model, stl_document  # noqa: E402
-from segmesh.packed_files import PackedFiles  # noqa: E402
+from segmesh.packed_files import packed_files  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402
 from segmesh.sources import ThresholdedSeries, threshold_series_of_files  # noqa: E402
 
@@ -93,17 +93,6 @@ def encoded_slices(slices: int) -> Iterator[bytes]:
         yield encode(image)
 
 
-def packed(files: Iterator[bytes], handle: IO[bytes]) -> PackedFiles:
-    """``files`` written one after another into ``handle``, as ``store.packed_series_files``
-    does with a series' files read out of Orthanc."""
-    spans = []
-    for data in files:
-        spans.append((handle.tell(), len(data)))
-        handle.write(data)
-    handle.flush()
-    return PackedFiles(handle.name, tuple(spans))
-
-
 def peak_mb(pid: int | str = "self") -> float:
     """VmHWM (peak resident memory) of a process, MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -139,9 +128,8 @@ def report(name: str, seconds: float, peak: float, image_mb: float) -> None:
 
 def run_core(slices: int) -> None:
     image_mb = slices * ROWS * COLUMNS * 2 / MB
-    with tempfile.NamedTemporaryFile(suffix=".dcm-pack") as handle:
-        start = time.perf_counter()
-        files = packed(encoded_slices(slices), handle)
+    start = time.perf_counter()
+    with packed_files(encoded_slices(slices)) as files:
         print(
             f"scan: {COLUMNS} x {ROWS} x {slices} int16, {image_mb:.0f} MB of pixels, "
             f"{sum(length for _, length in files.spans) / MB:.0f} MB of files, generated in "
