@@ -10,7 +10,10 @@ on a 512 x 512 x 300 CT, written once with highdicom and cached (``--cache``). F
 2. the label map through REST (npz, grid=source, until its labels are read), first request
    and a repeat, against pynrrd reading the same map from a ``.seg.nrrd`` file
    (``to_seg_nrrd``);
-3. 4 concurrent label-map requests against the same 4 one after another;
+3. 4 concurrent label-map requests against the same 4 one after another: four copies of the SEG
+   (new SOP Instance UIDs), each stored anew before each round so that it is decoded anew (no
+   cache entry, no attachment), timed until the answers are in: the server's concurrency,
+   not the client's decompression;
 4. overlay p95 while a 100-segment model job runs against its idle p95;
 5. a bounded mixed load (8 client threads, ``--load-seconds``, loopback) over segments,
    overlays, label maps and single-segment meshes of four sources (``tests.mixed_load``, the
@@ -210,17 +213,48 @@ def figure_labelmaps(server: OrthancServer, seg_id: str, nrrd_path: Path, goals:
     print(f"  pynrrd read: {reference:.2f} s; REST first {first:.2f} s, repeat {repeat:.2f} s")
     goals.add("label map REST / nrrd read", first / reference, 2.0, "x")
     goals.add("label map repeat / nrrd read", repeat / reference, 1.2, "x")
+
+
+def seg_copies(seg_path: Path, count: int) -> list[Path]:
+    """``count`` copies of the SEG under new SOP Instance UIDs, written once beside it."""
+    paths = [seg_path.with_name(f"seg-copy-{n}.dcm") for n in range(count)]
+    if not all(path.exists() for path in paths):
+        dataset = pydicom.dcmread(seg_path)
+        for path in paths:
+            dataset.SOPInstanceUID = pydicom.uid.generate_uid()
+            dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+            dataset.save_as(path, enforce_file_format=True)
+    return paths
+
+
+def figure_concurrent_labelmaps(server: OrthancServer, seg_path: Path, goals: Goals) -> None:
+    copies = [path.read_bytes() for path in seg_copies(seg_path, 4)]
+
+    def stored_anew() -> list[str]:
+        ids = [server.upload(data) for data in copies]
+        for identifier in ids:  # stored anew: a new file, nothing of it cached
+            server.session.delete(f"{server.url}/instances/{identifier}").raise_for_status()
+        return [server.upload(data) for data in copies]
+
+    def received(identifier: str) -> None:
+        url = f"{server.url}/instances/{identifier}/segmesh/labelmap?format=npz&grid=source"
+        requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=600).raise_for_status()
+
     print(f"\n3. 4 concurrent label maps vs 4 one after another ({load()})", flush=True)
+    ids = stored_anew()
     start = time.perf_counter()
-    for _ in range(4):
-        call()
+    for identifier in ids:
+        received(identifier)
     sequential = time.perf_counter() - start
+    ids = stored_anew()
     start = time.perf_counter()
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda _: call(), range(4)))
+        list(pool.map(received, ids))
     concurrent = time.perf_counter() - start
     print(f"  one after another {sequential:.2f} s, concurrent {concurrent:.2f} s")
     goals.add("4 label maps: sequential / concurrent", sequential / concurrent, 1.7, "x", False)
+    for identifier in ids:
+        server.session.delete(f"{server.url}/instances/{identifier}").raise_for_status()
 
 
 # --- figure 4: overlays while a job runs --------------------------------------------------
@@ -353,6 +387,8 @@ def main() -> None:
                 del labelmap
             if 2 not in skip:
                 figure_labelmaps(server, seg_id, nrrd_path, goals)
+            if 3 not in skip:
+                figure_concurrent_labelmaps(server, seg_path, goals)
             if 4 not in skip:
                 figure_overlay_under_job(server, seg_id, goals)
             if 5 not in skip:

@@ -1,7 +1,7 @@
-"""Part-10 files packed one after another in a file on disk: how a large series travels to a
-worker process without either process holding all of it. A list of bytes pickles whole: for a
-moment the sender holds the files twice, and so does the worker while it unpickles them.
-Large arrays (label maps, image volumes) travel the same way, in both directions."""
+"""Part-10 files packed one after another in a file on disk: how a large SEG travels to a
+worker process without a copy in memory. Bytes pickle whole: for a moment the sender holds the
+file twice, and so does the worker while it unpickles it. Large arrays (label maps, image
+volumes) travel the same way, in both directions."""
 
 from __future__ import annotations
 

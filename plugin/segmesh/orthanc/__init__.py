@@ -16,6 +16,7 @@ import platform
 import orthanc
 
 from .. import __version__
+from ..loopback import Loopback
 from ..seg.decoders import available_decoders
 from ..settings import Settings
 from . import events, log, routes, runtime
@@ -36,7 +37,8 @@ def register() -> Settings:
     configuration = json.loads(orthanc.GetConfiguration())
     settings = Settings.from_configuration(configuration)
     workers = WorkerPool(settings.workers)
-    metadata = RevisionedMetadata(configuration, orthanc.GenerateRestApiAuthorizationToken())
+    loopback = Loopback.of(configuration, orthanc.GenerateRestApiAuthorizationToken())
+    metadata = RevisionedMetadata(loopback, bool(configuration.get("CheckRevisions", False)))
     context = TaskContext(settings, workers, LabelMapCache(settings.cache_megabytes), metadata)
     node = f"{configuration.get('Name', 'Orthanc')}:{configuration.get('HttpPort', 8042)}"
     runner = JobRunner(context, JobStore(metadata), node)

@@ -4,8 +4,7 @@ Job records and automatic-run claims must be shared by every Orthanc node of one
 written exactly once. Orthanc gives that with ``"CheckRevisions": true``: a PUT of metadata that
 exists needs ``If-Match`` with its current ETag (409 otherwise), and a PUT without it only
 creates. orthanc-python's ``RestApiPut`` cannot send headers, so these calls go to Orthanc's own
-HTTP server on the loopback interface with a token from ``GenerateRestApiAuthorizationToken``
-(which also passes Orthanc's authentication).
+HTTP server on the loopback interface (:mod:`segmesh.loopback`).
 
 The same client stores segmesh's outputs (:meth:`RevisionedMetadata.store_instance`): on
 orthanc-python before 4.3 ``RestApiPost`` holds the plugin's interpreter while Orthanc parses,
@@ -17,14 +16,13 @@ from __future__ import annotations
 
 import copy
 import json
-import ssl
 import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NotFoundError, SegMeshError
+from ..loopback import Loopback
 
 #: Compare-and-set attempts before giving up (each loses only to another writer's success).
 ATTEMPTS = 100
@@ -53,30 +51,16 @@ class Revisioned:
 
 
 class RevisionedMetadata:
-    """Reads and compare-and-sets metadata, and stores instances, through Orthanc's REST API
-    on the loopback."""
+    """Reads and compare-and-sets metadata, and stores instances, through ``loopback``."""
 
-    def __init__(self, configuration: Mapping[str, Any], token: str) -> None:
-        scheme = "https" if configuration.get("SslEnabled") else "http"
-        self.base_url = f"{scheme}://127.0.0.1:{int(configuration.get('HttpPort', 8042))}"
-        self.token = token
-        self.checks_revisions = bool(configuration.get("CheckRevisions", False))
-        # The loopback certificate is Orthanc's own, for another host name: not checked.
-        self._ssl = ssl._create_unverified_context() if scheme == "https" else None
-
-    def _call(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Any:
-        request = urllib.request.Request(
-            self.base_url + path,
-            data=body,
-            method=method,
-            headers={"Authorization": self.token, **headers},
-        )
-        return urllib.request.urlopen(request, timeout=60, context=self._ssl)
+    def __init__(self, loopback: Loopback, checks_revisions: bool) -> None:
+        self.loopback = loopback
+        self.checks_revisions = checks_revisions
 
     def read_bytes(self, path: str) -> tuple[bytes, str] | None:
         """The bytes at ``path`` and their ETag, None where absent."""
         try:
-            with self._call("GET", path, None, {}) as answer:
+            with self.loopback.open("GET", path) as answer:
                 return answer.read(), answer.headers.get("ETag", "")
         except urllib.error.HTTPError as error:
             if error.code == 404:
@@ -94,7 +78,7 @@ class RevisionedMetadata:
         headers = {"If-Match": etag} if etag else {}
         body = value.encode("utf-8") if isinstance(value, str) else value
         try:
-            with self._call("PUT", path, body, headers):
+            with self.loopback.open("PUT", path, body, headers):
                 return True
         except urllib.error.HTTPError as error:
             if error.code == 409:
@@ -108,7 +92,7 @@ class RevisionedMetadata:
         ``Status``: "Success", or "AlreadyStored" for a SOP Instance UID it holds, which it
         keeps as it was)."""
         try:
-            with self._call("POST", "/instances", data, {}) as answer:
+            with self.loopback.open("POST", "/instances", data) as answer:
                 stored: dict[str, Any] = json.loads(answer.read())
         except urllib.error.HTTPError as error:
             raise StoringError(

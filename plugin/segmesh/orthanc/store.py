@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from io import BytesIO
@@ -14,7 +15,9 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from ..errors import BrokenFileError, NotFoundError
-from ..packed_files import PackedFiles, packed_files
+from ..loopback import Loopback
+from ..packed_files import PackedFiles
+from ..stored_files import StoredFiles
 from .http import ORTHANC_UNKNOWN_RESOURCE
 
 #: Orthanc's error code for a file missing from the storage area: an instance deleted between
@@ -57,14 +60,37 @@ def instance_file(instance_id: str) -> bytes:
     return bytes(data)
 
 
-def parse(data: bytes, instance_id: str, stop_before_pixels: bool = False) -> Dataset:
-    """``data`` (the file of ``instance_id``) as a dataset; 400 where unreadable."""
+@contextmanager
+def downloaded_instance(instance_id: str, loopback: Loopback) -> Iterator[PackedFiles]:
+    """The Part-10 file of an instance copied over ``loopback`` into a temporary file, removed
+    on leaving: a large SEG passes neither through the plugin's interpreter (see
+    :mod:`segmesh.loopback`) nor through its memory. 404 where unknown."""
+    with tempfile.NamedTemporaryFile(prefix="segmesh-", suffix=".dcm") as handle:
+        try:
+            loopback.copy(f"/instances/{instance_id}/file", handle)
+        except NotFoundError as error:
+            raise NotFoundError("Unknown instance", instance_id) from error
+        handle.flush()
+        yield PackedFiles(handle.name, ((0, handle.tell()),))
+
+
+def parse(data: bytes | str, instance_id: str, stop_before_pixels: bool = False) -> Dataset:
+    """``data`` (the file of ``instance_id``, or its path) as a dataset; 400 where
+    unreadable."""
+    source = BytesIO(data) if isinstance(data, bytes) else data
     try:
-        return dcmread(BytesIO(data), stop_before_pixels=stop_before_pixels, force=True)
+        return dcmread(source, stop_before_pixels=stop_before_pixels, force=True)
     except (InvalidDicomError, ValueError, EOFError, OSError) as error:
         raise BrokenFileError(
             "Unreadable DICOM file", f"instance {instance_id}: {error}"
         ) from error
+
+
+def read_header(instance_id: str, loopback: Loopback) -> Dataset:
+    """The header of an instance (no pixel data), its file copied over ``loopback`` (see
+    :func:`downloaded_instance`); 404 where unknown, 400 where unreadable."""
+    with downloaded_instance(instance_id, loopback) as file:
+        return parse(file.path, instance_id, stop_before_pixels=True)
 
 
 def read_instance(instance_id: str, stop_before_pixels: bool = False) -> Dataset:
@@ -125,15 +151,8 @@ def delete_instance(instance_id: str) -> None:
             raise
 
 
-def series_files(series_id: str) -> list[bytes]:
-    """The Part-10 files of every instance of a series, unparsed: what a worker parses."""
-    return [instance_file(identifier) for identifier in series_instance_ids(series_id)]
-
-
-@contextmanager
-def packed_series_files(series_id: str) -> Iterator[PackedFiles]:
-    """The Part-10 files of a series written one after another into a temporary file (one
-    held at a time), removed on leaving: what a worker reads a large series from."""
-    identifiers = series_instance_ids(series_id)
-    with packed_files(instance_file(identifier) for identifier in identifiers) as files:
-        yield files
+def stored_series_files(series_id: str, loopback: Loopback) -> StoredFiles:
+    """The Part-10 files of every instance of a series, fetched over ``loopback`` where they
+    are read (a worker: no file passes through the plugin's interpreter); 404 where the series
+    is unknown."""
+    return StoredFiles(loopback, tuple(series_instance_ids(series_id)))

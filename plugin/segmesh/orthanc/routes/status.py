@@ -14,18 +14,20 @@ from ..http import INSTANCE_ROUTE, Answer, Request, register_route
 from ..jobs import JobRunner, public
 from ..jobs.runner import study_of_resource
 from ..tasks import labelmap_attachment
-from ..tasks.labelmaps import labelmap_key, read_source
+from ..tasks.context import TaskContext
+from ..tasks.labelmaps import chosen_series_id, labelmap_key, source_description
 
 
-def attachment_status(instance_id: str) -> dict[str, Any] | None:
+def attachment_status(instance_id: str, context: TaskContext) -> dict[str, Any] | None:
     """The label-map attachment (:func:`labelmap_attachment.describe`) and whether it is
     ``Current``: made for the key the routes' default options have now (this version of
     segmesh, the images the referenced series holds now)."""
     found = labelmap_attachment.describe(instance_id)
     if found is not None:
         options = LabelMapOptions()
+        series_id = chosen_series_id(source_description(instance_id, context), options)
         found["Current"] = "Error" not in found and found.get("Key") == labelmap_key(
-            read_source(instance_id, options), options
+            series_id, options
         )
     return found
 
@@ -57,7 +59,7 @@ def register(runner: JobRunner, cache: LabelMapCache) -> None:
                 "Automatic": automatic,
                 "Jobs": list(jobs.values()),
                 "CachedLabelMaps": cache.entries_of(instance_id),
-                "LabelMap": attachment_status(instance_id),
+                "LabelMap": attachment_status(instance_id, runner.context),
             }
         )
 

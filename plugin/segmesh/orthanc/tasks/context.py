@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...errors import SegMeshError
+from ...loopback import Loopback
 from ...settings import Settings
 from ..revisions import RevisionedMetadata
 from ..workers import WorkerPool
@@ -42,6 +43,11 @@ class TaskContext:
     loopback: RevisionedMetadata
     progress: Callable[[int, int], None] = _no_progress
     cancelled: Callable[[], bool] = _never_cancelled
+
+    @property
+    def rest(self) -> Loopback:
+        """Orthanc's REST API on the loopback: what workers fetch stored files through."""
+        return self.loopback.loopback
 
     def check_cancelled(self) -> None:
         """Raise :class:`CancelledError` where the job was cancelled."""

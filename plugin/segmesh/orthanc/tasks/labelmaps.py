@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -21,7 +21,7 @@ from ...errors import NotFoundError, UnprocessableError
 from ...geometry import Plane
 from ...labelmap import LabelMap
 from ...options import Grid, LabelMapOptions
-from ...packed_files import packed_files, temporary_path
+from ...packed_files import PackedFiles, temporary_path
 from ...sources import describe, labelmap_of_packed_files
 from .. import store
 from . import labelmap_attachment
@@ -81,9 +81,7 @@ def source_description(instance_id: str, context: TaskContext) -> SourceDescript
         context.cache.forget(instance_id)
         raise
     return context.cache.description(
-        instance_id,
-        file_uuid,
-        lambda: describe(store.read_instance(instance_id, stop_before_pixels=True)),
+        instance_id, file_uuid, lambda: describe(store.read_header(instance_id, context.rest))
     )
 
 
@@ -93,37 +91,44 @@ def headers(images: Sequence[Dataset]) -> list[Dataset]:
     return [header_only(ds) for ds in images]
 
 
+def chosen_series_id(description: SourceDescription, options: LabelMapOptions) -> str | None:
+    """The Orthanc id of the referenced series whose grid ``options`` ask for (the source
+    grid, the default where the series is stored), None for the native grid. grid=source
+    answers 422 naming the missing series where it is not stored."""
+    if options.grid is Grid.NATIVE:
+        return None
+    series_id = referenced_series_id(description)
+    if series_id is None and options.grid is Grid.SOURCE:
+        missing = ", ".join(description.referenced_series_uids) or "(none referenced)"
+        raise UnprocessableError(
+            "Referenced series not stored",
+            f"grid=source needs the referenced series {missing}; use grid=native",
+        )
+    return series_id
+
+
 @dataclass(frozen=True)
 class SourceFile:
-    """A source instance read out of Orthanc, before conversion: its Part-10 ``data`` (what a
-    worker receives), its header, and the Orthanc id of the referenced series where the source
-    grid is used, else None."""
+    """A source instance read out of Orthanc, before conversion: its Part-10 ``file`` on disk
+    (what a worker reads), its header, and the series :func:`chosen_series_id` chose."""
 
-    data: bytes
+    file: PackedFiles
     dataset: Dataset
     description: SourceDescription
     series_id: str | None
 
 
-def read_source(instance_id: str, options: LabelMapOptions) -> SourceFile:
-    """Read the instance and choose the grid (the referenced series, if any).
-
-    grid=source (the default where the referenced series is stored) answers 422 naming the
-    missing series where it is not stored.
-    """
-    data = store.instance_file(instance_id)
-    dataset = store.parse(data, instance_id, stop_before_pixels=True)
-    description = describe(dataset)
-    series_id = None
-    if options.grid is not Grid.NATIVE:
-        series_id = referenced_series_id(description)
-        if series_id is None and options.grid is Grid.SOURCE:
-            missing = ", ".join(description.referenced_series_uids) or "(none referenced)"
-            raise UnprocessableError(
-                "Referenced series not stored",
-                f"grid=source needs the referenced series {missing}; use grid=native",
-            )
-    return SourceFile(data, dataset, description, series_id)
+@contextmanager
+def read_source(
+    instance_id: str, file_uuid: str, options: LabelMapOptions, context: TaskContext
+) -> Iterator[SourceFile]:
+    """The instance copied to a temporary file (removed on leaving), its header parsed and its
+    grid chosen; its description is kept for the file ``file_uuid`` (:func:`source_description`
+    needs no second read)."""
+    with store.downloaded_instance(instance_id, context.rest) as file:
+        dataset = store.parse(file.path, instance_id, stop_before_pixels=True)
+        description = context.cache.description(instance_id, file_uuid, lambda: describe(dataset))
+        yield SourceFile(file, dataset, description, chosen_series_id(description, options))
 
 
 def series_digest(series_id: str) -> str:
@@ -133,17 +138,18 @@ def series_digest(series_id: str) -> str:
     return hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
 
 
-def labelmap_key(source: SourceFile, options: LabelMapOptions) -> dict[str, Any]:
-    """What a label map of ``source`` with ``options`` is made of: segmesh's version, the
-    options (the grid as chosen) and, on the source grid, the images it lies on."""
-    digest = None if source.series_id is None else series_digest(source.series_id)
+def labelmap_key(series_id: str | None, options: LabelMapOptions) -> dict[str, Any]:
+    """What a label map with ``options`` on the grid of ``series_id`` (:func:`chosen_series_id`)
+    is made of: segmesh's version, the options (the grid as chosen) and, on the source grid,
+    the images it lies on."""
+    digest = None if series_id is None else series_digest(series_id)
     return {
         "Version": __version__,
         "Segments": None if options.segments is None else list(options.segments),
-        "Grid": (Grid.NATIVE if source.series_id is None else Grid.SOURCE).value,
+        "Grid": (Grid.NATIVE if series_id is None else Grid.SOURCE).value,
         "Threshold": options.threshold,
         "Spacing": None if options.spacing is None else list(options.spacing),
-        "Series": source.series_id,
+        "Series": series_id,
         "Images": digest,
     }
 
@@ -156,18 +162,16 @@ def _decoded(
     context: TaskContext,
 ) -> LoadedSource:
     """Convert in a worker, which keeps only the images' headers (the grid needs no more).
-    The source's file and the series' files reach it on disk and the layers come back the
-    same way (:mod:`segmesh.packed_files`): nothing large is pickled, and no image is parsed
-    in Orthanc's interpreter."""
-    with ExitStack() as stack:
-        source_file = stack.enter_context(packed_files([source.data]))
-        image_files = None
-        if source.series_id:
-            image_files = stack.enter_context(store.packed_series_files(source.series_id))
-        layers_path = stack.enter_context(temporary_path(".labels"))
+    The source's file reaches it on disk, it fetches the series' files itself, and the layers
+    come back on disk (:mod:`segmesh.packed_files`): nothing large is pickled, and no image
+    passes through Orthanc's interpreter."""
+    image_files = None
+    if source.series_id:
+        image_files = store.stored_series_files(source.series_id, context.rest)
+    with temporary_path(".labels") as layers_path:
         decoded = context.workers.run(
             labelmap_of_packed_files,
-            source_file,
+            source.file,
             image_files,
             options,
             context.settings,
@@ -229,25 +233,25 @@ def load_labelmap(
 
     def load() -> LoadedSource:
         nonlocal origin, images
-        source = read_source(instance_id, options)
-        if with_image_pixels and source.series_id is None:
-            raise _no_image_volume()
-        key = labelmap_key(source, options)
-        attached = labelmap_attachment.read(instance_id, key, context.settings)
-        if attached is None:
-            loaded = _decoded(source, options, key, file_uuid, context)
-        else:
-            labelmap, planes = attached
-            loaded = LoadedSource(
-                source.dataset,
-                source.description,
-                labelmap,
-                source.series_id,
-                planes,
-                key,
-                Origin.ATTACHMENT,
-                file_uuid,
-            )
+        with read_source(instance_id, file_uuid, options, context) as source:
+            if with_image_pixels and source.series_id is None:
+                raise _no_image_volume()
+            key = labelmap_key(source.series_id, options)
+            attached = labelmap_attachment.read(instance_id, key, context.settings)
+            if attached is None:
+                loaded = _decoded(source, options, key, file_uuid, context)
+            else:
+                labelmap, planes = attached
+                loaded = LoadedSource(
+                    source.dataset,
+                    source.description,
+                    labelmap,
+                    source.series_id,
+                    planes,
+                    key,
+                    Origin.ATTACHMENT,
+                    file_uuid,
+                )
         # Deleted while it loaded: its DELETED change has passed, so it must not be kept.
         if not store.exists("instances", instance_id):
             raise NotFoundError("Unknown instance", instance_id)

@@ -257,11 +257,11 @@ def store_series_model(
 ) -> dict[str, Any]:
     """The model of a thresholded image series (HU for CT).
 
-    The series' files go to a worker through a temporary file, and it thresholds them slice
-    by slice and sends back the mask's bounding box and the source's attributes: neither
-    process holds the whole series, and the Orthanc process never parses it."""
-    with store.packed_series_files(series_id) as files:
-        series = context.workers.run(threshold_series_of_files, files, threshold, context.settings)
+    A worker fetches the series' files itself, thresholds them slice by slice and sends back
+    the mask's bounding box and the source's attributes: neither process holds the whole
+    series, and the Orthanc process never parses it."""
+    files = store.stored_series_files(series_id, context.rest)
+    series = context.workers.run(threshold_series_of_files, files, threshold, context.settings)
     description = f"Model of {series.series_description or 'series'}"
     crops = [] if series.crop is None else [series.crop]
     return store_crops(

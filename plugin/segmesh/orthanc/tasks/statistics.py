@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from dataclasses import dataclass
 
 from ...dicom.description import SourceDescription
@@ -33,16 +32,15 @@ def source_statistics(
     The label map comes from :func:`load_labelmap` (cache, attachment or decoded); where it
     lies on the referenced series' grid, that series' files go to the worker with it, so the
     ``Image`` figures are of the image after the modality rescale; FRACTIONAL SEGs use
-    ``options.threshold`` as the label map does. Layers and files reach the worker on disk
-    (:mod:`segmesh.packed_files`): nothing large is pickled.
+    ``options.threshold`` as the label map does. The layers reach the worker on disk
+    (:mod:`segmesh.packed_files`) and it fetches the files itself: nothing large is pickled.
     """
     loaded = load_labelmap(instance_id, options, context)
     labelmap = loaded.labelmap
-    with ExitStack() as stack:
-        layers = stack.enter_context(packed_array(labelmap.layers))
-        image_files = None
-        if loaded.series_id is not None:
-            image_files = stack.enter_context(store.packed_series_files(loaded.series_id))
+    image_files = None
+    if loaded.series_id is not None:
+        image_files = store.stored_series_files(loaded.series_id, context.rest)
+    with packed_array(labelmap.layers) as layers:
         segments = context.workers.run(
             statistics_of_labelmap, layers, labelmap.geometry, labelmap.segments, image_files
         )

@@ -1,6 +1,6 @@
 """What a threshold dialog asks of an image series before storing: its value histogram and a
-preview mesh. Both run in a worker from the series' Part-10 files, passed in a temporary file
-(see :func:`..store.packed_series_files`)."""
+preview mesh. Both run in a worker, which fetches the series' Part-10 files itself (see
+:func:`..store.stored_series_files`)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from .context import TaskContext
 
 def series_histogram(series_id: str, bins: int, context: TaskContext) -> ValueHistogram:
     """The histogram of a stored series' values after the modality rescale."""
-    with store.packed_series_files(series_id) as files:
-        return context.workers.run(histogram_of_files, files, bins, context.settings)
+    files = store.stored_series_files(series_id, context.rest)
+    return context.workers.run(histogram_of_files, files, bins, context.settings)
 
 
 def threshold_preview(
     series_id: str, threshold: ThresholdOptions, options: MeshOptions, context: TaskContext
 ) -> Mesh:
     """The mesh a stored model of the thresholded series would hold; 422 where it is empty."""
-    files = store.series_files(series_id)
+    files = store.stored_series_files(series_id, context.rest)
     mesh = context.workers.run(threshold_mesh_of_files, files, threshold, options, context.settings)
     if mesh is None:
         raise UnprocessableError("Nothing to mesh", f"no voxel within {threshold.label}")

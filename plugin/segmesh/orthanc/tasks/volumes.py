@@ -31,14 +31,13 @@ def referenced_image_volume_npy(instance_id: str, context: TaskContext) -> bytes
     references, after the modality rescale (int16 HU for CT), on the grid its label map uses
     by default.
 
-    The files travel unparsed to a worker (on disk, see :func:`store.packed_series_files`),
-    which parses, decodes, stacks and writes them as a .npy file read back here: no volume is
-    pickled. 422 where the referenced series is not stored here.
+    A worker fetches the files (see :func:`store.stored_series_files`), parses, decodes,
+    stacks and writes them as a .npy file read back here: no volume is pickled. 422 where the
+    referenced series is not stored here.
     """
-    with (
-        store.packed_series_files(_referenced_series_id(instance_id, context)) as files,
-        temporary_path(".npy") as path,
-    ):
+    series_id = _referenced_series_id(instance_id, context)
+    with temporary_path(".npy") as path:
+        files = store.stored_series_files(series_id, context.rest)
         context.workers.run(image_volume_npy_of_files, files, path)
         with open(path, "rb") as handle:
             return handle.read()
@@ -50,5 +49,6 @@ def referenced_image_planes_npy(
     """The .npy file of the values of :func:`referenced_image_volume_npy` on the three planes
     through ``voxel`` (the centre where None; see :mod:`segmesh.cross_sections`), cut in a
     worker image by image: no volume is made or sent. 400 where ``voxel`` is outside."""
-    with store.packed_series_files(_referenced_series_id(instance_id, context)) as files:
-        return context.workers.run(image_cross_sections_npy_of_files, files, voxel)
+    series_id = _referenced_series_id(instance_id, context)
+    files = store.stored_series_files(series_id, context.rest)
+    return context.workers.run(image_cross_sections_npy_of_files, files, voxel)
