@@ -9,8 +9,8 @@ files: the volume is never held. Thresholded at 300 HU, largest piece kept, Taub
 Core (default): the functions the REST path's workers run, each in a fresh spawned worker
 process as segmesh's pool starts them: ``threshold_series_of_files`` (the series' files to the
 crop of the mask's bounding box) then ``build_model`` (the crop to a Part-10 Encapsulated STL).
-The parent plays the Orthanc process: it packs the files one at a time into a temporary file,
-as ``store.packed_series_files`` does, and the worker reads them from there. Each process's peak
+The parent plays the Orthanc process: it writes the files one at a time into a temporary
+folder, and the worker reads them one at a time from there, as it fetches a stored series. Each process's peak
 resident memory is its VmHWM (/proc/self/status), printed with its ratio to the image volume.
 The stored STL is checked watertight with trimesh.
 
@@ -30,10 +30,10 @@ import multiprocessing
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +50,6 @@ from tests.orthanc_server import OrthancServer  # noqa: E402
 
 from segmesh.mesh import MeshOptions, ThresholdOptions  # noqa: E402
 from segmesh.models import ModelFiles, ModelRequest, build_model, stl_document  # noqa: E402
-from segmesh.packed_files import packed_files  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402
 from segmesh.sources import ThresholdedSeries, threshold_series_of_files  # noqa: E402
 
@@ -93,6 +92,36 @@ def encoded_slices(slices: int) -> Iterator[bytes]:
         yield encode(image)
 
 
+class FolderFiles(Sequence[bytes]):
+    """The files at ``paths``, each read when indexed: the worker's view of a stored series."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            return [path.read_bytes() for path in self.paths[index]]
+        return self.paths[index].read_bytes()
+
+
+def written_files(slices: int, folder: Path) -> FolderFiles:
+    """:func:`encoded_slices` written into ``folder``, one at a time."""
+    paths = []
+    for k, data in enumerate(encoded_slices(slices)):
+        paths.append(folder / f"{k:05d}.dcm")
+        paths[-1].write_bytes(data)
+    return FolderFiles(paths)
+
+
 def peak_mb(pid: int | str = "self") -> float:
     """VmHWM (peak resident memory) of a process, MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -129,10 +158,11 @@ def report(name: str, seconds: float, peak: float, image_mb: float) -> None:
 def run_core(slices: int) -> None:
     image_mb = slices * ROWS * COLUMNS * 2 / MB
     start = time.perf_counter()
-    with packed_files(encoded_slices(slices)) as files:
+    with tempfile.TemporaryDirectory() as folder:
+        files = written_files(slices, Path(folder))
         print(
             f"scan: {COLUMNS} x {ROWS} x {slices} int16, {image_mb:.0f} MB of pixels, "
-            f"{sum(length for _, length in files.spans) / MB:.0f} MB of files, generated in "
+            f"{sum(path.stat().st_size for path in files.paths) / MB:.0f} MB of files, generated in "
             f"{time.perf_counter() - start:.0f} s"
         )
         print(f"{'step (each in its own process)':<44} {'time':>10} {'peak':>12} {'/image':>7}")

@@ -1,61 +1,18 @@
-"""Part-10 files packed one after another in a file on disk: how a large SEG travels to a
-worker process without a copy in memory. Bytes pickle whole: for a moment the sender holds the
-file twice, and so does the worker while it unpickles it. Large arrays (label maps, image
-volumes) travel the same way, in both directions."""
+"""Large arrays in files on disk: how label maps and image volumes travel to and from worker
+processes. An array pickled through a pipe is copied four times; a file is written once to the
+page cache and mapped by the reader."""
 
 from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-
-@dataclass(frozen=True)
-class PackedFiles(Sequence[bytes]):
-    """The files at ``spans`` (offset, length in bytes) of the file at ``path``; each is read
-    from disk when indexed (the page cache keeps a second read cheap)."""
-
-    path: str
-    spans: tuple[tuple[int, int], ...]
-
-    def __len__(self) -> int:
-        return len(self.spans)
-
-    @overload
-    def __getitem__(self, index: int) -> bytes: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[bytes]: ...
-
-    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
-        if isinstance(index, slice):
-            return [self[n] for n in range(len(self))[index]]
-        offset, length = self.spans[index]
-        with open(self.path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read(length)
-
-    def __iter__(self) -> Iterator[bytes]:
-        return (self[n] for n in range(len(self)))
-
-
-@contextmanager
-def packed_files(files: Iterable[bytes]) -> Iterator[PackedFiles]:
-    """``files`` written one after another into a temporary file (each taken from the
-    iterable as it is written: one held at a time), removed on leaving."""
-    with tempfile.NamedTemporaryFile(prefix="segmesh-", suffix=".dcm-pack") as handle:
-        spans = []
-        for data in files:
-            spans.append((handle.tell(), len(data)))
-            handle.write(data)
-        handle.flush()
-        yield PackedFiles(handle.name, tuple(spans))
 
 
 @dataclass(frozen=True)

@@ -75,14 +75,15 @@ def to_labelmap(
 
 @as_broken_file
 def labelmap_of_file(
-    data: bytes,
+    path: str,
     images: Sequence[Dataset] | None,
     options: LabelMapOptions,
     settings: Settings,
 ) -> LabelMap:
-    """:func:`to_labelmap` of a source given as its Part-10 bytes (what a worker receives:
-    bytes travel to another process more cheaply than a parsed dataset)."""
-    return to_labelmap(dcmread(BytesIO(data), force=True), images, options, settings)
+    """:func:`to_labelmap` of a source given as the path of its Part-10 file (what a worker
+    receives: read once from the page cache, never copied through a pipe or into a buffer
+    first)."""
+    return to_labelmap(dcmread(path, force=True), images, options, settings)
 
 
 def statistics_of_labelmap(
@@ -117,19 +118,19 @@ class DecodedLabelMap:
 
 
 @as_broken_file
-def labelmap_of_packed_files(
-    source: Sequence[bytes],
+def labelmap_of_stored_files(
+    source_path: str,
     image_files: Sequence[bytes] | None,
     options: LabelMapOptions,
     settings: Settings,
     layers_path: str,
 ) -> DecodedLabelMap:
-    """:func:`labelmap_of_file` of ``source[0]`` on the grid of ``image_files`` (the referenced
-    series' Part-10 files, whose headers only are kept), or on the native grid (None); the
-    layers written to ``layers_path``. Files and layers travel on disk (see
-    :mod:`segmesh.packed_files`); 400 where an image file is unreadable."""
+    """:func:`labelmap_of_file` of the file at ``source_path`` on the grid of ``image_files``
+    (the referenced series' Part-10 files, whose headers only are kept), or on the native grid
+    (None); the layers written to ``layers_path`` (see :mod:`segmesh.packed_files`). 400 where
+    an image file is unreadable."""
     headers = None if image_files is None else [_read_header(file) for file in image_files]
-    labelmap = labelmap_of_file(source[0], headers, options, settings)
+    labelmap = labelmap_of_file(source_path, headers, options, settings)
     planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in headers or []}
     layers = PackedArray.write(labelmap.layers, layers_path)
     return DecodedLabelMap(layers, labelmap.geometry, labelmap.segments, planes)
@@ -186,8 +187,8 @@ def threshold_series_of_files(
     """A series given as its Part-10 files, thresholded (a worker call).
 
     Headers first, then each file parsed with its pixels only while its slices are decoded:
-    with ``files`` on disk (:class:`~segmesh.packed_files.PackedFiles`) the worker holds the
-    boolean mask and one image at a time. The crop is a view of the mask's box, not a copy."""
+    with ``files`` fetched as they are read (:class:`~segmesh.stored_files.StoredFiles`) the
+    worker holds the boolean mask and a few images at a time. The crop is a view of the mask's box, not a copy."""
     headers = [_read_header(file) for file in files]
     labelmap = threshold_labelmap(headers, threshold, settings, lambda n: _read_image(files[n]))
     layer = labelmap.layers[0]

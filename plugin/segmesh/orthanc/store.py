@@ -16,7 +16,6 @@ from pydicom.errors import InvalidDicomError
 
 from ..errors import BrokenFileError, NotFoundError
 from ..loopback import Loopback
-from ..packed_files import PackedFiles
 from ..stored_files import StoredFiles
 from .http import ORTHANC_UNKNOWN_RESOURCE
 
@@ -61,9 +60,9 @@ def instance_file(instance_id: str) -> bytes:
 
 
 @contextmanager
-def downloaded_instance(instance_id: str, loopback: Loopback) -> Iterator[PackedFiles]:
-    """The Part-10 file of an instance copied over ``loopback`` into a temporary file, removed
-    on leaving: a large SEG passes neither through the plugin's interpreter (see
+def downloaded_instance(instance_id: str, loopback: Loopback) -> Iterator[str]:
+    """The path of the Part-10 file of an instance copied over ``loopback`` into a temporary
+    file, removed on leaving: a large SEG passes neither through the plugin's interpreter (see
     :mod:`segmesh.loopback`) nor through its memory. 404 where unknown."""
     with tempfile.NamedTemporaryFile(prefix="segmesh-", suffix=".dcm") as handle:
         try:
@@ -71,7 +70,7 @@ def downloaded_instance(instance_id: str, loopback: Loopback) -> Iterator[Packed
         except NotFoundError as error:
             raise NotFoundError("Unknown instance", instance_id) from error
         handle.flush()
-        yield PackedFiles(handle.name, ((0, handle.tell()),))
+        yield handle.name
 
 
 def parse(data: bytes | str, instance_id: str, stop_before_pixels: bool = False) -> Dataset:
@@ -89,8 +88,8 @@ def parse(data: bytes | str, instance_id: str, stop_before_pixels: bool = False)
 def read_header(instance_id: str, loopback: Loopback) -> Dataset:
     """The header of an instance (no pixel data), its file copied over ``loopback`` (see
     :func:`downloaded_instance`); 404 where unknown, 400 where unreadable."""
-    with downloaded_instance(instance_id, loopback) as file:
-        return parse(file.path, instance_id, stop_before_pixels=True)
+    with downloaded_instance(instance_id, loopback) as path:
+        return parse(path, instance_id, stop_before_pixels=True)
 
 
 def read_instance(instance_id: str, stop_before_pixels: bool = False) -> Dataset:

@@ -21,8 +21,8 @@ from ...errors import NotFoundError, UnprocessableError
 from ...geometry import Plane
 from ...labelmap import LabelMap
 from ...options import Grid, LabelMapOptions
-from ...packed_files import PackedFiles, temporary_path
-from ...sources import describe, labelmap_of_packed_files
+from ...packed_files import temporary_path
+from ...sources import describe, labelmap_of_stored_files
 from .. import store
 from . import labelmap_attachment
 from .context import TaskContext
@@ -109,10 +109,11 @@ def chosen_series_id(description: SourceDescription, options: LabelMapOptions) -
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A source instance read out of Orthanc, before conversion: its Part-10 ``file`` on disk
-    (what a worker reads), its header, and the series :func:`chosen_series_id` chose."""
+    """A source instance read out of Orthanc, before conversion: the ``path`` of its Part-10
+    file on disk (what a worker reads), its header, and the series :func:`chosen_series_id`
+    chose."""
 
-    file: PackedFiles
+    path: str
     dataset: Dataset
     description: SourceDescription
     series_id: str | None
@@ -125,10 +126,10 @@ def read_source(
     """The instance copied to a temporary file (removed on leaving), its header parsed and its
     grid chosen; its description is kept for the file ``file_uuid`` (:func:`source_description`
     needs no second read)."""
-    with store.downloaded_instance(instance_id, context.rest) as file:
-        dataset = store.parse(file.path, instance_id, stop_before_pixels=True)
+    with store.downloaded_instance(instance_id, context.rest) as path:
+        dataset = store.parse(path, instance_id, stop_before_pixels=True)
         description = context.cache.description(instance_id, file_uuid, lambda: describe(dataset))
-        yield SourceFile(file, dataset, description, chosen_series_id(description, options))
+        yield SourceFile(path, dataset, description, chosen_series_id(description, options))
 
 
 def series_digest(series_id: str) -> str:
@@ -170,8 +171,8 @@ def _decoded(
         image_files = store.stored_series_files(source.series_id, context.rest)
     with temporary_path(".labels") as layers_path:
         decoded = context.workers.run(
-            labelmap_of_packed_files,
-            source.file,
+            labelmap_of_stored_files,
+            source.path,
             image_files,
             options,
             context.settings,
