@@ -10,13 +10,16 @@ HTTP server on the loopback interface with a token from ``GenerateRestApiAuthori
 The same client stores segmesh's outputs (:meth:`RevisionedMetadata.store_instance`): on
 orthanc-python before 4.3 ``RestApiPost`` holds the plugin's interpreter while Orthanc parses,
 writes and indexes the file, and every other segmesh request waits that long; a socket call
-lets them run meanwhile.
+lets them run meanwhile. A model's file, written by a worker, is sent from the page cache
+(:meth:`RevisionedMetadata.store_instance_file`): this interpreter copies none of its bytes.
 """
 
 from __future__ import annotations
 
 import copy
+import http.client
 import json
+import os
 import ssl
 import urllib.error
 import urllib.request
@@ -58,7 +61,8 @@ class RevisionedMetadata:
 
     def __init__(self, configuration: Mapping[str, Any], token: str) -> None:
         scheme = "https" if configuration.get("SslEnabled") else "http"
-        self.base_url = f"{scheme}://127.0.0.1:{int(configuration.get('HttpPort', 8042))}"
+        self.port = int(configuration.get("HttpPort", 8042))
+        self.base_url = f"{scheme}://127.0.0.1:{self.port}"
         self.token = token
         self.checks_revisions = bool(configuration.get("CheckRevisions", False))
         # The loopback certificate is Orthanc's own, for another host name: not checked.
@@ -114,6 +118,34 @@ class RevisionedMetadata:
             raise StoringError(
                 "Orthanc refused to store a result", f"HTTP {error.code}: {error.read()!r}"
             ) from error
+        return stored
+
+    def store_instance_file(self, path: str) -> dict[str, Any]:
+        """:meth:`store_instance` of the Part-10 file at ``path``, sent with ``sendfile``."""
+        if self._ssl is None:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        else:
+            connection = http.client.HTTPSConnection(
+                "127.0.0.1", self.port, timeout=60, context=self._ssl
+            )
+        try:
+            with open(path, "rb") as handle:
+                connection.putrequest("POST", "/instances", skip_accept_encoding=True)
+                connection.putheader("Authorization", self.token)
+                connection.putheader("Content-Type", "application/dicom")
+                connection.putheader("Content-Length", str(os.fstat(handle.fileno()).st_size))
+                connection.endheaders()
+                assert connection.sock is not None  # endheaders connected it
+                connection.sock.sendfile(handle)
+            answer = connection.getresponse()
+            body = answer.read()
+        finally:
+            connection.close()
+        if answer.status != 200:
+            raise StoringError(
+                "Orthanc refused to store a result", f"HTTP {answer.status}: {body!r}"
+            )
+        stored: dict[str, Any] = json.loads(body)
         return stored
 
     def update(
