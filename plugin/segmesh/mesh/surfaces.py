@@ -41,14 +41,18 @@ def surface(
 
     ``keep_degenerate`` keeps zero-area triangles: they add nothing to volume and area, and
     removing them takes half again as long as marching cubes itself, so figures keep them;
-    stored models do not."""
+    stored models do not. Only samples of a ``voxel_size`` (fractions of a block inside) have
+    any: samples of 0 and 1 put each vertex at the midpoint of a cube's edge or inside the
+    cube (Lewiner's extra vertex, a mean of its edges' points), so no two corners of a face
+    coincide, and the removal, which looks for those, is skipped."""
     if not mask.any():
         return None
     factors = sampling.factors(geometry)
     padded, first = sampling.padded_samples(mask, factors)
     if padded.max() <= 0.5:
         return None
-    kji, faces, _, _ = marching_cubes(padded, level=0.5, allow_degenerate=keep_degenerate)
+    binary = sampling.voxel_size is None
+    kji, faces, _, _ = marching_cubes(padded, level=0.5, allow_degenerate=keep_degenerate or binary)
     kji = (kji - 1.0) * np.asarray(factors, dtype=np.float64) + first + np.asarray(origin)
     vertices = geometry.index_to_lps(kji[:, ::-1])
     faces = faces.astype(np.int64)
