@@ -50,6 +50,7 @@ from tests.orthanc_server import OrthancServer  # noqa: E402
 
 from segmesh.mesh import MeshOptions, ThresholdOptions  # noqa: E402
 from segmesh.models import ModelFiles, ModelRequest, build_model, stl_document  # noqa: E402
+from segmesh.packed_files import temporary_path  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402
 from segmesh.sources import ThresholdedSeries, threshold_series_of_files  # noqa: E402
 
@@ -178,22 +179,25 @@ def run_core(slices: int) -> None:
     options = MeshOptions()
     parameters = {**options.to_json(), **THRESHOLD.to_json()}
     request = ModelRequest(series.source, parameters, "Model of the vessel", {})
-    model, seconds, _, peak = in_fresh_worker(
-        build_model,
-        (series.crop,),
-        series.geometry,
-        options,
-        ModelFiles.of(request, datetime.datetime.now()),
-        "1",
-        THRESHOLD.label,
-        (241, 214, 145),
-        1,
-        Settings().max_triangles,
-    )
+    with temporary_path(".model.dcm") as path:
+        model, seconds, _, peak = in_fresh_worker(
+            build_model,
+            (series.crop,),
+            series.geometry,
+            options,
+            ModelFiles.of(request, datetime.datetime.now()),
+            "1",
+            THRESHOLD.label,
+            (241, 214, 145),
+            1,
+            Settings().max_triangles,
+            path,
+        )
+        file = Path(path).read_bytes()
     report("worker: crop -> Encapsulated STL file", seconds, peak, image_mb)
-    print(f"  {model.triangles} triangles, {model.volume_ml:.1f} ml, {len(model.file) / MB:.0f} MB")
+    print(f"  {model.triangles} triangles, {model.volume_ml:.1f} ml, {len(file) / MB:.0f} MB")
     report("parent (the Orthanc process's share)", 0.0, peak_mb(), image_mb)
-    stl = stl_document(dcmread(io.BytesIO(model.file)))
+    stl = stl_document(dcmread(io.BytesIO(file)))
     print(f"watertight: {is_watertight_stl(stl)}")
 
 

@@ -10,9 +10,12 @@ other segmesh request ran. A socket call waits without it. The token comes from 
 from __future__ import annotations
 
 import functools
+import http.client
+import os
 import shutil
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +26,9 @@ from .errors import NotFoundError
 
 #: Bytes copied at a time from an answer into a file.
 CHUNK = 1 << 20
+
+#: Seconds a loopback call may wait on Orthanc.
+TIMEOUT = 120
 
 
 @functools.cache
@@ -55,7 +61,31 @@ class Loopback:
             headers={"Authorization": self.token, **headers},
         )
         context = _unverified() if self.base_url.startswith("https") else None
-        return cast(HTTPResponse, urllib.request.urlopen(request, timeout=120, context=context))
+        return cast(HTTPResponse, urllib.request.urlopen(request, timeout=TIMEOUT, context=context))
+
+    def post_file(self, path: str, file_path: str, content_type: str) -> tuple[int, bytes]:
+        """``POST path`` of the file at ``file_path``, sent with ``sendfile`` (from the page
+        cache: this process copies none of it); the answer's status and body."""
+        address = urllib.parse.urlsplit(self.base_url)
+        host, port = address.hostname or "127.0.0.1", address.port
+        connection = (
+            http.client.HTTPSConnection(host, port, timeout=TIMEOUT, context=_unverified())
+            if address.scheme == "https"
+            else http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+        )
+        try:
+            with open(file_path, "rb") as handle:
+                connection.putrequest("POST", path, skip_accept_encoding=True)
+                connection.putheader("Authorization", self.token)
+                connection.putheader("Content-Type", content_type)
+                connection.putheader("Content-Length", str(os.fstat(handle.fileno()).st_size))
+                connection.endheaders()
+                assert connection.sock is not None  # endheaders connected it
+                connection.sock.sendfile(handle)
+            answer = connection.getresponse()
+            return answer.status, answer.read()
+        finally:
+            connection.close()
 
     def read(self, path: str) -> bytes:
         """The body of ``GET path``; 404 "Unknown resource" where Orthanc has none."""

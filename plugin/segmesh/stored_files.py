@@ -4,17 +4,37 @@ a temporary copy."""
 
 from __future__ import annotations
 
+import urllib.error
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import overload
+from typing import TypeVar, overload
 
 from .errors import NotFoundError
 from .loopback import Loopback
 
+T = TypeVar("T")
+
 #: Files fetched at once while iterating: each fetch mostly waits on Orthanc's answer.
 FETCHERS = 3
+
+
+def fetched_instance_file(loopback: Loopback, instance_id: str, read: Callable[[str], T]) -> T:
+    """``read(path)`` of the Part-10 file of an instance; 404 "Unknown instance" where it is
+    gone, also where its file went from the storage area while Orthanc read it (the instance
+    being deleted: Orthanc answers 500 for that)."""
+    path = f"/instances/{instance_id}/file"
+    try:
+        return read(path)
+    except NotFoundError as error:
+        raise NotFoundError("Unknown instance", instance_id) from error
+    except urllib.error.HTTPError as error:
+        try:
+            loopback.read(f"/instances/{instance_id}/metadata")
+        except NotFoundError:
+            raise NotFoundError("Unknown instance", instance_id) from error
+        raise
 
 
 @dataclass(frozen=True)
@@ -37,11 +57,7 @@ class StoredFiles(Sequence[bytes]):
     def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
         if isinstance(index, slice):
             return [self[n] for n in range(len(self))[index]]
-        identifier = self.instance_ids[index]
-        try:
-            return self.loopback.read(f"/instances/{identifier}/file")
-        except NotFoundError as error:
-            raise NotFoundError("Unknown instance", identifier) from error
+        return fetched_instance_file(self.loopback, self.instance_ids[index], self.loopback.read)
 
     def __iter__(self) -> Iterator[bytes]:
         with ThreadPoolExecutor(FETCHERS, thread_name_prefix="segmesh-fetch") as pool:

@@ -16,7 +16,14 @@ from .options import MAX_ITERATIONS, MeshOptions, Smoothing
 from .sampling import Sampling
 from .smoothing import smooth
 from .surface_measures import surface_volume_and_area
-from .surfaces import SegmentCrop, build, segment_crops, segment_meshes, surface
+from .surfaces import (
+    SegmentCrop,
+    build,
+    segment_boxes,
+    segment_crops,
+    segment_meshes,
+    surface,
+)
 from .threshold import ThresholdOptions, threshold_labelmap, threshold_mask
 
 __all__ = [
@@ -30,6 +37,7 @@ __all__ = [
     "build",
     "decimate",
     "merge",
+    "segment_boxes",
     "segment_crops",
     "segment_meshes",
     "smooth",

@@ -13,11 +13,12 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 from skimage.measure import marching_cubes
 
 from ..geometry import VolumeGeometry
-from ..labelmap import BoolArray, LabelMap, Segment, select_segments
+from ..labelmap import BoolArray, Box, LabelMap, Segment, select_segments
 from .base import Mesh
 from .decimation import decimate
 from .options import MeshOptions
@@ -40,22 +41,37 @@ def surface(
 
     ``keep_degenerate`` keeps zero-area triangles: they add nothing to volume and area, and
     removing them takes half again as long as marching cubes itself, so figures keep them;
-    stored models do not."""
+    stored models do not. Only samples of a ``voxel_size`` (fractions of a block inside) have
+    any: samples of 0 and 1 put each vertex at the midpoint of a cube's edge or inside the
+    cube (Lewiner's extra vertex, a mean of its edges' points), so no two corners of a face
+    coincide, and the removal, which looks for those, is skipped."""
     if not mask.any():
         return None
     factors = sampling.factors(geometry)
     padded, first = sampling.padded_samples(mask, factors)
     if padded.max() <= 0.5:
         return None
-    kji, faces, _, _ = marching_cubes(padded, level=0.5, allow_degenerate=keep_degenerate)
+    binary = sampling.voxel_size is None
+    kji, faces, _, _ = marching_cubes(padded, level=0.5, allow_degenerate=keep_degenerate or binary)
     kji = (kji - 1.0) * np.asarray(factors, dtype=np.float64) + first + np.asarray(origin)
     vertices = geometry.index_to_lps(kji[:, ::-1])
-    mesh = Mesh(vertices, faces.astype(np.int64))
+    faces = faces.astype(np.int64)
     # (k, j, i) -> (i, j, k) and the affine's handedness may each mirror the winding: fix it
     # from the sign of the enclosed volume instead of reasoning about both.
-    if mesh.volume < 0:
-        mesh = Mesh(vertices, np.ascontiguousarray(mesh.faces[:, ::-1]))
-    return mesh
+    if _wound_inward(vertices, faces):
+        faces = np.ascontiguousarray(faces[:, ::-1])
+    return Mesh(vertices, faces)
+
+
+def _wound_inward(vertices: npt.NDArray[np.float64], faces: npt.NDArray[np.int64]) -> bool:
+    """Whether the closed mesh's signed volume is negative: by the divergence theorem on z
+    alone, the sum of (za + zb + zc) ((b - a) x (c - a))_z / 6, a third of the arithmetic of
+    :attr:`Mesh.volume` (whose areas and full normals the finished mesh computes anew)."""
+    x, y, z = (np.ascontiguousarray(vertices[:, axis]) for axis in range(3))
+    a, b, c = (np.ascontiguousarray(faces[:, n]) for n in range(3))
+    xa, ya = x[a], y[a]
+    cross_z = (x[b] - xa) * (y[c] - ya) - (y[b] - ya) * (x[c] - xa)
+    return float(((z[a] + z[b] + z[c]) * cross_z).sum()) < 0.0
 
 
 def build(mask: BoolArray, geometry: VolumeGeometry, options: MeshOptions) -> Mesh | None:
@@ -89,6 +105,11 @@ class SegmentCrop:
     mask: BoolArray
     origin: tuple[int, int, int]
 
+    @classmethod
+    def cut(cls, labelmap: LabelMap, segment: Segment, box: Box) -> SegmentCrop:
+        """``segment``'s crop of ``labelmap``, on its bounding ``box``."""
+        return cls(segment, labelmap.layers[segment.layer][box] == segment.value, _start(box))
+
     def mesh(self, geometry: VolumeGeometry, options: MeshOptions) -> Mesh | None:
         """The finished mesh: marching cubes, smoothing, decimation."""
         return _finish(
@@ -105,14 +126,17 @@ def segment_crops(
     never sees more than that. Raises 400 for segment numbers neither the label map
     nor ``also_held`` (segments its source holds but could not convert) holds.
     """
+    for segment, box in segment_boxes(labelmap, numbers, also_held):
+        yield segment, None if box is None else SegmentCrop.cut(labelmap, segment, box)
+
+
+def segment_boxes(
+    labelmap: LabelMap, numbers: Sequence[int] | None, also_held: Collection[int] = ()
+) -> list[tuple[Segment, Box | None]]:
+    """Each asked segment with its bounding box, None where empty (no crop cut yet: a model
+    task cuts each as a worker is ready for it); see :func:`segment_crops`."""
     wanted = select_segments(labelmap.segments, numbers, "the source holds segments", also_held)
-    for segment in wanted:
-        box = labelmap.box(segment)
-        if box is None:
-            yield segment, None
-            continue
-        mask = labelmap.layers[segment.layer][box] == segment.value
-        yield segment, SegmentCrop(segment, mask, _start(box))
+    return [(segment, labelmap.box(segment)) for segment in wanted]
 
 
 def segment_meshes(

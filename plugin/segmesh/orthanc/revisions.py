@@ -9,7 +9,8 @@ HTTP server on the loopback interface (:mod:`segmesh.loopback`).
 The same client stores segmesh's outputs (:meth:`RevisionedMetadata.store_instance`): on
 orthanc-python before 4.3 ``RestApiPost`` holds the plugin's interpreter while Orthanc parses,
 writes and indexes the file, and every other segmesh request waits that long; a socket call
-lets them run meanwhile.
+lets them run meanwhile. A model's file, written by a worker, is sent from the page cache
+(:meth:`RevisionedMetadata.store_instance_file`): this interpreter copies none of its bytes.
 """
 
 from __future__ import annotations
@@ -98,6 +99,14 @@ class RevisionedMetadata:
             raise StoringError(
                 "Orthanc refused to store a result", f"HTTP {error.code}: {error.read()!r}"
             ) from error
+        return stored
+
+    def store_instance_file(self, path: str) -> dict[str, Any]:
+        """:meth:`store_instance` of the Part-10 file at ``path``, sent with ``sendfile``."""
+        status, body = self.loopback.post_file("/instances", path, "application/dicom")
+        if status != 200:
+            raise StoringError("Orthanc refused to store a result", f"HTTP {status}: {body!r}")
+        stored: dict[str, Any] = json.loads(body)
         return stored
 
     def update(

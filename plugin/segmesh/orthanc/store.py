@@ -16,12 +16,13 @@ from pydicom.errors import InvalidDicomError
 
 from ..errors import BrokenFileError, NotFoundError
 from ..loopback import Loopback
-from ..stored_files import StoredFiles
+from ..stored_files import StoredFiles, fetched_instance_file
 from .http import ORTHANC_UNKNOWN_RESOURCE
 
-#: Orthanc's error code for a file missing from the storage area: an instance deleted between
+#: Orthanc's error codes for a file missing from the storage area: an instance deleted between
 #: its lookup in the index and the reading of its file.
 ORTHANC_INEXISTENT_FILE = 13
+ORTHANC_REGULAR_FILE_EXPECTED = 2006
 
 
 def _resource(level: str, identifier: str, what: str) -> Any:
@@ -33,7 +34,8 @@ def _resource(level: str, identifier: str, what: str) -> Any:
 
 
 def _not_found_or_same(error: Exception, what: str, identifier: str) -> Exception:
-    if error.args and error.args[0] in (ORTHANC_UNKNOWN_RESOURCE, ORTHANC_INEXISTENT_FILE):
+    gone = (ORTHANC_UNKNOWN_RESOURCE, ORTHANC_INEXISTENT_FILE, ORTHANC_REGULAR_FILE_EXPECTED)
+    if error.args and error.args[0] in gone:
         return NotFoundError(f"Unknown {what}", identifier)
     return error
 
@@ -65,10 +67,7 @@ def downloaded_instance(instance_id: str, loopback: Loopback) -> Iterator[str]:
     file, removed on leaving: a large SEG passes neither through the plugin's interpreter (see
     :mod:`segmesh.loopback`) nor through its memory. 404 where unknown."""
     with tempfile.NamedTemporaryFile(prefix="segmesh-", suffix=".dcm") as handle:
-        try:
-            loopback.copy(f"/instances/{instance_id}/file", handle)
-        except NotFoundError as error:
-            raise NotFoundError("Unknown instance", instance_id) from error
+        fetched_instance_file(loopback, instance_id, lambda path: loopback.copy(path, handle))
         handle.flush()
         yield handle.name
 

@@ -11,13 +11,14 @@ the pool, and a worker whose Orthanc was killed ends itself (:mod:`segmesh.worke
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -154,10 +155,11 @@ class WorkerPool:
         return self.result(self.submit(function, *args, **kwargs))
 
     def imap(
-        self, function: Callable[..., R], calls: Sequence[tuple[Any, ...]]
+        self, function: Callable[..., R], calls: Iterable[tuple[Any, ...]]
     ) -> Generator[R, None, None]:
         """``function(*call)`` for each call, in order, a few calls ahead of the one waited for
-        (one at a time, as asked for, without workers).
+        (one at a time, as asked for, without workers). ``calls`` is read as calls are
+        submitted: an iterator of them makes each only when a worker is about to need it.
 
         Calls are never cancelled: CPython 3.11's pool fails when it breaks while holding a
         cancelled call. Closing the iterator early leaves at most the calls already submitted
@@ -167,11 +169,13 @@ class WorkerPool:
             for call in calls:
                 yield function(*call)
             return
-        waiting: deque[tuple[Any, ...]] = deque(calls)
+        waiting = iter(calls)
         submitted: deque[Future[R]] = deque()
-        while waiting or submitted:
-            while waiting and len(submitted) < 2 * self.count:
-                submitted.append(self.submit(function, *waiting.popleft()))
+        while True:
+            for call in itertools.islice(waiting, 2 * self.count - len(submitted)):
+                submitted.append(self.submit(function, *call))
+            if not submitted:
+                return
             yield self.result(submitted.popleft())
 
     def shutdown(self) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Collection, Mapping, Sequence
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +23,10 @@ from ...errors import BadRequestError, UnprocessableError
 from ...formats import nifti_labelmap
 from ...geometry import VolumeGeometry
 from ...labelmap import LabelMap
-from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_crops
+from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_boxes
 from ...models import ModelFiles, ModelRequest, ModelSource, build_model, model_label
 from ...options import LabelMapOptions, parse_segment_list
+from ...packed_files import temporary_path
 from ...sources import threshold_series_of_files
 from .. import store
 from .context import TaskContext
@@ -81,15 +84,18 @@ def store_models(
     """Mesh the segments, store one instance per segment (or one merged), answer the ids
     (see :func:`store_crops`); ``also_held`` are segments the source holds that the label map
     could not (asked for, they are no error)."""
-    crops: list[SegmentCrop] = []
-    skipped: list[dict[str, Any]] = []
-    for segment, crop in segment_crops(labelmap, options.segments, also_held):
-        if crop is None:
-            skipped.append({"Segment": segment.number, "Label": segment.label, "Reason": "empty"})
-        else:
-            crops.append(crop)
+    boxes = segment_boxes(labelmap, options.segments, also_held)
+    skipped = [
+        {"Segment": segment.number, "Label": segment.label, "Reason": "empty"}
+        for segment, box in boxes
+        if box is None
+    ]
+    # Each crop is cut as a worker is about to need it: the workers start on the first models
+    # while this interpreter cuts the next.
+    crops = (SegmentCrop.cut(labelmap, segment, box) for segment, box in boxes if box is not None)
     return store_crops(
         crops,
+        len(boxes) - len(skipped),
         skipped,
         labelmap.geometry,
         source,
@@ -102,7 +108,8 @@ def store_models(
 
 
 def store_crops(
-    crops: Sequence[SegmentCrop],
+    crops: Iterable[SegmentCrop],
+    count: int,
     skipped: list[dict[str, Any]],
     geometry: VolumeGeometry,
     source: ModelSource,
@@ -112,41 +119,51 @@ def store_crops(
     outputs: SourceOutputs,
     extra_parameters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Store the models of the segments' ``crops`` on ``geometry``; ``skipped`` those left out.
+    """Store the models of the ``count`` segments' ``crops`` on ``geometry``; ``skipped``
+    those left out.
 
-    Each model is meshed and encoded in a worker from its segment's crop and stored as it comes
-    back (while the workers build the next ones), through ``outputs``: where the task then
-    fails (a model above MaxTriangles, 413; a source deleted meanwhile, 410; a cancelled job;
-    a dead worker), what it stored is deleted again, and nothing stays stored. Progress is
-    reported and cancellation checked as each model comes back.
+    Each model is meshed and encoded in a worker from its segment's crop, its file written to
+    a temporary file, and stored as it comes back (while the workers build the next ones),
+    through ``outputs``: where the task then fails (a model above MaxTriangles, 413; a source
+    deleted meanwhile, 410; a cancelled job; a dead worker), what it stored is deleted again,
+    and nothing stays stored. Progress is reported and cancellation checked as each model
+    comes back.
     """
     parameters = {**options.parameters(), **(extra_parameters or {})}
     request = ModelRequest(source, parameters, series_description, options.tags)
-    if not crops:
+    if not count:
         raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
-    plans = _plans(crops, options.merge)
+    total = 1 if options.merge else count
     files = ModelFiles.of(request, datetime.datetime.now())
-    calls = [
-        (
-            plan.crops,
-            geometry,
-            options.mesh,
-            files,
-            plan.key,
-            plan.label,
-            plan.color,
-            number,
-            context.settings.max_triangles,
-        )
-        for number, plan in enumerate(plans, start=1)
-    ]
+    # The plans submitted and not yet stored, each with its model's temporary file.
+    pending: deque[tuple[_ModelPlan, ExitStack]] = deque()
+
+    def calls() -> Iterator[tuple[Any, ...]]:
+        for number, plan in enumerate(_plans(crops, options.merge), start=1):
+            temporary = ExitStack()
+            pending.append((plan, temporary))
+            yield (
+                plan.crops,
+                geometry,
+                options.mesh,
+                files,
+                plan.key,
+                plan.label,
+                plan.color,
+                number,
+                context.settings.max_triangles,
+                temporary.enter_context(temporary_path(".model.dcm")),
+            )
+
     instances = []
     stored: dict[str, Any] = {}
-    built_models = context.workers.imap(build_model, calls)
+    built_models = context.workers.imap(build_model, calls())
     try:
-        for plan, model in zip(plans, built_models, strict=True):
-            context.check_cancelled()
-            stored = outputs.store(model.file)
+        for model in built_models:
+            plan, temporary = pending.popleft()
+            with temporary:
+                context.check_cancelled()
+                stored = outputs.store_file(model.path)
             instances.append(
                 {
                     "ID": stored["ID"],
@@ -157,13 +174,15 @@ def store_crops(
                     "Status": stored.get("Status", ""),
                 }
             )
-            context.progress(len(instances), len(plans))
+            context.progress(len(instances), total)
         outputs.finish()
     except BaseException:
         outputs.discard()
         raise
     finally:
         built_models.close()
+        for _, temporary in pending:
+            temporary.close()
     return {"Series": stored["ParentSeries"], "Instances": instances, "Skipped": skipped}
 
 
@@ -178,24 +197,22 @@ class _ModelPlan:
     segment: int | list[int]
 
 
-def _plans(crops: Sequence[SegmentCrop], merged: bool) -> list[_ModelPlan]:
+def _plans(crops: Iterable[SegmentCrop], merged: bool) -> Iterator[_ModelPlan]:
     if not merged:
-        return [
-            _ModelPlan(
+        for c in crops:
+            yield _ModelPlan(
                 (c,), str(c.segment.number), c.segment.label, c.segment.color, c.segment.number
             )
-            for c in crops
-        ]
-    numbers = [crop.segment.number for crop in crops]
-    return [
-        _ModelPlan(
-            tuple(crops),
-            "merged:" + ",".join(str(n) for n in numbers),
-            model_label([crop.segment.label for crop in crops]),
-            crops[0].segment.color,
-            numbers,
-        )
-    ]
+        return
+    every = tuple(crops)
+    numbers = [crop.segment.number for crop in every]
+    yield _ModelPlan(
+        every,
+        "merged:" + ",".join(str(n) for n in numbers),
+        model_label([crop.segment.label for crop in every]),
+        every[0].segment.color,
+        numbers,
+    )
 
 
 def _source_of(dataset: Dataset, labelmap: LabelMap) -> ModelSource:
@@ -266,6 +283,7 @@ def store_series_model(
     crops = [] if series.crop is None else [series.crop]
     return store_crops(
         crops,
+        len(crops),
         [],
         series.geometry,
         series.source,

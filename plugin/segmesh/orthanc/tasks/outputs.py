@@ -60,7 +60,14 @@ class SourceOutputs:
     def store(self, data: bytes) -> dict[str, Any]:
         """Store one Part-10 file once the sources are checked; Orthanc's answer."""
         self.check()
-        answer = self.loopback.store_instance(data)
+        return self._stored_by(self.loopback.store_instance(data))
+
+    def store_file(self, path: str) -> dict[str, Any]:
+        """:meth:`store` of the Part-10 file at ``path`` (sent from the page cache)."""
+        self.check()
+        return self._stored_by(self.loopback.store_instance_file(path))
+
+    def _stored_by(self, answer: dict[str, Any]) -> dict[str, Any]:
         if answer.get("Status") == "Success":
             self._stored.append(str(answer["ID"]))
         return answer
