@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass
 
 from ...dicom.description import SourceDescription
 from ...options import LabelMapOptions
 from ...packed_files import packed_array
-from ...sources import statistics_of_labelmap
-from ...statistics import SegmentStatistics
+from ...sources import MeasuredLabelMap, image_figures_of_files, measures_of_labelmap
+from ...statistics import SegmentStatistics, with_image_figures
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -31,19 +32,53 @@ def source_statistics(
     """Statistics of the segments of ``options`` (all where None) of one instance.
 
     The label map comes from :func:`load_labelmap` (cache, attachment or decoded); where it
-    lies on the referenced series' grid, that series' files go to the worker with it, so the
+    lies on the referenced series' grid, that series' files go to a worker with it, so the
     ``Image`` figures are of the image after the modality rescale; FRACTIONAL SEGs use
-    ``options.threshold`` as the label map does. Layers and files reach the worker on disk
+    ``options.threshold`` as the label map does. Layers and files reach the workers on disk
     (:mod:`segmesh.packed_files`): nothing large is pickled.
+
+    The figures of the label map alone are kept in the cache beside it (the image's are made
+    anew each time, from the images stored now); where they are not, one worker makes them
+    while the series' files are read out of Orthanc and another finds the image figures.
+    Either worker finds each layer's boxes once: the label map here keeps them.
     """
     loaded = load_labelmap(instance_id, options, context)
     labelmap = loaded.labelmap
     with ExitStack() as stack:
         layers = stack.enter_context(packed_array(labelmap.layers))
-        image_files = None
+        kept = context.cache.statistics(loaded, instance_id, options)
+        measuring: Future[MeasuredLabelMap] = Future()
+        if kept is None:
+            measuring = context.workers.submit(
+                measures_of_labelmap,
+                layers,
+                labelmap.geometry,
+                labelmap.segments,
+                labelmap.boxes_found(),
+            )
+        else:
+            measuring.set_result(MeasuredLabelMap(kept, labelmap.boxes_found()))
+        figures = None
         if loaded.series_id is not None:
             image_files = stack.enter_context(store.packed_series_files(loaded.series_id))
-        segments = context.workers.run(
-            statistics_of_labelmap, layers, labelmap.geometry, labelmap.segments, image_files
-        )
-    return SourceStatistics(loaded.description, loaded.series_id, segments)
+            if not labelmap.has_all_boxes():
+                # Found by the measuring worker meanwhile, rather than twice at once.
+                labelmap.adopt_boxes(context.workers.result(measuring).boxes)
+            figures = context.workers.run(
+                image_figures_of_files,
+                layers,
+                labelmap.geometry,
+                labelmap.segments,
+                labelmap.boxes_found(),
+                image_files,
+            )
+        measured = context.workers.result(measuring)
+    if kept is None:
+        labelmap.adopt_boxes(measured.boxes)
+        context.cache.keep_statistics(loaded, instance_id, options, measured.statistics)
+    segments = measured.statistics
+    return SourceStatistics(
+        loaded.description,
+        loaded.series_id,
+        segments if figures is None else with_image_figures(segments, figures),
+    )
