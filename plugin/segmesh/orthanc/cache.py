@@ -6,10 +6,10 @@ measured twice from the same file.
 One cache is created in :func:`segmesh.orthanc.register` from ``Settings.cache_megabytes`` and
 handed to the tasks in their :class:`~.tasks.context.TaskContext`; only the tasks of
 :mod:`.tasks.labelmaps`, :mod:`.tasks.labelmap_files` and :mod:`.tasks.statistics` fill it. It
-only speeds things up: every entry can be rebuilt from Orthanc. An entry is dropped as soon as its source instance is
-gone: on Orthanc's DELETED change (:mod:`.events`), and, since change events reach only the
-node that deleted, wherever a request finds the instance gone or stored anew under the same id
-(another file): each entry keeps the stamp of what it was made from.
+only speeds things up: every entry can be rebuilt from Orthanc. An entry is dropped as soon as
+its source instance is gone: on Orthanc's DELETED change (:mod:`.events`), and, since change
+events reach only the node that deleted, wherever a request finds the instance gone or stored
+anew under the same id (another file): each entry keeps the stamp of what it was made from.
 """
 
 from __future__ import annotations
