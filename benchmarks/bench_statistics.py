@@ -13,7 +13,9 @@ segment is set against segmesh's time per segment.
 With ``--rest``, a real Orthanc is started, the CT and a BINARY SEG of the 100 segments
 (highdicom) are stored, and ``GET /instances/{seg}/segmesh/statistics`` (with the image: the
 source grid) is timed beside ``GET /instances/{seg}/segmesh/labelmap?format=npz`` (the label map
-alone); medians of ``--repeat`` runs.
+alone); medians of ``--repeat`` runs, and each run. The first JSON run also decodes the label map
+and finds its own figures; later runs find those in the cache (the image's figures are made
+anew every time, from the CT's files).
 
 Run: ``.venv/bin/python benchmarks/bench_statistics.py [--repeat 3] [--mirp 3] [--rest]``.
 """
@@ -200,9 +202,10 @@ def rest_benchmark(labelmap: LabelMap, image: npt.NDArray[np.int16], repeat: int
                     assert answer["Grid"] == "source"
                     assert len(answer["Segments"]) == 100
                     assert answer["Segments"][0]["Image"] is not None
+                each = ", ".join(f"{t:.2f}" for t in times)
                 print(
                     f"REST {name}: median {statistics.median(times):.2f} s of {repeat} "
-                    f"(min {min(times):.2f} s)"
+                    f"(min {min(times):.2f} s; each {each} s)"
                 )
         finally:
             server.stop()

@@ -24,6 +24,8 @@ from .geometry import VolumeGeometry
 BoolArray = npt.NDArray[np.bool_]
 #: A bounding box: (k, j, i) slices of the grid.
 Box = tuple[slice, slice, slice]
+#: Each layer's boxes by layer index: ``find_objects`` of the layer (value n's box at n - 1).
+LayerBoxes = dict[int, list[Box | None]]
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,17 @@ class LabelMap:
         return boxes[segment.value - 1] if segment.value <= len(boxes) else None
 
     @functools.cached_property
-    def _layer_boxes(self) -> dict[int, list[Box | None]]:
+    def _layer_boxes(self) -> LayerBoxes:
         return {}
+
+    def boxes_found(self) -> LayerBoxes:
+        """The boxes of the layers found so far (by :meth:`box` or :meth:`adopt_boxes`)."""
+        return dict(self._layer_boxes)
+
+    def adopt_boxes(self, boxes: LayerBoxes) -> None:
+        """Keep ``boxes`` found elsewhere on these same layers (say, by a worker that was sent
+        them): a layer's ``find_objects`` pass then runs once, whichever process runs it."""
+        self._layer_boxes.update(boxes)
 
     def warnings(self) -> tuple[str, ...]:
         """The distinct ``Warnings`` of its segments, in segment order: what every answer of

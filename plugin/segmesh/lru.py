@@ -46,6 +46,14 @@ class ByteBudgetLRU(Generic[Key, Value]):
             self._entries.move_to_end(key)
             return entry[0]
 
+    def peek(self, key: Key) -> Value | None:
+        """The value of ``key`` where held (made the most recently used), else None."""
+        return self._lookup(key)
+
+    def put(self, key: Key, value: Value) -> None:
+        """Hold ``value`` for ``key`` (replacing what it held), within the budget."""
+        self._store(key, value)
+
     def get(self, key: Key, load: Callable[[], Value]) -> Value:
         """The value of ``key``, from ``load()`` on a miss."""
         value = self._lookup(key)

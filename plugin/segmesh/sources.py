@@ -22,7 +22,7 @@ from .dicom.sop_classes import Kind, kind_of
 from .errors import BrokenFileError, LimitExceededError
 from .formats.npy import to_npy, write_npy
 from .geometry import Plane, VolumeGeometry, geometry_from_images, image_planes
-from .labelmap import LabelMap, Segment
+from .labelmap import LabelMap, LayerBoxes, Segment
 from .mesh import (
     Mesh,
     MeshOptions,
@@ -36,7 +36,7 @@ from .packed_files import PackedArray
 from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
 from .seg import describe_seg, seg_to_labelmap
 from .settings import Settings
-from .statistics import SegmentStatistics, segment_statistics
+from .statistics import ImageFigures, SegmentStatistics, image_figures, segment_statistics
 from .statistics.histogram import ValueHistogram, value_histogram
 
 
@@ -86,20 +86,42 @@ def labelmap_of_file(
     return to_labelmap(dcmread(path, force=True), images, options, settings)
 
 
-def statistics_of_labelmap(
+@dataclass(frozen=True)
+class MeasuredLabelMap:
+    """A label map's segment statistics without the image figures, as a worker sends them
+    back, with the boxes of its layers (:meth:`LabelMap.boxes_found`) for the label map it
+    was sent from to keep."""
+
+    statistics: list[SegmentStatistics]
+    boxes: LayerBoxes
+
+
+def measures_of_labelmap(
+    layers: PackedArray, geometry: VolumeGeometry, segments: tuple[Segment, ...], boxes: LayerBoxes
+) -> MeasuredLabelMap:
+    """:func:`segment_statistics` of a label map (its ``layers`` mapped from disk, no copy)
+    without the image, on the ``boxes`` already found of its layers (the others found here)."""
+    labelmap = LabelMap(layers.mapped(), geometry, segments)
+    labelmap.adopt_boxes(boxes)
+    statistics = segment_statistics(labelmap)
+    return MeasuredLabelMap(statistics, labelmap.boxes_found())
+
+
+def image_figures_of_files(
     layers: PackedArray,
     geometry: VolumeGeometry,
     segments: tuple[Segment, ...],
-    image_files: Sequence[bytes] | None,
-) -> list[SegmentStatistics]:
-    """Segment statistics of a label map (its ``layers`` mapped from disk, no copy), with the
-    ``Image`` figures of ``image_files`` (the Part-10 files of the referenced series, whose
-    grid the label map is on: values after the modality rescale, HU for CT), or without them
-    (None: the native grid). 400 where an image file is unreadable."""
+    boxes: LayerBoxes,
+    image_files: Sequence[bytes],
+) -> list[ImageFigures | None]:
+    """:func:`image_figures` of each segment of a label map (``layers`` mapped from disk, on
+    the ``boxes`` already found of its layers) in the image of ``image_files`` (the Part-10
+    files of the referenced series, whose grid the label map is on: values after the modality
+    rescale, HU for CT). 400 where an image file is unreadable."""
     labelmap = LabelMap(layers.mapped(), geometry, segments)
-    images = None if image_files is None else [_read_image(file) for file in image_files]
-    image = None if images is None else image_volume(images, geometry)
-    return segment_statistics(labelmap, image=image)
+    labelmap.adopt_boxes(boxes)
+    image = image_volume([_read_image(file) for file in image_files], geometry)
+    return image_figures(labelmap, segments, image)
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,9 @@ def _rescale_into_int16(
     steps = (low * slope, high * slope, low * slope + intercept, high * slope + intercept)
     if not _fit_int16(low, high, slope, intercept, *steps):
         return False
-    stored = plane.view(np.int16) if plane.dtype == np.uint16 else plane.astype(np.int16)
+    stored = (
+        plane.view(np.int16) if plane.dtype == np.uint16 else plane.astype(np.int16, copy=False)
+    )
     if slope != 1:
         np.multiply(stored, np.int16(slope), out=target)
         stored = target

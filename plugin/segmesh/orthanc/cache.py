@@ -1,14 +1,15 @@
 """A bounded LRU of loaded label maps, so that scrolling through overlays or asking for the same
-label map again does not decode again; beside it, the sources' descriptions and the label-map
-files written, so that neither is read or written twice from the same file.
+label map again does not decode again; beside it, the sources' descriptions, the label-map
+files written and the label maps' segment statistics, so that none is read, written or
+measured twice from the same file.
 
 One cache is created in :func:`segmesh.orthanc.register` from ``Settings.cache_megabytes`` and
 handed to the tasks in their :class:`~.tasks.context.TaskContext`; only the tasks of
-:mod:`.tasks.labelmaps` and :mod:`.tasks.labelmap_files` fill it. It only speeds things up:
-every entry can be rebuilt from Orthanc. An entry is dropped as soon as its source instance is
-gone: on Orthanc's DELETED change (:mod:`.events`), and, since change events reach only the
-node that deleted, wherever a request finds the instance gone or stored anew under the same id
-(another file): each entry keeps the stamp of what it was made from.
+:mod:`.tasks.labelmaps`, :mod:`.tasks.labelmap_files` and :mod:`.tasks.statistics` fill it. It
+only speeds things up: every entry can be rebuilt from Orthanc. An entry is dropped as soon as
+its source instance is gone: on Orthanc's DELETED change (:mod:`.events`), and, since change
+events reach only the node that deleted, wherever a request finds the instance gone or stored
+anew under the same id (another file): each entry keeps the stamp of what it was made from.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..dicom.description import SourceDescription
 from ..formats import ExportedFile
 from ..lru import ByteBudgetLRU
 from ..options import LabelMapOptions
+from ..statistics import SegmentStatistics
 from .tasks.labelmaps import LoadedSource
 
 CacheKey = tuple[str, LabelMapOptions]
@@ -29,6 +31,10 @@ CacheKey = tuple[str, LabelMapOptions]
 #: size as Python objects): a few thousand sources of a hundred segments.
 DESCRIPTION_BYTES = 64 * 1024 * 1024
 DESCRIPTION_SEGMENT_BYTES = 2048
+#: The budget of segment statistics (those of the label maps alone), and what one segment's
+#: are counted for: thousands of sources of a hundred segments.
+STATISTICS_BYTES = 16 * 1024 * 1024
+STATISTICS_SEGMENT_BYTES = 1024
 #: The share of ``megabytes`` that written files may hold (they are compressed, label maps not).
 FILE_SHARE = 8
 
@@ -67,8 +73,22 @@ class _StampedLRU(Generic[Value]):
             entry = self._entries.get(key, stamped)
         return entry.value
 
+    def peek(self, instance_id: str, request: Hashable, stamp: str) -> Value | None:
+        """The value held for ``request`` where it was made from ``stamp``, else None."""
+        entry = self._entries.peek((instance_id, request))
+        return entry.value if entry is not None and entry.stamp == stamp else None
+
+    def put(self, instance_id: str, request: Hashable, stamp: str, value: Value) -> None:
+        """Hold ``value``, made from ``stamp``, for ``request``."""
+        self._entries.put((instance_id, request), _Stamped(stamp, value, self._size_of(value)))
+
     def forget(self, instance_id: str) -> None:
         self._entries.discard(lambda key: key[0] == instance_id)
+
+
+def _stamp(source: LoadedSource) -> str:
+    """What a value made from the label map ``source`` is stamped with: its file and key."""
+    return json.dumps([source.file_uuid, source.key], sort_keys=True)
 
 
 class LabelMapCache:
@@ -87,6 +107,10 @@ class LabelMapCache:
         )
         self._files: _StampedLRU[ExportedFile] = _StampedLRU(
             budget // FILE_SHARE, lambda value: len(value.body)
+        )
+        # Image figures are never kept: they are of the images as stored now.
+        self._statistics: _StampedLRU[list[SegmentStatistics]] = _StampedLRU(
+            STATISTICS_BYTES, lambda value: STATISTICS_SEGMENT_BYTES * (1 + len(value))
         )
 
     def get(
@@ -111,8 +135,25 @@ class LabelMapCache:
     ) -> ExportedFile:
         """The file of ``request`` (say, a format) written from the label map ``source`` of
         ``instance_id``, from ``write()`` on a miss or where it was written from another."""
-        stamp = json.dumps([source.file_uuid, source.key], sort_keys=True)
-        return self._files.get(instance_id, request, stamp, write)
+        return self._files.get(instance_id, request, _stamp(source), write)
+
+    def statistics(
+        self, source: LoadedSource, instance_id: str, options: LabelMapOptions
+    ) -> list[SegmentStatistics] | None:
+        """The segment statistics without image figures (those of the label map alone) kept
+        of the label map ``source`` of ``instance_id`` with ``options``; None where none are
+        kept or they were made from another label map."""
+        return self._statistics.peek(instance_id, options, _stamp(source))
+
+    def keep_statistics(
+        self,
+        source: LoadedSource,
+        instance_id: str,
+        options: LabelMapOptions,
+        statistics: list[SegmentStatistics],
+    ) -> None:
+        """Keep the ``statistics`` (no image figures) of the label map ``source``."""
+        self._statistics.put(instance_id, options, _stamp(source), statistics)
 
     def entries_of(self, instance_id: str) -> int:
         """How many label maps of ``instance_id`` (one per set of options) are held."""
@@ -123,3 +164,4 @@ class LabelMapCache:
         self._entries.discard(lambda key: key[0] == instance_id)
         self._descriptions.forget(instance_id)
         self._files.forget(instance_id)
+        self._statistics.forget(instance_id)

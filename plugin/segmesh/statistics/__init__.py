@@ -1,11 +1,14 @@
 """Per-segment statistics of a label map (volumes, surface, position, size, image values).
 
 - :mod:`.measures`: :func:`segment_statistics` and its :class:`SegmentStatistics`;
+- :mod:`.image_values`: :func:`image_figures`, the image values inside each segment
+  (:class:`ImageFigures`), which may be found apart and joined by :func:`with_image_figures`;
 - :mod:`.rendering`: :func:`statistics_json` and :func:`statistics_csv` (the route's formats);
 - :mod:`.histogram`: the histogram of an image series' values (the threshold dialog's).
 """
 
-from .measures import PERCENTILES, ImageFigures, SegmentStatistics, segment_statistics
+from .image_values import PERCENTILES, ImageFigures, image_figures
+from .measures import SegmentStatistics, segment_statistics, with_image_figures
 from .rendering import (
     CSV_COLUMNS,
     SIGNIFICANT_DIGITS,
@@ -20,8 +23,10 @@ __all__ = [
     "SIGNIFICANT_DIGITS",
     "ImageFigures",
     "SegmentStatistics",
+    "image_figures",
     "segment_statistics",
     "statistics_csv",
     "statistics_json",
     "to_json",
+    "with_image_figures",
 ]

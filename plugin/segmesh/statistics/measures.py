@@ -1,7 +1,7 @@
 """Per-segment figures of a label map: volumes, surface, position, size and image values.
 
-Every figure is computed on the segment's bounding box (:meth:`LabelMap.box`), never on the whole volume per segment. Definitions (README, "Statistics:
-definitions against MIRP"):
+Every figure is computed on the segment's bounding box (:meth:`LabelMap.box`), never on the
+whole volume per segment. Definitions (README, "Statistics: definitions against MIRP"):
 
 - ``VolumeMl``: voxels x voxel volume, the voxel volume being |det| of the affine's 3x3 (the
   mean slice step where slices are unevenly spaced).
@@ -15,14 +15,14 @@ definitions against MIRP"):
   edge to voxel edge: columns spanned x column spacing, rows spanned x row spacing, and the
   distance between the first and last slice's centres plus one slice step.
 - ``Image``: Mean, Std (population, ddof=0), Min, P5, Median, P95, Max (numpy's linear
-  percentiles) of the image values of the segment's voxels.
+  percentiles) of the image values of the segment's voxels (:mod:`.image_values`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,37 +32,11 @@ from ..errors import UnprocessableError
 from ..geometry import VolumeGeometry
 from ..labelmap import Box, LabelMap, Segment, select_segments
 from ..mesh import surface_volume_and_area
+from .image_values import ImageFigures, image_figures
 
 FloatArray = npt.NDArray[np.float64]
 
 log = logging.getLogger(__name__)
-
-#: Percentiles of ``ImageFigures`` (numpy's linear method).
-PERCENTILES = (5.0, 50.0, 95.0)
-
-
-@dataclass(frozen=True)
-class ImageFigures:
-    """Image values of one segment's voxels, in the image's units (HU for CT)."""
-
-    mean: float
-    std: float
-    min: float
-    p5: float
-    median: float
-    p95: float
-    max: float
-
-    @classmethod
-    def of(cls, values: npt.NDArray[Any]) -> ImageFigures:
-        """Figures of ``values`` (N,), N >= 1, in float64 (the percentiles partition the values
-        in their own type, which is faster for int16)."""
-        data = np.asarray(values)
-        p5, median, p95 = np.percentile(data, PERCENTILES)
-        mean = float(data.mean(dtype=np.float64))
-        std = float(data.std(dtype=np.float64))
-        return cls(mean, std, float(data.min()), float(p5), float(median), float(p95),
-                   float(data.max()))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -103,15 +77,23 @@ def segment_statistics(
             f"image shape {tuple(image.shape)}, label map {tuple(geometry.shape)}",
         )
     wanted = select_segments(labelmap.segments, numbers, "the label map holds segments")
-    results = [_statistics(labelmap, segment, labelmap.box(segment), image) for segment in wanted]
+    results = [_statistics(labelmap, segment, labelmap.box(segment)) for segment in wanted]
     log.debug("statistics of %d segments", len(results))
-    return results
+    if image is None:
+        return results
+    return with_image_figures(results, image_figures(labelmap, wanted, image))
 
 
-def _statistics(
-    labelmap: LabelMap, segment: Segment, box: Box | None, image: npt.NDArray[Any] | None
-) -> SegmentStatistics:
-    """One segment's statistics from its bounding ``box`` (None where empty)."""
+def with_image_figures(
+    statistics: Sequence[SegmentStatistics], figures: Sequence[ImageFigures | None]
+) -> list[SegmentStatistics]:
+    """``statistics`` with the image ``figures`` of the same segments, in the same order
+    (:func:`~.image_values.image_figures`: they may be found apart, in another process)."""
+    return [replace(s, image=f) for s, f in zip(statistics, figures, strict=True)]
+
+
+def _statistics(labelmap: LabelMap, segment: Segment, box: Box | None) -> SegmentStatistics:
+    """One segment's statistics from its bounding ``box`` (None where empty), without image."""
     geometry = labelmap.geometry
     if box is None:
         return SegmentStatistics(segment.number, segment.label, segment.layer, 0, 0.0, 0.0,
@@ -134,7 +116,7 @@ def _statistics(
         centroid_lps=_centroid(mask, rows, start, geometry),
         bounds_lps=_bounds(mask, rows, start, geometry),
         extent_mm=_extent(mask.shape, start, geometry),
-        image=None if image is None else ImageFigures.of(image[box][mask]),
+        image=None,
     )
 
 

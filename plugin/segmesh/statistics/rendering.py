@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .measures import FloatArray, ImageFigures, SegmentStatistics
+from .image_values import ImageFigures
+from .measures import FloatArray, SegmentStatistics
 
 #: Significant digits of every rendered float: beyond any measurement's accuracy, and
 #: scale-free (micro-CT in micrometres and whole-body CT in litres alike).

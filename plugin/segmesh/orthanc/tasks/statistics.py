@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from ...dicom.description import SourceDescription
 from ...options import LabelMapOptions
 from ...packed_files import packed_array
-from ...sources import statistics_of_labelmap
-from ...statistics import SegmentStatistics
+from ...sources import MeasuredLabelMap, image_figures_of_files, measures_of_labelmap
+from ...statistics import SegmentStatistics, with_image_figures
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -30,18 +32,52 @@ def source_statistics(
     """Statistics of the segments of ``options`` (all where None) of one instance.
 
     The label map comes from :func:`load_labelmap` (cache, attachment or decoded); where it
-    lies on the referenced series' grid, that series' files go to the worker with it, so the
-    ``Image`` figures are of the image after the modality rescale; FRACTIONAL SEGs use
-    ``options.threshold`` as the label map does. The layers reach the worker on disk
-    (:mod:`segmesh.packed_files`) and it fetches the files itself: nothing large is pickled.
+    lies on the referenced series' grid, a worker fetches that series' files, so the ``Image``
+    figures are of the image after the modality rescale; FRACTIONAL SEGs use
+    ``options.threshold`` as the label map does. The layers reach the workers on disk
+    (:mod:`segmesh.packed_files`): nothing large is pickled.
+
+    The figures of the label map alone are kept in the cache beside it (the image's are made
+    anew each time, from the images stored now); where they are not, one worker makes them
+    while another fetches the images and finds the image figures. Boxes a worker found are
+    kept by the label map here, for the next request.
     """
     loaded = load_labelmap(instance_id, options, context)
     labelmap = loaded.labelmap
-    image_files = None
-    if loaded.series_id is not None:
-        image_files = store.stored_series_files(loaded.series_id, context.rest)
-    with packed_array(labelmap.layers) as layers:
-        segments = context.workers.run(
-            statistics_of_labelmap, layers, labelmap.geometry, labelmap.segments, image_files
-        )
-    return SourceStatistics(loaded.description, loaded.series_id, segments)
+    with ExitStack() as stack:
+        layers = stack.enter_context(packed_array(labelmap.layers))
+        kept = context.cache.statistics(loaded, instance_id, options)
+        measuring: Future[MeasuredLabelMap] = Future()
+        if kept is None:
+            measuring = context.workers.submit(
+                measures_of_labelmap,
+                layers,
+                labelmap.geometry,
+                labelmap.segments,
+                labelmap.boxes_found(),
+            )
+        else:
+            measuring.set_result(MeasuredLabelMap(kept, labelmap.boxes_found()))
+        figures = None
+        if loaded.series_id is not None:
+            # Not waiting for the measuring worker's boxes: fetching the images takes longer
+            # than finding them again, on a first request only.
+            image_files = store.stored_series_files(loaded.series_id, context.rest)
+            figures = context.workers.run(
+                image_figures_of_files,
+                layers,
+                labelmap.geometry,
+                labelmap.segments,
+                labelmap.boxes_found(),
+                image_files,
+            )
+        measured = context.workers.result(measuring)
+    if kept is None:
+        labelmap.adopt_boxes(measured.boxes)
+        context.cache.keep_statistics(loaded, instance_id, options, measured.statistics)
+    segments = measured.statistics
+    return SourceStatistics(
+        loaded.description,
+        loaded.series_id,
+        segments if figures is None else with_image_figures(segments, figures),
+    )
