@@ -229,6 +229,8 @@ def main() -> None:
             seg_id = server.upload(seg_path)
             if arguments.models:
                 store_models(server, seg_id, arguments.models)
+                server.stop()  # meshing them cached the label map: the figures are cold
+                server.start()
             for first_view in (True, False):
                 warm_up(server)
                 figure_rest(server, seg_id, first_view)

@@ -132,6 +132,7 @@ async function openSource(sourceId, panel) {
   // The models after the first view: their files and meshes would slow it.
   const models = Promise.all([modelList, studyLoading])
     .then(([list, study]) => panel.show(list).then(() => panel.watch(getJson, study.ID)));
+  for (const promise of [titled, tagged, models]) promise.catch(() => {}); // awaited at the end
   // The 3D marker follows the crosshair; a double-clicked model moves it.
   const mark = () => panel.setMarker(volume.lps(planes.cursor.ijk));
   planes.cursor.onChange(mark);
