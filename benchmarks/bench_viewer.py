@@ -8,15 +8,19 @@ cache folder and layout, generated once if missing). Figures:
    grid JSON with the first view's ``planes/labels.npy`` and ``planes/image.npy``, then
    (cold again) with the whole ``labels.npy`` and ``image.npy``; their sizes;
 2. the first view in Chromium: ``viewer.html?instance=`` opened to all three planes drawn
-   (``window.segmeshFirstView``, ms from navigation start), goal 2 s, and the whole volumes
-   in (``window.segmeshWholeVolumes``: scrolling from then on);
+   (``window.segmeshFirstView``, ms from navigation start), goal 2 s, with the waterfall of
+   the requests answered before it (Chromium's resource timings: asked, first byte, last
+   byte) and how long drawing took after the last of them; then the whole volumes in
+   (``window.segmeshWholeVolumes``: scrolling from then on). ``--models N`` first stores
+   models of the first N segments in the study, which the 3D panel loads beside the planes
+   (as a study of TotalSegmentator models would);
 3. scrolling: 100 steps through each plane, one animation frame apart, once the viewer's
    column-ordered copy is made (after the first view); per plane the draw time and the time
    from the step to the plane drawn (p50, p95), goal p95 50 ms.
 
 Timings only, never a test. The machine's load average is printed with the figures.
 
-    .venv/bin/python benchmarks/bench_viewer.py [--quick] [--workers 2]
+    .venv/bin/python benchmarks/bench_viewer.py [--quick] [--workers 2] [--models 30]
 """
 
 from __future__ import annotations
@@ -145,6 +149,24 @@ SCROLL = """async ([name, steps]) => {
 }"""
 
 
+#: Each request answered before the first view: path, ms from navigation start to asked,
+#: first byte and last byte.
+WATERFALL = """(before) => performance.getEntriesByType('resource')
+    .filter((entry) => entry.responseEnd <= before)
+    .map((entry) => [new URL(entry.name).pathname, entry.startTime, entry.responseStart,
+        entry.responseEnd])"""
+
+
+def print_waterfall(requests: list[tuple[str, float, float, float]], first: float) -> None:
+    """The requests answered before the first view, then drawing after the last of them."""
+    print("   requests answered before it, ms from navigation (asked, first byte, last byte):")
+    for path, asked, first_byte, last_byte in sorted(requests, key=lambda row: row[1]):
+        name = path.split("/segmesh/", 1)[-1] if "/segmesh/" in path else path
+        print(f"   {asked:7.0f} {first_byte:7.0f} {last_byte:7.0f}  {name[-60:]}")
+    last = max((row[3] for row in requests), default=0.0)
+    print(f"   drawn {first - last:.0f} ms after the last answer")
+
+
 def figure_browser(server: OrthancServer, seg_id: str) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -155,6 +177,7 @@ def figure_browser(server: OrthancServer, seg_id: str) -> None:
         page.wait_for_function("window.segmeshFirstView", timeout=120_000)
         first = page.evaluate("window.segmeshFirstView")
         print(f"2. first view (three planes drawn) {first / 1000:.2f} s (goal <= 2 s)")
+        print_waterfall(page.evaluate(WATERFALL, first), first)
         page.wait_for_function("window.segmeshWholeVolumes", timeout=120_000)
         whole = page.evaluate("window.segmeshWholeVolumes")
         print(f"   the whole volumes in (scrolling from then on) {whole / 1000:.2f} s")
@@ -174,10 +197,22 @@ def figure_browser(server: OrthancServer, seg_id: str) -> None:
         browser.close()
 
 
+def store_models(server: OrthancServer, seg_id: str, count: int) -> None:
+    """Models of segments 1 to ``count`` stored in the study (what the 3D panel shows)."""
+    response = server.post(
+        f"/instances/{seg_id}/segmesh/stl", json={"Segments": list(range(1, count + 1))}
+    )
+    assert response.status_code == 200, response.text
+    print(f"{count} models stored in the study")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--quick", action="store_true", help=f"a {QUICK} grid, for a smoke run")
+    parser.add_argument(
+        "--models", type=int, default=0, help="models of the first N segments in the study"
+    )
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "segmesh-bench-service"
     )
@@ -192,6 +227,10 @@ def main() -> None:
             for path in ct_paths:
                 server.upload(path)
             seg_id = server.upload(seg_path)
+            if arguments.models:
+                store_models(server, seg_id, arguments.models)
+                server.stop()  # meshing them cached the label map: the figures are cold
+                server.start()
             for first_view in (True, False):
                 warm_up(server)
                 figure_rest(server, seg_id, first_view)
@@ -201,7 +240,7 @@ def main() -> None:
             figure_browser(server, seg_id)
         finally:
             server.stop()
-    print(f"SegMesh.Workers {arguments.workers}, {load()}")
+    print(f"SegMesh.Workers {arguments.workers}, models {arguments.models}, {load()}")
 
 
 if __name__ == "__main__":

@@ -940,6 +940,22 @@ def test_first_view_is_drawn_from_the_planes_while_the_volumes_load(
         image.RescaleIntercept
     )
     assert page.evaluate(f"window.segmeshViewer.volume.value([{i}, {j}, {k}])") == expected
+    # Drawn from the planes as they came: no array of the whole grid is made meanwhile. A
+    # voxel of the coronal plane off the axial one reads its segment and value from there.
+    assert page.evaluate("window.segmeshViewer.volume.labels") is None
+    number, mask = next((n, m) for n, m in demo_study.masks.items() if m[k + 8, j].any())
+    column = int(np.flatnonzero(mask[k + 8, j])[0])
+    at = f"[{column}, {j}, {k + 8}]"
+    assert page.evaluate(f"window.segmeshViewer.volume.segmentsAt({at}).map(s => s.Number)") == [
+        number
+    ]
+    image = demo_study.images[k + 8]
+    assert page.evaluate(f"window.segmeshViewer.volume.value({at})") == float(
+        image.pixel_array[j, column]
+    ) * float(image.RescaleSlope) + float(image.RescaleIntercept)
+    off_the_planes = "[3, 4, 5]"
+    assert page.evaluate(f"window.segmeshViewer.volume.segmentsAt({off_the_planes})") == []
+    assert page.evaluate(f"window.segmeshViewer.volume.value({off_the_planes})") is None
     page.evaluate("window.segmeshViewer.cursor.set([3, 4, 5])")
     assert cursor(page) == centre  # other planes are not known yet
     page.wait_for_timeout(300)
@@ -952,3 +968,51 @@ def test_first_view_is_drawn_from_the_planes_while_the_volumes_load(
     drawn_after(page, lambda: set_input(page, "#opacity", "1"))
     go_to_slice(page, 23)
     assert_overlay_matches(canvas_pixels(page), demo_study.masks, 23)
+
+
+def test_first_view_waits_neither_on_the_description_nor_on_the_models(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str], stored_models: dict[str, Any]
+) -> None:
+    """The segments route held back: the three planes are drawn all the same; the title, the
+    image's tags and the statistics come with it, and the 3D models only after the first view
+    (their files and meshes would slow it)."""
+    held: list[Route] = []
+    page.route(re.compile(r".*/segmesh/segments$"), lambda route: held.append(route))
+    page.goto(f"{orthanc.url}/segmesh/app/viewer.html?instance={demo_ids['SEG']}")
+    page.wait_for_function("window.segmeshFirstView", timeout=60_000)
+    for plane in ("axial", "coronal", "sagittal"):
+        assert page.get_attribute(f"#plane-{plane} .plane-image", "data-drawn") == "1", plane
+    assert page.inner_text("#title") == "segmesh viewer"
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_function("document.body.dataset.ready", timeout=60_000)
+    assert page.evaluate("document.body.dataset.ready") == "1", page.inner_text("#status")
+    assert page.inner_text("#title").startswith("SEG: ")
+    models = study_models(orthanc, demo_ids["Study"])
+    assert page.get_attribute("#model-view", "data-loaded") == str(len(models))
+    first = page.evaluate("window.segmeshFirstView")
+    asked = page.evaluate(
+        """performance.getEntriesByType('resource')
+            .filter((entry) => /\\/segmesh\\/model$/.test(entry.name))
+            .map((entry) => entry.startTime)"""
+    )
+    assert len(asked) == len(models)
+    assert min(asked) > first
+
+
+def test_the_viewers_modules_are_all_preloaded(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str]
+) -> None:
+    """viewer.html names every module of the viewer (modulepreload): all are asked for at once,
+    none only once the module importing it has arrived, level after level."""
+    open_viewer(page, orthanc, f"instance={demo_ids['SEG']}")
+    modules = page.evaluate(
+        """performance.getEntriesByType('resource')
+            .filter((entry) => /\\/segmesh\\/app\\/[a-z_]+\\.js$/.test(entry.name))
+            .map((entry) => [entry.name.split('/').pop(), entry.startTime, entry.responseEnd])"""
+    )
+    names = {name for name, _, _ in modules}
+    assert {"viewer.js", "volume.js", "planes.js", "plane_pixels.js", "dicom.js"} <= names
+    last_asked = max(modules, key=lambda module: module[1])
+    first_in = min(modules, key=lambda module: module[2])
+    assert last_asked[1] < first_in[2], (last_asked, first_in)

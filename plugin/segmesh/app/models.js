@@ -11,9 +11,14 @@ let OrbitControls;
 let STLLoader;
 
 async function importThree() {
-  THREE = await import('three');
-  ({ OrbitControls } = await import('three/addons/controls/OrbitControls.js'));
-  ({ STLLoader } = await import('three/addons/loaders/STLLoader.js'));
+  const [three, controls, loader] = await Promise.all([
+    import('three'),
+    import('three/addons/controls/OrbitControls.js'),
+    import('three/addons/loaders/STLLoader.js'),
+  ]);
+  THREE = three;
+  ({ OrbitControls } = controls);
+  ({ STLLoader } = loader);
 }
 
 export const ENCAPSULATED_STL = '1.2.840.10008.5.1.4.1.1.104.3';
@@ -29,6 +34,7 @@ export class ModelPanel {
     this.box = null; // the models' bounding box, LPS mm
     this.moved = false; // whether the user has turned the view (then resizing keeps it)
     this.markerPoint = null;
+    this.three = null; // the import of three.js, once asked for (prepare)
     this.onPick = null; // called with an LPS point [x, y, z] on a double-clicked model
   }
 
@@ -56,9 +62,18 @@ export class ModelPanel {
     };
   }
 
+  // three.js imported (once), say while the planes load; a failure shows once models do.
+  prepare() {
+    if (!this.three) {
+      this.three = importThree();
+      this.three.catch(() => {});
+    }
+    return this.three;
+  }
+
   async startRenderer() {
     try {
-      await importThree();
+      await this.prepare();
       this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: true });
     } catch (error) {
       this.setMessage(`3D view unavailable: ${error.message}`);

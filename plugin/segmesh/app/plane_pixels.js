@@ -41,7 +41,9 @@ function outlineOf(labels, width, height) {
 // Fill ``out`` (ImageData of layout.h.n x layout.v.n) with the plane at ``fixedIndex``.
 // style: {window: [width, level], opacity 0..1, outline, tables (colourTables)}.
 export function planePixels(volume, layout, fixedIndex, style, out) {
-  const { image, labels: voxelLabels, strides } = volume.arrangement(layout.fixed);
+  const {
+    image, labels: voxelLabels, strides, layerStride,
+  } = volume.arrangement(layout.fixed);
   const { base, across, down } = offsets(strides, layout, fixedIndex);
   const width = across.length;
   const height = down.length;
@@ -63,7 +65,7 @@ export function planePixels(volume, layout, fixedIndex, style, out) {
   for (let layer = 0; layer < volume.layers; layer += 1) {
     const table = style.tables[layer];
     if (table.length < 2) continue;
-    const layerBase = layer * volume.voxels + base;
+    const layerBase = layer * layerStride + base;
     for (let w = 0, p = 0; w < height; w += 1) {
       const row = layerBase + down[w];
       for (let u = 0; u < width; u += 1, p += 1) {

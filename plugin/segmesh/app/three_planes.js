@@ -75,7 +75,12 @@ export class ThreePlanes {
       else return;
       event.preventDefault();
     });
-    new ResizeObserver(() => this.request()).observe(document.getElementById('views'));
+    // Only the planes whose canvases changed size (and were cleared) are drawn again: the
+    // observer's first call, right after the first view, changes none.
+    new ResizeObserver(() => {
+      const resized = Object.keys(this.views).filter((name) => this.views[name].fit());
+      if (resized.length) this.request(resized);
+    }).observe(document.getElementById('views'));
   }
 
   bindView(name, view) {

@@ -30,12 +30,19 @@ async function firstImageTags(seriesId) {
 
 // The controls' drawing style: window, opacity, outline and the shown segments' colours.
 class PlaneStyle {
-  constructor(volume, tags) {
+  constructor(volume) {
     this.volume = volume;
     this.visible = new Set(volume.segments.map((s) => s.Number));
-    this.imageWindow = [Number(String(tags?.WindowWidth || '400').split('\\')[0]),
-      Number(String(tags?.WindowCenter || '40').split('\\')[0])];
+    this.imageWindow = [400, 40]; // until the image's own (setImageTags)
     this.tables = colourTables(volume, this.visible);
+  }
+
+  // The window of the first image's tags (WindowWidth, WindowCenter), where it has one.
+  setImageTags(tags) {
+    const first = (value) => Number(String(value).split('\\')[0]);
+    if (tags?.WindowWidth && tags?.WindowCenter) {
+      this.imageWindow = [first(tags.WindowWidth), first(tags.WindowCenter)];
+    }
   }
 
   toggle(number, shown) {
@@ -74,13 +81,16 @@ function segmentList(segments, onToggle) {
   }
 }
 
-function showPlanes(volume, tags) {
-  const style = new PlaneStyle(volume, tags);
+// The three planes drawn now; the image's tags (window, modality) apply when they come.
+function showPlanes(volume) {
+  const style = new PlaneStyle(volume);
   const sections = Object.fromEntries(['axial', 'coronal', 'sagittal']
     .map((name) => [name, $(`plane-${name}`)]));
-  const readout = new Readout($('readout'), volume, tags?.Modality === 'CT' ? 'HU' : '');
+  const readout = new Readout($('readout'), volume, '');
   const planes = new ThreePlanes(volume, sections, () => style.current(), readout);
   planes.bind();
+  planes.request();
+  planes.flush(); // the first view now, not at the next frame
   segmentList(volume.segments, (number, shown) => {
     style.toggle(number, shown);
     planes.request();
@@ -88,45 +98,59 @@ function showPlanes(volume, tags) {
   for (const id of ['window-preset', 'opacity', 'outline']) {
     $(id).addEventListener('input', () => planes.request());
   }
-  planes.request();
-  planes.flush(); // the first view now, not at the next frame
-  return planes;
+  const applyTags = (tags) => {
+    style.setImageTags(tags);
+    readout.unit = tags?.Modality === 'CT' ? 'HU' : '';
+    if ($('window-preset').value === 'image') planes.request();
+  };
+  return { planes, applyTags };
 }
 
 async function openSource(sourceId, panel) {
-  // Asked first: the planes of the first view, then the volumes, take longest (decoding the
-  // source and the images).
+  // The first view waits on these alone: the grid and the planes through the centre, asked
+  // first (they wait on the source's decoding). What else the page shows is asked meanwhile
+  // and shown as it comes, never before the first view.
   const loading = Volume.loadPlanes(ROOT, sourceId);
-  loading.catch(() => {}); // a failure shows where it is awaited
-  const description = await getJson(`instances/${sourceId}/segmesh/segments`);
-  const tagsLoading = firstImageTags(description.ReferencedSeries[0]);
-  tagsLoading.catch(() => {}); // awaited below
-  const study = await getJson(`instances/${sourceId}/study`);
-  $('title').textContent = `${description.Kind}: ${study.MainDicomTags.StudyDescription || ''}`;
-  const models = ModelPanel.studyModels(getJson, study.ID)
-    .then((list) => panel.show(list))
-    .then(() => panel.watch(getJson, study.ID));
+  const describing = getJson(`instances/${sourceId}/segmesh/segments`);
+  const studyLoading = getJson(`instances/${sourceId}/study`);
+  const tagsLoading = describing.then(({ ReferencedSeries: [series] }) => firstImageTags(series));
+  const modelList = studyLoading.then((study) => ModelPanel.studyModels(getJson, study.ID));
+  for (const promise of [loading, describing, studyLoading, tagsLoading, modelList]) {
+    promise.catch(() => {}); // a failure shows where it is awaited
+  }
+  modelList.then((list) => {
+    if (list.length) panel.prepare(); // three.js, while the source decodes
+  }, () => {});
   const volume = await loading;
-  const tags = await tagsLoading;
-  const planes = showPlanes(volume, tags);
+  const { planes, applyTags } = showPlanes(volume);
   window.segmeshViewer = planes;
   window.segmeshFirstView = performance.now();
+  const titled = Promise.all([describing, studyLoading]).then(([description, study]) => {
+    $('title').textContent = `${description.Kind}: ${study.MainDicomTags.StudyDescription || ''}`;
+  });
+  const tagged = tagsLoading.then(applyTags);
+  // The models after the first view: their files and meshes would slow it.
+  const models = Promise.all([modelList, studyLoading])
+    .then(([list, study]) => panel.show(list).then(() => panel.watch(getJson, study.ID)));
+  for (const promise of [titled, tagged, models]) promise.catch(() => {}); // awaited at the end
   // The 3D marker follows the crosshair; a double-clicked model moves it.
   const mark = () => panel.setMarker(volume.lps(planes.cursor.ijk));
   planes.cursor.onChange(mark);
   mark();
   panel.onPick = (point) => planes.cursor.set(volume.nearest(point));
-  // The whole volumes after the first view, so as not to slow it; the planes scroll then.
+  // The whole volumes after the first view, so as not to slow it; the planes scroll then (the
+  // planes shown are the same voxels: nothing to draw again).
   setStatus('Loading the volumes for scrolling…');
   await volume.loadWhole(ROOT, sourceId);
+  const description = await describing;
   setStatus(volume.image ? ''
     : `The referenced series is not stored here (${description.MissingSeries.join(', ')})`);
-  planes.request();
   window.segmeshWholeVolumes = performance.now();
   // Asked once the volumes are in: computed in the same worker processes as they are.
   const figures = getJson(`instances/${sourceId}/segmesh/statistics`);
   figures.catch(() => {}); // handled by the table below; not an unhandled rejection meanwhile
   volume.orderByColumn(); // sagittal scrolling then reads contiguously
+  const tags = await tagsLoading;
   // A failure shows in the table's place, not the viewer's.
   const table = new StatisticsTable(
     $('statistics'), description.Segments, tags?.Modality === 'CT' ? ' (HU)' : '',
@@ -136,7 +160,7 @@ async function openSource(sourceId, panel) {
     $('statistics-message').textContent = `No statistics: ${error.message}`;
   });
   window.segmeshStatistics = table;
-  await Promise.all([models, statistics]);
+  await Promise.all([titled, tagged, models, statistics]);
 }
 
 async function main() {

@@ -17,9 +17,9 @@ async function fetchNpy(url) {
 
 // Grid axes are numbered as in the affine: 0 = i (columns), 1 = j (rows), 2 = k (slices).
 export class Volume {
-  // grid: the JSON of /volume; labels: {shape (layers, slices, rows, columns), data};
-  // image: {shape (slices, rows, columns), data} or null where the series is not stored.
-  constructor(grid, labels, image) {
+  // grid: the JSON of /volume; layers: how many label layers (labels.npy's first axis).
+  // Voxels come from loadPlanes() (the first view's three planes), then loadWhole().
+  constructor(grid, layers) {
     [this.slices, this.rows, this.columns] = grid.Shape;
     this.size = [this.columns, this.rows, this.slices]; // along axes i, j, k
     this.strides = [1, this.columns, this.rows * this.columns];
@@ -27,12 +27,14 @@ export class Volume {
     this.positions = grid.SlicePositions;
     this.uniform = grid.UniformSpacing;
     this.segments = grid.Segments;
-    this.layers = labels.shape[0];
-    this.labels = labels.data;
-    this.image = image ? image.data : null;
+    this.layers = layers;
     this.voxels = this.slices * this.rows * this.columns;
+    // (layers, slices, rows, columns) labels and (slices, rows, columns) image (null where the
+    // series is not stored), once loadWhole() has them.
+    this.labels = null;
+    this.image = null;
+    this.planes = null; // the first view's planes until then (see loadPlanes)
     this.byColumn = null; // the same voxels ordered (i, k, j): see orderByColumn
-    this.partial = false; // only the first view's planes are known (see loadPlanes)
     // Segment of each (layer, value): labels hold segment numbers in their segment's layer.
     this.byValue = Array.from({ length: this.layers }, () => new Map());
     for (const segment of this.segments) this.byValue[segment.Layer].set(segment.Value, segment);
@@ -40,8 +42,8 @@ export class Volume {
 
   // The first view's volume: the grid and the three planes through the centre voxel (a few
   // hundred kilobytes, cut by the server while the volumes would still be on their way),
-  // written into arrays of the whole grid. ``partial`` until loadWhole() has replaced them:
-  // voxels off those planes are not known yet.
+  // drawn from as they are: no array of the whole grid is made yet (hundreds of megabytes to
+  // zero and write into). ``partial`` until loadWhole(): voxels off those planes are unknown.
   static async loadPlanes(root, sourceId) {
     const base = `instances/${sourceId}/segmesh/volume`;
     const grid = fetch(new URL(base, root)).then(async (response) => {
@@ -52,53 +54,68 @@ export class Volume {
     // No image (series not stored, colour images): the label map alone, on black.
     const image = fetchNpy(new URL(`${base}/planes/image.npy`, root)).catch(() => null);
     const [gridJson, labelPlanes, imagePlanes] = await Promise.all([grid, labels, image]);
-    const [S, R, C] = gridJson.Shape;
-    const layers = labelPlanes.shape[0];
-    const empty = (planes, count) => new planes.data.constructor(count);
-    const volume = new Volume(
-      gridJson,
-      { shape: [layers, S, R, C], data: empty(labelPlanes, layers * S * R * C) },
-      imagePlanes ? { shape: [S, R, C], data: empty(imagePlanes, S * R * C) } : null,
-    );
-    volume.partial = true;
-    const centre = volume.size.map((n) => Math.floor(n / 2));
-    const planeLength = R * C + S * C + S * R;
-    for (let layer = 0; layer < layers; layer += 1) {
-      volume.fillPlanes(centre, volume.labels, layer * volume.voxels,
-        labelPlanes.data.subarray(layer * planeLength, (layer + 1) * planeLength));
-    }
-    if (imagePlanes) volume.fillPlanes(centre, volume.image, 0, imagePlanes.data);
+    const volume = new Volume(gridJson, labelPlanes.shape[0]);
+    volume.planes = {
+      through: volume.size.map((n) => Math.floor(n / 2)),
+      labels: labelPlanes.data,
+      image: imagePlanes ? imagePlanes.data : null,
+    };
     return volume;
   }
 
-  // Write the three planes through ``ijk`` (the planes routes' layout: fixed k (rows,
-  // columns), fixed j (slices, columns), fixed i (slices, rows)) into ``target`` at ``offset``.
-  fillPlanes([i, j, k], target, offset, planes) {
-    const { slices: S, rows: R, columns: C } = this;
-    target.set(planes.subarray(0, R * C), offset + k * R * C);
-    for (let s = 0; s < S; s += 1) {
-      target.set(planes.subarray(R * C + s * C, R * C + (s + 1) * C), offset + s * R * C + j * C);
-      const column = R * C + S * C + s * R;
-      for (let r = 0; r < R; r += 1) target[offset + s * R * C + r * C + i] = planes[column + r];
-    }
+  get partial() {
+    return this.planes !== null;
   }
 
-  // Replace the first view's arrays with the whole label map and image, fetched once.
+  // Replace the first view's planes with the whole label map and image, fetched once.
   async loadWhole(root, sourceId) {
     const base = `instances/${sourceId}/segmesh/volume`;
     const labels = fetchNpy(new URL(`${base}/labels.npy`, root));
-    const image = this.image ? fetchNpy(new URL(`${base}/image.npy`, root)) : null;
+    const image = this.planes.image ? fetchNpy(new URL(`${base}/image.npy`, root)) : null;
     const [labelArray, imageArray] = await Promise.all([labels, image]);
     this.labels = labelArray.data;
-    if (imageArray) this.image = imageArray.data;
-    this.partial = false;
+    this.image = imageArray ? imageArray.data : null;
+    this.planes = null;
   }
 
-  // Image, labels and strides to cut the plane of fixed ``axis`` from: the planes of fixed
-  // column i are cut from the column-ordered copy once there is one.
+  // The arrangement of the first view's plane of fixed ``axis``: the planes routes' layout
+  // (fixed k (rows, columns), fixed j (slices, columns), fixed i (slices, rows), one after
+  // another in each layer), the fixed axis of stride 0.
+  planeArrangement(axis) {
+    const { slices: S, rows: R, columns: C } = this;
+    const start = [R * C + S * C, R * C, 0][axis];
+    const { image, labels } = this.planes;
+    return {
+      image: image ? image.subarray(start) : null,
+      labels: labels.subarray(start),
+      strides: [[0, 1, R], [1, 0, C], [1, C, 0]][axis],
+      layerStride: R * C + S * C + S * R,
+    };
+  }
+
+  // Image, labels (layer after layer, ``layerStride`` apart) and strides to cut the plane of
+  // fixed ``axis`` from: the planes of fixed column i are cut from the column-ordered copy
+  // once there is one.
   arrangement(axis) {
+    if (this.planes) return this.planeArrangement(axis);
     if (axis === 0 && this.byColumn) return this.byColumn;
-    return { image: this.image, labels: this.labels, strides: this.strides };
+    return {
+      image: this.image, labels: this.labels, strides: this.strides, layerStride: this.voxels,
+    };
+  }
+
+  // The arrangement holding voxel ``ijk`` and its offset there; null off the first view's
+  // planes while only those are known.
+  locate(ijk) {
+    let arrangement = null;
+    if (!this.planes) arrangement = this.arrangement(2);
+    else {
+      const axis = [2, 1, 0].find((a) => ijk[a] === this.planes.through[a]);
+      if (axis !== undefined) arrangement = this.planeArrangement(axis);
+    }
+    if (!arrangement) return null;
+    const offset = [0, 1, 2].reduce((sum, a) => sum + ijk[a] * arrangement.strides[a], 0);
+    return { ...arrangement, offset };
   }
 
   // Copy the voxels into (i, k, j) order, slice by slice, yielding to the page between
@@ -133,7 +150,7 @@ export class Volume {
         since = performance.now();
       }
     }
-    this.byColumn = { image, labels, strides: [S * R, 1, R] };
+    this.byColumn = { image, labels, strides: [S * R, 1, R], layerStride: this.voxels };
     this.orderedIn = performance.now() - start; // ms, for the benchmark
   }
 
@@ -174,10 +191,6 @@ export class Volume {
     return Float64Array.from(offsets, (offset) => offset - start);
   }
 
-  index(ijk) {
-    return ijk[0] + ijk[1] * this.columns + ijk[2] * this.rows * this.columns;
-  }
-
   contains(ijk) {
     return ijk.every((v, axis) => Number.isInteger(v) && v >= 0 && v < this.size[axis]);
   }
@@ -206,17 +219,20 @@ export class Volume {
     return [Math.min(Math.max(i, 0), this.columns - 1), Math.min(Math.max(j, 0), this.rows - 1), k];
   }
 
-  // Image value (HU for CT) at a voxel, or null without an image.
+  // Image value (HU for CT) at a voxel, or null without an image (or off the first view's
+  // planes while only those are known).
   value(ijk) {
-    return this.image ? this.image[this.index(ijk)] : null;
+    const at = this.locate(ijk);
+    return at && at.image ? at.image[at.offset] : null;
   }
 
   // The segments whose voxels include this one (one per layer at most).
   segmentsAt(ijk) {
+    const at = this.locate(ijk);
+    if (!at) return [];
     const found = [];
-    const offset = this.index(ijk);
     for (let layer = 0; layer < this.layers; layer += 1) {
-      const segment = this.byValue[layer].get(this.labels[layer * this.voxels + offset]);
+      const segment = this.byValue[layer].get(at.labels[layer * at.layerStride + at.offset]);
       if (segment) found.push(segment);
     }
     return found;
