@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -124,11 +124,23 @@ def read_source(
     instance_id: str, file_uuid: str, options: LabelMapOptions, context: TaskContext
 ) -> Iterator[SourceFile]:
     """The instance copied to a temporary file (removed on leaving), its header parsed and its
-    grid chosen; its description is kept for the file ``file_uuid`` (:func:`source_description`
-    needs no second read)."""
-    with store.downloaded_instance(instance_id, context.rest) as path:
-        dataset = store.parse(path, instance_id, stop_before_pixels=True)
-        description = context.cache.description(instance_id, file_uuid, lambda: describe(dataset))
+    grid chosen.
+
+    The copy is made while the description of the file ``file_uuid`` is being made: a route
+    asking :func:`source_description` meanwhile (the viewer asks several at once) waits for it
+    instead of copying the file a second time."""
+    with ExitStack() as stack:
+        read: list[tuple[str, Dataset]] = []
+
+        def copied() -> tuple[str, Dataset]:
+            path = stack.enter_context(store.downloaded_instance(instance_id, context.rest))
+            read.append((path, store.parse(path, instance_id, stop_before_pixels=True)))
+            return read[0]
+
+        description = context.cache.description(
+            instance_id, file_uuid, lambda: describe(copied()[1])
+        )
+        path, dataset = read[0] if read else copied()
         yield SourceFile(path, dataset, description, chosen_series_id(description, options))
 
 
