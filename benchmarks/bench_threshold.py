@@ -10,8 +10,8 @@ Core (default): the functions the REST path's workers run, each in a fresh spawn
 process as segmesh's pool starts them: ``threshold_series_of_files`` (the series' files to the
 crop of the mask's bounding box) then ``build_model`` (the crop to a Part-10 Encapsulated STL).
 The parent plays the Orthanc process: it writes the files one at a time into a temporary
-folder, and the worker reads them one at a time from there, as it fetches a stored series. Each process's peak
-resident memory is its VmHWM (/proc/self/status), printed with its ratio to the image volume.
+folder, and the worker reads them one at a time from there, as it fetches a stored series.
+Each process's peak resident memory is its VmHWM (/proc/self/status), printed with its ratio to the image volume.
 The stored STL is checked watertight with trimesh.
 
 ``--rest``: a real Orthanc (``SegMesh.Workers`` 1) takes the files one at a time, ``POST
@@ -163,7 +163,8 @@ def run_core(slices: int) -> None:
         files = written_files(slices, Path(folder))
         print(
             f"scan: {COLUMNS} x {ROWS} x {slices} int16, {image_mb:.0f} MB of pixels, "
-            f"{sum(path.stat().st_size for path in files.paths) / MB:.0f} MB of files, generated in "
+            f"{sum(path.stat().st_size for path in files.paths) / MB:.0f} MB of files, "
+            "generated in "
             f"{time.perf_counter() - start:.0f} s"
         )
         print(f"{'step (each in its own process)':<44} {'time':>10} {'peak':>12} {'/image':>7}")

@@ -210,7 +210,8 @@ def threshold_series_of_files(
 
     Headers first, then each file parsed with its pixels only while its slices are decoded:
     with ``files`` fetched as they are read (:class:`~segmesh.stored_files.StoredFiles`) the
-    worker holds the boolean mask and a few images at a time. The crop is a view of the mask's box, not a copy."""
+    worker holds the boolean mask and a few images at a time, at the cost of fetching each
+    file twice. The crop is a view of the mask's box, not a copy."""
     headers = [_read_header(file) for file in files]
     labelmap = threshold_labelmap(headers, threshold, settings, lambda n: _read_image(files[n]))
     layer = labelmap.layers[0]

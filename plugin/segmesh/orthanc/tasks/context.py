@@ -34,8 +34,8 @@ def _never_cancelled() -> bool:
 @dataclass(frozen=True)
 class TaskContext:
     """``cache`` holds loaded label maps; ``loopback`` writes what needs Orthanc's revision
-    check, and stores outputs; ``progress(done, total)`` is called as units of work (say, models) finish;
-    ``cancelled()`` is asked between them."""
+    check, and stores outputs; ``progress(done, total)`` is called as units of work (say,
+    models) finish; ``cancelled()`` is asked between them."""
 
     settings: Settings
     workers: WorkerPool
