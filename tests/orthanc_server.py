@@ -59,6 +59,10 @@ class OrthancServer:
             # As orthanc-config/orthanc.json: Orthanc 1.10 would gzip every answer of the
             # plugin (PNGs and deflated files too) while the plugin's interpreter waits.
             "HttpCompressionEnabled": False,
+            # Orthanc 1.11.3 and newer close an idle keep-alive connection after 1 s: a request
+            # sent on it at that moment (a poll after a 1 s sleep) gets no answer. Tests reuse
+            # one session, so the connection stays open longer than any of their pauses.
+            "KeepAliveTimeout": 60,
             # As orthanc-config/orthanc.json names segmesh's records and attachments.
             "UserMetadata": {"SegMeshJobs": 4601, "SegMeshStatus": 4602},
             "UserContentType": {"SegMeshLabelMap": [4603, "application/vnd.segmesh.labelmap"]},
