@@ -18,11 +18,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.client import HTTPResponse
 from typing import IO, Any, cast
 
 from .errors import NotFoundError
+from .storage_area import StorageArea
 
 #: Bytes copied at a time from an answer into a file.
 CHUNK = 1 << 20
@@ -39,16 +40,23 @@ def _unverified() -> ssl.SSLContext:
 
 @dataclass(frozen=True)
 class Loopback:
-    """``base_url`` (``http://127.0.0.1:{HttpPort}``) and the ``Authorization`` ``token``."""
+    """``base_url`` (``http://127.0.0.1:{HttpPort}``) and the ``Authorization`` ``token``;
+    ``storage``, Orthanc's storage area, where stored files are read in place when Orthanc
+    keeps them plainly (:mod:`segmesh.stored_files`)."""
 
     base_url: str
     token: str
+    storage: StorageArea = field(default_factory=lambda: StorageArea(None))
 
     @classmethod
     def of(cls, configuration: Mapping[str, Any], token: str) -> Loopback:
         """The loopback of the Orthanc whose configuration this is."""
         scheme = "https" if configuration.get("SslEnabled") else "http"
-        return cls(f"{scheme}://127.0.0.1:{int(configuration.get('HttpPort', 8042))}", token)
+        return cls(
+            f"{scheme}://127.0.0.1:{int(configuration.get('HttpPort', 8042))}",
+            token,
+            StorageArea.of(configuration),
+        )
 
     def open(
         self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] = {}

@@ -19,7 +19,7 @@ from .dicom.image_volume import image_cross_sections, image_volume
 from .dicom.malformed import as_broken_file
 from .dicom.part10 import header_only
 from .dicom.sop_classes import Kind, kind_of
-from .errors import BrokenFileError, LimitExceededError
+from .errors import BrokenFileError, LimitExceededError, NotFoundError
 from .formats.npy import to_npy, write_npy
 from .geometry import Plane, VolumeGeometry, geometry_from_images, image_planes
 from .labelmap import LabelMap, LayerBoxes, Segment
@@ -82,8 +82,13 @@ def labelmap_of_file(
 ) -> LabelMap:
     """:func:`to_labelmap` of a source given as the path of its Part-10 file (what a worker
     receives: read once from the page cache, never copied through a pipe or into a buffer
-    first)."""
-    return to_labelmap(dcmread(path, force=True), images, options, settings)
+    first). 404 where the file is gone: read in place in Orthanc's storage area, it goes with
+    its instance."""
+    try:
+        dataset = dcmread(path, force=True)
+    except FileNotFoundError as error:
+        raise NotFoundError("Unknown instance", "its file left the storage area") from error
+    return to_labelmap(dataset, images, options, settings)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""The Part-10 files of instances stored in Orthanc, read where they are used: a worker fetches
-a series through the loopback itself, so no file passes through Orthanc's interpreter, a pipe or
-a temporary copy."""
+"""The Part-10 files of instances stored in Orthanc, read where they are used: a worker reads a
+series itself, in place in Orthanc's storage area where Orthanc keeps it plainly
+(:mod:`segmesh.storage_area`), else through the loopback, so no file passes through Orthanc's
+interpreter, a pipe or a temporary copy."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TypeVar, overload
 
 from .errors import NotFoundError
 from .loopback import Loopback
+from .storage_area import StoredFile
 
 T = TypeVar("T")
 
@@ -37,16 +39,30 @@ def fetched_instance_file(loopback: Loopback, instance_id: str, read: Callable[[
         raise
 
 
+def stored_file(loopback: Loopback, stored: StoredFile) -> bytes:
+    """The Part-10 file ``stored``: read in place in Orthanc's storage area where it lies there
+    plainly, else fetched (:func:`fetched_instance_file`). 404 "Unknown instance" where it is
+    gone, also where its file went while it was read."""
+    path = loopback.storage.path(stored)
+    if path is None:
+        return fetched_instance_file(loopback, stored.instance_id, loopback.read)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError as error:
+        raise NotFoundError("Unknown instance", stored.instance_id) from error
+
+
 @dataclass(frozen=True)
 class StoredFiles(Sequence[bytes]):
-    """The files of ``instance_ids`` (Orthanc ids, in order), fetched when indexed; iterating
-    fetches a few ahead. 404 "Unknown instance" for one deleted meanwhile."""
+    """The ``files`` of instances (in order), read when indexed (:func:`stored_file`);
+    iterating reads a few ahead. 404 "Unknown instance" for one deleted meanwhile."""
 
     loopback: Loopback
-    instance_ids: tuple[str, ...]
+    files: tuple[StoredFile, ...]
 
     def __len__(self) -> int:
-        return len(self.instance_ids)
+        return len(self.files)
 
     @overload
     def __getitem__(self, index: int) -> bytes: ...
@@ -57,7 +73,7 @@ class StoredFiles(Sequence[bytes]):
     def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
         if isinstance(index, slice):
             return [self[n] for n in range(len(self))[index]]
-        return fetched_instance_file(self.loopback, self.instance_ids[index], self.loopback.read)
+        return stored_file(self.loopback, self.files[index])
 
     def __iter__(self) -> Iterator[bytes]:
         with ThreadPoolExecutor(FETCHERS, thread_name_prefix="segmesh-fetch") as pool:

@@ -16,6 +16,7 @@ from pydicom.errors import InvalidDicomError
 
 from ..errors import BrokenFileError, NotFoundError
 from ..loopback import Loopback
+from ..storage_area import StoredFile
 from ..stored_files import StoredFiles, fetched_instance_file
 from .http import ORTHANC_UNKNOWN_RESOURCE
 
@@ -62,10 +63,16 @@ def instance_file(instance_id: str) -> bytes:
 
 
 @contextmanager
-def downloaded_instance(instance_id: str, loopback: Loopback) -> Iterator[str]:
-    """The path of the Part-10 file of an instance copied over ``loopback`` into a temporary
-    file, removed on leaving: a large SEG passes neither through the plugin's interpreter (see
-    :mod:`segmesh.loopback`) nor through its memory. 404 where unknown."""
+def instance_path(instance_id: str, loopback: Loopback) -> Iterator[str]:
+    """The path of the Part-10 file of an instance, for reading: in place in Orthanc's storage
+    area where it lies there plainly (:mod:`segmesh.storage_area`), else copied over
+    ``loopback`` into a temporary file removed on leaving. Either way a large SEG passes
+    neither through the plugin's interpreter (see :mod:`segmesh.loopback`) nor through its
+    memory. 404 where unknown."""
+    in_place = loopback.storage.path(StoredFile.of(instance_summary(instance_id)))
+    if in_place is not None:
+        yield in_place
+        return
     with tempfile.NamedTemporaryFile(prefix="segmesh-", suffix=".dcm") as handle:
         fetched_instance_file(loopback, instance_id, lambda path: loopback.copy(path, handle))
         handle.flush()
@@ -78,6 +85,8 @@ def parse(data: bytes | str, instance_id: str, stop_before_pixels: bool = False)
     source = BytesIO(data) if isinstance(data, bytes) else data
     try:
         return dcmread(source, stop_before_pixels=stop_before_pixels, force=True)
+    except FileNotFoundError as error:  # its file left the storage area: deleted meanwhile
+        raise NotFoundError("Unknown instance", instance_id) from error
     except (InvalidDicomError, ValueError, EOFError, OSError) as error:
         raise BrokenFileError(
             "Unreadable DICOM file", f"instance {instance_id}: {error}"
@@ -85,9 +94,9 @@ def parse(data: bytes | str, instance_id: str, stop_before_pixels: bool = False)
 
 
 def read_header(instance_id: str, loopback: Loopback) -> Dataset:
-    """The header of an instance (no pixel data), its file copied over ``loopback`` (see
-    :func:`downloaded_instance`); 404 where unknown, 400 where unreadable."""
-    with downloaded_instance(instance_id, loopback) as path:
+    """The header of an instance (no pixel data), its file read where it lies or copied over
+    ``loopback`` (see :func:`instance_path`); 404 where unknown, 400 where unreadable."""
+    with instance_path(instance_id, loopback) as path:
         return parse(path, instance_id, stop_before_pixels=True)
 
 
@@ -150,7 +159,11 @@ def delete_instance(instance_id: str) -> None:
 
 
 def stored_series_files(series_id: str, loopback: Loopback) -> StoredFiles:
-    """The Part-10 files of every instance of a series, fetched over ``loopback`` where they
-    are read (a worker: no file passes through the plugin's interpreter); 404 where the series
-    is unknown."""
-    return StoredFiles(loopback, tuple(series_instance_ids(series_id)))
+    """The Part-10 files of every instance of a series, read where they are used (a worker: no
+    file passes through the plugin's interpreter, see :class:`StoredFiles`); 404 where the
+    series is unknown."""
+    try:
+        summaries = json.loads(orthanc.RestApiGet(f"/series/{series_id}/instances"))
+    except orthanc.OrthancException as error:
+        raise _not_found_or_same(error, "series", series_id) from error
+    return StoredFiles(loopback, tuple(StoredFile.of(summary) for summary in summaries))

@@ -123,24 +123,24 @@ class SourceFile:
 def read_source(
     instance_id: str, file_uuid: str, options: LabelMapOptions, context: TaskContext
 ) -> Iterator[SourceFile]:
-    """The instance copied to a temporary file (removed on leaving), its header parsed and its
-    grid chosen.
+    """The instance's file (:func:`store.instance_path`: in place, or a temporary copy removed
+    on leaving), its header parsed and its grid chosen.
 
-    The copy is made while the description of the file ``file_uuid`` is being made: a route
+    The file is read while the description of the file ``file_uuid`` is being made: a route
     asking :func:`source_description` meanwhile (the viewer asks several at once) waits for it
-    instead of copying the file a second time."""
+    instead of reading the file a second time."""
     with ExitStack() as stack:
         read: list[tuple[str, Dataset]] = []
 
-        def copied() -> tuple[str, Dataset]:
-            path = stack.enter_context(store.downloaded_instance(instance_id, context.rest))
+        def opened() -> tuple[str, Dataset]:
+            path = stack.enter_context(store.instance_path(instance_id, context.rest))
             read.append((path, store.parse(path, instance_id, stop_before_pixels=True)))
             return read[0]
 
         description = context.cache.description(
-            instance_id, file_uuid, lambda: describe(copied()[1])
+            instance_id, file_uuid, lambda: describe(opened()[1])
         )
-        path, dataset = read[0] if read else copied()
+        path, dataset = read[0] if read else opened()
         yield SourceFile(path, dataset, description, chosen_series_id(description, options))
 
 
