@@ -14,6 +14,7 @@ import datetime
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 STALE_SECONDS = 300
 #: Jobs running at once on one node (their heavy steps share the worker pool).
 JOB_THREADS = 2
+#: Seconds between two writes of a running job's progress (the first is written at once).
+PROGRESS_INTERVAL = 0.5
 
 
 def study_of_resource(level: str, resource_id: str) -> str:
@@ -142,7 +145,15 @@ class JobRunner:
         if record["State"] != JobState.RUNNING.value or record["Node"] != self.node:
             return
 
+        written = [-PROGRESS_INTERVAL]
+
         def progress(done: int, total: int) -> None:
+            # Each write is a transaction of Orthanc's index, which the light routes' reads
+            # wait behind: one per model of a 100-model job doubled the writes of storing.
+            if time.monotonic() - written[0] < PROGRESS_INTERVAL:
+                return
+            written[0] = time.monotonic()
+
             def advance(current: JsonObject) -> JsonObject | None:
                 if current["State"] == JobState.CANCELLED.value:
                     with self._lock:
