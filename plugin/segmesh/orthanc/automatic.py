@@ -174,7 +174,7 @@ class AutomaticRuns:
             self._wait_for(instance_id)
 
     def _wait_for(self, instance_id: str) -> None:
-        dataset = store.read_header(instance_id, self.metadata.loopback)
+        dataset = store.read_header(store.instance_stored_file(instance_id), self.metadata.loopback)
         self._waiting[instance_id] = referenced_images(dataset)
 
     def _resume(self) -> None:

@@ -46,6 +46,11 @@ def instance_summary(instance_id: str, what: str = "instance") -> dict[str, Any]
     return dict(_resource("instances", instance_id, what))
 
 
+def instance_stored_file(instance_id: str) -> StoredFile:
+    """The Part-10 file of an instance as Orthanc's index names it; 404 where unknown."""
+    return StoredFile.of(instance_summary(instance_id))
+
+
 def study_series_ids(study_id: str) -> list[str]:
     """The Orthanc ids of a study's series; 404 where the study is unknown."""
     return [str(identifier) for identifier in _resource("studies", study_id, "study")["Series"]]
@@ -63,18 +68,20 @@ def instance_file(instance_id: str) -> bytes:
 
 
 @contextmanager
-def instance_path(instance_id: str, loopback: Loopback) -> Iterator[str]:
-    """The path of the Part-10 file of an instance, for reading: in place in Orthanc's storage
+def instance_path(stored: StoredFile, loopback: Loopback) -> Iterator[str]:
+    """The path of the Part-10 file ``stored`` (:func:`instance_stored_file`), for reading: in place in Orthanc's storage
     area where it lies there plainly (:mod:`segmesh.storage_area`), else copied over
     ``loopback`` into a temporary file removed on leaving. Either way a large SEG passes
     neither through the plugin's interpreter (see :mod:`segmesh.loopback`) nor through its
     memory. 404 where unknown."""
-    in_place = loopback.storage.path(StoredFile.of(instance_summary(instance_id)))
+    in_place = loopback.storage.path(stored)
     if in_place is not None:
         yield in_place
         return
     with tempfile.NamedTemporaryFile(prefix="segmesh-", suffix=".dcm") as handle:
-        fetched_instance_file(loopback, instance_id, lambda path: loopback.copy(path, handle))
+        fetched_instance_file(
+            loopback, stored.instance_id, lambda path: loopback.copy(path, handle)
+        )
         handle.flush()
         yield handle.name
 
@@ -93,11 +100,12 @@ def parse(data: bytes | str, instance_id: str, stop_before_pixels: bool = False)
         ) from error
 
 
-def read_header(instance_id: str, loopback: Loopback) -> Dataset:
-    """The header of an instance (no pixel data), its file read where it lies or copied over
-    ``loopback`` (see :func:`instance_path`); 404 where unknown, 400 where unreadable."""
-    with instance_path(instance_id, loopback) as path:
-        return parse(path, instance_id, stop_before_pixels=True)
+def read_header(stored: StoredFile, loopback: Loopback) -> Dataset:
+    """The header (no pixel data) of the instance whose file is ``stored``, read where it lies
+    or copied over ``loopback`` (see :func:`instance_path`); 404 where unknown, 400 where
+    unreadable."""
+    with instance_path(stored, loopback) as path:
+        return parse(path, stored.instance_id, stop_before_pixels=True)
 
 
 def read_instance(instance_id: str, stop_before_pixels: bool = False) -> Dataset:

@@ -23,6 +23,7 @@ from ...labelmap import LabelMap
 from ...options import Grid, LabelMapOptions
 from ...packed_files import temporary_path
 from ...sources import describe, labelmap_of_stored_files
+from ...storage_area import StoredFile
 from .. import store
 from . import labelmap_attachment
 from .context import TaskContext
@@ -76,12 +77,12 @@ def referenced_series_id(description: SourceDescription) -> str | None:
 def source_description(instance_id: str, context: TaskContext) -> SourceDescription:
     """What a stored SEG or RT-STRUCT holds, read once per file of it; 404 where unknown."""
     try:
-        file_uuid = str(store.instance_summary(instance_id).get("FileUuid", ""))
+        stored = store.instance_stored_file(instance_id)
     except NotFoundError:
         context.cache.forget(instance_id)
         raise
     return context.cache.description(
-        instance_id, file_uuid, lambda: describe(store.read_header(instance_id, context.rest))
+        instance_id, stored.uuid, lambda: describe(store.read_header(stored, context.rest))
     )
 
 
@@ -121,24 +122,24 @@ class SourceFile:
 
 @contextmanager
 def read_source(
-    instance_id: str, file_uuid: str, options: LabelMapOptions, context: TaskContext
+    stored: StoredFile, options: LabelMapOptions, context: TaskContext
 ) -> Iterator[SourceFile]:
-    """The instance's file (:func:`store.instance_path`: in place, or a temporary copy removed
-    on leaving), its header parsed and its grid chosen.
+    """The instance's file ``stored`` (:func:`store.instance_path`: in place, or a temporary
+    copy removed on leaving), its header parsed and its grid chosen.
 
-    The file is read while the description of the file ``file_uuid`` is being made: a route
+    The file is read while the description of that file is being made: a route
     asking :func:`source_description` meanwhile (the viewer asks several at once) waits for it
     instead of reading the file a second time."""
     with ExitStack() as stack:
         read: list[tuple[str, Dataset]] = []
 
         def opened() -> tuple[str, Dataset]:
-            path = stack.enter_context(store.instance_path(instance_id, context.rest))
-            read.append((path, store.parse(path, instance_id, stop_before_pixels=True)))
+            path = stack.enter_context(store.instance_path(stored, context.rest))
+            read.append((path, store.parse(path, stored.instance_id, stop_before_pixels=True)))
             return read[0]
 
         description = context.cache.description(
-            instance_id, file_uuid, lambda: describe(opened()[1])
+            stored.instance_id, stored.uuid, lambda: describe(opened()[1])
         )
         path, dataset = read[0] if read else opened()
         yield SourceFile(path, dataset, description, chosen_series_id(description, options))
@@ -238,15 +239,16 @@ def load_labelmap(
     conversion.
     """
     try:
-        file_uuid = str(store.instance_summary(instance_id).get("FileUuid", ""))
+        stored = store.instance_stored_file(instance_id)
     except NotFoundError:
         context.cache.forget(instance_id)
         raise
+    file_uuid = stored.uuid
     origin, images = Origin.CACHE, None
 
     def load() -> LoadedSource:
         nonlocal origin, images
-        with read_source(instance_id, file_uuid, options, context) as source:
+        with read_source(stored, options, context) as source:
             if with_image_pixels and source.series_id is None:
                 raise _no_image_volume()
             key = labelmap_key(source.series_id, options)
