@@ -47,7 +47,7 @@ def test_files_come_in_order_as_orthanc_stores_them(
     assert files[2] == expected[2]
     assert files[1:3] == expected[1:3]
     # What a worker receives: the reference, not the files.
-    assert len(pickle.dumps(files)) < 4000
+    assert len(pickle.dumps(files)) < 2000
     assert list(pickle.loads(pickle.dumps(files))) == expected
 
 
