@@ -212,6 +212,20 @@ def test_png_has_the_image_size_and_the_pixels(demo_labelmap: LabelMap) -> None:
     np.testing.assert_array_equal(np.asarray(Image.open(BytesIO(encode_png(rgba)))), rgba)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (512, 512)])
+def test_png_encoding_keeps_every_pixel_and_passes_pillows_checks(
+    shape: tuple[int, int],
+) -> None:
+    rgba = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 4), dtype=np.uint8)
+    rgba[: shape[0] // 2] = 0  # transparent rows, as most of an overlay is
+    png = encode_png(rgba[:, ::-1])  # not contiguous: a view, as a resampled plane may be
+    with Image.open(BytesIO(png)) as image:
+        image.verify()  # chunk CRCs and structure
+    with Image.open(BytesIO(png)) as image:
+        assert (image.mode, image.size) == ("RGBA", (shape[1], shape[0]))
+        np.testing.assert_array_equal(np.asarray(image), rgba[:, ::-1])
+
+
 def test_a_plane_without_segments_is_fully_transparent(demo_labelmap: LabelMap) -> None:
     png = overlay_png(demo_labelmap, demo_plane(-3), OverlayStyle(opacity=1.0))
     assert not np.asarray(Image.open(BytesIO(png)))[..., 3].any()

@@ -205,3 +205,10 @@ def test_an_image_stored_after_the_source_is_found(
     rgba = overlay(orthanc, source_id, last, "?opacity=1")
     assert rgba.shape == (120, 160, 4)
     assert not rgba[..., 3].any()
+    # Deleted, an image served before is unknown again (its identity is kept, not its being
+    # stored), and stored anew it is found again.
+    assert orthanc.session.delete(f"{orthanc.url}/instances/{last}").ok
+    response = orthanc.get(f"/instances/{source_id}/segmesh/overlay/{last}.png")
+    assert (response.status_code, response.json()["Error"]) == (404, "Unknown image")
+    assert orthanc.upload(encode(images[-1])) == last
+    assert overlay(orthanc, source_id, last).shape == (120, 160, 4)

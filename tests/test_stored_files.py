@@ -4,14 +4,16 @@ them plainly, else over Orthanc's REST API on the loopback. A real Orthanc."""
 from __future__ import annotations
 
 import pickle
+from io import BytesIO
 from pathlib import Path
 
 import pytest
+from pydicom import dcmread
 
 from segmesh.errors import NotFoundError
 from segmesh.loopback import Loopback
 from segmesh.storage_area import StorageArea, StoredFile
-from segmesh.stored_files import FETCHERS, StoredFiles, stored_file
+from segmesh.stored_files import FETCHERS, StoredFiles, file_streams, stored_file
 from tests.builders import ct_series
 from tests.conftest import encode
 from tests.orthanc_server import OrthancServer, free_port
@@ -52,6 +54,33 @@ def test_files_come_in_order_as_orthanc_stores_them(
 
 
 @pytest.mark.parametrize("in_place", [True, False], ids=["in place", "over the loopback"])
+def test_streams_read_headers_as_far_as_asked(
+    orthanc: OrthancServer, stored: list[str], in_place: bool
+) -> None:
+    """In place, each stream is the stored file itself, and a header read from it stops
+    before the pixel data; over the loopback, the whole file fetched. Either way the same
+    headers, in order, as from the whole files."""
+    storage = StorageArea.of(configuration(orthanc)) if in_place else StorageArea(None)
+    loopback = Loopback(NOWHERE if in_place else orthanc.url, "unused", storage)
+    files = StoredFiles(loopback, stored_files_of(orthanc, stored))
+    expected = [
+        dcmread(BytesIO(orthanc.get(f"/instances/{i}/file").content), stop_before_pixels=True)
+        for i in stored
+    ]
+    read = []
+    for stream, stored_file_ in zip(file_streams(files), files.files, strict=True):
+        read.append(dcmread(stream, stop_before_pixels=True))
+        assert stream.tell() < stored_file_.size  # not read through its pixel data
+        if in_place:
+            assert stream.name == storage.path(stored_file_)
+    assert [ds.SOPInstanceUID for ds in read] == [ds.SOPInstanceUID for ds in expected]
+    assert read == expected
+    # Files given as bytes (a caller outside Orthanc) stream the same.
+    plain = [orthanc.get(f"/instances/{i}/file").content for i in stored]
+    assert [dcmread(s, stop_before_pixels=True) for s in file_streams(plain)] == expected
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["in place", "over the loopback"])
 def test_a_file_deleted_before_its_turn_is_an_unknown_instance(
     orthanc: OrthancServer, stored: list[str], in_place: bool
 ) -> None:
@@ -63,6 +92,9 @@ def test_a_file_deleted_before_its_turn_is_an_unknown_instance(
     assert next(read) == orthanc.get(f"/instances/{stored[0]}/file").content
     with pytest.raises(NotFoundError) as raised:
         list(read)
+    assert (raised.value.message, raised.value.details) == ("Unknown instance", stored[-1])
+    with pytest.raises(NotFoundError) as raised:
+        list(file_streams(files))
     assert (raised.value.message, raised.value.details) == ("Unknown instance", stored[-1])
 
 

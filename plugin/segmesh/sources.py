@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy.typing as npt
 from pydicom import dcmread
@@ -38,6 +38,7 @@ from .seg import describe_seg, seg_to_labelmap
 from .settings import Settings
 from .statistics import ImageFigures, SegmentStatistics, image_figures, segment_statistics
 from .statistics.histogram import ValueHistogram, value_histogram
+from .stored_files import file_streams
 
 
 @as_broken_file
@@ -156,7 +157,7 @@ def labelmap_of_stored_files(
     (the referenced series' Part-10 files, whose headers only are kept), or on the native grid
     (None); the layers written to ``layers_path`` (see :mod:`segmesh.packed_files`). 400 where
     an image file is unreadable."""
-    headers = None if image_files is None else [_read_header(file) for file in image_files]
+    headers = None if image_files is None else _read_headers(image_files)
     labelmap = labelmap_of_file(source_path, headers, options, settings)
     planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in headers or []}
     layers = PackedArray.write(labelmap.layers, layers_path)
@@ -192,7 +193,7 @@ def image_cross_sections_npy_of_files(image_files: Sequence[bytes], voxel: Voxel
 def histogram_of_files(files: Sequence[bytes], bins: int, settings: Settings) -> ValueHistogram:
     """:func:`value_histogram` of a series given as its Part-10 files (a worker call; see
     :func:`threshold_series_of_files` for how they are read)."""
-    headers = [_read_header(file) for file in files]
+    headers = _read_headers(files)
     return value_histogram(headers, bins, settings, lambda n: _read_image(files[n]))
 
 
@@ -217,7 +218,7 @@ def threshold_series_of_files(
     with ``files`` fetched as they are read (:class:`~segmesh.stored_files.StoredFiles`) the
     worker holds the boolean mask and a few images at a time, at the cost of fetching each
     file twice. The crop is a view of the mask's box, not a copy."""
-    headers = [_read_header(file) for file in files]
+    headers = _read_headers(files)
     labelmap = threshold_labelmap(headers, threshold, settings, lambda n: _read_image(files[n]))
     layer = labelmap.layers[0]
     boxes = ndimage.find_objects(layer)
@@ -254,13 +255,15 @@ def threshold_mesh_of_files(
     return mesh
 
 
-def _read_header(data: bytes) -> Dataset:
-    """The attributes before the pixel data (:func:`header_only`)."""
-    return header_only(_read_image(data, stop_before_pixels=True))
+def _read_headers(files: Sequence[bytes]) -> list[Dataset]:
+    """The attributes before the pixel data of each file (:func:`header_only`), read only as
+    far as that where the file is on disk (:func:`file_streams`)."""
+    return [header_only(_read_image(stream, True)) for stream in file_streams(files)]
 
 
-def _read_image(data: bytes, stop_before_pixels: bool = False) -> Dataset:
+def _read_image(data: bytes | BinaryIO, stop_before_pixels: bool = False) -> Dataset:
+    stream = BytesIO(data) if isinstance(data, bytes) else data
     try:
-        return dcmread(BytesIO(data), stop_before_pixels=stop_before_pixels, force=True)
+        return dcmread(stream, stop_before_pixels=stop_before_pixels, force=True)
     except (InvalidDicomError, ValueError, EOFError, OSError) as error:
         raise BrokenFileError("Unreadable DICOM file", f"referenced image: {error}") from error

@@ -14,7 +14,6 @@ import datetime
 import json
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import orthanc
 
 from ...errors import SegMeshError
+from ...throttle import Throttle
 from ..http import error_answer
 from ..revisions import JsonObject
 from ..tasks.context import CancelledError, TaskContext
@@ -145,14 +145,12 @@ class JobRunner:
         if record["State"] != JobState.RUNNING.value or record["Node"] != self.node:
             return
 
-        written = [-PROGRESS_INTERVAL]
+        # One write per model of a 100-model job doubled the index's writes of storing.
+        throttle = Throttle(PROGRESS_INTERVAL)
 
         def progress(done: int, total: int) -> None:
-            # Each write is a transaction of Orthanc's index, which the light routes' reads
-            # wait behind: one per model of a 100-model job doubled the writes of storing.
-            if time.monotonic() - written[0] < PROGRESS_INTERVAL:
+            if not throttle.due():
                 return
-            written[0] = time.monotonic()
 
             def advance(current: JsonObject) -> JsonObject | None:
                 if current["State"] == JobState.CANCELLED.value:

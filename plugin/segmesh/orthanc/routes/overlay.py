@@ -27,12 +27,13 @@ class OverlayRoute:
         source_id, image_id = request.groups
         style = OverlayStyle.from_query(request.query)
         # A series that has grown since is loaded again (load_labelmap checks its images), and
-        # a source that is gone is 404 and leaves the cache.
+        # a source that is gone is 404 and leaves the cache. So an image of that series whose
+        # plane the label map holds is stored now: its identity need not be asked again.
         loaded = load_labelmap(source_id, OVERLAY_OPTIONS, self.context)
-        image = store.instance_summary(image_id, "image")
-        sop_instance_uid = str(image.get("MainDicomTags", {}).get("SOPInstanceUID", ""))
+        series_id, sop_instance_uid = store.image_identity(image_id)
         plane = loaded.planes.get(sop_instance_uid)
-        if image.get("ParentSeries") != loaded.series_id or plane is None:
+        if series_id != loaded.series_id or plane is None:
+            store.instance_summary(image_id, "image")  # "Unknown image" where it went since
             raise NotFoundError(
                 "Image not in the referenced series",
                 f"image {image_id} is not an image of the series that {source_id} references",

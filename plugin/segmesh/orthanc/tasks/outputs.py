@@ -2,8 +2,9 @@
 
 A SEG, RT-STRUCT, image series or study may be deleted while a request or job works on it.
 Reading it then answers 404 (:mod:`..store`); once it has been read, the work goes on in
-workers without Orthanc, so the resources are checked again before each output is stored and
-once after the last. Where one is gone, the outputs this task stored (Orthanc's ``Status``
+workers without Orthanc, so the resources are checked again while outputs are stored (before
+the first, then at most every :data:`CHECK_INTERVAL` seconds: each check is a read of Orthanc's
+index per resource) and once after the last. Where one is gone, the outputs this task stored (Orthanc's ``Status``
 "Success") are deleted again and the task fails with 410 Gone: nothing stays stored for a
 source that is gone; a task that fails otherwise after storing some outputs deletes them the
 same way (:meth:`SourceOutputs.discard`). Outputs a previous identical request stored
@@ -16,11 +17,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...errors import GoneError
+from ...throttle import Throttle
 from .. import store
 from ..revisions import RevisionedMetadata
 
 #: What each resource level is called in errors.
 NAMES = {"instances": "instance", "series": "series", "studies": "study"}
+#: Seconds between two checks of the sources while outputs are stored.
+CHECK_INTERVAL = 0.5
 
 
 class SourceOutputs:
@@ -34,6 +38,7 @@ class SourceOutputs:
         self.sources = tuple((level, identifier) for level, identifier in sources if identifier)
         self.loopback = loopback
         self._stored: list[str] = []
+        self._throttle = Throttle(CHECK_INTERVAL)
 
     def check(self) -> None:
         """410 where a source is gone, after deleting what this task stored."""
@@ -58,14 +63,18 @@ class SourceOutputs:
         self._stored.clear()
 
     def store(self, data: bytes) -> dict[str, Any]:
-        """Store one Part-10 file once the sources are checked; Orthanc's answer."""
-        self.check()
+        """Store one Part-10 file, the sources checked where due; Orthanc's answer."""
+        self._check_when_due()
         return self._stored_by(self.loopback.store_instance(data))
 
     def store_file(self, path: str) -> dict[str, Any]:
         """:meth:`store` of the Part-10 file at ``path`` (sent from the page cache)."""
-        self.check()
+        self._check_when_due()
         return self._stored_by(self.loopback.store_instance_file(path))
+
+    def _check_when_due(self) -> None:
+        if self._throttle.due():
+            self.check()
 
     def _stored_by(self, answer: dict[str, Any]) -> dict[str, Any]:
         if answer.get("Status") == "Success":
