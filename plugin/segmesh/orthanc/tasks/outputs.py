@@ -4,11 +4,11 @@ A SEG, RT-STRUCT, image series or study may be deleted while a request or job wo
 Reading it then answers 404 (:mod:`..store`); once it has been read, the work goes on in
 workers without Orthanc, so the resources are checked again while outputs are stored (before
 the first, then at most every :data:`CHECK_INTERVAL` seconds: each check is a read of Orthanc's
-index per resource) and once after the last. Where one is gone, the outputs this task stored (Orthanc's ``Status``
-"Success") are deleted again and the task fails with 410 Gone: nothing stays stored for a
-source that is gone; a task that fails otherwise after storing some outputs deletes them the
-same way (:meth:`SourceOutputs.discard`). Outputs a previous identical request stored
-("AlreadyStored") are not the task's own and stay.
+index per resource) and once after the last. Where one is gone, the outputs this task stored
+(Orthanc's ``Status`` "Success") are deleted again and the task fails with 410 Gone: nothing
+stays stored for a source that is gone; a task that fails otherwise after storing some outputs
+deletes them the same way (:meth:`SourceOutputs.discard`). Outputs a previous identical request
+stored ("AlreadyStored") are not the task's own and stay.
 """
 
 from __future__ import annotations
