@@ -14,7 +14,8 @@ on a 512 x 512 x 300 CT, written once with highdicom and cached (``--cache``). F
    (new SOP Instance UIDs), each stored anew before each round so that it is decoded anew (no
    cache entry, no attachment), timed until the answers are in: the server's concurrency,
    not the client's decompression;
-4. overlay p95 while a 100-segment model job runs against its idle p95;
+4. overlay p95 while a 100-segment model job runs against its idle p95, and, for reference,
+   while a client uploads the job's model files anew (Orthanc storing them, no segmesh work);
 5. a bounded mixed load (8 client threads, ``--load-seconds``, loopback) over segments,
    overlays, label maps and single-segment meshes of four sources (``tests.mixed_load``, the
    client of ``tests/test_load.py``: every answer checked): per-route p50/p95/p99, errors, and
@@ -304,13 +305,41 @@ def figure_overlay_under_job(server: OrthancServer, seg_id: str, goals: Goals) -
     watcher.start()
     busy = overlay_times(server, seg_id, images, lambda n: done.is_set())
     watcher.join()
-    state = server.get(path).json()["State"]
+    record = server.get(path).json()
     idle95, busy95 = percentile(idle, 95), percentile(busy, 95)
     print(
-        f"  idle p95 {idle95:.1f} ms (n {len(idle)}); during the job ({state}) p95 "
+        f"  idle p95 {idle95:.1f} ms (n {len(idle)}); during the job ({record['State']}) p95 "
         f"{busy95:.1f} ms (n {len(busy)})"
     )
     goals.add("overlay p95 under job / idle", busy95 / idle95, 1.5, "x")
+    stored = overlay_while_orthanc_stores(server, seg_id, images, record["Result"]["Instances"])
+    print(
+        f"  reference, no segmesh work: p95 {stored:.1f} ms ({stored / idle95:.2f}x idle) while "
+        "a client uploads the job's model files again (Orthanc storing them alone)"
+    )
+
+
+def overlay_while_orthanc_stores(
+    server: OrthancServer, seg_id: str, images: list[str], instances: list[dict[str, Any]]
+) -> float:
+    """Overlay p95 (ms) while another client uploads ``instances``' files anew, deleted first:
+    what Orthanc's own storing of the same files costs the route, with no segmesh work."""
+    files = [server.get(f"/instances/{i['ID']}/file").content for i in instances]
+    for instance in instances:
+        server.session.delete(f"{server.url}/instances/{instance['ID']}").raise_for_status()
+    uploaded = threading.Event()
+
+    def upload() -> None:
+        session = requests.Session()
+        for data in files:
+            session.post(f"{server.url}/instances", data=data, timeout=120).raise_for_status()
+        uploaded.set()
+
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    times = overlay_times(server, seg_id, images, lambda n: uploaded.is_set())
+    uploader.join()
+    return percentile(times, 95)
 
 
 # --- figure 5: mixed load ------------------------------------------------------------------
