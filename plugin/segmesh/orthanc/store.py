@@ -85,9 +85,9 @@ def instance_file(instance_id: str) -> bytes:
 def instance_path(stored: StoredFile, loopback: Loopback) -> Iterator[str]:
     """The path of the Part-10 file ``stored`` (:func:`instance_stored_file`), for reading: in
     place in Orthanc's storage area where it lies there plainly (:mod:`segmesh.storage_area`),
-    else copied over ``loopback`` into a temporary file removed on leaving. Either way a large SEG passes
-    neither through the plugin's interpreter (see :mod:`segmesh.loopback`) nor through its
-    memory. 404 where unknown."""
+    else copied over ``loopback`` into a temporary file removed on leaving. Either way a large
+    SEG passes neither through the plugin's interpreter (see :mod:`segmesh.loopback`) nor
+    through its memory. 404 where unknown."""
     in_place = loopback.storage.path(stored)
     if in_place is not None:
         yield in_place
