@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import io
 import json
@@ -13,6 +14,7 @@ import nibabel as nib
 import nrrd
 import numpy as np
 import pytest
+from pydicom.uid import generate_uid
 
 from segmesh.demo import DemoStudy
 from tests.conftest import encode
@@ -60,6 +62,53 @@ def test_demo_seg_native_grid_and_segment_selection(
     assert sorted(np.unique(labels).tolist()) == [0, 2, 4]
     np.testing.assert_array_equal(labels == 2, demo_study.masks[2])
     np.testing.assert_array_equal(labels == 4, demo_study.masks[4])
+
+
+def seg_copy(demo_study: DemoStudy, referenced_series_uid: str | None = None) -> bytes:
+    """The demo SEG under a new SOP Instance UID (nothing of it cached), referencing another
+    series where asked."""
+    seg = copy.deepcopy(demo_study.seg)
+    seg.SOPInstanceUID = generate_uid()
+    if referenced_series_uid:
+        seg.ReferencedSeriesSequence[0].SeriesInstanceUID = referenced_series_uid
+    return encode(seg)
+
+
+def origin_and_labels(orthanc: OrthancServer, seg_id: str, query: str) -> tuple[str, np.ndarray]:
+    response = orthanc.get(f"/instances/{seg_id}/segmesh/labelmap?format=npz{query}")
+    return response.headers["X-SegMesh-LabelMap-Origin"], npz(response)["labels"]
+
+
+@pytest.mark.parametrize(("first", "second"), [("", "&grid=source"), ("&grid=source", "")])
+def test_default_and_source_grid_share_one_decoded_labelmap(
+    orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy, first: str, second: str
+) -> None:
+    # The viewer's overlays ask for the default grid, a download for grid=source: where the
+    # series is stored both are the same label map, decoded once.
+    seg_id = orthanc.upload(seg_copy(demo_study))
+    origin, labels = origin_and_labels(orthanc, seg_id, first)
+    assert origin == "decoded"
+    origin, again = origin_and_labels(orthanc, seg_id, second)
+    assert origin == "cache"
+    np.testing.assert_array_equal(again, labels)
+    assert labels.shape == (1, *demo_study.geometry.shape)
+    origin, native = origin_and_labels(orthanc, seg_id, "&grid=native")
+    assert origin == "decoded"
+    np.testing.assert_array_equal(native, labels)  # its own planes are the CT's
+    orthanc.session.delete(f"{orthanc.url}/instances/{seg_id}").raise_for_status()
+
+
+def test_native_default_grid_never_serves_source_grid(
+    orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
+) -> None:
+    seg_id = orthanc.upload(seg_copy(demo_study, referenced_series_uid=generate_uid()))
+    origin, labels = origin_and_labels(orthanc, seg_id, "")
+    assert origin == "decoded"
+    assert labels.shape == (1, *demo_study.geometry.shape)
+    response = orthanc.get(f"/instances/{seg_id}/segmesh/labelmap?format=npz&grid=source")
+    assert response.status_code == 422, response.text
+    assert response.json()["Error"] == "Referenced series not stored"
+    orthanc.session.delete(f"{orthanc.url}/instances/{seg_id}").raise_for_status()
 
 
 @pytest.mark.parametrize(

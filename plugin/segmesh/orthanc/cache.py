@@ -119,6 +119,10 @@ class LabelMapCache:
         """The label map of ``instance_id`` with ``options``, from ``load()`` on a miss."""
         return self._entries.get((instance_id, options), load)
 
+    def peek(self, instance_id: str, options: LabelMapOptions) -> LoadedSource | None:
+        """The label map of ``instance_id`` with ``options`` where held, else None."""
+        return self._entries.peek((instance_id, options))
+
     def description(
         self, instance_id: str, file_uuid: str, load: Callable[[], SourceDescription]
     ) -> SourceDescription:

@@ -217,6 +217,18 @@ def _is_current(loaded: LoadedSource, file_uuid: str) -> bool:
         return False
 
 
+def _held(instance_id: str, options: LabelMapOptions, context: TaskContext) -> LoadedSource | None:
+    """The label map the cache holds for ``options``, or for the options that make the same
+    one: where the referenced series is stored, the default grid is the source grid, so the
+    viewer's label map (the default) serves ``grid=source`` downloads, and the other way round."""
+    held = context.cache.peek(instance_id, options)
+    if held is not None or options.grid is Grid.NATIVE:
+        return held
+    other = dataclasses.replace(options, grid=Grid.SOURCE if options.grid is None else None)
+    held = context.cache.peek(instance_id, other)
+    return held if held is not None and held.series_id is not None else None
+
+
 def _no_image_volume() -> UnprocessableError:
     return UnprocessableError(
         "No image volume", "include=image needs the referenced series on grid=source"
@@ -274,7 +286,7 @@ def load_labelmap(
         # The images are never cached: the next request may want them otherwise, or not.
         return dataclasses.replace(loaded, images=None)
 
-    loaded = context.cache.get(instance_id, options, load)
+    loaded = _held(instance_id, options, context) or context.cache.get(instance_id, options, load)
     if origin is Origin.CACHE and not _is_current(loaded, file_uuid):
         context.cache.forget(instance_id)
         loaded = context.cache.get(instance_id, options, load)
