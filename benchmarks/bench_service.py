@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT / "plugin"))
 from tests import builders  # noqa: E402
 from tests.conftest import encode  # noqa: E402
 from tests.mixed_load import MixedLoad, load_source, warm_up_seconds  # noqa: E402
-from tests.orthanc_server import OrthancServer  # noqa: E402
+from tests.orthanc_server import OrthancServer, client_session  # noqa: E402
 
 from segmesh.demo import make_demo_study  # noqa: E402
 from segmesh.formats import to_seg_nrrd  # noqa: E402
@@ -291,7 +291,7 @@ def image_ids(server: OrthancServer, source_id: str) -> list[str]:
 def overlay_times(
     server: OrthancServer, seg_id: str, images: list[str], until: Callable[[int], bool]
 ) -> list[float]:
-    session = requests.Session()
+    session = client_session()
     times: list[float] = []
     n = 0
     while not until(n):
@@ -350,7 +350,7 @@ def overlay_while_orthanc_stores(
     uploaded = threading.Event()
 
     def upload() -> None:
-        session = requests.Session()
+        session = client_session()
         for data in files:
             session.post(f"{server.url}/instances", data=data, timeout=120).raise_for_status()
         uploaded.set()

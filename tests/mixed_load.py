@@ -23,7 +23,7 @@ import numpy as np
 import requests
 from PIL import Image
 
-from tests.orthanc_server import OrthancServer
+from tests.orthanc_server import OrthancServer, client_session
 
 ROUTES = ("segments", "labelmap", "overlay", "stl segment")
 #: The share of each route in the mix (segment tables and overlays are what a viewer sends).
@@ -203,7 +203,7 @@ class MixedLoad:
 
         def client(n: int) -> None:
             rng = np.random.default_rng([seed, n])
-            with requests.Session() as session:
+            with client_session() as session:
                 while time.monotonic() < deadline:
                     self.send(session, self._random(rng), result)
 
@@ -218,7 +218,7 @@ class MixedLoad:
         """Every request of the mix once, one after another."""
         result = LoadResult(0.0)
         start = time.monotonic()
-        with requests.Session() as session:
+        with client_session() as session:
             for request in self.each_route_once():
                 self.send(session, request, result)
         result.seconds = time.monotonic() - start

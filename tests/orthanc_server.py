@@ -13,12 +13,37 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_CANDIDATES = (
     Path("/usr/share/orthanc/plugins/libOrthancPython.so"),
     *sorted(Path("/usr/lib/orthanc").glob("libOrthancPython.so*")),
 )
+
+
+#: What every test client does where Orthanc closed a kept-alive connection just as a request
+#: was sent on it: send it once more, as browsers do (RFC 9112, 9.3.1). POST too: Orthanc's
+#: ``POST /instances`` and segmesh's storing routes make the same instance of the same file or
+#: parameters ("AlreadyStored"). No other retry: a status is never retried.
+RESENT = Retry(
+    total=1,
+    connect=1,
+    read=1,
+    status=0,
+    other=0,
+    allowed_methods=frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"}),
+)
+
+
+def client_session() -> requests.Session:
+    """A session to Orthanc whose requests are sent again where :data:`RESENT` says."""
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=RESENT)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def free_port() -> int:
@@ -59,9 +84,10 @@ class OrthancServer:
             # As orthanc-config/orthanc.json: Orthanc 1.10 would gzip every answer of the
             # plugin (PNGs and deflated files too) while the plugin's interpreter waits.
             "HttpCompressionEnabled": False,
-            # Orthanc 1.11.3 and newer close an idle keep-alive connection after 1 s: a request
-            # sent on it at that moment (a poll after a 1 s sleep) gets no answer. Tests reuse
-            # one session, so the connection stays open longer than any of their pauses.
+            # Orthanc closes an idle keep-alive connection after 1 s by default: a request sent
+            # on it at that moment (a poll after a 1 s sleep) gets no answer. Orthanc 1.11.3
+            # and newer keep it open longer than any pause of the tests; 1.10 ignores this
+            # option (its answers say "Keep-Alive: timeout=1"), hence :data:`RESENT`.
             "KeepAliveTimeout": 60,
             # As orthanc-config/orthanc.json names segmesh's records and attachments.
             "UserMetadata": {"SegMeshJobs": 4601, "SegMeshStatus": 4602},
@@ -71,7 +97,7 @@ class OrthancServer:
         self.config_path = work_dir / "orthanc.json"
         self.config_path.write_text(json.dumps(configuration, indent=2))
         self.process: subprocess.Popen[bytes] | None = None
-        self.session = requests.Session()
+        self.session = client_session()
 
     def start(self, timeout: float = 90.0) -> None:
         # Appended: after a restart the log still holds the earlier run (its tracebacks too).
