@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
-from segmesh.errors import UnprocessableError
+from segmesh.errors import BrokenFileError, UnprocessableError
 from segmesh.geometry import geometry_from_images
 
 
@@ -89,6 +89,26 @@ def test_mixed_orientations_are_reported() -> None:
 def test_duplicate_positions_are_reported() -> None:
     with pytest.raises(UnprocessableError, match="Duplicate slice positions"):
         geometry_from_images([image([0, 0, 1]), image([0, 0, 1])])
+
+
+@pytest.mark.parametrize(
+    ("position", "orientation", "spacing", "message"),
+    [
+        ([0, 0, 1e300], None, (0.5, 0.8), "ImagePositionPatient must hold 3 numbers of magnitude"),
+        ([0, 0, 1], [0, 0, 0, 0, 0, 0], (0.5, 0.8), "not two unit vectors spanning a plane"),
+        ([0, 0, 1], [0, 1, 0, 0, 1, 0], (0.5, 0.8), "not two unit vectors spanning a plane"),
+        ([0, 0, 1], None, (0.0, 0.8), "PixelSpacing .* must hold 2 positive numbers"),
+    ],
+)
+def test_images_whose_geometry_no_scanner_makes_are_a_broken_file(
+    position: list[float],
+    orientation: list[float] | None,
+    spacing: tuple[float, float],
+    message: str,
+) -> None:
+    images = [image([0, 0, 0]), image(position, orientation, spacing)]
+    with pytest.raises(BrokenFileError, match=message):
+        geometry_from_images(images)
 
 
 def test_projection_image_has_no_geometry() -> None:

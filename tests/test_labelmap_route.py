@@ -321,3 +321,24 @@ def test_truncated_pixel_data_is_400(orthanc: OrthancServer) -> None:
     assert response.status_code == 400, response.text
     assert response.json()["Error"] == "Malformed SEG"
     assert "PixelData holds" in response.json()["Details"]
+
+
+def test_a_frame_beyond_any_scanner_is_400_on_every_grid(orthanc: OrthancServer) -> None:
+    # Found by the fuzz test: a frame at 1e308 mm was placed at some index of the native grid
+    # (200 and wrong voxels) instead of being refused.
+    images = ct_series()
+    for image in images:
+        orthanc.upload(seg_bytes(image))
+    seg, _ = make_seg(images)
+    seg.PerFrameFunctionalGroupsSequence[1].PlanePositionSequence[0].ImagePositionPatient = [
+        "1e308",
+        "0",
+        "0",
+    ]
+    seg_id = orthanc.upload(seg_bytes(seg))
+    for grid in ("native", "source"):
+        response = orthanc.get(f"/instances/{seg_id}/segmesh/labelmap?format=npz&grid={grid}")
+        assert response.status_code == 400, response.text
+        assert response.json()["Error"] == "Malformed attribute"
+        assert "ImagePositionPatient" in response.json()["Details"]
+    assert "Traceback" not in orthanc.log()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset
@@ -90,3 +92,57 @@ def test_a_single_decimal_that_is_no_number_is_a_broken_file(value: object) -> N
     with pytest.raises(BrokenFileError, match="SpacingBetweenSlices"):
         float_value(value, "SpacingBetweenSlices")
     assert float_value("1.5", "SpacingBetweenSlices") == 1.5
+
+
+def _seg_whose_second_frame(keyword: str, value: list[str], parsed: bool) -> Dataset:
+    """A SEG whose frame 2 has its own ``keyword`` ``value`` (ImagePositionPatient, or the
+    orientation or spacing, moved from the shared groups to every frame); read back as Orthanc
+    hands it over: with the per-frame sequence still raw bytes (the scan) or parsed."""
+    seg, _ = make_seg(ct_series())
+    shared = seg.SharedFunctionalGroupsSequence[0]
+    sequence = {
+        "ImagePositionPatient": "PlanePositionSequence",
+        "ImageOrientationPatient": "PlaneOrientationSequence",
+        "PixelSpacing": "PixelMeasuresSequence",
+    }[keyword]
+    if sequence in shared:
+        for item in seg.PerFrameFunctionalGroupsSequence:
+            setattr(item, sequence, copy.deepcopy(getattr(shared, sequence)))
+        delattr(shared, sequence)
+    getattr(seg.PerFrameFunctionalGroupsSequence[1], sequence)[0].__setattr__(keyword, value)
+    seg = reread(seg)
+    if parsed:
+        assert len(seg.PerFrameFunctionalGroupsSequence) > 1  # parsed by pydicom from here on
+    return seg
+
+
+@pytest.mark.parametrize("parsed", [False, True])
+@pytest.mark.parametrize(
+    ("keyword", "value", "message"),
+    [
+        ("ImagePositionPatient", ["1e308", "0", "0"], "magnitude at most 1e\\+09"),
+        ("ImagePositionPatient", ["-2e9", "0", "0"], "magnitude at most 1e\\+09"),
+        ("ImageOrientationPatient", ["0"] * 6, "not two unit vectors spanning a plane"),
+        ("ImageOrientationPatient", ["1", "0", "0", "1", "0", "0"], "not two unit vectors"),
+        ("ImageOrientationPatient", ["3", "0", "0", "0", "3", "0"], "not two unit vectors"),
+        ("PixelSpacing", ["0", "0.5"], "2 positive numbers"),
+        ("PixelSpacing", ["-0.5", "0.5"], "2 positive numbers"),
+    ],
+)
+def test_geometry_no_scanner_makes_is_a_broken_file(
+    keyword: str, value: list[str], message: str, parsed: bool
+) -> None:
+    # Found by the fuzz test: a frame at 1e308 mm was placed (at some wrapped-around index) on
+    # the native grid, and zero orientations logged numpy's warnings of NaN.
+    seg = _seg_whose_second_frame(keyword, value, parsed)
+    with pytest.raises(BrokenFileError, match=f"{keyword}.*{message}"):
+        read_seg_frames(seg)
+
+
+def test_slightly_imprecise_directions_are_kept() -> None:
+    """Direction cosines written with few decimals (a column 0.9996 long) are directions."""
+    seg, _ = make_seg(ct_series())
+    plane = seg.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0]
+    plane.ImageOrientationPatient = ["1", "0", "0", "0", "0.9994", "0.0349"]
+    frames = read_seg_frames(reread(seg))
+    np.testing.assert_allclose(frames.orientation, [1, 0, 0, 0, 0.9994, 0.0349])

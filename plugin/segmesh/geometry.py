@@ -23,7 +23,13 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from .dicom.attributes import first_item, float_values, functional_group_item
+from .dicom.attributes import (
+    direction_cosines,
+    first_item,
+    float_values,
+    functional_group_item,
+    pixel_spacing,
+)
 from .errors import UnprocessableError
 
 FloatArray = npt.NDArray[np.float64]
@@ -276,8 +282,8 @@ def image_planes(dataset: Dataset, dataset_index: int = 0) -> list[Plane]:
         planes.append(
             Plane(
                 position=float_values(position, 3, "ImagePositionPatient"),
-                orientation=float_values(orientation, 6, "ImageOrientationPatient"),
-                pixel_spacing=float_values(spacing, 2, "PixelSpacing"),
+                orientation=direction_cosines(orientation),
+                pixel_spacing=pixel_spacing(spacing),
                 rows=rows,
                 columns=columns,
                 source=(dataset_index, frame),

@@ -97,14 +97,55 @@ def functional_group_item(
     return None
 
 
+#: Largest magnitude of a decimal value read (mm for positions and spacings): far beyond any
+#: scanner's space, and far enough within float64's range that no product of two overflows.
+MAX_MAGNITUDE = 1e9
+#: How far from unit length the two direction cosines of ImageOrientationPatient may be, and
+#: the least length of their cross product (0.5: at least 30 degrees apart): loose, it tells
+#: directions from nonsense (zeros, or parallel vectors, which give no slice normal) only.
+DIRECTION_TOLERANCE = 0.1
+LEAST_CROSS_PRODUCT = 0.5
+
+
 def float_values(value: Any, count: int, keyword: str) -> npt.NDArray[np.float64]:
-    """A multi-valued decimal attribute as (count,) floats; :class:`BrokenFileError` otherwise."""
+    """A multi-valued decimal attribute as (count,) finite floats of magnitude at most
+    :data:`MAX_MAGNITUDE`; :class:`BrokenFileError` otherwise."""
     try:
         array = np.array([float(v) for v in value], dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise BrokenFileError("Malformed attribute", f"{keyword}: {error}") from error
-    if array.shape != (count,) or not np.all(np.isfinite(array)):
-        raise BrokenFileError("Malformed attribute", f"{keyword} must hold {count} numbers")
+    if array.shape != (count,) or not np.all(np.abs(array) <= MAX_MAGNITUDE):
+        raise BrokenFileError(
+            "Malformed attribute",
+            f"{keyword} must hold {count} numbers of magnitude at most {MAX_MAGNITUDE:g}",
+        )
+    return array
+
+
+def direction_cosines(value: Any) -> npt.NDArray[np.float64]:
+    """ImageOrientationPatient as (6,) floats: the row and then the column direction, each of
+    about unit length, spanning a plane (:data:`DIRECTION_TOLERANCE`,
+    :data:`LEAST_CROSS_PRODUCT`); :class:`BrokenFileError` otherwise (say, all zeros)."""
+    array = float_values(value, 6, "ImageOrientationPatient")
+    row, column = array[:3], array[3:]
+    lengths = np.array([np.linalg.norm(row), np.linalg.norm(column)])
+    spanning = np.linalg.norm(np.cross(row, column)) >= LEAST_CROSS_PRODUCT
+    if np.any(np.abs(lengths - 1.0) > DIRECTION_TOLERANCE) or not spanning:
+        raise BrokenFileError(
+            "Malformed attribute",
+            f"ImageOrientationPatient {array.tolist()} is not two unit vectors spanning a plane",
+        )
+    return array
+
+
+def pixel_spacing(value: Any) -> npt.NDArray[np.float64]:
+    """PixelSpacing as (2,) positive floats (row, column spacing in mm);
+    :class:`BrokenFileError` otherwise."""
+    array = float_values(value, 2, "PixelSpacing")
+    if not np.all(array > 0):
+        raise BrokenFileError(
+            "Malformed attribute", f"PixelSpacing {array.tolist()} must hold 2 positive numbers"
+        )
     return array
 
 

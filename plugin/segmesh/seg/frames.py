@@ -13,7 +13,15 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from ..dicom.attributes import first_item, float_value, float_values, functional_group_item
+from ..dicom.attributes import (
+    MAX_MAGNITUDE,
+    direction_cosines,
+    first_item,
+    float_value,
+    float_values,
+    functional_group_item,
+    pixel_spacing,
+)
 from ..errors import BrokenFileError, UnprocessableError
 from ..geometry import ORIENTATION_TOLERANCE
 
@@ -122,9 +130,10 @@ def _scan_per_frame(
         values = [float(v) for text in texts for v in text.decode("ascii").split("\\")]
     except (UnicodeDecodeError, ValueError):
         return None
-    if len(values) != 3 * frame_count:
+    positions = np.array(values, dtype=np.float64).reshape(-1, 3)
+    # The careful path reports a position that is not 3 numbers within MAX_MAGNITUDE.
+    if positions.shape != (frame_count, 3) or not np.all(np.abs(positions) <= MAX_MAGNITUDE):
         return None
-    positions = np.array(values, dtype=np.float64).reshape(frame_count, 3)
     if numbers_found is None:
         return positions, np.zeros(frame_count, dtype=np.int64)
     return positions, np.frombuffer(b"".join(numbers_found), dtype="<u2").astype(np.int64)
@@ -152,8 +161,8 @@ def read_seg_frames(dataset: Dataset) -> SegFrames:
             return SegFrames(
                 positions=scanned[0],
                 segment_numbers=scanned[1],
-                orientation=float_values(orientation_value, 6, "ImageOrientationPatient"),
-                pixel_spacing=float_values(spacing_value, 2, "PixelSpacing"),
+                orientation=direction_cosines(orientation_value),
+                pixel_spacing=pixel_spacing(spacing_value),
                 slice_spacing=_slice_spacing(shared),
                 rows=rows,
                 columns=columns,
@@ -183,7 +192,7 @@ def read_seg_frames(dataset: Dataset) -> SegFrames:
         )
         if frame_orientation is None:
             raise _no_geometry(f"frame {index + 1} has no PlaneOrientationSequence")
-        values = float_values(frame_orientation, 6, "ImageOrientationPatient")
+        values = direction_cosines(frame_orientation)
         if orientation is None:
             orientation = values
         elif np.max(np.abs(values - orientation)) > ORIENTATION_TOLERANCE:
@@ -192,10 +201,10 @@ def read_seg_frames(dataset: Dataset) -> SegFrames:
                 f"frame {index + 1} has ImageOrientationPatient {values.tolist()}, frame 1 "
                 f"{orientation.tolist()}",
             )
-        pixel_spacing = _group_value(per_frame, shared, "PixelMeasuresSequence", "PixelSpacing")
-        if pixel_spacing is None:
+        spacing_value = _group_value(per_frame, shared, "PixelMeasuresSequence", "PixelSpacing")
+        if spacing_value is None:
             raise _no_geometry(f"frame {index + 1} has no PixelSpacing in PixelMeasuresSequence")
-        frame_spacing = float_values(pixel_spacing, 2, "PixelSpacing")
+        frame_spacing = pixel_spacing(spacing_value)
         if spacing is None:
             spacing = frame_spacing
         elif not np.allclose(frame_spacing, spacing, rtol=1e-3):
