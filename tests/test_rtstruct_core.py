@@ -217,8 +217,16 @@ def test_skipped_contours_and_rois_are_reported() -> None:
     labelmap = rtstruct_to_labelmap(dataset, series.images(), ALL, SETTINGS)
     assert labelmap.segments[0].attributes["SkippedContours"][-1] == {
         "Contour": 5,
-        "Reason": "ContourData is not 3 or more finite points (7 values)",
+        "Reason": "ContourData is not 3 or more points of magnitude at most 1e+09 mm (7 values)",
     }
+    dataset.ROIContourSequence[0].ContourSequence[4].ContourData = ["1e300"] * 9
+    labelmap = rtstruct_to_labelmap(dataset, series.images(), ALL, SETTINGS)
+    assert labelmap.segments[0].attributes["SkippedContours"][-1] == {
+        "Contour": 5,
+        "Reason": "ContourData is not 3 or more points of magnitude at most 1e+09 mm (9 values)",
+    }
+    # Slice 1's only closed contour was that one: nothing of it is drawn anywhere.
+    assert labelmap.mask(1).sum(axis=(1, 2)).tolist() == [9, 0]
     with pytest.raises(UnprocessableError, match="ROI 2: no CLOSED_PLANAR"):
         rtstruct_to_labelmap(dataset, series.images(), LabelMapOptions(segments=(2,)), SETTINGS)
     with pytest.raises(BadRequestError, match=r"\[9\]: the RT-STRUCT holds ROIs \[1, 2, 3\]"):

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
+from ..dicom.attributes import MAX_MAGNITUDE
 from ..dicom.description import SourceDescription
 from ..dicom.references import referenced_images
 from ..errors import LimitExceededError, UnprocessableError
@@ -73,11 +74,13 @@ def _closed_contours(
             data = _contour_data(contour) if "ContourData" in contour else np.empty(0)
         except (ValueError, TypeError, UnicodeError):
             data = np.array([np.nan])
-        if data.size % 3 or data.size < 9 or not np.all(np.isfinite(data)):
+        # NaN fails the comparison too.
+        if data.size % 3 or data.size < 9 or not np.all(np.abs(data) <= MAX_MAGNITUDE):
             malformed.append(
                 {
                     "Contour": item,
-                    "Reason": f"ContourData is not 3 or more finite points ({data.size} values)",
+                    "Reason": f"ContourData is not 3 or more points of magnitude at most "
+                    f"{MAX_MAGNITUDE:g} mm ({data.size} values)",
                 }
             )
             continue
