@@ -122,6 +122,8 @@ def _seg_whose_second_frame(keyword: str, value: list[str], parsed: bool) -> Dat
     [
         ("ImagePositionPatient", ["1e308", "0", "0"], "magnitude at most 1e\\+09"),
         ("ImagePositionPatient", ["-2e9", "0", "0"], "magnitude at most 1e\\+09"),
+        ("ImagePositionPatient", ["1", "2", "3", "4"], "must hold 3 numbers"),
+        ("ImagePositionPatient", ["1", "2"], "must hold 3 numbers"),
         ("ImageOrientationPatient", ["0"] * 6, "not two unit vectors spanning a plane"),
         ("ImageOrientationPatient", ["1", "0", "0", "1", "0", "0"], "not two unit vectors"),
         ("ImageOrientationPatient", ["3", "0", "0", "0", "3", "0"], "not two unit vectors"),

@@ -130,9 +130,11 @@ def _scan_per_frame(
         values = [float(v) for text in texts for v in text.decode("ascii").split("\\")]
     except (UnicodeDecodeError, ValueError):
         return None
-    positions = np.array(values, dtype=np.float64).reshape(-1, 3)
     # The careful path reports a position that is not 3 numbers within MAX_MAGNITUDE.
-    if positions.shape != (frame_count, 3) or not np.all(np.abs(positions) <= MAX_MAGNITUDE):
+    if len(values) != 3 * frame_count:
+        return None
+    positions = np.array(values, dtype=np.float64).reshape(frame_count, 3)
+    if not np.all(np.abs(positions) <= MAX_MAGNITUDE):
         return None
     if numbers_found is None:
         return positions, np.zeros(frame_count, dtype=np.int64)
