@@ -107,6 +107,12 @@ DIRECTION_TOLERANCE = 0.1
 LEAST_CROSS_PRODUCT = 0.5
 
 
+def within_magnitude(values: npt.NDArray[np.float64]) -> bool:
+    """Whether every one of ``values`` is a number of magnitude at most :data:`MAX_MAGNITUDE`
+    (NaN is not: it fails the comparison)."""
+    return bool(np.all(np.abs(values) <= MAX_MAGNITUDE))
+
+
 def float_values(value: Any, count: int, keyword: str) -> npt.NDArray[np.float64]:
     """A multi-valued decimal attribute as (count,) finite floats of magnitude at most
     :data:`MAX_MAGNITUDE`; :class:`BrokenFileError` otherwise."""
@@ -114,7 +120,7 @@ def float_values(value: Any, count: int, keyword: str) -> npt.NDArray[np.float64
         array = np.array([float(v) for v in value], dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise BrokenFileError("Malformed attribute", f"{keyword}: {error}") from error
-    if array.shape != (count,) or not np.all(np.abs(array) <= MAX_MAGNITUDE):
+    if array.shape != (count,) or not within_magnitude(array):
         raise BrokenFileError(
             "Malformed attribute",
             f"{keyword} must hold {count} numbers of magnitude at most {MAX_MAGNITUDE:g}",

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ..dicom.attributes import MAX_MAGNITUDE
+from ..dicom.attributes import MAX_MAGNITUDE, within_magnitude
 from ..dicom.description import SourceDescription
 from ..dicom.references import referenced_images
 from ..errors import LimitExceededError, UnprocessableError
@@ -74,8 +74,7 @@ def _closed_contours(
             data = _contour_data(contour) if "ContourData" in contour else np.empty(0)
         except (ValueError, TypeError, UnicodeError):
             data = np.array([np.nan])
-        # NaN fails the comparison too.
-        if data.size % 3 or data.size < 9 or not np.all(np.abs(data) <= MAX_MAGNITUDE):
+        if data.size % 3 or data.size < 9 or not within_magnitude(data):
             malformed.append(
                 {
                     "Contour": item,

@@ -14,13 +14,13 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from ..dicom.attributes import (
-    MAX_MAGNITUDE,
     direction_cosines,
     first_item,
     float_value,
     float_values,
     functional_group_item,
     pixel_spacing,
+    within_magnitude,
 )
 from ..errors import BrokenFileError, UnprocessableError
 from ..geometry import ORIENTATION_TOLERANCE
@@ -134,7 +134,7 @@ def _scan_per_frame(
     if len(values) != 3 * frame_count:
         return None
     positions = np.array(values, dtype=np.float64).reshape(frame_count, 3)
-    if not np.all(np.abs(positions) <= MAX_MAGNITUDE):
+    if not within_magnitude(positions):
         return None
     if numbers_found is None:
         return positions, np.zeros(frame_count, dtype=np.int64)
