@@ -26,11 +26,11 @@ system-deps:
 test-system-deps:
 	scripts/install-system-deps.sh --test
 
-$(VENV)/.installed-run: pyproject.toml scripts/make-venv.sh
+$(VENV)/.installed-run: pyproject.toml requirements/run.txt scripts/make-venv.sh
 	scripts/make-venv.sh
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml scripts/make-venv.sh
+$(VENV)/.installed-test: pyproject.toml requirements/run.txt requirements/test.txt scripts/make-venv.sh
 	scripts/make-venv.sh test
 	touch $@ $(VENV)/.installed-run
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages segmesh needs that are missing.
 # Usage: install-system-deps.sh [--test|--cluster]   (--cluster adds PostgreSQL and Orthanc's
-# PostgreSQL index plugin, for make run-cluster; --test adds those, dciodvfy and Chromium)
+# PostgreSQL index plugin, for make run-cluster; --test adds those, dciodvfy, Chromium, and
+# Orthanc's SDK with a C compiler)
 set -euo pipefail
 
 packages=(orthanc orthanc-python python3-venv nodejs npm)
@@ -9,7 +10,8 @@ if [[ "${1:-}" == "--test" || "${1:-}" == "--cluster" ]]; then
     packages+=(postgresql orthanc-postgresql)
 fi
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(dicom3tools chromium)
+    # orthanc-dev and a C compiler build the tests' audit-log recorder (tests/plugins).
+    packages+=(dicom3tools chromium orthanc-dev gcc libc6-dev)
 fi
 
 # Node.js and npm may come from elsewhere than Debian (e.g. NodeSource, whose nodejs conflicts

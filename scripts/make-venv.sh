@@ -23,6 +23,13 @@ if [[ ! -x .venv/bin/python ]] || [[ "$(.venv/bin/python -c 'import sys; print("
     "$python" -m venv .venv
     .venv/bin/pip install -q --upgrade pip==25.3
 fi
-spec="."
-[[ -n "${1:-}" ]] && spec=".[$1]"
-.venv/bin/pip install -q -e "$spec"
+# Every pin of requirements/ (the runtime's, then each extra's), wheels only and without
+# resolving again: highdicom asks for pyjpegls, which has no wheel for Python 3.14 (see
+# requirements/run.txt); segmesh itself is pure Python and needs nothing more.
+lists=(-r requirements/run.txt)
+IFS=, read -r -a extras <<<"${1:-}"
+for extra in "${extras[@]}"; do
+    lists+=(-r "requirements/$extra.txt")
+done
+.venv/bin/pip install -q --only-binary :all: --no-deps "${lists[@]}"
+.venv/bin/pip install -q --only-binary :all: --no-deps -e .

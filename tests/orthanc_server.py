@@ -46,24 +46,38 @@ def client_session() -> requests.Session:
     return session
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports: held open together while chosen (two calls of
+    :func:`free_port` may get the same port, as Orthanc's HTTP and DICOM ports once did)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
 
 
 class OrthancServer:
     """Starts Orthanc with segmesh; ``url`` is its REST root. ``extra_plugins`` are loaded
-    beside orthanc-python (say, the PostgreSQL index of a cluster's nodes)."""
+    beside orthanc-python (say, the PostgreSQL index of a cluster's nodes); ``environment`` is
+    added to Orthanc's."""
 
     def __init__(
         self,
         work_dir: Path,
         extra_configuration: dict[str, Any] | None = None,
         extra_plugins: Sequence[Path] = (),
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.work_dir = work_dir
-        self.port = free_port()
+        self.environment = {**os.environ, **(environment or {})}
+        self.port, dicom_port = free_ports(2)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = work_dir / "orthanc.log"
         plugin = next((p for p in PLUGIN_CANDIDATES if p.exists()), None)
@@ -72,7 +86,7 @@ class OrthancServer:
         configuration = {
             "Name": "segmesh-test",
             "HttpPort": self.port,
-            "DicomPort": free_port(),
+            "DicomPort": dicom_port,
             "StorageDirectory": str(work_dir / "storage"),
             "IndexDirectory": str(work_dir / "storage"),
             "Plugins": [str(plugin), *(str(path) for path in extra_plugins)],
@@ -103,7 +117,10 @@ class OrthancServer:
         # Appended: after a restart the log still holds the earlier run (its tracebacks too).
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                ["Orthanc", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT
+                ["Orthanc", str(self.config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.environment,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

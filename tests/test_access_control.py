@@ -21,7 +21,7 @@ import requests
 
 from segmesh.demo import DemoStudy
 from tests.conftest import encode
-from tests.orthanc_server import OrthancServer
+from tests.orthanc_server import OrthancServer, free_port
 from tests.test_stl import demo_nifti
 
 USER = ("user", "pw")
@@ -39,7 +39,8 @@ class RecordingOrthanc(types.ModuleType):
         self.routes: list[tuple[str, Any]] = []
 
     def GetConfiguration(self) -> str:  # noqa: N802 (the SDK's names)
-        return "{}"
+        # A port nobody listens on: segmesh's start waits for Orthanc there, in vain.
+        return json.dumps({"HttpPort": free_port()})
 
     def RegisterRestCallback(self, pattern: str, callback: Any) -> None:  # noqa: N802
         self.routes.append((pattern, callback))
@@ -47,7 +48,7 @@ class RecordingOrthanc(types.ModuleType):
     def ExtendOrthancExplorer(self, script: str) -> None:  # noqa: N802
         pass
 
-    def RegisterOnChangeCallback(self, callback: Any) -> None:  # noqa: N802
+    def SetRootUri(self, uri: str) -> None:  # noqa: N802
         pass
 
     def GenerateRestApiAuthorizationToken(self) -> str:  # noqa: N802
@@ -208,6 +209,12 @@ def _request(
         ),
         ("/instances/*/segmesh/status", "GET"): ([ids["SEG"]], {}, 200, "application/json"),
         ("/segmesh/jobs", "GET"): ([], {}, 200, "application/json"),
+        ("/segmesh/query-probe", "GET"): (
+            [],
+            {"params": {"value": "%2B"}},
+            200,
+            "application/json",
+        ),
         ("/segmesh/jobs/*", "GET"): ([ids["Job"]], {}, 200, "application/json"),
         ("/segmesh/jobs/*", "DELETE"): ([ids["Job"]], {}, 200, "application/json"),
         ("/segmesh/app/*", "GET"): (["viewer.html"], {}, 200, "text/html"),
@@ -243,6 +250,6 @@ def test_every_registered_route_needs_credentials(
     assert walked == sum(len(methods) for _, methods in registered_routes)
     # segments, labelmap, statistics, overlay, volume (grid, labels, image, planes), stl (GET,
     # POST), model, series stl (GET, POST), series histogram, nifti-stl, convert, jobs, job
-    # (GET, DELETE), status, app.
-    assert len(registered_routes) == 18
-    assert walked == 21
+    # (GET, DELETE), status, app, the query-decoding probe.
+    assert len(registered_routes) == 19
+    assert walked == 22

@@ -20,7 +20,12 @@ from segmesh.demo import DemoStudy
 from tests.conftest import encode
 from tests.dicom_files import part10_bytes
 from tests.orthanc_server import OrthancServer
-from tests.test_seg_roundtrip import ct_series, deflate_frames, make_seg, unknown_syntax_bytes
+from tests.test_seg_roundtrip import (
+    ct_series,
+    deflate_frames,
+    make_seg,
+    unknown_syntax_bytes,
+)
 from tests.testdata import testdata as shared_file
 
 

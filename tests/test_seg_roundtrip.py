@@ -13,6 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
+from pydicom.pixels import get_encoder
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -24,9 +25,10 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from segmesh.errors import BrokenFileError, UnprocessableError
+from segmesh.errors import BrokenFileError, UnprocessableError, UnsupportedError
 from segmesh.geometry import geometry_from_images
 from segmesh.options import Grid, LabelMapOptions
+from segmesh.seg import pixels
 from segmesh.seg.pixels import DEFLATED_IMAGE_FRAME_COMPRESSION
 from segmesh.seg.reader import seg_to_labelmap
 from segmesh.settings import Settings
@@ -81,14 +83,32 @@ def make_seg(
         array = stacked.astype(np.float32) * 0.8  # 0.8 of the maximum: inside at threshold 0.5
     else:
         array = stacked
+    encoded_here = (
+        transfer_syntax == JPEGLSLossless and not get_encoder(JPEGLSLossless).is_available
+    )
     seg = builders.seg(
         images,
         array,
         [f"Segment {number}" for number in sorted(expected)],
         segmentation_type,
-        transfer_syntax_uid=transfer_syntax,
+        transfer_syntax_uid=ExplicitVRLittleEndian if encoded_here else transfer_syntax,
     )
+    if encoded_here:
+        seg = jpeg_ls_frames(seg)
     return reread(seg), expected
+
+
+def jpeg_ls_frames(seg: Dataset) -> Dataset:
+    """``seg`` (native, 8 or 16 bits) with its frames in JPEG-LS Lossless, encoded by
+    imagecodecs: highdicom encodes it with pyjpegls, which has no wheel for Python 3.14."""
+    import imagecodecs
+
+    frames = pydicom.pixels.pixel_array(seg).reshape(-1, *SHAPE[1:])
+    seg.PixelData = encapsulate([imagecodecs.jpegls_encode(frame) for frame in frames])
+    seg["PixelData"].VR = "OB"
+    seg["PixelData"].is_undefined_length = True
+    seg.file_meta.TransferSyntaxUID = JPEGLSLossless
+    return seg
 
 
 def reread(dataset: Dataset, **encoding: bool) -> Dataset:
@@ -132,6 +152,9 @@ def deflate_frames(seg: Dataset) -> Dataset:
         fragments.append(compressor.compress(native) + compressor.flush())
     seg.PixelData = encapsulate(fragments)
     seg["PixelData"].VR = "OB"
+    # Encapsulated Pixel Data has an undefined length (PS3.5 A.4); pydicom, not knowing the
+    # transfer syntax, would write a defined one, which DCMTK 3.7 (Orthanc 1.13) refuses.
+    seg["PixelData"].is_undefined_length = True
     seg.file_meta.TransferSyntaxUID = DEFLATED_IMAGE_FRAME_COMPRESSION
     return seg
 
@@ -168,6 +191,21 @@ def test_highdicom_transfer_syntaxes(segmentation_type: str, transfer_syntax: st
     seg, expected = make_seg(images, segmentation_type, transfer_syntax)
     assert seg.file_meta.TransferSyntaxUID == transfer_syntax
     check(seg, images, expected)
+
+
+def test_a_seg_whose_decoder_is_missing_is_415_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Missing:
+        is_available = False
+        missing_dependencies = ("pyjpegls - requires numpy and pyjpegls>=1.2",)
+
+    monkeypatch.setattr(pixels, "get_decoder", lambda uid: Missing())
+    images = ct_series()
+    seg, _ = make_seg(images, "LABELMAP", JPEGLSLossless)
+    with pytest.raises(UnsupportedError) as raised:
+        check(seg, images, {})
+    assert raised.value.http_status == 415
+    assert raised.value.message == "No decoder for the transfer syntax"
+    assert raised.value.details.startswith("JPEG-LS Lossless Image Compression: install pyjpegls")
 
 
 def rle_literal_segment(data: bytes) -> bytes:

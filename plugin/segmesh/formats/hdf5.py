@@ -1,9 +1,15 @@
 """HDF5 files: datasets ``labels`` (layers, slices, rows, columns) and ``image``, chunked per
-slice, with the affine, the segments and the frame of reference as attributes."""
+slice, with the affine, the segments and the frame of reference as attributes.
+
+Written in memory by HDF5's own "core" driver, not through a Python file object: HDF5 frees a
+file-object driver's property lists in its exit handler, after an embedding interpreter (as
+Orthanc's) has been finalized, and calling back into Python then crashed Orthanc as it exited
+(SIGSEGV in ``H5FD_fileobj_fapl_free``, Python 3.14).
+"""
 
 from __future__ import annotations
 
-import io
+import uuid
 from typing import Any
 
 import h5py
@@ -16,8 +22,8 @@ def to_hdf5(labelmap: LabelMap, image: npt.NDArray[Any] | None = None) -> bytes:
     """An HDF5 file: ``labels`` (layers, slices, rows, columns) and optionally ``image``
     (slices, rows, columns), chunked per slice; attributes ``affine`` and ``segments``."""
     _, _, rows, columns = labelmap.layers.shape
-    buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as h5:
+    # The name only tells in-memory files apart: none is written (backing_store=False).
+    with h5py.File(f"segmesh-{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False) as h5:
         labels = h5.create_dataset(
             "labels",
             data=labelmap.layers,
@@ -39,4 +45,6 @@ def to_hdf5(labelmap: LabelMap, image: npt.NDArray[Any] | None = None) -> bytes:
         h5.attrs["affine_maps"] = "[column, row, slice, 1] to LPS mm"
         h5.attrs["segments"] = segments_json(labelmap)
         h5.attrs["FrameOfReferenceUID"] = labelmap.geometry.frame_of_reference_uid
-    return buffer.getvalue()
+        h5.flush()
+        image_bytes: bytes = h5.id.get_file_image()
+    return image_bytes

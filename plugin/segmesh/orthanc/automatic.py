@@ -101,6 +101,7 @@ class AutomaticRuns:
         self._waiting: dict[str, dict[str, set[str]]] = {}
         self._started = threading.Event()
         self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def stored(self, instance_id: str) -> None:
         """A new instance (from Orthanc's change thread: only queued here)."""
@@ -110,11 +111,15 @@ class AutomaticRuns:
         """Resume this node's waiting runs, then poll (once Orthanc has started)."""
         if not self._started.is_set():
             self._started.set()
-            threading.Thread(target=self._loop, name="segmesh-auto", daemon=True).start()
+            self._thread = threading.Thread(target=self._loop, name="segmesh-auto")
+            self._thread.start()
 
     def stop(self) -> None:
-        """Orthanc stops: poll no more (its REST API is going away)."""
+        """Orthanc stops: poll no more (its REST API is going away); returns once the loop has
+        ended, so that it writes nothing to Orthanc any more."""
         self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
 
     def _loop(self) -> None:
         self._guarded(self._resume)

@@ -7,9 +7,9 @@ One cache is created in :func:`segmesh.orthanc.register` from ``Settings.cache_m
 handed to the tasks in their :class:`~.tasks.context.TaskContext`; only the tasks of
 :mod:`.tasks.labelmaps`, :mod:`.tasks.labelmap_files` and :mod:`.tasks.statistics` fill it. It
 only speeds things up: every entry can be rebuilt from Orthanc. An entry is dropped as soon as
-its source instance is gone: on Orthanc's DELETED change (:mod:`.events`), and, since change
-events reach only the node that deleted, wherever a request finds the instance gone or stored
-anew under the same id (another file): each entry keeps the stamp of what it was made from.
+a request finds its source instance gone or stored anew under the same id (another file): each
+entry keeps the stamp of what it was made from. (segmesh registers no change callback, so the
+DELETED change does not reach it: :mod:`.lifecycle` says why.)
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ class _StampedLRU(Generic[Value]):
             max_bytes, lambda entry: entry.nbytes
         )
         self._size_of = size_of
+
+    @property
+    def bytes_held(self) -> int:
+        """Bytes held by the entries now."""
+        return self._entries.bytes_held
 
     def get(
         self, instance_id: str, request: Hashable, stamp: str, make: Callable[[], Value]
@@ -158,6 +163,11 @@ class LabelMapCache:
     ) -> None:
         """Keep the ``statistics`` (no image figures) of the label map ``source``."""
         self._statistics.put(instance_id, options, _stamp(source), statistics)
+
+    @property
+    def bytes_held(self) -> int:
+        """Bytes held now, label maps and written files (a metric)."""
+        return self._entries.bytes_held + self._files.bytes_held
 
     def entries_of(self, instance_id: str) -> int:
         """How many label maps of ``instance_id`` (one per set of options) are held."""

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
 
 import orthanc
 
 from ..errors import BadRequestError, SegMeshError
+from . import runtime
+from .query import PROBE_ROUTE, QueryDecoding
 from .runtime import send_status
 
 logger = logging.getLogger(__name__)
@@ -90,16 +92,6 @@ def json_header_value(texts: Sequence[str], limit: int = MAX_HEADER_VALUE) -> st
     return json.dumps([*kept, f"{len(texts) - len(kept)} more warnings left out"])
 
 
-def decode_query(raw: Mapping[str, str]) -> dict[str, str]:
-    """Query arguments as the client meant them.
-
-    Orthanc 1.10 and 1.12 alike hand them to plugins still percent-encoded (``1%2C2`` for
-    ``1,2``), so they are decoded exactly once here, with the query-string convention browsers
-    use (``URLSearchParams``): ``+`` is a space, ``%2B`` a plus.
-    """
-    return {unquote_plus(key): unquote_plus(value) for key, value in raw.items()}
-
-
 def send_error(output: Any, status: int, message: str, details: str) -> None:
     """Answer ``{"Error", "Details"}`` with ``status``."""
     body = json.dumps({"Error": message, "Details": details}, ensure_ascii=True)
@@ -132,6 +124,10 @@ class RouteCallback:
     pattern: str
     methods: tuple[str, ...]
     handler: Handler
+    #: None: the arguments as Orthanc hands them over (the query-decoding probe's own route).
+    query: QueryDecoding | None
+    #: The audit log's action for a successful GET: patient data leaving (:func:`audit`).
+    audit: str | None = None
 
     def __call__(self, output: Any, uri: str, **request: Any) -> None:
         """Parse the request, answer, or map errors to JSON."""
@@ -143,7 +139,9 @@ class RouteCallback:
             method=method,
             uri=uri,
             groups=tuple(request.get("groups", ())),
-            query=decode_query(dict(request.get("get", {}))),
+            query=dict(request.get("get", {}))
+            if self.query is None
+            else self.query.decode(request.get("get", {})),
             body=bytes(request.get("body", b"") or b""),
         )
         try:
@@ -155,6 +153,14 @@ class RouteCallback:
         for name, value in answer.headers.items():
             output.SetHttpHeader(name, value)
         if answer.status == 200:
+            if self.audit is not None and method == "GET":
+                runtime.emit_audit_log(
+                    user_of(request.get("headers", {})),
+                    uri.split("/")[1],
+                    typed.groups[0],
+                    self.audit,
+                    {"Uri": uri, "Query": typed.query, "Bytes": len(answer.body)},
+                )
             output.AnswerBuffer(answer.body, answer.mime_type)
         else:
             # Other successes (202 Accepted) go through SendHttpStatus, with their body.
@@ -167,9 +173,42 @@ class RouteCallback:
 #: fatal Python error) where that reference was the last one.
 _REGISTERED: list[RouteCallback] = []
 
+#: How the running Orthanc passes query arguments on (:func:`use_query_decoding`).
+_QUERY: list[QueryDecoding] = [QueryDecoding(None, lambda: "")]
 
-def register_route(pattern: str, methods: tuple[str, ...], handler: Handler) -> None:
-    """Register ``handler`` for ``pattern``: parses the request, answers or maps errors."""
-    callback = RouteCallback(pattern, methods, handler)
+
+def use_query_decoding(decoding: QueryDecoding) -> None:
+    """Decode the query arguments of the routes registered from now on with ``decoding``, and
+    register its probe."""
+    _QUERY[0] = decoding
+    register_route(
+        PROBE_ROUTE,
+        ("GET",),
+        lambda request: Answer.json({"Value": request.query.get("value", "")}),
+        decode_query=False,
+    )
+
+
+def user_of(headers: Mapping[str, str]) -> str:
+    """The user Orthanc authenticated the request as (HTTP basic authentication), else ""."""
+    scheme, _, credentials = str(headers.get("authorization", "")).partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        return base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")[0]
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
+def register_route(
+    pattern: str,
+    methods: tuple[str, ...],
+    handler: Handler,
+    decode_query: bool = True,
+    audit: str | None = None,
+) -> None:
+    """Register ``handler`` for ``pattern``: parses the request, answers or maps errors;
+    ``audit`` names the audit log's action of a successful GET (patient data leaving)."""
+    callback = RouteCallback(pattern, methods, handler, _QUERY[0] if decode_query else None, audit)
     _REGISTERED.append(callback)
     orthanc.RegisterRestCallback(pattern, callback)

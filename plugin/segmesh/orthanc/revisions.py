@@ -18,9 +18,12 @@ from __future__ import annotations
 import copy
 import json
 import urllib.error
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any
+
+from pydicom import dcmread
 
 from ..errors import NotFoundError, SegMeshError
 from ..loopback import Loopback
@@ -29,6 +32,9 @@ from ..loopback import Loopback
 ATTEMPTS = 100
 
 JsonObject = dict[str, Any]
+
+#: Reads a Part-10 file only as far as its SOP Instance UID.
+_UID_ONLY: dict[str, Any] = {"stop_before_pixels": True, "specific_tags": ["SOPInstanceUID"]}
 
 
 class ConflictError(SegMeshError):
@@ -51,12 +57,28 @@ class Revisioned:
     etag: str
 
 
-class RevisionedMetadata:
-    """Reads and compare-and-sets metadata, and stores instances, through ``loopback``."""
+def overwrites_instances(configuration: Mapping[str, Any]) -> bool:
+    """Whether Orthanc replaces an instance stored again under the same SOP Instance UID:
+    ``OverwriteInstances`` true (up to 1.12), or "Always" or "IfChanged" (1.13 on; segmesh's
+    outputs carry their creation time, so "IfChanged" replaces them every time)."""
+    value = configuration.get("OverwriteInstances", False)
+    return value is True or str(value).lower() in ("always", "ifchanged")
 
-    def __init__(self, loopback: Loopback, checks_revisions: bool) -> None:
+
+class RevisionedMetadata:
+    """Reads and compare-and-sets metadata, and stores instances, through ``loopback``.
+
+    Where Orthanc overwrites instances (:func:`overwrites_instances`), an output whose SOP
+    Instance UID Orthanc holds is not sent again: it is "AlreadyStored", as where Orthanc keeps
+    what it holds. Otherwise a request made twice would replace the first one's outputs, and a
+    second one that failed would delete them as its own."""
+
+    def __init__(
+        self, loopback: Loopback, checks_revisions: bool, overwrites_instances: bool = False
+    ) -> None:
         self.loopback = loopback
         self.checks_revisions = checks_revisions
+        self.overwrites_instances = overwrites_instances
 
     def read_bytes(self, path: str) -> tuple[bytes, str] | None:
         """The bytes at ``path`` and their ETag, None where absent."""
@@ -92,6 +114,10 @@ class RevisionedMetadata:
         """``POST /instances`` of a Part-10 file; Orthanc's answer (``ID``, ``ParentSeries``,
         ``Status``: "Success", or "AlreadyStored" for a SOP Instance UID it holds, which it
         keeps as it was)."""
+        if self.overwrites_instances:
+            held = self._held(dcmread(BytesIO(data), **_UID_ONLY).SOPInstanceUID)
+            if held is not None:
+                return held
         try:
             with self.loopback.open("POST", "/instances", data) as answer:
                 stored: dict[str, Any] = json.loads(answer.read())
@@ -103,11 +129,30 @@ class RevisionedMetadata:
 
     def store_instance_file(self, path: str) -> dict[str, Any]:
         """:meth:`store_instance` of the Part-10 file at ``path``, sent with ``sendfile``."""
+        if self.overwrites_instances:
+            held = self._held(dcmread(path, **_UID_ONLY).SOPInstanceUID)
+            if held is not None:
+                return held
         status, body = self.loopback.post_file("/instances", path, "application/dicom")
         if status != 200:
             raise StoringError("Orthanc refused to store a result", f"HTTP {status}: {body!r}")
         stored: dict[str, Any] = json.loads(body)
         return stored
+
+    def _held(self, sop_instance_uid: str) -> dict[str, Any] | None:
+        """Orthanc's answer to storing again an instance it holds under that UID, or None."""
+        with self.loopback.open("POST", "/tools/lookup", str(sop_instance_uid).encode()) as answer:
+            found = [item for item in json.loads(answer.read()) if item["Type"] == "Instance"]
+        if not found:
+            return None
+        with self.loopback.open("GET", f"/instances/{found[0]['ID']}") as answer:
+            instance = json.loads(answer.read())
+        return {
+            "ID": instance["ID"],
+            "ParentSeries": instance["ParentSeries"],
+            "Path": found[0]["Path"],
+            "Status": "AlreadyStored",
+        }
 
     def update(
         self, path: str, change: Callable[[JsonObject | None], JsonObject | None]

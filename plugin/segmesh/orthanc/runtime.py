@@ -9,7 +9,8 @@ engine".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orthanc
@@ -38,3 +39,33 @@ def variant() -> str:
     if HAS_FIXED_SEND_HTTP_STATUS:
         return "orthanc-python 4.2 or newer (SendHttpStatus(status, body))"
     return "orthanc-python 4.0/4.1 (SendHttpStatus(status, text, size))"
+
+
+def set_root_uri(uri: str) -> None:
+    """``orthanc.SetRootUri`` where the running orthanc-python has it (every release tested
+    does; silent where absent)."""
+    if hasattr(orthanc, "SetRootUri"):
+        orthanc.SetRootUri(uri)
+
+
+#: Orthanc's resource types by the first segment of a route.
+_RESOURCE_TYPES = {
+    "patients": "PATIENT",
+    "studies": "STUDY",
+    "series": "SERIES",
+    "instances": "INSTANCE",
+}
+
+
+def emit_audit_log(
+    user: str, level: str, resource_id: str, action: str, details: Mapping[str, Any]
+) -> None:
+    """An entry of Orthanc's audit log (``orthanc.EmitAuditLog``, Orthanc 1.12.9 and
+    orthanc-python 6.0 on; silent where absent): ``user`` did ``action`` on the resource
+    ``/{level}/{resource_id}``; ``details`` go with it as JSON. Orthanc hands it to the
+    plugins that keep audit logs (the authorization plugin does)."""
+    if not hasattr(orthanc, "EmitAuditLog"):
+        return
+    resource_type = getattr(orthanc.ResourceType, _RESOURCE_TYPES.get(level, "NONE"))
+    body = json.dumps(dict(details), ensure_ascii=True).encode("ascii")
+    orthanc.EmitAuditLog("segmesh", user, resource_type, resource_id, action, body)

@@ -65,6 +65,12 @@ def _close_call_queue_reader(broken: ProcessPoolExecutor) -> None:
         reader.close()
 
 
+class StoppingError(SegMeshError):
+    """Orthanc is stopping: the worker pool takes no more work."""
+
+    http_status = 503
+
+
 class WorkerPool:
     """``count`` worker processes, or the calling thread where ``count`` is 0."""
 
@@ -72,6 +78,10 @@ class WorkerPool:
         self.count = count
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
+        self._starting: threading.Thread | None = None
+        #: Calls submitted and not done (a metric).
+        self.busy = 0
         if count:
             # Spawn, not fork: Orthanc is multi-threaded. set_executable is process-wide, but
             # this interpreter is segmesh's own.
@@ -86,6 +96,8 @@ class WorkerPool:
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
+            if self._closed:
+                raise StoppingError("Orthanc is stopping", "the work was not started")
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
                     self.count,
@@ -99,12 +111,16 @@ class WorkerPool:
         """Start the worker processes in the background (Orthanc has started): the first
         request then finds them started, the core imported, instead of waiting seconds."""
         if self.count:
-            threading.Thread(target=self._start, name="segmesh-workers-start", daemon=True).start()
+            self._starting = threading.Thread(target=self._start, name="segmesh-workers-start")
+            self._starting.start()
 
     def _start(self) -> None:
         # Each call finds no idle worker and so starts one more, up to the pool's size.
-        for _ in range(self.count):
-            self.submit(os.getpid)
+        try:
+            for _ in range(self.count):
+                self.submit(os.getpid)
+        except StoppingError:
+            pass
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:
@@ -130,10 +146,16 @@ class WorkerPool:
         except BrokenProcessPool:
             self._restart(pool)
             submitted = self._pool().submit(function, *args, **kwargs)
+        except RuntimeError as error:  # shut down since _pool() answered
+            raise StoppingError("Orthanc is stopping", "the work was not started") from error
+        with self._lock:
+            self.busy += 1
         submitted.add_done_callback(lambda done: self._check(pool, done))
         return submitted
 
     def _check(self, pool: ProcessPoolExecutor, done: Future[Any]) -> None:
+        with self._lock:
+            self.busy -= 1
         if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
             _close_call_queue_reader(pool)
             # This runs on the broken pool's own management thread, which shutting the pool
@@ -179,8 +201,12 @@ class WorkerPool:
             yield self.result(submitted.popleft())
 
     def shutdown(self) -> None:
-        """End the workers (Orthanc stops)."""
+        """End the workers (Orthanc stops): pending calls are cancelled, running ones finish,
+        and no call is taken any more."""
         with self._lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True, cancel_futures=True)
-                self._executor = None
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if self._starting is not None:
+            self._starting.join()
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)

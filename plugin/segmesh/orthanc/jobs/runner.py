@@ -14,6 +14,7 @@ import datetime
 import json
 import logging
 import threading
+import urllib.error
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -63,6 +64,10 @@ class JobRunner:
         self._cancelled: set[str] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._resuming: threading.Thread | None = None
+        #: This node's jobs queued and running now (metrics).
+        self.pending = 0
+        self.running = 0
 
     def submit(self, kind: str, resource_id: str, body: Mapping[str, Any]) -> JsonObject:
         """A new job of ``kind`` on the resource, with the request's ``body`` (checked now:
@@ -82,7 +87,7 @@ class JobRunner:
     def enqueue(self, record: JsonObject) -> JsonObject:
         """Store a record made by :meth:`new` and queue its job on this node."""
         self.store.add(record)
-        self._executor.submit(self._run, record["ID"])
+        self._queue(record["ID"])
         return record
 
     def cancel(self, job_id: str) -> JsonObject:
@@ -119,19 +124,54 @@ class JobRunner:
             taken = self.store.change(record["ID"], take)
             if taken["Node"] == self.node and taken["State"] == JobState.PENDING.value:
                 logger.warning("segmesh: job %s is run again", record["ID"])
-                self._executor.submit(self._run, record["ID"])
+                self._queue(record["ID"])
 
-    def shutdown(self) -> None:
-        """Stop taking jobs; running ones end with the workers and keep their Running record,
-        so that this node runs them again at its next start."""
+    def start(self) -> None:
+        """Orthanc has started: queue again, in the background, the unfinished jobs of every
+        study (:meth:`resume`)."""
+        self._resuming = threading.Thread(target=self._resume_all, name="segmesh-resume")
+        self._resuming.start()
+
+    def _resume_all(self) -> None:
+        try:
+            self.resume([str(study) for study in json.loads(orthanc.RestApiGet("/studies"))])
+        except Exception:
+            if not self._stopping.is_set():
+                logger.exception("segmesh: unfinished jobs could not be resumed")
+
+    def stop(self) -> None:
+        """Orthanc stops: take no more jobs; the running ones end at their next step (or with
+        the workers) and keep their Running record, so that this node runs them again at its
+        next start. :meth:`join` waits for them."""
         self._stopping.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def join(self) -> None:
+        """Wait until no job thread of :meth:`stop` runs any more."""
+        if self._resuming is not None:
+            self._resuming.join()
+        self._executor.shutdown(wait=True)
 
     def _is_cancelled(self, job_id: str) -> bool:
         with self._lock:
             return job_id in self._cancelled
 
+    def _queue(self, job_id: str) -> None:
+        with self._lock:
+            self.pending += 1
+        self._executor.submit(self._run, job_id)
+
     def _run(self, job_id: str) -> None:
+        with self._lock:
+            self.pending -= 1
+            self.running += 1
+        try:
+            self._claim_and_run(job_id)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+    def _claim_and_run(self, job_id: str) -> None:
         def claim(record: JsonObject) -> JsonObject | None:
             if record["State"] != JobState.PENDING.value or record["Node"] != self.node:
                 return None
@@ -163,21 +203,43 @@ class JobRunner:
             self.store.change(job_id, advance)
 
         context = dataclasses.replace(
-            self.context, progress=progress, cancelled=lambda: self._is_cancelled(job_id)
+            self.context,
+            progress=progress,
+            cancelled=lambda: self._stopping.is_set() or self._is_cancelled(job_id),
         )
         source = record["Source"]["ID"]
         try:
             result = KINDS[record["Kind"]].prepare(source, record["Parameters"])(context)
             self._finish(job_id, JobState.SUCCESS, {"Result": result, "Progress": 100})
-        except CancelledError:
-            self._finish(job_id, JobState.CANCELLED, {})
         except Exception as error:
-            if self._stopping.is_set():
+            if self._stopping.is_set() or self._orthanc_stopped(error):
                 logger.warning("segmesh: job %s stopped with Orthanc; it runs again", job_id)
+                return
+            if isinstance(error, CancelledError):
+                self._finish(job_id, JobState.CANCELLED, {})
                 return
             status, message, details = error_answer(error, f"job {job_id}")
             error_json = {"Error": message, "Details": details, "HttpStatus": status}
+            self.context.metrics.add("segmesh_jobs_failed_total", 1)
             self._finish(job_id, JobState.FAILURE, {"Error": error_json})
+
+    def _orthanc_stopped(self, error: BaseException) -> bool:
+        """Whether ``error`` comes from Orthanc's HTTP server closing as Orthanc stops: it
+        closes seconds before segmesh hears of the stop (:mod:`..lifecycle`), and a job then
+        finds its loopback refused or reset. Told apart from a failure by asking Orthanc."""
+        cause: BaseException | None = error
+        while cause is not None and not isinstance(cause, ConnectionError):
+            reason = getattr(cause, "reason", None)
+            if isinstance(cause, urllib.error.URLError) and isinstance(reason, ConnectionError):
+                break
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            return False
+        try:
+            with self.context.rest.open("GET", "/system"):
+                return False
+        except OSError:
+            return True
 
     def _finish(self, job_id: str, state: JobState, fields: JsonObject) -> None:
         def finish(record: JsonObject) -> JsonObject:

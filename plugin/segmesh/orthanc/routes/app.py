@@ -11,13 +11,13 @@ import mimetypes
 from pathlib import Path
 from urllib.parse import unquote
 
-import orthanc
-
 from ...errors import NotFoundError
 from ..http import Answer, Request, register_route
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 EXPLORER_EXTENSION = "explorer-extension.js"
+#: The viewer, relative to Orthanc's root: what Orthanc Explorer 2's list of plugins links to.
+VIEWER_URI = "segmesh/app/viewer.html"
 
 _MIME_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -65,7 +65,11 @@ def static_file(request: Request) -> Answer:
     return Answer(path.read_bytes(), mime_type, {"Cache-Control": "no-cache"})
 
 
+def explorer_javascript() -> str:
+    """segmesh's buttons in Orthanc Explorer (``orthanc.ExtendOrthancExplorer``)."""
+    return (APP_DIR / EXPLORER_EXTENSION).read_text(encoding="utf-8")
+
+
 def register() -> None:
-    """Register the static route and extend Orthanc Explorer with segmesh's buttons."""
+    """Register the static route."""
     register_route(r"/segmesh/app/(.*)", ("GET",), static_file)
-    orthanc.ExtendOrthancExplorer((APP_DIR / EXPLORER_EXTENSION).read_text(encoding="utf-8"))

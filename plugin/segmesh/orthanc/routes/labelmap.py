@@ -80,4 +80,6 @@ class LabelMapRoute:
 
     def register(self) -> None:
         """Register the route."""
-        register_route(f"{INSTANCE_ROUTE}/labelmap", ("GET",), self.labelmap)
+        register_route(
+            f"{INSTANCE_ROUTE}/labelmap", ("GET",), self.labelmap, audit="segmesh-labelmap"
+        )

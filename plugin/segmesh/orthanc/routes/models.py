@@ -51,13 +51,12 @@ def register(context: TaskContext, runner: JobRunner) -> None:
                 )
             numbers = (loaded.labelmap.segments[0].number,)
         segment, crop = next(segment_crops(loaded.labelmap, numbers))
-        data = (
-            None
-            if crop is None
-            else context.workers.run(
-                crop_mesh_file, crop, loaded.labelmap.geometry, options, mesh_format
-            )
-        )
+        data = None
+        if crop is not None:
+            with context.metrics.timed("segmesh_mesh_seconds_total"):
+                data = context.workers.run(
+                    crop_mesh_file, crop, loaded.labelmap.geometry, options, mesh_format
+                )
         if data is None:
             raise UnprocessableError("Empty segment", f"segment {segment.number} has no voxels")
         name = f"segment-{segment.number}.{mesh_format.value}"
@@ -84,8 +83,8 @@ def register(context: TaskContext, runner: JobRunner) -> None:
             return post_instance_stl(request)
         return get_instance_stl(request)
 
-    register_route(f"{INSTANCE_ROUTE}/stl", ("GET", "POST"), instance_stl)
-    register_route(f"{INSTANCE_ROUTE}/model", ("GET",), get_model)
+    register_route(f"{INSTANCE_ROUTE}/stl", ("GET", "POST"), instance_stl, audit="segmesh-model")
+    register_route(f"{INSTANCE_ROUTE}/model", ("GET",), get_model, audit="segmesh-model")
     post_series_stl = storing_route(SERIES_MODEL, context, runner)
     get_series_stl = preview_route(context)
 

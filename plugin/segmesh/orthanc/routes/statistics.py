@@ -71,4 +71,6 @@ class StatisticsRoute:
 
     def register(self) -> None:
         """Register the route."""
-        register_route(f"{INSTANCE_ROUTE}/statistics", ("GET",), self.statistics)
+        register_route(
+            f"{INSTANCE_ROUTE}/statistics", ("GET",), self.statistics, audit="segmesh-statistics"
+        )

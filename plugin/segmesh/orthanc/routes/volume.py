@@ -68,8 +68,12 @@ class VolumeRoute:
     def register(self) -> None:
         """Register the four routes."""
         register_route(f"{INSTANCE_ROUTE}/volume", ("GET",), self.grid)
-        register_route(rf"{INSTANCE_ROUTE}/volume/labels\.npy", ("GET",), self.labels)
-        register_route(rf"{INSTANCE_ROUTE}/volume/image\.npy", ("GET",), self.image)
+        register_route(
+            rf"{INSTANCE_ROUTE}/volume/labels\.npy", ("GET",), self.labels, audit="segmesh-volume"
+        )
+        register_route(
+            rf"{INSTANCE_ROUTE}/volume/image\.npy", ("GET",), self.image, audit="segmesh-volume"
+        )
         register_route(
             rf"{INSTANCE_ROUTE}/volume/planes/(image|labels)\.npy", ("GET",), self.planes
         )

@@ -4,12 +4,13 @@ REST client, and a job's hooks."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ...errors import SegMeshError
 from ...loopback import Loopback
 from ...settings import Settings
+from ..metrics import Metrics
 from ..revisions import RevisionedMetadata
 from ..workers import WorkerPool
 
@@ -34,13 +35,15 @@ def _never_cancelled() -> bool:
 @dataclass(frozen=True)
 class TaskContext:
     """``cache`` holds loaded label maps; ``loopback`` writes what needs Orthanc's revision
-    check, and stores outputs; ``progress(done, total)`` is called as units of work (say,
+    check, and stores outputs; ``metrics`` counts decoding and meshing time;
+    ``progress(done, total)`` is called as units of work (say,
     models) finish; ``cancelled()`` is asked between them."""
 
     settings: Settings
     workers: WorkerPool
     cache: LabelMapCache
     loopback: RevisionedMetadata
+    metrics: Metrics = field(default_factory=Metrics)
     progress: Callable[[int, int], None] = _no_progress
     cancelled: Callable[[], bool] = _never_cancelled
 

@@ -182,7 +182,10 @@ def _decoded(
     image_files = None
     if source.series_id:
         image_files = store.stored_series_files(source.series_id, context.rest)
-    with temporary_path(".labels") as layers_path:
+    with (
+        temporary_path(".labels") as layers_path,
+        context.metrics.timed("segmesh_decode_seconds_total"),
+    ):
         decoded = context.workers.run(
             labelmap_of_stored_files,
             source.path,

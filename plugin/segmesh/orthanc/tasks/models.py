@@ -159,22 +159,23 @@ def store_crops(
     stored: dict[str, Any] = {}
     built_models = context.workers.imap(build_model, calls())
     try:
-        for model in built_models:
-            plan, temporary = pending.popleft()
-            with temporary:
-                context.check_cancelled()
-                stored = outputs.store_file(model.path)
-            instances.append(
-                {
-                    "ID": stored["ID"],
-                    "Segment": plan.segment,
-                    "Label": plan.label,
-                    "Triangles": model.triangles,
-                    "VolumeMl": model.volume_ml,
-                    "Status": stored.get("Status", ""),
-                }
-            )
-            context.progress(len(instances), total)
+        with context.metrics.timed("segmesh_mesh_seconds_total"):
+            for model in built_models:
+                plan, temporary = pending.popleft()
+                with temporary:
+                    context.check_cancelled()
+                    stored = outputs.store_file(model.path)
+                instances.append(
+                    {
+                        "ID": stored["ID"],
+                        "Segment": plan.segment,
+                        "Label": plan.label,
+                        "Triangles": model.triangles,
+                        "VolumeMl": model.volume_ml,
+                        "Status": stored.get("Status", ""),
+                    }
+                )
+                context.progress(len(instances), total)
         outputs.finish()
     except BaseException:
         outputs.discard()

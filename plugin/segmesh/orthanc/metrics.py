@@ -1,0 +1,73 @@
+"""segmesh's figures among Orthanc's Prometheus metrics (``GET /tools/metrics-prometheus``).
+
+Published with ``orthanc.SetMetricsValue`` where the running orthanc-python has it (every
+release tested does; silent where absent). orthanc-python cannot register the callback Orthanc
+calls before it answers that route, so the gauges are published once a second, from a thread
+of the :class:`~.lifecycle.Lifecycle`; totals as they grow.
+
+- ``segmesh_jobs_pending``, ``segmesh_jobs_running``: this node's jobs now;
+- ``segmesh_jobs_failed_total``: the jobs that failed on this node since Orthanc started;
+- ``segmesh_workers_busy``: worker calls running or waiting for a worker;
+- ``segmesh_cache_bytes``: what the label-map cache holds;
+- ``segmesh_decode_seconds_total``, ``segmesh_mesh_seconds_total``: wall seconds spent
+  decoding label maps and building models since Orthanc started.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import orthanc
+
+#: Seconds between two publications of the gauges.
+PERIOD_SECONDS = 1.0
+
+
+def _set(name: str, value: float) -> None:
+    if hasattr(orthanc, "SetMetricsValue"):
+        orthanc.SetMetricsValue(name, float(value), orthanc.MetricsType.DEFAULT)
+
+
+class Metrics:
+    """Gauges read when published, and totals published as they grow."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals: dict[str, float] = {}
+        self._gauges: dict[str, Callable[[], float]] = {}
+
+    def gauge(self, name: str, read: Callable[[], float]) -> None:
+        """Publish ``read()`` as ``name`` (from :meth:`publish`)."""
+        self._gauges[name] = read
+
+    def add(self, name: str, amount: float) -> None:
+        """Add ``amount`` to the total ``name``, and publish it."""
+        with self._lock:
+            total = self._totals[name] = self._totals.get(name, 0.0) + amount
+        _set(name, total)
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Add the wall seconds of the ``with`` block to the total ``name``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def publish(self) -> None:
+        """Publish every gauge and total now."""
+        with self._lock:
+            totals = dict(self._totals)
+        for name, read in self._gauges.items():
+            _set(name, read())
+        for name, total in totals.items():
+            _set(name, total)
+
+    def publish_until(self, stopping: threading.Event) -> None:
+        """Publish every :data:`PERIOD_SECONDS` until ``stopping`` is set."""
+        while not stopping.wait(PERIOD_SECONDS):
+            self.publish()
