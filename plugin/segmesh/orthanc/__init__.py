@@ -52,7 +52,6 @@ class SingleSlotHandlers:
     callback and no incoming-request filter (:mod:`.lifecycle` says why).
     """
 
-    settings: Settings
     on_stored_instance: Callable[[Any, str], None] | None
     explorer_javascript: str
     root_uri: str
@@ -103,7 +102,6 @@ def register(single_slots: bool = True) -> SingleSlotHandlers:
         )
     lifecycle = Lifecycle(loopback, workers, runner, automatic, metrics)
     handlers = SingleSlotHandlers(
-        settings,
         None if automatic is None else lifecycle.on_stored_instance,
         routes.app.explorer_javascript(),
         routes.app.VIEWER_URI,

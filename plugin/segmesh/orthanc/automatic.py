@@ -104,7 +104,7 @@ class AutomaticRuns:
         self._thread: threading.Thread | None = None
 
     def stored(self, instance_id: str) -> None:
-        """A new instance (from Orthanc's change thread: only queued here)."""
+        """A new instance (from Orthanc's storing thread, which waits: only queued here)."""
         self._arrived.put(instance_id)
 
     def start(self) -> None:

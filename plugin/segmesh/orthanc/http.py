@@ -126,7 +126,8 @@ class RouteCallback:
     handler: Handler
     #: None: the arguments as Orthanc hands them over (the query-decoding probe's own route).
     query: QueryDecoding | None
-    #: The audit log's action for a successful GET: patient data leaving (:func:`audit`).
+    #: The audit log's action for a successful GET: patient data leaving
+    #: (:func:`.runtime.emit_audit_log`).
     audit: str | None = None
 
     def __call__(self, output: Any, uri: str, **request: Any) -> None:
