@@ -3,8 +3,8 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-# `make test-compat`: the integration suite inside a root file system of the other Debian
-# release (Debian 13 on a Debian 12 host and back), kept in /var/cache/segmesh/compat.
+# `make test-compat`: the integration suite inside a root file system of each Debian release
+# other than the host's, out of 12, 13 and testing (forky), kept in /var/cache/segmesh/compat.
 .PHONY: run run-cluster test test-compat system-deps test-system-deps venv test-venv bench-venv app lint typecheck pytest clean
 
 run: system-deps venv app
