@@ -535,6 +535,29 @@ def test_statistics_table_shows_the_organs_and_sorts(
     screenshot(page, "viewer-statistics")
 
 
+def test_the_viewer_alone_lists_the_sources_and_opens_one(
+    page: Page, orthanc: OrthancServer, demo_ids: dict[str, str]
+) -> None:
+    # What Orthanc Explorer 2's list of plugins links to (the plugin's root URI).
+    root = orthanc.get("/plugins/python").json()["RootUri"]
+    page.goto(f"{orthanc.url}/{root.lstrip('./')}")
+    page.wait_for_function("document.body.dataset.ready", timeout=60_000)
+    assert page.evaluate("document.body.dataset.ready") == "1", page.inner_text("#status")
+    assert page.inner_text("#status") == "Choose a segmentation"
+    links = page.eval_on_selector_all(
+        "#sources a", "(links) => links.map((a) => [a.dataset.instance, a.textContent])"
+    )
+    listed = {instance: text for instance, text in links}
+    assert listed[demo_ids["SEG"]].startswith("SEG: ")
+    assert listed[demo_ids["RTSTRUCT"]].startswith("RTSTRUCT: ")
+    assert page.is_hidden("#views")
+    screenshot(page, "viewer-sources")
+    page.click(f"#sources a[data-instance='{demo_ids['SEG']}']")
+    page.wait_for_function("document.body.dataset.ready", timeout=60_000)
+    assert page.evaluate("document.body.dataset.ready") == "1", page.inner_text("#status")
+    assert page.is_visible("#plane-axial")
+
+
 def test_viewer_reports_an_unknown_source(page: Page, orthanc: OrthancServer) -> None:
     page.goto(f"{orthanc.url}/segmesh/app/viewer.html?instance=no-such-instance")
     page.wait_for_function("document.body.dataset.ready", timeout=60_000)

@@ -1,9 +1,10 @@
 // segmesh viewer: viewer.html?instance={SEG or RT-STRUCT id} shows the axial, coronal and
 // sagittal planes of the referenced images with the segments, and the study's 3D models;
-// viewer.html?model={Encapsulated STL id} shows one model.
+// viewer.html?model={Encapsulated STL id} shows one model; viewer.html alone lists the sources.
 import { ModelPanel } from './models.js';
 import { colourTables } from './plane_pixels.js';
 import { Readout } from './readout.js';
+import { listSources } from './sources.js';
 import { StatisticsTable } from './statistics.js';
 import { ThreePlanes } from './three_planes.js';
 import { Volume } from './volume.js';
@@ -175,7 +176,9 @@ async function main() {
     } else if (params.get('instance')) {
       await openSource(params.get('instance'), panel);
     } else {
-      setStatus('Open viewer.html?instance={SEG or RT-STRUCT id} or ?model={STL id}');
+      document.body.classList.add('sources-only');
+      const count = await listSources(ROOT, $('sources'));
+      setStatus(count ? 'Choose a segmentation' : 'No SEG or RT-STRUCT is stored');
     }
     document.body.dataset.ready = '1';
   } catch (error) {
