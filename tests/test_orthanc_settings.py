@@ -17,7 +17,7 @@ from segmesh.formats import read_binary_stl
 from tests.orthanc_server import OrthancServer
 from tests.test_jobs import upload_demo
 
-JPEG_2000_LOSSLESS = "1.2.840.10008.1.2.4.90"
+JPEG_LOSSLESS = "1.2.840.10008.1.2.4.70"
 
 
 @pytest.mark.parametrize("overwrite", [True, "IfChanged"])
@@ -49,7 +49,7 @@ def test_an_orthanc_that_overwrites_keeps_the_first_requests_models(
 def test_outputs_read_back_where_orthanc_transcodes_what_it_receives(
     tmp_path: Path, demo_study: DemoStudy
 ) -> None:
-    server = OrthancServer(tmp_path, {"IngestTranscoding": JPEG_2000_LOSSLESS})
+    server = OrthancServer(tmp_path, {"IngestTranscoding": JPEG_LOSSLESS})
     server.start()
     try:
         seg_id = upload_demo(server, demo_study)
@@ -64,7 +64,7 @@ def test_outputs_read_back_where_orthanc_transcodes_what_it_receives(
         stored = dcmread(io.BytesIO(server.get(f"/instances/{output_id}/file").content))
         version = server.get("/system").json()["Version"]
         if tuple(map(int, version.split(".")[:2])) >= (1, 13):
-            assert stored.file_meta.TransferSyntaxUID == JPEG_2000_LOSSLESS
+            assert stored.file_meta.TransferSyntaxUID == JPEG_LOSSLESS
         again = np.load(
             io.BytesIO(server.get(f"/instances/{output_id}/segmesh/labelmap?format=npz").content)
         )

@@ -80,8 +80,11 @@ class WorkerPool:
         self._executor: ProcessPoolExecutor | None = None
         self._closed = False
         self._starting: threading.Thread | None = None
-        #: Calls submitted and not done (a metric).
+        #: Calls submitted and not done (a metric). Counted under a lock of its own: the pool's
+        #: management thread updates it in the calls' done callbacks, while it may hold the
+        #: pool's own lock, which a thread holding ``_lock`` may be waiting for (_restart).
         self.busy = 0
+        self._busy_lock = threading.Lock()
         if count:
             # Spawn, not fork: Orthanc is multi-threaded. set_executable is process-wide, but
             # this interpreter is segmesh's own.
@@ -148,13 +151,13 @@ class WorkerPool:
             submitted = self._pool().submit(function, *args, **kwargs)
         except RuntimeError as error:  # shut down since _pool() answered
             raise StoppingError("Orthanc is stopping", "the work was not started") from error
-        with self._lock:
+        with self._busy_lock:
             self.busy += 1
         submitted.add_done_callback(lambda done: self._check(pool, done))
         return submitted
 
     def _check(self, pool: ProcessPoolExecutor, done: Future[Any]) -> None:
-        with self._lock:
+        with self._busy_lock:
             self.busy -= 1
         if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
             _close_call_queue_reader(pool)
