@@ -17,18 +17,22 @@ stamp="$root/.segmesh-compat-stamp"
 expected="$release ${packages[*]}"
 
 scripts_dir="$(cd "$(dirname "$0")" && pwd)"
+install_packages() {
+    "$scripts_dir/compat-chroot.sh" "$1" bash -c "
+        set -e
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${packages[*]}
+        apt-get clean
+    " >&2
+}
+
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$expected" ]]; then
     echo "$root"
     exit 0
 fi
 # A complete root of the same release with another package list: add what is missing.
 if [[ -f "$stamp" && "$(cut -d' ' -f1 "$stamp")" == "$release" ]]; then
-    "$scripts_dir/compat-chroot.sh" "$root" bash -c "
-        set -e
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${packages[*]}
-        apt-get clean
-    " >&2
+    install_packages "$root"
     echo "$expected" > "$stamp"
     echo "$root"
     exit 0
@@ -72,12 +76,7 @@ echo "$sources" > "$root.partial/etc/apt/sources.list"
 printf '#!/bin/sh\nexit 101\n' > "$root.partial/usr/sbin/policy-rc.d"
 chmod +x "$root.partial/usr/sbin/policy-rc.d"
 
-"$scripts_dir/compat-chroot.sh" "$root.partial" bash -c "
-    set -e
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${packages[*]}
-    apt-get clean
-" >&2
+install_packages "$root.partial"
 
 echo "$expected" > "$root.partial/.segmesh-compat-stamp"
 rm -rf "$root"
