@@ -2,9 +2,10 @@
 (``segmesh_plugin.py``) or from a site's own script, which orthanc-python allows only one of.
 
 A site's script adds this folder to ``sys.path`` and calls :func:`load` with
-``single_slots=False``: segmesh then registers its routes but leaves orthanc-python's single-slot
-callbacks (the change callback, the Orthanc Explorer extension) to the site, whose own callbacks
-call the handlers :func:`load` returns (sample: ``orthanc-config/site-script.py``).
+``single_slots=False``: segmesh then registers its routes but leaves what orthanc-python gives a
+plugin one of (the stored-instance callback, the Orthanc Explorer extension, the root URI) to
+the site, whose own callbacks call the handlers :func:`load` returns (sample:
+``orthanc-config/site_script.py``).
 
 Where the project's ``.venv`` exists beside this folder, its site-packages are added to the path
 so that segmesh's pinned dependencies are found.
@@ -47,9 +48,9 @@ def _add_paths() -> None:
 
 
 def load(single_slots: bool = True) -> SingleSlotHandlers:
-    """Register segmesh with the running Orthanc; with ``single_slots`` False, its change
-    callback and Explorer extension are returned for the site's script to call, not
-    registered."""
+    """Register segmesh with the running Orthanc; with ``single_slots`` False, its
+    stored-instance handler, Explorer extension and root URI are returned for the site's script
+    to use, not registered."""
     _add_paths()
     import segmesh.orthanc
 
