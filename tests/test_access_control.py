@@ -200,6 +200,15 @@ def _request(
             200,
             "application/json",
         ),
+        ("/series/*/segmesh/import", "POST"): (
+            [ids["Series"]],
+            {
+                "data": demo_nifti(demo_study),
+                "headers": {"X-SegMesh-Fields": '{"To": "LABELMAP", "Segments": {"1": "Liver"}}'},
+            },
+            200,
+            "application/json",
+        ),
         ("/instances/*/segmesh/statistics", "GET"): ([ids["SEG"]], {}, 200, "application/json"),
         ("/instances/*/segmesh/convert", "POST"): (
             [ids["SEG"]],
@@ -249,7 +258,7 @@ def test_every_registered_route_needs_credentials(
             walked += 1
     assert walked == sum(len(methods) for _, methods in registered_routes)
     # segments, labelmap, statistics, overlay, volume (grid, labels, image, planes), stl (GET,
-    # POST), model, series stl (GET, POST), series histogram, nifti-stl, convert, jobs, job
-    # (GET, DELETE), status, app, the query-decoding probe.
-    assert len(registered_routes) == 19
-    assert walked == 22
+    # POST), model, series stl (GET, POST), series histogram, nifti-stl, convert, import, jobs,
+    # job (GET, DELETE), status, app, the query-decoding probe.
+    assert len(registered_routes) == 20
+    assert walked == 23

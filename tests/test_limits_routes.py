@@ -34,6 +34,7 @@ def limited(
         "RTSTRUCT": server.upload(encode(demo_study.rtstruct)),
         "RTSTRUCT1": server.upload(encode(_one_roi(demo_study.rtstruct))),
         "Study": server.get(f"/instances/{images[0]}/study").json()["ID"],
+        "Series": server.get(f"/instances/{images[0]}/series").json()["ID"],
     }
     yield server, ids
     server.stop()
@@ -138,3 +139,16 @@ def test_a_nifti_over_max_nifti_megabytes_answers_413(
         json={"Nifti": base64.b64encode(gzip.compress(data)).decode()},
     )
     assert small.status_code == 422, small.text
+
+
+def test_an_imported_file_over_max_nifti_megabytes_answers_413_and_stores_nothing(
+    limited: tuple[OrthancServer, dict[str, str]],
+) -> None:
+    server, ids = limited
+    before = server.get(f"/studies/{ids['Study']}/instances").json()
+    image = nib.Nifti1Image(np.zeros((128, 128, 80), dtype=np.uint8), np.eye(4))
+    response = server.post(f"/series/{ids['Series']}/segmesh/import", data=image.to_bytes())
+    assert response.status_code == 413, response.text
+    assert response.json()["Error"] == "Label-map file too large"
+    assert "MaxNiftiMegabytes 1" in response.json()["Details"]
+    assert server.get(f"/studies/{ids['Study']}/instances").json() == before

@@ -8,7 +8,7 @@ from scipy import ndimage
 from segmesh.mesh import ThresholdOptions, threshold_labelmap
 from segmesh.mesh.threshold import keep_largest
 from segmesh.settings import Settings
-from segmesh.sources import _read_headers, _read_image
+from segmesh.sources import _read_image, read_headers
 from segmesh.statistics.histogram import value_histogram
 from tests.conftest import encode
 from tests.test_sampling import ball_ct
@@ -41,7 +41,7 @@ def test_keep_largest_reduces_in_place() -> None:
 def test_headers_and_pixels_read_apart_give_the_same_mask_and_histogram() -> None:
     images = ball_ct((12, 30, 40))
     files = [encode(image) for image in images]
-    headers = _read_headers(files)
+    headers = read_headers(files)
     assert all("PixelData" not in header for header in headers)
     options = ThresholdOptions(-500, 100, 1)
     full = threshold_labelmap([_read_image(data) for data in files], options, Settings())

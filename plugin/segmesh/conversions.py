@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian
 
 from .dicom.part10 import part10
 from .dicom.sop_classes import (
@@ -96,13 +97,29 @@ def convert(
     tags: Mapping[str, Any] | None = None,
 ) -> Conversion:
     """Write the segments of ``labelmap`` (of ``source``, on the grid of ``images``, which may
-    be headers without pixel data) as ``target``.
-
-    Segments without voxels are left out (``empty``); 422 where none is left. 400 for a target
-    the source already is or unknown segment numbers; 422 for overlapping segments into one
-    LABELMAP without ``split``, or a label map not on the images' grid.
-    """
+    be headers without pixel data) as ``target``: :func:`write_objects`, refused (400) where
+    the source already is ``target``."""
     check_not_same(target_of(source), target)
+    return write_objects(source, labelmap, images, target, segments, split, tags)
+
+
+def write_objects(
+    source: Dataset,
+    labelmap: LabelMap,
+    images: Sequence[Dataset],
+    target: Target,
+    segments: Sequence[int] | None = None,
+    split: bool = False,
+    tags: Mapping[str, Any] | None = None,
+    transfer_syntax_uid: str = ExplicitVRLittleEndian,
+) -> Conversion:
+    """Write the segments of ``labelmap`` as ``target``; ``source`` gives the UIDs' seed
+    (SOPInstanceUID) and the series description. A SEG is encoded in ``transfer_syntax_uid``.
+
+    Segments without voxels are left out (``empty``); 422 where none is left. 400 for unknown
+    segment numbers; 422 for overlapping segments into one LABELMAP without ``split``, or a
+    label map not on the images' grid.
+    """
     selected = list(select_segments(labelmap.segments, segments, "the source holds segments"))
     boxes = segment_boxes(labelmap, selected)
     empty = tuple(s.number for s in selected if s.number not in boxes)
@@ -114,7 +131,16 @@ def convert(
         written = [(rtstruct, tuple(numbers))]
     else:
         kind = BINARY if target is Target.SEG else LABELMAP
-        instances = write_seg(source, labelmap, images, kind, numbers, split=split, tags=tags)
+        instances = write_seg(
+            source,
+            labelmap,
+            images,
+            kind,
+            numbers,
+            split=split,
+            transfer_syntax_uid=transfer_syntax_uid,
+            tags=tags,
+        )
         written = [
             (seg, tuple(_source_numbers(seg, numbers, target is Target.SEG))) for seg in instances
         ]

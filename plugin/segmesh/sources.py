@@ -157,7 +157,7 @@ def labelmap_of_stored_files(
     (the referenced series' Part-10 files, whose headers only are kept), or on the native grid
     (None); the layers written to ``layers_path`` (see :mod:`segmesh.packed_files`). 400 where
     an image file is unreadable."""
-    headers = None if image_files is None else _read_headers(image_files)
+    headers = None if image_files is None else read_headers(image_files)
     labelmap = labelmap_of_file(source_path, headers, options, settings)
     planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in headers or []}
     layers = PackedArray.write(labelmap.layers, layers_path)
@@ -193,7 +193,7 @@ def image_cross_sections_npy_of_files(image_files: Sequence[bytes], voxel: Voxel
 def histogram_of_files(files: Sequence[bytes], bins: int, settings: Settings) -> ValueHistogram:
     """:func:`value_histogram` of a series given as its Part-10 files (a worker call; see
     :func:`threshold_series_of_files` for how they are read)."""
-    headers = _read_headers(files)
+    headers = read_headers(files)
     return value_histogram(headers, bins, settings, lambda n: _read_image(files[n]))
 
 
@@ -218,7 +218,7 @@ def threshold_series_of_files(
     with ``files`` fetched as they are read (:class:`~segmesh.stored_files.StoredFiles`) the
     worker holds the boolean mask and a few images at a time, at the cost of fetching each
     file twice. The crop is a view of the mask's box, not a copy."""
-    headers = _read_headers(files)
+    headers = read_headers(files)
     labelmap = threshold_labelmap(headers, threshold, settings, lambda n: _read_image(files[n]))
     layer = labelmap.layers[0]
     boxes = ndimage.find_objects(layer)
@@ -255,7 +255,7 @@ def threshold_mesh_of_files(
     return mesh
 
 
-def _read_headers(files: Sequence[bytes]) -> list[Dataset]:
+def read_headers(files: Sequence[bytes]) -> list[Dataset]:
     """The attributes before the pixel data of each file (:func:`header_only`), read only as
     far as that where the file is on disk (:func:`file_streams`)."""
     return [header_only(_read_image(stream, True)) for stream in file_streams(files)]

@@ -263,7 +263,7 @@ def make_demo_study() -> DemoStudy:
         content_time=datetime.time(12, 0),
     )
     rois = [
-        RoiMask(organ.number, organ.name, organ.color, "ORGAN", masks[organ.number])
+        RoiMask(organ.number, organ.name, organ.color, "ORGAN", masks[organ.number], "MANUAL")
         for organ in ORGANS
     ]
     rtstruct = write_rtstruct(

@@ -18,6 +18,9 @@ from .. import __version__
 
 MANUFACTURER = "segmesh"
 MODEL_NAME = "segmesh"
+#: The ManufacturerModelName of an imported label map's objects: written by segmesh, but a
+#: source (a model's segmentation), whose models automatic runs make as for any other.
+IMPORT_MODEL_NAME = "segmesh import"
 SOFTWARE_VERSIONS = f"segmesh {__version__}"
 
 
@@ -33,3 +36,11 @@ def mark_as_written(dataset: Dataset) -> None:
 def is_written_by_segmesh(tags: Dataset | Mapping[str, Any]) -> bool:
     """Whether a dataset, or Orthanc's main DICOM tags of its series, bear segmesh's mark."""
     return str(tags.get("Manufacturer", "")).strip() == MANUFACTURER
+
+
+def is_imported(dataset: Dataset) -> bool:
+    """Whether a dataset segmesh wrote is an imported label map's (a source, not an output):
+    its ManufacturerModelName, which Orthanc's main tags of a series do not hold."""
+    return is_written_by_segmesh(dataset) and (
+        str(dataset.get("ManufacturerModelName", "")).strip() == IMPORT_MODEL_NAME
+    )

@@ -38,8 +38,15 @@ _TYPE_TO_INTERPRETED = {
     for interpreted, (_category, type_code) in INTERPRETED_TYPE_CODES.items()
     if interpreted != "ORGAN"
 }
-#: Categories whose segments are organs for an RT-STRUCT (SCT Anatomical Structure, Organ).
-_ORGAN_CATEGORIES = {codes.SCT.AnatomicalStructure.value, codes.SCT.Organ.value}
+#: The category many tools (TotalSegmentator among them) write for anatomy. SNOMED CT names
+#: 123037004 Body structure; CID 7150's Anatomical Structure, which segmesh writes, is 91723000.
+ANATOMICAL_STRUCTURE_123037004 = Code("123037004", "SCT", "Anatomical Structure")
+
+#: Categories whose segments are organs for an RT-STRUCT, by CodeValue.
+_ORGAN_CATEGORIES = frozenset(
+    code.value
+    for code in (codes.SCT.AnatomicalStructure, ANATOMICAL_STRUCTURE_123037004, codes.SCT.Organ)
+)
 
 
 def _concept(code: Mapping[str, Any] | None) -> CodedConcept | None:

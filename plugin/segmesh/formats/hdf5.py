@@ -1,5 +1,6 @@
 """HDF5 files: datasets ``labels`` (layers, slices, rows, columns) and ``image``, chunked per
-slice, with the affine, the segments and the frame of reference as attributes.
+slice (bands of rows where a slice exceeds :data:`MAX_CHUNK_BYTES`), with the affine, the
+segments and the frame of reference as attributes.
 
 Written in memory by HDF5's own "core" driver, not through a Python file object: HDF5 frees a
 file-object driver's property lists in its exit handler, after an embedding interpreter (as
@@ -13,21 +14,34 @@ import uuid
 from typing import Any
 
 import h5py
+import numpy as np
 import numpy.typing as npt
 
 from ..labelmap import LabelMap, segments_json
 
+#: Most bytes of a chunk: HDF5 1.x refuses chunks of 4 GiB or more (a float32 slice of
+#: 32768 x 32768 voxels is one), and a reader decompresses a whole chunk to read any of it.
+MAX_CHUNK_BYTES = 1 << 30
+
+
+def _plane_chunk(rows: int, columns: int, dtype: np.dtype[Any]) -> tuple[int, int]:
+    """(rows, columns) of a chunk of one slice: the whole slice where it holds at most
+    :data:`MAX_CHUNK_BYTES`, else bands of whole rows, else parts of one row."""
+    row_part = max(1, min(columns, MAX_CHUNK_BYTES // dtype.itemsize))
+    return max(1, min(rows, MAX_CHUNK_BYTES // (row_part * dtype.itemsize))), row_part
+
 
 def to_hdf5(labelmap: LabelMap, image: npt.NDArray[Any] | None = None) -> bytes:
     """An HDF5 file: ``labels`` (layers, slices, rows, columns) and optionally ``image``
-    (slices, rows, columns), chunked per slice; attributes ``affine`` and ``segments``."""
+    (slices, rows, columns), chunked per slice (:func:`_plane_chunk`); attributes ``affine``
+    and ``segments``."""
     _, _, rows, columns = labelmap.layers.shape
     # The name only tells in-memory files apart: none is written (backing_store=False).
     with h5py.File(f"segmesh-{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False) as h5:
         labels = h5.create_dataset(
             "labels",
             data=labelmap.layers,
-            chunks=(1, 1, rows, columns),
+            chunks=(1, 1, *_plane_chunk(rows, columns, labelmap.layers.dtype)),
             compression="gzip",
             compression_opts=1,
         )
@@ -36,7 +50,7 @@ def to_hdf5(labelmap: LabelMap, image: npt.NDArray[Any] | None = None) -> bytes:
             volume = h5.create_dataset(
                 "image",
                 data=image,
-                chunks=(1, rows, columns),
+                chunks=(1, *_plane_chunk(rows, columns, image.dtype)),
                 compression="gzip",
                 compression_opts=1,
             )

@@ -15,10 +15,18 @@ import numpy as np
 import numpy.typing as npt
 
 from ..dicom.color import default_color
-from ..errors import BadRequestError, BrokenFileError, LimitExceededError, UnprocessableError
+from ..errors import BadRequestError, BrokenFileError, UnprocessableError
 from ..geometry import VolumeGeometry
-from ..labelmap import LabelMap, Segment, check_voxel_limit, label_dtype
+from ..labelmap import LabelMap, Segment
 from ..settings import Settings
+from .label_volume import (
+    LabelVolume,
+    check_affine,
+    check_size,
+    check_voxels,
+    label_values,
+    spatial_shape,
+)
 
 #: LPS to RAS: negate x and y.
 #: LPS to RAS and back: negate x and y.
@@ -30,9 +38,16 @@ def ras_affine(labelmap: LabelMap) -> npt.NDArray[np.float64]:
     return np.asarray(LPS_TO_RAS @ labelmap.geometry.affine, dtype=np.float64)
 
 
+#: The largest dimension NIfTI-1 holds (its header's int16 ``dim``); NIfTI-2's are int64.
+NIFTI1_MAX_DIMENSION = int(np.iinfo(nib.Nifti1Header.template_dtype["dim"].base).max)
+
+
 def _nifti_bytes(data: npt.NDArray[Any], affine: npt.NDArray[np.float64]) -> bytes:
-    """``data`` (i, j, k[, layer]) with the RAS ``affine`` as a gzip NIfTI-1 file."""
-    image = nib.Nifti1Image(data, affine)
+    """``data`` (i, j, k[, layer]) with the RAS ``affine`` as a gzip NIfTI-1 file, or NIfTI-2
+    where a dimension exceeds :data:`NIFTI1_MAX_DIMENSION` voxels."""
+    # NIfTI-1 wherever it fits: more tools read it than NIfTI-2.
+    fits = max(data.shape) <= NIFTI1_MAX_DIMENSION
+    image = (nib.Nifti1Image if fits else nib.Nifti2Image)(data, affine)
     image.header.set_xyzt_units("mm")
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
@@ -41,19 +56,20 @@ def _nifti_bytes(data: npt.NDArray[Any], affine: npt.NDArray[np.float64]) -> byt
 
 
 def to_nifti(labelmap: LabelMap) -> bytes:
-    """A gzip NIfTI-1 file: (i, j, k) for one layer, (i, j, k, layer) for several."""
+    """A gzip NIfTI file (:func:`_nifti_bytes`): (i, j, k) for one layer, (i, j, k, layer) for
+    several."""
     layers = labelmap.layers
     data = layers[0].T if layers.shape[0] == 1 else np.transpose(layers, (3, 2, 1, 0))
     return _nifti_bytes(data, ras_affine(labelmap))
 
 
 def image_to_nifti(labelmap: LabelMap, image: npt.NDArray[Any]) -> bytes:
-    """The image volume (slices, rows, columns) as a gzip NIfTI-1 file on the label map's grid."""
+    """The image volume (slices, rows, columns) as a gzip NIfTI file (:func:`_nifti_bytes`) on
+    the label map's grid."""
     return _nifti_bytes(image.T, ras_affine(labelmap))
 
 
 GZIP_MAGIC = b"\x1f\x8b"
-MAX_LABEL = 65535
 
 
 def _image(data: bytes) -> nib.Nifti1Image:
@@ -70,25 +86,35 @@ def _image(data: bytes) -> nib.Nifti1Image:
     raise BrokenFileError("Not a NIfTI file", "neither NIfTI-1 nor NIfTI-2")
 
 
-def world_affine(image: nib.Nifti1Image) -> np.ndarray:
+def world_affine(image: nib.Nifti1Image) -> npt.NDArray[np.float64]:
     """The 4x4 RAS affine: sform where sform_code > 0, else qform where qform_code > 0;
     422 where neither is set, or where the chosen one is singular (say, a zero voxel size)."""
     header = image.header
     sform, sform_code = header.get_sform(coded=True)
     qform, qform_code = header.get_qform(coded=True)
     if sform is not None and int(sform_code) > 0:
-        affine = np.asarray(sform, dtype=np.float64)
-    elif qform is not None and int(qform_code) > 0:
-        affine = np.asarray(qform, dtype=np.float64)
-    else:
-        raise UnprocessableError(
-            "No NIfTI orientation", "sform_code and qform_code are both 0: no world coordinates"
-        )
-    # Relative to the voxel edges, so that micrometre voxels of a micro-CT still pass.
-    edges = float(np.prod(np.linalg.norm(affine[:3, :3], axis=0)))
-    if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) <= 1e-6 * edges:
-        raise UnprocessableError("Degenerate NIfTI affine", f"{affine[:3].tolist()}")
-    return affine
+        return check_affine(sform, "NIfTI", "sform")
+    if qform is not None and int(qform_code) > 0:
+        return check_affine(qform, "NIfTI", "qform")
+    raise UnprocessableError(
+        "No NIfTI orientation", "sform_code and qform_code are both 0: no world coordinates"
+    )
+
+
+def read_nifti_labels(data: bytes, settings: Settings) -> LabelVolume:
+    """The label map of a NIfTI-1 or NIfTI-2 file (gzip or not) on its own grid.
+
+    400 for a file that is not NIfTI or not integer labels, 413 above MaxNiftiMegabytes or
+    MaxVoxels, 422 for a 4-D file or one without world coordinates.
+    """
+    check_size(data, settings.max_nifti_megabytes, "NIfTI")
+    image = _image(data)
+    shape = spatial_shape(image.shape, "NIfTI")
+    check_voxels(shape, settings.max_voxels)
+    lps = LPS_TO_RAS @ world_affine(image)
+    values = label_values(np.asanyarray(image.dataobj).reshape(shape))
+    version = "NIfTI-2" if isinstance(image, nib.Nifti2Image) else "NIfTI-1"
+    return LabelVolume(values[np.newaxis], lps, (), version)
 
 
 def nifti_labelmap(
@@ -97,35 +123,11 @@ def nifti_labelmap(
     frame_of_reference_uid: str,
     settings: Settings,
 ) -> LabelMap:
-    """The label map of a NIfTI file; ``labels`` names values (others are "Label n").
-
-    Raises 400 for a file that is not NIfTI or not integer labels, 413 above MaxVoxels, 422
-    where it has no world coordinates.
+    """The label map of a NIfTI file on its own grid; ``labels`` names values (others are
+    "Label n"). Errors as :func:`read_nifti_labels`; 400 for labels absent from the file.
     """
-    if len(data) > settings.max_nifti_megabytes * 1024 * 1024:
-        raise LimitExceededError(
-            "NIfTI file too large",
-            f"{len(data)} bytes, above MaxNiftiMegabytes {settings.max_nifti_megabytes}",
-        )
-    image = _image(data)
-    shape = tuple(int(n) for n in image.shape)
-    if len(shape) == 4 and shape[3] == 1:
-        shape = shape[:3]
-    if len(shape) != 3:
-        raise UnprocessableError("Not a 3-D label map", f"NIfTI shape {image.shape}")
-    check_voxel_limit(shape, settings.max_voxels)
-    lps = LPS_TO_RAS @ world_affine(image)
-    values = np.asanyarray(image.dataobj).reshape(shape)
-    if not np.issubdtype(values.dtype, np.integer) and (
-        not np.all(np.isfinite(values)) or np.any(values != np.round(values))
-    ):
-        raise BadRequestError("Not a label map", "the NIfTI holds non-integer values")
-    if values.min() < 0 or values.max() > MAX_LABEL:
-        raise BadRequestError("Not a label map", f"values must be in 0..{MAX_LABEL}")
-    present = [int(v) for v in np.unique(values) if v != 0]
-    dtype = label_dtype(present)
-    # [i, j, k] -> [k, j, i]
-    volume = np.ascontiguousarray(np.asarray(values).astype(dtype).transpose(2, 1, 0))
+    read = read_nifti_labels(data, settings)
+    present = read.numbers
     unknown = sorted(set(labels) - set(present))
     if unknown:
         raise BadRequestError("Unknown label", f"values {unknown} do not occur in the NIfTI")
@@ -134,6 +136,9 @@ def nifti_labelmap(
         Segment(number, labels.get(number, f"Label {number}"), default_color(number))
         for number in numbers
     )
+    # [i, j, k] -> [k, j, i]
+    volume = np.ascontiguousarray(read.layers[0].transpose(2, 1, 0))
+    lps = read.affine
     k = np.arange(volume.shape[0], dtype=np.float64)[:, None]
     geometry = VolumeGeometry(
         shape=(volume.shape[0], volume.shape[1], volume.shape[2]),

@@ -31,7 +31,7 @@ from typing import Any
 import orthanc
 
 from .. import __version__
-from ..dicom.provenance import is_written_by_segmesh
+from ..dicom.provenance import is_imported, is_written_by_segmesh
 from ..dicom.references import referenced_images
 from ..dicom.sop_classes import RT_STRUCTURE_SET_STORAGE, SEGMENTATION_SOP_CLASSES
 from ..errors import NotFoundError, SegMeshError
@@ -151,8 +151,10 @@ class AutomaticRuns:
             series = json.loads(orthanc.RestApiGet(f"/instances/{instance_id}/series"))
         except orthanc.OrthancException:
             return  # deleted meanwhile
-        if sop_class.decode() not in SOURCE_CLASSES or is_written_by_segmesh(
-            series.get("MainDicomTags", {})
+        if sop_class.decode() not in SOURCE_CLASSES:
+            return
+        if is_written_by_segmesh(series.get("MainDicomTags", {})) and not self._is_imported(
+            instance_id
         ):
             return
         since, node = now_text(), self.runner.node
@@ -177,6 +179,15 @@ class AutomaticRuns:
         if any(runs.get(key) == run for key, run in claimed.items()):
             logger.info("segmesh: automatic runs of %s wait for their images", instance_id)
             self._wait_for(instance_id)
+
+    def _is_imported(self, instance_id: str) -> bool:
+        """Whether segmesh's object is an imported label map's, a source like any other
+        (its header tells; only segmesh's own SEG and RT-STRUCT objects are read)."""
+        try:
+            stored = store.instance_stored_file(instance_id)
+            return is_imported(store.read_header(stored, self.metadata.loopback))
+        except SegMeshError:  # deleted meanwhile, or unreadable: no run either way
+            return False
 
     def _wait_for(self, instance_id: str) -> None:
         dataset = store.read_header(store.instance_stored_file(instance_id), self.metadata.loopback)

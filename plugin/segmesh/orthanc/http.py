@@ -43,6 +43,8 @@ class Request:
     groups: tuple[str, ...]
     query: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: Header names in lower case, as Orthanc passes them.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def json_body(self) -> dict[str, Any]:
         """The body as a JSON object; an empty body is {}; anything else is a 400."""
@@ -144,6 +146,7 @@ class RouteCallback:
             if self.query is None
             else self.query.decode(request.get("get", {})),
             body=bytes(request.get("body", b"") or b""),
+            headers=dict(request.get("headers", {})),
         )
         try:
             answer = self.handler(typed)

@@ -3,7 +3,8 @@
 Contours are traced by :func:`.writer.write_rtstruct` at level 0.5 between voxel centres, so
 the even-odd fill that reads RT-STRUCTs (:mod:`.polygon_fill`) gives the mask back; no
 smoothing. ROI numbers are the segment numbers; names, colours kept; the RTROIInterpretedType
-comes from the segment's own or its SEG codes (:mod:`segmesh.dicom.segment_codes`).
+comes from the segment's own or its SEG codes (:mod:`segmesh.dicom.segment_codes`), the
+ROIGenerationAlgorithm and ROIGenerationDescription from its algorithm type and name.
 """
 
 from __future__ import annotations
@@ -19,7 +20,24 @@ from ..dicom.segment_codes import interpreted_type
 from ..dicom.tags import apply_tags
 from ..errors import UnprocessableError
 from ..labelmap import LabelMap, Segment, select_segments
-from .writer import RoiMask, write_rtstruct
+from .writer import ROI_GENERATION_ALGORITHMS, RoiMask, write_rtstruct
+
+
+def _generation_algorithm(attributes: Mapping[str, Any]) -> str:
+    """The ROIGenerationAlgorithm of a segment: a SEG's (or an imported label map's)
+    AlgorithmType, else an RT-STRUCT ROI's GenerationAlgorithm; empty where it is neither
+    AUTOMATIC, SEMIAUTOMATIC nor MANUAL."""
+    algorithm = str(attributes.get("AlgorithmType") or attributes.get("GenerationAlgorithm", ""))
+    algorithm = algorithm.strip().upper()
+    return algorithm if algorithm in ROI_GENERATION_ALGORITHMS else ""
+
+
+def _generation_description(attributes: Mapping[str, Any]) -> str:
+    """The algorithm's name where known, as an LO: 64 characters, each run of whitespace
+    (line breaks too) one space; empty where unknown."""
+    # A backslash would split the LO into two values.
+    words = str(attributes.get("AlgorithmName") or "").replace("\\", "/").split()
+    return " ".join(words)[:64].rstrip()
 
 
 def _rois(labelmap: LabelMap, segments: Sequence[Segment]) -> Iterator[RoiMask]:
@@ -32,6 +50,8 @@ def _rois(labelmap: LabelMap, segments: Sequence[Segment]) -> Iterator[RoiMask]:
             segment.color,
             interpreted_type(segment.attributes),
             labelmap.mask(segment.number),
+            _generation_algorithm(segment.attributes),
+            _generation_description(segment.attributes),
         )
 
 

@@ -21,15 +21,26 @@ from ..geometry import VolumeGeometry
 FloatArray = npt.NDArray[np.float64]
 
 
+#: The Defined Terms of ROIGenerationAlgorithm, the same as SEG's SegmentAlgorithmType.
+ROI_GENERATION_ALGORITHMS = frozenset({"AUTOMATIC", "SEMIAUTOMATIC", "MANUAL"})
+
+
 @dataclass(frozen=True)
 class RoiMask:
-    """One ROI to write: ``mask`` (slices, rows, columns) bool on the image grid."""
+    """One ROI to write: ``mask`` (slices, rows, columns) bool on the image grid.
+
+    ``generation_algorithm`` is one of :data:`ROI_GENERATION_ALGORITHMS`, or empty where
+    unknown (ROIGenerationAlgorithm is type 2); ``generation_description`` names the algorithm
+    (ROIGenerationDescription, left out where empty).
+    """
 
     number: int
     name: str
     color: tuple[int, int, int]
     interpreted_type: str
     mask: npt.NDArray[np.bool_]
+    generation_algorithm: str = ""
+    generation_description: str = ""
 
 
 def mask_contours(mask: npt.NDArray[np.bool_]) -> list[FloatArray]:
@@ -121,7 +132,9 @@ def write_rtstruct(
         roi_item.ROINumber = roi.number
         roi_item.ReferencedFrameOfReferenceUID = geometry.frame_of_reference_uid
         roi_item.ROIName = roi.name
-        roi_item.ROIGenerationAlgorithm = "MANUAL"
+        roi_item.ROIGenerationAlgorithm = roi.generation_algorithm
+        if roi.generation_description:
+            roi_item.ROIGenerationDescription = roi.generation_description
         ds.StructureSetROISequence.append(roi_item)
 
         contours = DicomSequence()

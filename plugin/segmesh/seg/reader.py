@@ -67,8 +67,38 @@ def _segment(dataset: Dataset, item: Dataset) -> Segment:
     return Segment(number, str(item.get("SegmentLabel", "")), color, attributes=attributes)
 
 
+def _padding_value(dataset: Dataset) -> int | None:
+    """The PixelPaddingValue of a LABELMAP SEG, None where it has none."""
+    value = dataset.get("PixelPaddingValue")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as error:
+        raise BrokenFileError("Malformed SEG", f"PixelPaddingValue: {error}") from error
+
+
+def _is_background(segment: Segment, labelmap: bool, padding: int | None) -> bool:
+    """Whether ``segment`` is the SEG's background rather than a segment someone drew.
+
+    Segment 0 always is (highdicom's LABELMAP background item): value 0 is the label map's
+    own background and cannot hold a segment. In a LABELMAP SEG so is the segment whose
+    number is ``padding``, the PixelPaddingValue (Supplement 243 marks the background so),
+    or one labelled "Background" whatever its number (OHIF writes one). A BINARY or
+    FRACTIONAL SEG has no background value to mark: each segment has frames of its own, and
+    highdicom sets and reads PixelPaddingValue for LABELMAP only; a segment labelled
+    "Background" there is a mask someone drew, so it stays a segment.
+    """
+    if segment.number == 0:
+        return True
+    if not labelmap:
+        return False
+    return segment.number == padding or segment.label.strip().lower() == "background"
+
+
 def describe_seg(dataset: Dataset) -> SourceDescription:
-    """Segments, frame of reference and referenced series of a SEG."""
+    """Segments, frame of reference and referenced series of a SEG; its background segments
+    (see :func:`_is_background`) are listed apart, under ``skipped``."""
     items = dataset.get("SegmentSequence")
     if not items:
         raise BrokenFileError("Malformed SEG", "SegmentSequence is missing or empty")
@@ -76,13 +106,14 @@ def describe_seg(dataset: Dataset) -> SourceDescription:
         described = [_segment(dataset, item) for item in items]
     except (AttributeError, TypeError, ValueError) as error:
         raise BrokenFileError("Malformed SEG", f"SegmentSequence: {error}") from error
-    # A LABELMAP SEG may describe its background as segment 0 (highdicom does): it holds no
-    # voxels to draw or mesh, so it is listed apart and no route offers it as a segment.
-    segments = tuple(segment for segment in described if segment.number != 0)
+    labelmap = str(dataset.get("SegmentationType", "")) == "LABELMAP"
+    padding = _padding_value(dataset) if labelmap else None
+    # The background holds no voxels to draw or mesh: no route offers it as a segment.
+    segments = tuple(s for s in described if not _is_background(s, labelmap, padding))
     background = tuple(
-        SkippedSegment(0, segment.label, "background")
-        for segment in described
-        if segment.number == 0
+        SkippedSegment(s.number, s.label, "background")
+        for s in described
+        if _is_background(s, labelmap, padding)
     )
     series_uids = tuple(
         str(item.SeriesInstanceUID)
@@ -120,16 +151,14 @@ def _labelmap_from_values(
     geometry: VolumeGeometry,
     segments: tuple[Segment, ...],
     dtype: np.dtype[Any],
-    padding: int | None,
 ) -> LabelMap:
-    """One layer from a LABELMAP SEG, whose pixels are segment numbers: values of segments not
-    selected, and PixelPaddingValue, become background."""
+    """One layer from a LABELMAP SEG, whose pixels are segment numbers: every value but those
+    of ``segments`` becomes 0, the background's (PixelPaddingValue, or the value of a segment
+    labelled "Background") among them, since :func:`describe_seg` never offers it."""
     if reader.bits_allocated == 1:
         raise BrokenFileError("Malformed SEG", "a LABELMAP SEG needs BitsAllocated 8 or 16, not 1")
     wanted = np.zeros(1 << reader.bits_allocated, dtype=np.bool_)
     wanted[[segment.number for segment in segments if segment.number < wanted.size]] = True
-    if padding is not None and 0 <= padding < wanted.size:
-        wanted[padding] = False
     layer = np.zeros(geometry.shape, dtype=dtype)
     for index, patch in reader.patches(range(reader.frame_count)):
         if patch is None:
@@ -175,15 +204,7 @@ def seg_to_labelmap(
     dtype = label_dtype(numbers)
     reader = FrameReader(dataset, frames.count)
     if str(dataset.get("SegmentationType", "")) == "LABELMAP":
-        padding = dataset.get("PixelPaddingValue")
-        return _labelmap_from_values(
-            reader,
-            placement,
-            geometry,
-            segments,
-            dtype,
-            None if padding is None else int(padding),
-        )
+        return _labelmap_from_values(reader, placement, geometry, segments, dtype)
     builder = LayerBuilder(geometry, dtype, settings.max_voxels)
     threshold = _fractional_threshold(dataset, options)
     known = {segment.number for segment in description.segments}

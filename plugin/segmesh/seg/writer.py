@@ -23,6 +23,7 @@ import highdicom as hd
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian
 
 from ..dicom.attributes import PATIENT_AND_STUDY_KEYWORDS, copy_patient_and_study
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 BINARY = hd.seg.SegmentationTypeValues.BINARY
 LABELMAP = hd.seg.SegmentationTypeValues.LABELMAP
 _NOT_MANUAL = {"AUTOMATIC", "SEMIAUTOMATIC"}
+#: The algorithm family of an imported model's segments (DCM 123110, CID 7162).
+ARTIFICIAL_INTELLIGENCE = codes.DCM.ArtificialIntelligence
 
 
 def source_images(
@@ -90,6 +93,10 @@ def _set_algorithm(description: Dataset, source: Dataset, segment: Segment) -> N
     if algorithm.upper() not in _NOT_MANUAL:
         return
     description.SegmentAlgorithmType = algorithm.upper()
+    if attributes.get("AlgorithmName"):
+        # An imported label map's model, named by the caller.
+        _set_named_algorithm(description, attributes)
+        return
     item = _source_item(source, segment.number) if "AlgorithmType" in attributes else None
     copied = False
     for keyword in ("SegmentAlgorithmName", "SegmentationAlgorithmIdentificationSequence"):
@@ -98,6 +105,20 @@ def _set_algorithm(description: Dataset, source: Dataset, segment: Segment) -> N
             copied = True
     if not copied:
         description.SegmentAlgorithmName = "unknown"
+
+
+def _set_named_algorithm(description: Dataset, attributes: Mapping[str, Any]) -> None:
+    """SegmentAlgorithmName, and the Segmentation Algorithm Identification with the version
+    where one is given (AlgorithmVersion is type 1 there)."""
+    name = str(attributes["AlgorithmName"])[:64]
+    description.SegmentAlgorithmName = name
+    version = str(attributes.get("AlgorithmVersion") or "")
+    if version:
+        description.SegmentationAlgorithmIdentificationSequence = (
+            hd.AlgorithmIdentificationSequence(
+                name=name, family=ARTIFICIAL_INTELLIGENCE, version=version[:64]
+            )
+        )
 
 
 def _description(source: Dataset, segment: Segment, number: int) -> hd.seg.SegmentDescription:
@@ -118,6 +139,26 @@ def _description(source: Dataset, segment: Segment, number: int) -> hd.seg.Segme
         description.SegmentDescription = str(segment.attributes["Description"])
     _set_algorithm(description, source, segment)
     return description
+
+
+def _manual_first(descriptions: Sequence[Dataset]) -> str | None:
+    """Make the first description MANUAL for highdicom's sake, and return its own type: for a
+    LABELMAP, highdicom copies the first segment's algorithm type to the background item it
+    adds, and then requires an algorithm identification it drops again. None where the first is
+    MANUAL or identified already."""
+    first = descriptions[0]
+    kind = str(first.SegmentAlgorithmType)
+    if kind == "MANUAL" or "SegmentationAlgorithmIdentificationSequence" in first:
+        return None
+    first.SegmentAlgorithmType = "MANUAL"
+    return kind
+
+
+def _restore_first(seg: Dataset, first: Dataset, kind: str) -> None:
+    """Give the written first segment its own algorithm type back (:func:`_manual_first`)."""
+    for item in seg.SegmentSequence:
+        if int(item.SegmentNumber) == int(first.SegmentNumber):
+            item.SegmentAlgorithmType = kind
 
 
 def _stacked(labelmap: LabelMap, segments: Sequence[Segment]) -> npt.NDArray[np.bool_]:
@@ -180,12 +221,14 @@ def write_seg(
         # One layer goes as a label array; overlapping segments (BINARY only: a LABELMAP
         # instance holds one packed layer) as stacked masks in the order of their numbers.
         pixels = packed[0].labels if len(packed) == 1 else _stacked(labelmap, ordered)
+        descriptions = [_description(source, s, number_of[s.number]) for s in ordered]
+        restore = _manual_first(descriptions) if kind is LABELMAP else None
         start = time.perf_counter()
         seg = hd.seg.Segmentation(
             source_images=ordered_images,
             pixel_array=pixels[slice_of_frame],
             segmentation_type=kind,
-            segment_descriptions=[_description(source, s, number_of[s.number]) for s in ordered],
+            segment_descriptions=descriptions,
             series_instance_uid=series_uid,
             series_number=series_number,
             sop_instance_uid=conversion_uid(
@@ -201,8 +244,13 @@ def write_seg(
             omit_empty_frames=True,
         )
         logger.debug("highdicom Segmentation: %.2f s", time.perf_counter() - start)
+        if restore is not None:
+            _restore_first(seg, descriptions[0], restore)
         # highdicom copied them verbatim; this cuts overlong values to their VR.
         copy_patient_and_study(ordered_images[0], seg)
+        if "ContentCreatorName" not in seg:
+            # Type 2 of the Content Identification macro; highdicom leaves it out.
+            seg.ContentCreatorName = ""
         apply_tags(seg, tags or {})
         results.append(seg)
     return results

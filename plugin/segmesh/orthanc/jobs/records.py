@@ -79,9 +79,22 @@ def new_record(
     }
 
 
+#: Parameters that carry a posted file as base64: shown as their size, not their bytes.
+FILE_PARAMETERS = ("Nifti", "File")
+
+
 def public(record: JsonObject) -> JsonObject:
-    """What ``GET /segmesh/jobs/{id}`` shows: everything but the bookkeeping of nodes."""
+    """What ``GET /segmesh/jobs/{id}`` shows: everything but the bookkeeping of nodes, and
+    posted files as their size in bytes."""
     shown = {key: value for key, value in record.items() if key not in ("Heartbeat", "Node")}
+    parameters = record.get("Parameters")
+    if isinstance(parameters, dict) and any(key in parameters for key in FILE_PARAMETERS):
+        shown["Parameters"] = {
+            key: {"Bytes": len(value) * 3 // 4 - value[-2:].count("=")}
+            if key in FILE_PARAMETERS and isinstance(value, str)
+            else value
+            for key, value in parameters.items()
+        }
     shown["Path"] = f"/segmesh/jobs/{record['ID']}"
     return shown
 

@@ -13,6 +13,8 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 - :mod:`.thresholds`: ``GET /series/{id}/segmesh/histogram`` and the preview of ``GET
   /series/{id}/segmesh/stl``;
 - :mod:`.convert`: ``POST /instances/{id}/segmesh/convert`` (to SEG, LABELMAP, RTSTRUCT);
+- :mod:`.imports`: ``POST /series/{id}/segmesh/import`` (a label-map file to SEG, LABELMAP,
+  RTSTRUCT);
 - :mod:`.jobs`: ``GET /segmesh/jobs``, ``GET|DELETE /segmesh/jobs/{id}``;
 - :mod:`.status`: ``GET /instances/{id}/segmesh/status``: what was generated from it;
 - :mod:`.storing`: the handler the storing routes share (now, or a job with `"Asynchronous"`);
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from ..jobs import JobRunner
 from ..tasks.context import TaskContext
-from . import app, convert, jobs, models, segments, status, thresholds
+from . import app, convert, imports, jobs, models, segments, status, thresholds
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
 from .statistics import StatisticsRoute
@@ -40,6 +42,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
     models.register(context, runner)
     thresholds.register(context)
     convert.register(context, runner)
+    imports.register(context, runner)
     jobs.register(runner)
     status.register(runner, context.cache)
     app.register()

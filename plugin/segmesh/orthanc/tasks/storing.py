@@ -20,6 +20,7 @@ from ...mesh import ThresholdOptions
 from .attached_labelmaps import store_labelmap_attachment
 from .context import TaskContext
 from .conversions import ConvertRequest, convert_source
+from .imports import ImportRequest, import_labelmap_file
 from .models import StoreOptions, store_nifti_models, store_series_model, store_source_models
 
 #: A parsed request, ready to run.
@@ -56,6 +57,11 @@ def _nifti_models(study_id: str, body: Mapping[str, Any]) -> Prepared:
     )
 
 
+def _label_import(series_id: str, body: Mapping[str, Any]) -> Prepared:
+    request = ImportRequest.from_body(body)
+    return lambda context: import_labelmap_file(series_id, request, context)
+
+
 def _instance_labelmap(instance_id: str, body: Mapping[str, Any]) -> Prepared:
     if body:
         raise BadRequestError("Bad parameters", "the label-map attachment takes none")
@@ -71,13 +77,21 @@ INSTANCE_MODELS = StoringKind("InstanceModels", "instances", _instance_models)
 SERIES_MODEL = StoringKind("SeriesModel", "series", _series_model)
 NIFTI_MODELS = StoringKind("NiftiModels", "studies", _nifti_models)
 CONVERSION = StoringKind("Conversion", "instances", _conversion)
+LABEL_IMPORT = StoringKind("LabelMapImport", "series", _label_import)
 #: The automatic ``LabelMap`` run's job (no route: it has no body).
 INSTANCE_LABELMAP = StoringKind("InstanceLabelMap", "instances", _instance_labelmap)
 
 #: Every kind of storing request, by name.
 KINDS = {
     kind.name: kind
-    for kind in (INSTANCE_MODELS, SERIES_MODEL, NIFTI_MODELS, CONVERSION, INSTANCE_LABELMAP)
+    for kind in (
+        INSTANCE_MODELS,
+        SERIES_MODEL,
+        NIFTI_MODELS,
+        CONVERSION,
+        LABEL_IMPORT,
+        INSTANCE_LABELMAP,
+    )
 }
 
 

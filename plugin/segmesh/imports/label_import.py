@@ -1,0 +1,209 @@
+"""A posted label map written as DICOM on a series' grid: what a worker runs for an import.
+
+The file is read (:mod:`segmesh.formats`), placed on the series' grid exactly or, where
+asked, resampled (:mod:`.grid_placement`), its segments described from the file, the
+caller's fields and defaults, and written per target by :func:`segmesh.conversions.
+write_objects`. The objects' UIDs derive from the file's digest, the fields and the series, so
+the same import twice stores nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
+
+from ..conversions import Conversion, Target, write_objects
+from ..dicom.color import default_color
+from ..dicom.provenance import IMPORT_MODEL_NAME
+from ..errors import LimitExceededError, UnprocessableError
+from ..formats.label_volume import LabelFileFormat, LabelVolume
+from ..formats.nifti import read_nifti_labels
+from ..formats.npz import read_npy_labels, read_npz_labels
+from ..formats.nrrd_labels import read_nrrd_labels
+from ..geometry import geometry_from_images
+from ..labelmap import LabelMap, Segment, check_voxel_limit
+from ..settings import Settings
+from ..sources import read_headers
+from .grid_placement import Match, Placement, place_on_series
+from .import_options import ImportOptions, SegmentFields
+
+
+@dataclass(frozen=True)
+class ImportWork:
+    """One import, as it crosses into a worker: the posted ``file``, the parsed ``options``,
+    the series' image files (read there, headers only) and the settings' limits."""
+
+    file: bytes
+    options: ImportOptions
+    image_files: Sequence[bytes]
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class ImportedTarget:
+    """What one target wrote."""
+
+    target: Target
+    conversion: Conversion
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The objects written per target, how the file lay on the series, what it was, and the
+    file's labels left out (``skipped``: (value, label, reason))."""
+
+    written: tuple[ImportedTarget, ...]
+    placement: Placement
+    file_format: str
+    segments: tuple[Segment, ...]
+    skipped: tuple[tuple[int, str, str], ...]
+
+
+def read_label_volume(data: bytes, options: ImportOptions, settings: Settings) -> LabelVolume:
+    """The posted file as a label volume, in the format asked or sniffed."""
+    file_format = options.file_format or LabelFileFormat.sniff(data)
+    affine = options.affine
+    if file_format is LabelFileFormat.NIFTI:
+        return read_nifti_labels(data, settings)
+    if file_format is LabelFileFormat.NRRD:
+        return read_nrrd_labels(data, settings)
+    if file_format is LabelFileFormat.NPZ:
+        return read_npz_labels(data, affine, settings)
+    return read_npy_labels(data, affine, settings)
+
+
+def _segment(
+    value: int,
+    layer: int,
+    own: Segment | None,
+    fields: SegmentFields | None,
+    options: ImportOptions,
+) -> Segment:
+    """The segment of ``value``: the caller's fields first, then the file's own, then
+    defaults; the algorithm the caller's (per segment, else for all)."""
+    attributes: dict[str, Any] = dict(own.attributes) if own is not None else {}
+    label = own.label if own is not None else f"Segment {value}"
+    color = own.color if own is not None else default_color(value)
+    algorithm = options.algorithm
+    if fields is not None:
+        attributes.update(fields.codes)
+        label = fields.label or label
+        color = fields.color or color
+        if fields.description:
+            attributes["Description"] = fields.description
+        algorithm = fields.algorithm or algorithm
+    attributes.update(algorithm.attributes())
+    return Segment(value, label, color, layer, attributes)
+
+
+def _segments(
+    volume: LabelVolume, options: ImportOptions
+) -> tuple[tuple[Segment, ...], list[tuple[int, str, str]]]:
+    """The segments to write, and the file's labels left out with their reason."""
+    layer_of = _layers_of_values(volume)
+    present = sorted(layer_of)
+    own = {segment.number: segment for segment in volume.segments}
+    fields = {segment.value: segment for segment in options.segments}
+    wanted = sorted(fields) if fields else present
+    segments = tuple(
+        _segment(v, layer_of.get(v, 0), own.get(v), fields.get(v), options) for v in wanted
+    )
+    skipped = [
+        (v, own[v].label if v in own else f"Segment {v}", "not among the Segments asked for")
+        for v in present
+        if v not in set(wanted)
+    ]
+    return segments, skipped
+
+
+def _layers_of_values(volume: LabelVolume) -> dict[int, int]:
+    """The layer of each value that occurs; 422 where one occurs in several layers (a file
+    whose layers number their segments apart must describe them, as a .seg.nrrd does)."""
+    layer_of: dict[int, int] = {}
+    for layer in range(volume.layers.shape[0]):
+        for value in np.unique(volume.layers[layer]).tolist():
+            if value and layer_of.setdefault(int(value), layer) != layer:
+                raise UnprocessableError(
+                    "Ambiguous label",
+                    f"value {value} occurs in layers {layer_of[value]} and {layer}",
+                )
+    return layer_of
+
+
+def _source(work: ImportWork, series_uid: str, volume: LabelVolume) -> Dataset:
+    """What the written objects are converted from, for :func:`write_objects`: a UID from the
+    file's digest, the options and the series (the UIDs of the outputs derive from it)."""
+    digest = hashlib.sha256(work.file).hexdigest()
+    options = json.dumps(asdict(work.options), sort_keys=True, default=str)
+    source = Dataset()
+    source.SOPInstanceUID = generate_uid(
+        entropy_srcs=["segmesh-import", digest, options, series_uid]
+    )
+    source.SeriesDescription = work.options.series_description or f"{volume.file_format} labels"
+    return source
+
+
+def _description_tags(target: Target, placement: Placement, file_format: str) -> dict[str, str]:
+    """The written object's own account of where it came from, resampling included."""
+    how = (
+        "resampled onto the series' grid by nearest neighbour"
+        if placement.match is Match.RESAMPLED
+        else "on the series' grid"
+    )
+    text = f"Imported from a {file_format} label map, {how}"[:64]
+    keyword = "StructureSetDescription" if target is Target.RTSTRUCT else "ContentDescription"
+    return {keyword: text}
+
+
+def import_labelmap(work: ImportWork) -> ImportResult:
+    """Write ``work``'s file as each target on the series' grid.
+
+    400 for a file that is no label map or bad fields, 413 above the limits, 422 where the
+    grids differ (without resampling) or nothing is left to write.
+    """
+    settings = work.settings
+    volume = read_label_volume(work.file, work.options, settings)
+    images = read_headers(work.image_files)
+    geometry = geometry_from_images(images)[0]
+    check_voxel_limit(geometry.shape, settings.max_voxels, volume.layers.shape[0])
+    layers, placement = place_on_series(volume, geometry, work.options.resample)
+    segments, skipped = _segments(volume, work.options)
+    if len(segments) > settings.max_segments:
+        raise LimitExceededError(
+            "Too many segments", f"{len(segments)}, above MaxSegments {settings.max_segments}"
+        )
+    labelmap = LabelMap(layers, geometry, segments)
+    series_uid = str(images[0].get("SeriesInstanceUID", ""))
+    source = _source(work, series_uid, volume)
+    if placement.match is Match.RESAMPLED:
+        source.SeriesDescription = f"{source.SeriesDescription} (resampled)"
+    written = []
+    for target in work.options.targets:
+        tags = {
+            "SeriesDescription": source.SeriesDescription[:64],
+            **_description_tags(target, placement, volume.file_format),
+            **work.options.tags_for(target),
+            # Last: what makes automatic runs take the objects as sources.
+            "ManufacturerModelName": IMPORT_MODEL_NAME,
+        }
+        conversion = write_objects(
+            source,
+            labelmap,
+            images,
+            target,
+            [segment.number for segment in segments],
+            split=work.options.split,
+            tags=tags,
+            transfer_syntax_uid=RLELossless
+            if work.options.rle and target is Target.LABELMAP
+            else ExplicitVRLittleEndian,
+        )
+        written.append(ImportedTarget(target, conversion))
+    return ImportResult(tuple(written), placement, volume.file_format, segments, tuple(skipped))
