@@ -5,11 +5,14 @@ files refused with a 4xx."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import highdicom as hd
@@ -21,7 +24,6 @@ import pytest
 from pydicom.dataset import Dataset
 from scipy import ndimage
 
-from segmesh.conversions import ConvertedObject
 from segmesh.dicom.part10 import part10
 from segmesh.errors import BadRequestError, LimitExceededError, SegMeshError, UnprocessableError
 from segmesh.geometry import geometry_from_images
@@ -55,13 +57,43 @@ def affine_of(images: list[Dataset]) -> npt.NDArray[np.float64]:
 
 
 def run(images: list[Dataset], data: bytes, fields: dict[str, Any] | None = None) -> Any:
-    work = ImportWork(
-        data, ImportOptions.from_fields(fields or {}), [part10(ds) for ds in images], Settings()
-    )
-    return import_labelmap(work)
+    with tempfile.TemporaryDirectory() as folder:
+        work = ImportWork(
+            data,
+            ImportOptions.from_fields(fields or {}),
+            [part10(ds) for ds in images],
+            Settings(),
+            folder,
+        )
+        result = import_labelmap(work)
+        # The files, read before their folder goes, stand in for their paths.
+        written = tuple(
+            SimpleNamespace(
+                target=target.target,
+                objects=tuple(
+                    Written(Path(o.path).read_bytes(), o.sop_class_uid, o.segments)
+                    for o in target.objects
+                ),
+            )
+            for target in result.written
+        )
+        return SimpleNamespace(**{**vars_of(result), "written": written})
 
 
-def read_back(written: ConvertedObject, images: list[Dataset]) -> npt.NDArray[np.uint16]:
+def vars_of(result: Any) -> dict[str, Any]:
+    return {field.name: getattr(result, field.name) for field in dataclasses.fields(result)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """An imported object as the tests read it: its Part-10 ``file``."""
+
+    file: bytes
+    sop_class_uid: str
+    segments: tuple[int, ...]
+
+
+def read_back(written: Written, images: list[Dataset]) -> npt.NDArray[np.uint16]:
     """The stored object's labels [k, j, i] as the file's values (a BINARY SEG renumbers)."""
     dataset = pydicom.dcmread(io.BytesIO(written.file))
     labelmap = to_labelmap(dataset, images, LabelMapOptions(), Settings())
@@ -103,7 +135,7 @@ def test_every_format_reads_back_on_the_series_grid(
     result = run(images, data, {**fields, "To": target})
     assert result.placement.match is Match.SAME
     (written,) = result.written
-    (obj,) = written.conversion.objects
+    (obj,) = written.objects
     got = read_back(obj, images)
     if target == "RTSTRUCT":
         check_rtstruct(got, labels)
@@ -156,7 +188,7 @@ def test_flips_permutations_and_crops_are_mapped_exactly(
     assert result.placement.match is match
     assert list(result.placement.axes) == axes
     for written in result.written:
-        assert np.array_equal(read_back(written.conversion.objects[0], images), labels)
+        assert np.array_equal(read_back(written.objects[0], images), labels)
 
 
 def test_a_grid_off_the_series_is_a_422_naming_the_difference(
@@ -194,7 +226,7 @@ def test_resampling_on_request_is_nearest_neighbour_and_recorded(
     result = run(images, data, {"Resample": "nearest", "To": ["SEG", "RTSTRUCT"]})
     assert result.placement.match is Match.RESAMPLED
     assert result.placement.to_json()["LabelledVoxelsOutside"] == 0
-    seg, rtstruct = (w.conversion.objects[0] for w in result.written)
+    seg, rtstruct = (w.objects[0] for w in result.written)
     assert np.array_equal(read_back(seg, images), labels)
     dataset = pydicom.dcmread(io.BytesIO(seg.file))
     assert "resampled" in dataset.ContentDescription
@@ -229,12 +261,12 @@ def test_seg_nrrd_layers_names_colours_and_codes(
         (2, "Spleen", (0, 255, 0), 0),
         (3, "Tumour", (0, 0, 255), 1),
     ]
-    dataset = pydicom.dcmread(io.BytesIO(result.written[0].conversion.objects[0].file))
+    dataset = pydicom.dcmread(io.BytesIO(result.written[0].objects[0].file))
     liver_item = dataset.SegmentSequence[0]
     assert liver_item.SegmentLabel == "Liver"
     assert liver_item.SegmentedPropertyTypeCodeSequence[0].CodeValue == "10200004"
     assert liver_item.SegmentedPropertyCategoryCodeSequence[0].CodeValue == "123037004"
-    assert np.array_equal(read_back(result.written[0].conversion.objects[0], images), labels)
+    assert np.array_equal(read_back(result.written[0].objects[0], images), labels)
 
 
 def test_fields_and_dcmqi_template(images: list[Dataset], labels: npt.NDArray[np.uint8]) -> None:
@@ -271,7 +303,7 @@ def test_fields_and_dcmqi_template(images: list[Dataset], labels: npt.NDArray[np
     }
     result = run(images, data, template)
     assert result.skipped == ((3, "Segment 3", "not among the Segments asked for"),)
-    dataset = pydicom.dcmread(io.BytesIO(result.written[0].conversion.objects[0].file))
+    dataset = pydicom.dcmread(io.BytesIO(result.written[0].objects[0].file))
     assert validation_errors(dataset) == []
     assert dataset.SeriesDescription == "TotalSegmentator"
     assert dataset.ContentCreatorName == "Reader1"
@@ -287,7 +319,7 @@ def test_fields_and_dcmqi_template(images: list[Dataset], labels: npt.NDArray[np
         "Algorithm": {"Name": "nnU-Net", "Version": "2.5", "Type": "SEMIAUTOMATIC"},
         "Segments": [{"Value": 2, "Label": "Spleen", "Color": [10, 20, 30]}, {"Value": 3}],
     }
-    labelmap_seg, rtstruct = (w.conversion.objects[0] for w in run(images, data, fields).written)
+    labelmap_seg, rtstruct = (w.objects[0] for w in run(images, data, fields).written)
     dataset = pydicom.dcmread(io.BytesIO(labelmap_seg.file))
     assert validation_errors(dataset) == []
     items = {int(item.SegmentNumber): item for item in dataset.SegmentSequence}
@@ -306,7 +338,7 @@ def test_same_file_and_fields_give_the_same_uids(
     data = label_files.nifti(labels, affine_of(images))
 
     def uids(fields: dict[str, Any]) -> list[str]:
-        objects = [o for w in run(images, data, fields).written for o in w.conversion.objects]
+        objects = [o for w in run(images, data, fields).written for o in w.objects]
         return [str(pydicom.dcmread(io.BytesIO(o.file)).SOPInstanceUID) for o in objects]
 
     assert uids({"To": "SEG"}) == uids({"To": "SEG"})
@@ -344,15 +376,16 @@ def test_bad_files_are_a_4xx(
         run(images, make(labels, affine_of(images)))
 
 
-def test_limits(images: list[Dataset], labels: npt.NDArray[np.uint8]) -> None:
+def test_limits(images: list[Dataset], labels: npt.NDArray[np.uint8], tmp_path: Path) -> None:
     data = label_files.nifti(labels, affine_of(images))
     settings = Settings(max_voxels=1000)
-    work = ImportWork(data, ImportOptions(), [part10(ds) for ds in images], settings)
+    files = [part10(ds) for ds in images]
+    work = ImportWork(data, ImportOptions(), files, settings, str(tmp_path))
     with pytest.raises(LimitExceededError, match="MaxVoxels"):
         import_labelmap(work)
     with pytest.raises(LimitExceededError, match="MaxSegments"):
         import_labelmap(
-            ImportWork(data, ImportOptions(), work.image_files, Settings(max_segments=2))
+            ImportWork(data, ImportOptions(), files, Settings(max_segments=2), str(tmp_path))
         )
 
 
@@ -403,7 +436,7 @@ def test_dcmqi_and_highdicom_read_what_an_import_writes(
     tool = shutil.which("segimage2itkimage", path=str(Path(sys.executable).parent))
     assert tool is not None, "dcmqi is a test requirement"
     for written in result.written:
-        (obj,) = written.conversion.objects
+        (obj,) = written.objects
         renumbered = written.target.value == "SEG"
         source_of = dict(enumerate(obj.segments, start=1)) if renumbered else None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +65,7 @@ def file_of_body(body: Mapping[str, Any]) -> bytes:
 def _skipped(result: ImportResult) -> list[dict[str, Any]]:
     """The file's labels left out, then those no target wrote (without voxels)."""
     labels = {segment.number: segment.label for segment in result.segments}
-    empty = sorted({n for written in result.written for n in written.conversion.empty})
+    empty = sorted({n for written in result.written for n in written.empty})
     return [
         {"Segment": value, "Label": label, "Reason": reason}
         for value, label, reason in result.skipped
@@ -82,25 +83,10 @@ def import_labelmap_file(
     format read). ``Status`` "AlreadyStored" for objects the same import stored before.
     """
     image_files = store.stored_series_files(series_id, context.rest)
-    work = ImportWork(request.file, request.options, image_files, context.settings)
-    result = context.workers.run(import_labelmap, work)
-    objects = [obj for written in result.written for obj in written.conversion.objects]
-    outputs = SourceOutputs([("series", series_id)], context.loopback)
-    instances = []
-    for done, written in enumerate(objects, start=1):
-        context.check_cancelled()
-        stored = outputs.store(written.file)
-        instances.append(
-            {
-                "ID": stored["ID"],
-                "Status": stored.get("Status", ""),
-                "SOPClassUID": written.sop_class_uid,
-                "Series": stored["ParentSeries"],
-                "Segments": list(written.segments),
-            }
-        )
-        context.progress(done, len(objects))
-    outputs.finish()
+    with tempfile.TemporaryDirectory(prefix="segmesh-import-") as folder:
+        work = ImportWork(request.file, request.options, image_files, context.settings, folder)
+        result = context.workers.run(import_labelmap, work)
+        instances = _stored(result, series_id, context)
     return {
         "Series": instances[0]["Series"] if instances else "",
         "Instances": instances,
@@ -108,3 +94,31 @@ def import_labelmap_file(
         "Grid": result.placement.to_json(),
         "File": result.file_format,
     }
+
+
+def _stored(result: ImportResult, series_id: str, context: TaskContext) -> list[dict[str, Any]]:
+    """Store the written files in order (each sent from the page cache); their answers. What
+    this import stored is deleted again where it fails or is cancelled before the last."""
+    objects = [obj for written in result.written for obj in written.objects]
+    outputs = SourceOutputs([("series", series_id)], context.loopback)
+    instances = []
+    try:
+        for done, written in enumerate(objects, start=1):
+            context.check_cancelled()
+            stored = outputs.store_file(written.path)
+            instances.append(
+                {
+                    "ID": stored["ID"],
+                    "Status": stored.get("Status", ""),
+                    "SOPClassUID": written.sop_class_uid,
+                    "Series": stored["ParentSeries"],
+                    "Segments": list(written.segments),
+                }
+            )
+            context.progress(done, len(objects))
+        outputs.finish()
+    except BaseException:
+        # Cancelled, or Orthanc refused one: the import stores all of its objects or none.
+        outputs.discard()
+        raise
+    return instances
