@@ -10,6 +10,7 @@ import pydicom
 import pytest
 from skimage.color import lab2rgb
 
+from segmesh import __version__
 from tests.conftest import encode
 from tests.dicom_files import part10_bytes, source_files
 from tests.orthanc_server import OrthancServer
@@ -203,5 +204,5 @@ def test_bad_input_logs_one_line_not_a_traceback(orthanc: OrthancServer) -> None
 
 def test_plugin_logs_version_and_decoders(orthanc: OrthancServer) -> None:
     log = orthanc.log()
-    assert "segmesh 0.1.0 loaded" in log
+    assert f"segmesh {__version__} loaded" in log
     assert "decoders available: RLE Lossless" in log

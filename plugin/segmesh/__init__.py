@@ -4,4 +4,4 @@ The package is a pure core (no ``orthanc`` import) plus the adapter :mod:`segmes
 which is the only module that talks to Orthanc.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
