@@ -90,20 +90,25 @@ def convert_source(
     outputs = SourceOutputs(sources, context.loopback)
     instances = []
     series_id = ""
-    for done, written in enumerate(conversion.objects, start=1):
-        context.check_cancelled()
-        stored = outputs.store(written.file)
-        series_id = str(stored["ParentSeries"])
-        instances.append(
-            {
-                "ID": stored["ID"],
-                "Status": stored.get("Status", ""),
-                "SOPClassUID": written.sop_class_uid,
-                "Segments": list(written.segments),
-            }
-        )
-        context.progress(done, len(conversion.objects))
-    outputs.finish()
+    try:
+        for done, written in enumerate(conversion.objects, start=1):
+            context.check_cancelled()
+            stored = outputs.store(written.file)
+            series_id = str(stored["ParentSeries"])
+            instances.append(
+                {
+                    "ID": stored["ID"],
+                    "Status": stored.get("Status", ""),
+                    "SOPClassUID": written.sop_class_uid,
+                    "Segments": list(written.segments),
+                }
+            )
+            context.progress(done, len(conversion.objects))
+        outputs.finish()
+    except BaseException:
+        # Cancelled, or Orthanc refused one: a conversion stores all of its objects or none.
+        outputs.discard()
+        raise
     labels = {segment.number: segment.label for segment in loaded.labelmap.segments}
     # ROIs the label map could not hold (say, of points), then segments without voxels.
     skipped = [
