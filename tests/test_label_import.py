@@ -225,6 +225,7 @@ def test_resampling_on_request_is_nearest_neighbour_and_recorded(
         run(images, data)
     result = run(images, data, {"Resample": "nearest", "To": ["SEG", "RTSTRUCT"]})
     assert result.placement.match is Match.RESAMPLED
+    assert result.skipped == ()
     assert result.placement.to_json()["LabelledVoxelsOutside"] == 0
     seg, rtstruct = (w.objects[0] for w in result.written)
     assert np.array_equal(read_back(seg, images), labels)
@@ -232,6 +233,10 @@ def test_resampling_on_request_is_nearest_neighbour_and_recorded(
     assert "resampled" in dataset.ContentDescription
     assert "(resampled)" in dataset.SeriesDescription
     assert "resampled" in pydicom.dcmread(io.BytesIO(rtstruct.file)).StructureSetDescription
+    # A label on fine voxels that fall between the series' voxel centres is lost, and said.
+    fine_labels[0, 1, 1] = 9
+    lost = run(images, label_files.nifti(fine_labels, fine), {"Resample": "nearest"})
+    assert lost.skipped == ((9, "Segment 9", "no voxel on the series' grid once resampled"),)
 
 
 def test_seg_nrrd_layers_names_colours_and_codes(

@@ -50,8 +50,6 @@ def pack_layers(
     """
     values = [value_of(segment) for segment in segments]
     dtype = np.dtype(np.uint8 if max(values, default=0) <= 255 else np.uint16)
-    if labelmap.layers.shape[0] == 1:
-        return [_relabelled(labelmap, segments, values, dtype)]
     boxes = segment_boxes(labelmap, segments)
     layers: list[LabelArray] = [np.zeros(labelmap.geometry.shape, dtype=dtype)]
     members: list[list[Segment]] = [[]]
@@ -83,17 +81,6 @@ def pack_layers(
             "ask for Split to write them to several instances",
         )
     return [PackedLayer(layer, tuple(group)) for layer, group in zip(layers, members, strict=True)]
-
-
-def _relabelled(
-    labelmap: LabelMap, segments: Sequence[Segment], values: Sequence[int], dtype: np.dtype[Any]
-) -> PackedLayer:
-    """The one layer of ``labelmap`` with each of ``segments`` given its value and every other
-    voxel 0, in one look-up: one layer holds no overlaps to pack apart."""
-    layer = labelmap.layers[0]
-    table = np.zeros(np.iinfo(layer.dtype).max + 1, dtype=dtype)
-    table[[segment.value for segment in segments]] = values
-    return PackedLayer(table[layer], tuple(segments))
 
 
 def _name(segment: Segment) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
+from scipy import ndimage
 
 from ..conversions import Conversion, Target, write_objects
 from ..dicom.color import default_color
@@ -29,7 +30,7 @@ from ..formats.nifti import read_nifti_labels
 from ..formats.npz import read_npy_labels, read_npz_labels
 from ..formats.nrrd_labels import read_nrrd_labels
 from ..geometry import geometry_from_images
-from ..labelmap import LabelMap, Segment, check_voxel_limit
+from ..labelmap import LabelMap, LayerBoxes, Segment, check_voxel_limit
 from ..settings import Settings
 from ..sources import read_headers
 from .grid_placement import Match, Placement, place_on_series
@@ -119,10 +120,10 @@ def _segment(
 
 
 def _segments(
-    volume: LabelVolume, options: ImportOptions
+    layer_of: dict[int, int], volume: LabelVolume, options: ImportOptions
 ) -> tuple[tuple[Segment, ...], list[tuple[int, str, str]]]:
-    """The segments to write, and the file's labels left out with their reason."""
-    layer_of = _layers_of_values(volume)
+    """The segments to write (``layer_of``: the layer of each value on the series' grid), and
+    the file's labels left out with their reason."""
     present = sorted(layer_of)
     own = {segment.number: segment for segment in volume.segments}
     fields = {segment.value: segment for segment in options.segments}
@@ -138,22 +139,34 @@ def _segments(
     return segments, skipped
 
 
-def _layers_of_values(volume: LabelVolume) -> dict[int, int]:
-    """The layer of each value that occurs; 422 where one occurs in several layers (a file
-    whose layers number their segments apart must describe them, as a .seg.nrrd does).
-    Marked in a table indexed by value: ``np.unique`` sorts 78 million voxels in most of a
-    second, and ``np.bincount`` first copies them as 64-bit integers."""
+def _layers_of_values(boxes: LayerBoxes) -> dict[int, int]:
+    """The layer of each value that occurs, from each layer's ``find_objects`` boxes (the
+    boxes the writers ask for next, found once); 422 where a value occurs in several layers
+    (a file whose layers number their segments apart must describe them, as a .seg.nrrd
+    does)."""
     layer_of: dict[int, int] = {}
-    for layer in range(volume.layers.shape[0]):
-        present = np.zeros(np.iinfo(volume.layers.dtype).max + 1, dtype=np.bool_)
-        present[volume.layers[layer].ravel(order="K")] = True
-        for value in np.flatnonzero(present[1:]).tolist():
-            if layer_of.setdefault(value + 1, layer) != layer:
+    for layer, found in boxes.items():
+        for value in (index + 1 for index, box in enumerate(found) if box is not None):
+            if layer_of.setdefault(value, layer) != layer:
                 raise UnprocessableError(
                     "Ambiguous label",
-                    f"value {value + 1} occurs in layers {layer_of[value + 1]} and {layer}",
+                    f"value {value} occurs in layers {layer_of[value]} and {layer}",
                 )
     return layer_of
+
+
+def _lost_in_resampling(
+    volume: LabelVolume, layer_of: dict[int, int]
+) -> list[tuple[int, str, str]]:
+    """The file's labels that no series voxel took once resampled (thin structures on a finer
+    grid): found in a table indexed by value (``np.unique`` would sort the file's voxels)."""
+    present = np.zeros(np.iinfo(volume.layers.dtype).max + 1, dtype=np.bool_)
+    for layer in volume.layers:
+        present[layer.ravel(order="K")] = True
+    lost = sorted(set((np.flatnonzero(present[1:]) + 1).tolist()) - set(layer_of))
+    return [
+        (value, f"Segment {value}", "no voxel on the series' grid once resampled") for value in lost
+    ]
 
 
 def _source(work: ImportWork, series_uid: str, volume: LabelVolume) -> Dataset:
@@ -204,12 +217,17 @@ def import_labelmap(work: ImportWork) -> ImportResult:
     geometry = geometry_from_images(images)[0]
     check_voxel_limit(geometry.shape, settings.max_voxels, volume.layers.shape[0])
     layers, placement = place_on_series(volume, geometry, work.options.resample)
-    segments, skipped = _segments(volume, work.options)
+    boxes = {layer: ndimage.find_objects(layers[layer]) for layer in range(layers.shape[0])}
+    layer_of = _layers_of_values(boxes)
+    segments, skipped = _segments(layer_of, volume, work.options)
+    if placement.match is Match.RESAMPLED and not work.options.segments:
+        skipped += _lost_in_resampling(volume, layer_of)
     if len(segments) > settings.max_segments:
         raise LimitExceededError(
             "Too many segments", f"{len(segments)}, above MaxSegments {settings.max_segments}"
         )
     labelmap = LabelMap(layers, geometry, segments)
+    labelmap.adopt_boxes(boxes)
     series_uid = str(images[0].get("SeriesInstanceUID", ""))
     source = _source(work, series_uid, volume)
     if placement.match is Match.RESAMPLED:
