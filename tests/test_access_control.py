@@ -226,6 +226,14 @@ def _request(
         ),
         ("/segmesh/jobs/*", "GET"): ([ids["Job"]], {}, 200, "application/json"),
         ("/segmesh/jobs/*", "DELETE"): ([ids["Job"]], {}, 200, "application/json"),
+        ("/segmesh/datasets", "POST"): (
+            [],
+            {"json": {"Resources": [ids["SEG"]]}},
+            202,
+            "application/json",
+        ),
+        # A model job has no output file: the route answers, in JSON, that it has none.
+        ("/segmesh/jobs/*/output", "GET"): ([ids["Job"]], {}, 404, "application/json"),
         ("/segmesh/app/*", "GET"): (["viewer.html"], {}, 200, "text/html"),
     }
     assert (suffix, method) in cases, f"no request written for {method} {pattern}"
@@ -259,6 +267,6 @@ def test_every_registered_route_needs_credentials(
     assert walked == sum(len(methods) for _, methods in registered_routes)
     # segments, labelmap, statistics, overlay, volume (grid, labels, image, planes), stl (GET,
     # POST), model, series stl (GET, POST), series histogram, nifti-stl, convert, import, jobs,
-    # job (GET, DELETE), status, app, the query-decoding probe.
-    assert len(registered_routes) == 20
-    assert walked == 23
+    # job (GET, DELETE), status, app, the query-decoding probe, datasets, a job's output.
+    assert len(registered_routes) == 22
+    assert walked == 25

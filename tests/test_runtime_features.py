@@ -145,10 +145,18 @@ def test_patient_data_leaving_is_in_the_audit_log(
         # Neither a description nor a failed request is patient data leaving.
         assert server.get(f"/instances/{seg_id}/segmesh/segments").ok
         assert server.get(f"/instances/{seg_id}/segmesh/stl?segment=99").status_code == 400
+        # A training dataset's download: an entry for the study of each case.
+        job = server.post("/segmesh/datasets", json={"Resources": [seg_id]}).json()["Path"]
+        assert wait(server, job)["State"] == "Success"
+        assert server.get(f"{job}/output").status_code == 200
+        study_id = server.get(f"/instances/{seg_id}/study").json()["ID"]
         lines = [line.split("\t") for line in records.read_text().splitlines()]
     finally:
         server.stop()
-    ours = [line for line in lines if line[0] == "segmesh"]
+    dataset = [line for line in lines if line[0] == "segmesh" and line[4] == "segmesh-dataset"]
+    # OrthancPluginResourceType_Study
+    assert [(line[1], line[2], line[3]) for line in dataset] == [(USER[0], "1", study_id)]
+    ours = [line for line in lines if line[0] == "segmesh" and line[4] != "segmesh-dataset"]
     assert [line[4] for line in ours] == list(leaving.values())
     for line, path in zip(ours, leaving, strict=True):
         _, user, resource_type, resource, _, data = line

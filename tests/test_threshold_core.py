@@ -8,7 +8,7 @@ from scipy import ndimage
 from segmesh.mesh import ThresholdOptions, threshold_labelmap
 from segmesh.mesh.threshold import keep_largest
 from segmesh.settings import Settings
-from segmesh.sources import _read_image, read_headers
+from segmesh.sources import read_headers, read_image
 from segmesh.statistics.histogram import value_histogram
 from tests.conftest import encode
 from tests.test_sampling import ball_ct
@@ -44,10 +44,10 @@ def test_headers_and_pixels_read_apart_give_the_same_mask_and_histogram() -> Non
     headers = read_headers(files)
     assert all("PixelData" not in header for header in headers)
     options = ThresholdOptions(-500, 100, 1)
-    full = threshold_labelmap([_read_image(data) for data in files], options, Settings())
-    apart = threshold_labelmap(headers, options, Settings(), lambda n: _read_image(files[n]))
+    full = threshold_labelmap([read_image(data) for data in files], options, Settings())
+    apart = threshold_labelmap(headers, options, Settings(), lambda n: read_image(files[n]))
     np.testing.assert_array_equal(full.layers, apart.layers)
-    histogram = value_histogram(headers, 7, Settings(), lambda n: _read_image(files[n]))
+    histogram = value_histogram(headers, 7, Settings(), lambda n: read_image(files[n]))
     hu = np.stack([image.pixel_array.astype(int) - 1000 for image in images])
     counts, edges = np.histogram(hu, bins=7, range=(hu.min(), hu.max()))
     np.testing.assert_array_equal(histogram.counts, counts)

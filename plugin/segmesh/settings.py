@@ -21,6 +21,8 @@ _OPTION_NAMES = {
     "MaxContourPoints": "max_contour_points",
     "MaxNiftiMegabytes": "max_nifti_megabytes",
     "MaxTriangles": "max_triangles",
+    "DatasetFolder": "dataset_folder",
+    "DatasetHours": "dataset_hours",
 }
 #: Options that may be 0 (every other integer must be positive).
 _MAY_BE_ZERO = frozenset({"workers"})
@@ -56,6 +58,11 @@ class Settings:
         Largest NIfTI file (as posted, after base64) a ``nifti-stl`` request may carry.
     max_triangles:
         Most triangles of one stored model.
+    dataset_folder:
+        Where finished training datasets are kept until downloaded ("": ``segmesh-datasets``
+        in the system's temporary folder).
+    dataset_hours:
+        Hours a finished dataset is kept; older ones are removed.
     """
 
     max_voxels: int = 2_000_000_000
@@ -68,6 +75,8 @@ class Settings:
     max_contour_points: int = 10_000_000
     max_nifti_megabytes: int = 1024
     max_triangles: int = 20_000_000
+    dataset_folder: str = ""
+    dataset_hours: int = 24
 
     @classmethod
     def from_configuration(cls, configuration: Mapping[str, Any]) -> Settings:
@@ -84,6 +93,11 @@ class Settings:
             name = _OPTION_NAMES.get(key)
             if name is None:
                 logger.warning("segmesh: unknown configuration option SegMesh.%s is ignored", key)
+                continue
+            if isinstance(defaults[name], str):
+                if not isinstance(value, str):
+                    raise BadRequestError("Invalid configuration", f"SegMesh.{key} must be a text")
+                values[name] = value
                 continue
             least = 0 if name in _MAY_BE_ZERO else 1
             if type(value) is not type(defaults[name]) or value < least:

@@ -126,7 +126,7 @@ def image_figures_of_files(
     rescale, HU for CT). 400 where an image file is unreadable."""
     labelmap = LabelMap(layers.mapped(), geometry, segments)
     labelmap.adopt_boxes(boxes)
-    image = image_volume([_read_image(file) for file in image_files], geometry)
+    image = image_volume([read_image(file) for file in image_files], geometry)
     return image_figures(labelmap, segments, image)
 
 
@@ -170,7 +170,7 @@ def image_volume_of_files(image_files: Sequence[bytes]) -> npt.NDArray[Any]:
     series' own grid (the source grid of a label map on it), after the modality rescale:
     int16 HU for CT (see :func:`image_volume`). 400 where a file is unreadable, 422 where the
     images make no grid."""
-    images = [_read_image(file) for file in image_files]
+    images = [read_image(file) for file in image_files]
     geometry, _ = geometry_from_images(images)
     return image_volume(images, geometry)
 
@@ -185,7 +185,7 @@ def image_volume_npy_of_files(image_files: Sequence[bytes], path: str) -> None:
 def image_cross_sections_npy_of_files(image_files: Sequence[bytes], voxel: Voxel | None) -> bytes:
     """:func:`image_cross_sections` of an image series given as its Part-10 files, on its own
     grid, as .npy bytes (a few hundred kilobytes: small enough to pickle back)."""
-    images = [_read_image(file) for file in image_files]
+    images = [read_image(file) for file in image_files]
     geometry, _ = geometry_from_images(images)
     return to_npy(image_cross_sections(images, geometry, voxel))
 
@@ -194,7 +194,7 @@ def histogram_of_files(files: Sequence[bytes], bins: int, settings: Settings) ->
     """:func:`value_histogram` of a series given as its Part-10 files (a worker call; see
     :func:`threshold_series_of_files` for how they are read)."""
     headers = read_headers(files)
-    return value_histogram(headers, bins, settings, lambda n: _read_image(files[n]))
+    return value_histogram(headers, bins, settings, lambda n: read_image(files[n]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,7 +219,7 @@ def threshold_series_of_files(
     worker holds the boolean mask and a few images at a time, at the cost of fetching each
     file twice. The crop is a view of the mask's box, not a copy."""
     headers = read_headers(files)
-    labelmap = threshold_labelmap(headers, threshold, settings, lambda n: _read_image(files[n]))
+    labelmap = threshold_labelmap(headers, threshold, settings, lambda n: read_image(files[n]))
     layer = labelmap.layers[0]
     boxes = ndimage.find_objects(layer)
     box = boxes[0] if boxes else None
@@ -258,10 +258,11 @@ def threshold_mesh_of_files(
 def read_headers(files: Sequence[bytes]) -> list[Dataset]:
     """The attributes before the pixel data of each file (:func:`header_only`), read only as
     far as that where the file is on disk (:func:`file_streams`)."""
-    return [header_only(_read_image(stream, True)) for stream in file_streams(files)]
+    return [header_only(read_image(stream, True)) for stream in file_streams(files)]
 
 
-def _read_image(data: bytes | BinaryIO, stop_before_pixels: bool = False) -> Dataset:
+def read_image(data: bytes | BinaryIO, stop_before_pixels: bool = False) -> Dataset:
+    """A referenced image's Part-10 file parsed; 400 where it is unreadable."""
     stream = BytesIO(data) if isinstance(data, bytes) else data
     try:
         return dcmread(stream, stop_before_pixels=stop_before_pixels, force=True)

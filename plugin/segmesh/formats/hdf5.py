@@ -24,7 +24,7 @@ from ..labelmap import LabelMap, segments_json
 MAX_CHUNK_BYTES = 1 << 30
 
 
-def _plane_chunk(rows: int, columns: int, dtype: np.dtype[Any]) -> tuple[int, int]:
+def plane_chunk(rows: int, columns: int, dtype: np.dtype[Any]) -> tuple[int, int]:
     """(rows, columns) of a chunk of one slice: the whole slice where it holds at most
     :data:`MAX_CHUNK_BYTES`, else bands of whole rows, else parts of one row."""
     row_part = max(1, min(columns, MAX_CHUNK_BYTES // dtype.itemsize))
@@ -33,7 +33,7 @@ def _plane_chunk(rows: int, columns: int, dtype: np.dtype[Any]) -> tuple[int, in
 
 def to_hdf5(labelmap: LabelMap, image: npt.NDArray[Any] | None = None) -> bytes:
     """An HDF5 file: ``labels`` (layers, slices, rows, columns) and optionally ``image``
-    (slices, rows, columns), chunked per slice (:func:`_plane_chunk`); attributes ``affine``
+    (slices, rows, columns), chunked per slice (:func:`plane_chunk`); attributes ``affine``
     and ``segments``."""
     _, _, rows, columns = labelmap.layers.shape
     # The name only tells in-memory files apart: none is written (backing_store=False).
@@ -41,7 +41,7 @@ def to_hdf5(labelmap: LabelMap, image: npt.NDArray[Any] | None = None) -> bytes:
         labels = h5.create_dataset(
             "labels",
             data=labelmap.layers,
-            chunks=(1, 1, *_plane_chunk(rows, columns, labelmap.layers.dtype)),
+            chunks=(1, 1, *plane_chunk(rows, columns, labelmap.layers.dtype)),
             compression="gzip",
             compression_opts=1,
         )
@@ -50,7 +50,7 @@ def to_hdf5(labelmap: LabelMap, image: npt.NDArray[Any] | None = None) -> bytes:
             volume = h5.create_dataset(
                 "image",
                 data=image,
-                chunks=(1, *_plane_chunk(rows, columns, image.dtype)),
+                chunks=(1, *plane_chunk(rows, columns, image.dtype)),
                 compression="gzip",
                 compression_opts=1,
             )

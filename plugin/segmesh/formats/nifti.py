@@ -6,6 +6,7 @@ NIfTI arrays are indexed [i, j, k]; label maps are [k, j, i]."""
 from __future__ import annotations
 
 import gzip
+import io
 import zlib
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 import numpy.typing as npt
+from isal import isal_zlib
 
 from ..dicom.color import default_color
 from ..errors import BadRequestError, BrokenFileError, UnprocessableError
@@ -42,7 +44,7 @@ def ras_affine(labelmap: LabelMap) -> npt.NDArray[np.float64]:
 NIFTI1_MAX_DIMENSION = int(np.iinfo(nib.Nifti1Header.template_dtype["dim"].base).max)
 
 
-def _nifti_bytes(data: npt.NDArray[Any], affine: npt.NDArray[np.float64]) -> bytes:
+def nifti_bytes(data: npt.NDArray[Any], affine: npt.NDArray[np.float64]) -> bytes:
     """``data`` (i, j, k[, layer]) with the RAS ``affine`` as a gzip NIfTI-1 file, or NIfTI-2
     where a dimension exceeds :data:`NIFTI1_MAX_DIMENSION` voxels."""
     # NIfTI-1 wherever it fits: more tools read it than NIfTI-2.
@@ -51,22 +53,34 @@ def _nifti_bytes(data: npt.NDArray[Any], affine: npt.NDArray[np.float64]) -> byt
     image.header.set_xyzt_units("mm")
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
-    raw = image.to_bytes()
-    return gzip.compress(raw, compresslevel=1)
+    image.update_header()
+    # The bytes nibabel's to_bytes() makes (unscaled: slope 1, intercept 0), without its copy
+    # of the volume: the header, then the voxels straight from ``data`` into the compressor.
+    header = image.header.copy()
+    header.set_data_offset(header.single_vox_offset)
+    header.set_slope_inter(1.0, 0.0)
+    written = io.BytesIO()
+    header.write_to(written)
+    head = written.getvalue().ljust(int(header.get_data_offset()), b"\0")
+    # (i, j, k) in Fortran order is the C order of the (k, j, i) volume it usually views.
+    voxels = np.asfortranarray(data).ravel(order="F")
+    # ISA-L's deflate in gzip form (wbits 31): zlib's level-1 stream in a quarter of the time.
+    compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
+    return compressor.compress(head) + compressor.compress(voxels) + compressor.flush()
 
 
 def to_nifti(labelmap: LabelMap) -> bytes:
-    """A gzip NIfTI file (:func:`_nifti_bytes`): (i, j, k) for one layer, (i, j, k, layer) for
+    """A gzip NIfTI file (:func:`nifti_bytes`): (i, j, k) for one layer, (i, j, k, layer) for
     several."""
     layers = labelmap.layers
     data = layers[0].T if layers.shape[0] == 1 else np.transpose(layers, (3, 2, 1, 0))
-    return _nifti_bytes(data, ras_affine(labelmap))
+    return nifti_bytes(data, ras_affine(labelmap))
 
 
 def image_to_nifti(labelmap: LabelMap, image: npt.NDArray[Any]) -> bytes:
-    """The image volume (slices, rows, columns) as a gzip NIfTI file (:func:`_nifti_bytes`) on
+    """The image volume (slices, rows, columns) as a gzip NIfTI file (:func:`nifti_bytes`) on
     the label map's grid."""
-    return _nifti_bytes(image.T, ras_affine(labelmap))
+    return nifti_bytes(image.T, ras_affine(labelmap))
 
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -64,9 +64,10 @@ Handler = Callable[[Request], "Answer"]
 
 @dataclass(frozen=True)
 class Answer:
-    """A successful answer: bytes and their MIME type, with optional extra headers."""
+    """A successful answer: bytes (or a view of a file mapped in memory, which Orthanc sends
+    from the page cache) and their MIME type, with optional extra headers."""
 
-    body: bytes
+    body: bytes | memoryview
     mime_type: str
     headers: Mapping[str, str] = field(default_factory=dict)
     status: int = 200

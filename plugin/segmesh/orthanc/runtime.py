@@ -15,16 +15,16 @@ from typing import Any
 
 import orthanc
 
-SendStatus = Callable[[Any, int, bytes], None]
+SendStatus = Callable[[Any, int, bytes | memoryview], None]
 
 
-def _send_status_sized(output: Any, status: int, body: bytes) -> None:
+def _send_status_sized(output: Any, status: int, body: bytes | memoryview) -> None:
     # 4.0 and 4.1 take a str and its length; the bodies here are ASCII, so both counts agree.
-    text = body.decode("ascii")
+    text = bytes(body).decode("ascii")
     output.SendHttpStatus(status, text, len(text))
 
 
-def _send_status(output: Any, status: int, body: bytes) -> None:
+def _send_status(output: Any, status: int, body: bytes | memoryview) -> None:
     output.SendHttpStatus(status, body)
 
 

@@ -15,7 +15,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from ..errors import BrokenFileError, NotFoundError
+from ..errors import BadRequestError, BrokenFileError, NotFoundError
 from ..loopback import Loopback
 from ..storage_area import StoredFile
 from ..stored_files import StoredFiles, fetched_instance_file
@@ -25,6 +25,13 @@ from .http import ORTHANC_UNKNOWN_RESOURCE
 #: its lookup in the index and the reading of its file.
 ORTHANC_INEXISTENT_FILE = 13
 ORTHANC_REGULAR_FILE_EXPECTED = 2006
+#: What each resource level is called in errors.
+LEVEL_NAMES = {
+    "patients": "patient",
+    "studies": "study",
+    "series": "series",
+    "instances": "instance",
+}
 #: Images whose series and SOPInstanceUID are kept (:func:`image_identity`): a few MB, the
 #: images of a hundred CT series.
 IMAGE_IDENTITIES = 65536
@@ -43,6 +50,21 @@ def _not_found_or_same(error: Exception, what: str, identifier: str) -> Exceptio
     if error.args and error.args[0] in gone:
         return NotFoundError(f"Unknown {what}", identifier)
     return error
+
+
+def summary(level: str, identifier: str) -> dict[str, Any]:
+    """Orthanc's summary of ``/{level}/{identifier}``; 404 where unknown."""
+    return dict(_resource(level, identifier, LEVEL_NAMES.get(level, level)))
+
+
+def find(query: dict[str, Any]) -> list[str]:
+    """The Orthanc ids ``/tools/find`` answers for ``query`` (not expanded); 400 where Orthanc
+    refuses the query."""
+    try:
+        answer = orthanc.RestApiPost("/tools/find", json.dumps({**query, "Expand": False}))
+    except orthanc.OrthancException as error:
+        raise BadRequestError("Bad parameter Query", f"Orthanc's /tools/find: {error}") from error
+    return [str(identifier) for identifier in json.loads(answer)]
 
 
 def instance_summary(instance_id: str, what: str = "instance") -> dict[str, Any]:

@@ -15,6 +15,8 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 - :mod:`.convert`: ``POST /instances/{id}/segmesh/convert`` (to SEG, LABELMAP, RTSTRUCT);
 - :mod:`.imports`: ``POST /series/{id}/segmesh/import`` (a label-map file to SEG, LABELMAP,
   RTSTRUCT);
+- :mod:`.datasets`: ``POST /segmesh/datasets`` (a training dataset, by a job) and ``GET
+  /segmesh/jobs/{id}/output`` (its file);
 - :mod:`.jobs`: ``GET /segmesh/jobs``, ``GET|DELETE /segmesh/jobs/{id}``;
 - :mod:`.status`: ``GET /instances/{id}/segmesh/status``: what was generated from it;
 - :mod:`.storing`: the handler the storing routes share (now, or a job with `"Asynchronous"`);
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 from ..jobs import JobRunner
 from ..tasks.context import TaskContext
-from . import app, convert, imports, jobs, models, segments, status, thresholds
+from . import app, convert, datasets, imports, jobs, models, segments, status, thresholds
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
 from .statistics import StatisticsRoute
@@ -43,6 +45,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
     thresholds.register(context)
     convert.register(context, runner)
     imports.register(context, runner)
+    datasets.register(context, runner)
     jobs.register(runner)
     status.register(runner, context.cache)
     app.register()

@@ -21,8 +21,6 @@ from ...throttle import Throttle
 from .. import store
 from ..revisions import RevisionedMetadata
 
-#: What each resource level is called in errors.
-NAMES = {"instances": "instance", "series": "series", "studies": "study"}
 #: Seconds between two checks of the sources while outputs are stored.
 CHECK_INTERVAL = 0.5
 
@@ -52,7 +50,7 @@ class SourceOutputs:
                 self.discard()
                 raise GoneError(
                     "Source deleted",
-                    f"{NAMES.get(level, level)} {identifier} was deleted while the work on it "
+                    f"{store.LEVEL_NAMES.get(level, level)} {identifier} was deleted while the work on it "
                     f"ran{removed}; nothing is stored for it",
                 )
 

@@ -15,11 +15,13 @@ from typing import Any
 
 from pydicom.uid import UID
 
+from ...datasets.dataset_request import DatasetRequest
 from ...errors import BadRequestError
 from ...mesh import ThresholdOptions
 from .attached_labelmaps import store_labelmap_attachment
 from .context import TaskContext
 from .conversions import ConvertRequest, convert_source
+from .datasets import export_dataset
 from .imports import ImportRequest, import_labelmap_file
 from .models import StoreOptions, store_nifti_models, store_series_model, store_source_models
 
@@ -62,6 +64,11 @@ def _label_import(series_id: str, body: Mapping[str, Any]) -> Prepared:
     return lambda context: import_labelmap_file(series_id, request, context)
 
 
+def _dataset(study_id: str, body: Mapping[str, Any]) -> Prepared:
+    request = DatasetRequest.from_body(body)
+    return lambda context: export_dataset(request, context)
+
+
 def _instance_labelmap(instance_id: str, body: Mapping[str, Any]) -> Prepared:
     if body:
         raise BadRequestError("Bad parameters", "the label-map attachment takes none")
@@ -78,6 +85,8 @@ SERIES_MODEL = StoringKind("SeriesModel", "series", _series_model)
 NIFTI_MODELS = StoringKind("NiftiModels", "studies", _nifti_models)
 CONVERSION = StoringKind("Conversion", "instances", _conversion)
 LABEL_IMPORT = StoringKind("LabelMapImport", "series", _label_import)
+#: A training dataset; its record lives on the study of its first source.
+DATASET = StoringKind("Dataset", "studies", _dataset)
 #: The automatic ``LabelMap`` run's job (no route: it has no body).
 INSTANCE_LABELMAP = StoringKind("InstanceLabelMap", "instances", _instance_labelmap)
 
@@ -90,6 +99,7 @@ KINDS = {
         NIFTI_MODELS,
         CONVERSION,
         LABEL_IMPORT,
+        DATASET,
         INSTANCE_LABELMAP,
     )
 }

@@ -1,0 +1,1 @@
+"""Training datasets: segmentations and their images as nnU-Net or HDF5 training cases."""
