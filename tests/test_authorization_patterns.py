@@ -1,7 +1,7 @@
 """segmesh's routes against Orthanc's authorization plugin (orthanc-authorization 0.11), which is
 not packaged in Debian and so never runs here: every route as registered is matched against the
-patterns the plugin documents, and against the ``ExtraPermissions`` of the README's sample
-(``orthanc-config/authorization.json``).
+patterns the plugin documents, and against the ``ExtraPermissions`` of the sample that
+``docs/deployment.md`` shows (``orthanc-config/authorization.json``).
 
 - The plugin's resource parser (``DefaultAuthorizationParser.cpp``) checks a request against its
   resource where the path is ``/(patients|studies|series|instances)/{id}/...``; its default
@@ -77,7 +77,7 @@ def test_every_route_is_viewable_by_resource_or_given_an_extra_permission(
     assert all(not RESOURCE.match(path.split()[1]) for path in extra if path.startswith("GET"))
 
 
-def test_the_readme_shows_the_sample() -> None:
-    readme = (SAMPLE.parents[1] / "README.md").read_text()
+def test_the_deployment_page_shows_the_sample() -> None:
+    page = (SAMPLE.parents[1] / "docs" / "deployment.md").read_text()
     for entry in json.loads(SAMPLE.read_text())["Authorization"]["ExtraPermissions"]:
-        assert json.dumps(entry) in readme, entry
+        assert json.dumps(entry) in page, entry

@@ -1,7 +1,7 @@
 """Per-segment figures of a label map: volumes, surface, position, size and image values.
 
 Every figure is computed on the segment's bounding box (:meth:`LabelMap.box`), never on the
-whole volume per segment. Definitions (README, "Statistics: definitions against MIRP"):
+whole volume per segment. Definitions (docs/rest-api.md, "Statistics: definitions against MIRP"):
 
 - ``VolumeMl``: voxels x voxel volume, the voxel volume being |det| of the affine's 3x3 (the
   mean slice step where slices are unevenly spaced).
