@@ -14,10 +14,12 @@ RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 ENCAPSULATED_STL_STORAGE = "1.2.840.10008.5.1.4.1.1.104.3"
 
 SEGMENTATION_SOP_CLASSES = (SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE)
+#: The SOP classes of every source segmesh converts.
+SOURCE_SOP_CLASSES = (*SEGMENTATION_SOP_CLASSES, RT_STRUCTURE_SET_STORAGE)
 
 
 class Kind(StrEnum):
-    """The kinds of source segmesh converts."""
+    """The kinds of source segmesh converts, named by their Modality."""
 
     SEG = "SEG"
     RTSTRUCT = "RTSTRUCT"

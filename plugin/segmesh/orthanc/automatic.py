@@ -33,7 +33,7 @@ import orthanc
 from .. import __version__
 from ..dicom.provenance import is_imported, is_written_by_segmesh
 from ..dicom.references import referenced_images
-from ..dicom.sop_classes import RT_STRUCTURE_SET_STORAGE, SEGMENTATION_SOP_CLASSES
+from ..dicom.sop_classes import SOURCE_SOP_CLASSES, Kind
 from ..errors import NotFoundError, SegMeshError
 from . import store
 from .image_arrival import missing_images
@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 STATUS_METADATA = 4602
 #: Seconds between two looks at the runs that wait for their images.
 POLL_SECONDS = 1.0
-SOURCE_CLASSES = (*SEGMENTATION_SOP_CLASSES, RT_STRUCTURE_SET_STORAGE)
 
 
 def status_path(instance_id: str) -> str:
@@ -151,7 +150,7 @@ class AutomaticRuns:
             series = json.loads(orthanc.RestApiGet(f"/instances/{instance_id}/series"))
         except orthanc.OrthancException:
             return  # deleted meanwhile
-        if sop_class.decode() not in SOURCE_CLASSES:
+        if sop_class.decode() not in SOURCE_SOP_CLASSES:
             return
         if is_written_by_segmesh(series.get("MainDicomTags", {})) and not self._is_imported(
             instance_id
@@ -197,7 +196,7 @@ class AutomaticRuns:
         """At start, every waiting run waits here too, whichever node claimed it (that node
         may never come back; the compare-and-set from Waiting decides who starts the job),
         and this node's started runs whose job record it had no time to write get it."""
-        for modality in ("SEG", "RTSTRUCT"):
+        for modality in Kind:
             found = json.loads(
                 orthanc.RestApiPost(
                     "/tools/find",

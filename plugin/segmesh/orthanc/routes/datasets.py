@@ -12,10 +12,11 @@ from typing import Any
 from ...datasets.dataset_files import finished_dataset
 from ...datasets.dataset_request import DatasetRequest
 from ...errors import NotFoundError, SegMeshError, UnprocessableError
-from .. import runtime, store
+from .. import runtime
 from ..http import Answer, Request, register_route, user_of
 from ..jobs import JobRunner
 from ..jobs.records import JobState
+from ..jobs.runner import study_of_resource
 from ..tasks.context import TaskContext
 from ..tasks.dataset_sources import named_sources
 from ..tasks.storing import DATASET
@@ -49,11 +50,6 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _study_of_instance(instance_id: str) -> str:
-    series_id = str(store.instance_summary(instance_id)["ParentSeries"])
-    return str(store.summary("series", series_id)["ParentStudy"])
-
-
 def register(context: TaskContext, runner: JobRunner) -> None:
     """Register the dataset route and the download of a job's output."""
 
@@ -64,7 +60,8 @@ def register(context: TaskContext, runner: JobRunner) -> None:
             reasons = "; ".join(f"{s['Resource']}: {s['Details']}" for s in named.skipped[:3])
             raise UnprocessableError("No source", reasons or "nothing matched the query")
         # The record lives on the first source's study, where any node finds it.
-        record = runner.submit(DATASET.name, _study_of_instance(named.sources[0]), body)
+        study_id = study_of_resource("instances", named.sources[0])
+        record = runner.submit(DATASET.name, study_id, body)
         return Answer.json({"ID": record["ID"], "Path": f"/segmesh/jobs/{record['ID']}"}, 202)
 
     def output(request: Request) -> Answer:
@@ -80,8 +77,10 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         path = finished_dataset(context.settings, str(result["Output"]["File"]))
         size = path.stat().st_size
         wanted = byte_range(request.headers.get("range"), size)
-        partial = wanted is not None and runtime.HAS_FIXED_SEND_HTTP_STATUS
-        start, end = wanted if partial and wanted is not None else (0, size - 1)
+        if not runtime.HAS_FIXED_SEND_HTTP_STATUS:
+            wanted = None  # no 206 with a binary body before 4.2: the whole file
+        partial = wanted is not None
+        start, end = wanted or (0, size - 1)
         with path.open("rb") as handle:
             # Mapped, not read: the file (GBs) is sent from the page cache, never copied into
             # this process's memory.

@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...datasets.dataset_request import DatasetRequest
-from ...dicom.sop_classes import RT_STRUCTURE_SET_STORAGE, SEGMENTATION_SOP_CLASSES
+from ...dicom.sop_classes import SOURCE_SOP_CLASSES, Kind
 from ...errors import BadRequestError, NotFoundError, SegMeshError
 from .. import store
 from .context import TaskContext
 from .labelmaps import source_description
 
-SOURCE_MODALITIES = ("SEG", "RTSTRUCT")
-SOURCE_SOP_CLASSES = (*SEGMENTATION_SOP_CLASSES, RT_STRUCTURE_SET_STORAGE)
 #: Orthanc's query levels, as ``/tools/find`` takes them, to REST resource levels.
 FIND_LEVELS = {
     "Patient": "patients",
@@ -52,7 +50,7 @@ def _found(query: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _series_sources(series_id: str, context: TaskContext) -> list[str]:
     summary = store.summary("series", series_id)
-    if summary.get("MainDicomTags", {}).get("Modality") in SOURCE_MODALITIES:
+    if summary.get("MainDicomTags", {}).get("Modality") in tuple(Kind):
         return [str(identifier) for identifier in summary["Instances"]]
     # An image series: the sources of its study drawn on it.
     uid = str(summary.get("MainDicomTags", {}).get("SeriesInstanceUID", ""))
@@ -67,7 +65,7 @@ def _study_sources(study_id: str) -> list[str]:
     sources = []
     for series_id in store.study_series_ids(study_id):
         summary = store.summary("series", series_id)
-        if summary.get("MainDicomTags", {}).get("Modality") in SOURCE_MODALITIES:
+        if summary.get("MainDicomTags", {}).get("Modality") in tuple(Kind):
             sources += [str(identifier) for identifier in summary["Instances"]]
     return sources
 
