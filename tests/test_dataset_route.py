@@ -275,16 +275,18 @@ def test_a_cancelled_job_leaves_no_file(
     folder: Path,
     demo_study: DemoStudy,
 ) -> None:
-    """Cancelled while its first two cases wait behind a slow model job's meshes (seconds, on
-    the two workers): the job starts no third case, waits for the two, and removes every file."""
+    """Cancelled as soon as it is queued, while a slow model job holds the workers (seconds):
+    whether it was still pending or had begun, it ends Cancelled and removes every file. (That
+    the cases in flight are waited for and no more are started is shown, without a race, by
+    tests/test_dataset_cancel.py.)"""
     before = set(folder.iterdir())
     slow = server.post(f"/instances/{upload_demo(server, demo_study)}/segmesh/stl", json=SLOW)
     slow_path = slow.json()["Path"]
     wait(server, slow_path, ("Running",))
     studies = [cases[key]["study"] for key in ("a", "b", "c")]
     path = server.post("/segmesh/datasets", json={"Resources": studies}).json()["Path"]
-    wait(server, path, ("Running",))
-    server.session.delete(f"{server.url}{path}").raise_for_status()
+    cancelled = server.session.delete(f"{server.url}{path}", timeout=30).json()
+    assert cancelled["State"] == "Cancelled"
     assert wait(server, path)["State"] == "Cancelled"
     assert wait(server, slow_path)["State"] == "Success"
     deadline = time.monotonic() + 30
