@@ -1,16 +1,14 @@
 """A dataset job cancelled while cases are in flight, without a race: the job's loop
-(``segmesh.orthanc.tasks.datasets._export_cases``) on stand-ins for Orthanc and the workers,
+(``segmesh.service.tasks.datasets._export_cases``) on stand-ins for the host and the workers,
 whose cases finish only when the test lets them."""
 
 from __future__ import annotations
 
-import sys
 import threading
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,32 +16,15 @@ import pytest
 from segmesh.datasets.case_export import CaseExported
 from segmesh.datasets.dataset_request import DatasetRequest
 from segmesh.datasets.training_labels import TrainingLabels
-from tests.test_access_control import RecordingOrthanc, _adapter
+from segmesh.service.tasks import datasets as datasets_task
+from segmesh.service.tasks.context import CancelledError
 
 SOURCES = tuple(f"source-{n}" for n in range(1, 6))
 
 
-@pytest.fixture
-def datasets_task() -> Iterator[ModuleType]:
-    """``segmesh.orthanc.tasks.datasets`` imported afresh against a stand-in ``orthanc``."""
-    saved = {name: module for name, module in sys.modules.items() if _adapter(name)}
-    for name in saved:
-        del sys.modules[name]
-    sys.modules["orthanc"] = RecordingOrthanc()
-    try:
-        import segmesh.orthanc.tasks.datasets as module
-
-        yield module
-    finally:
-        for name in [name for name in sys.modules if _adapter(name)]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-
-
 def test_a_cancel_waits_for_the_cases_in_flight_and_starts_no_more(
-    datasets_task: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    cancel = sys.modules["segmesh.orthanc.tasks.context"].CancelledError
     release, cancelled = threading.Event(), threading.Event()
     started: list[str] = []
     closed: list[str] = []
@@ -64,7 +45,7 @@ def test_a_cancel_waits_for_the_cases_in_flight_and_starts_no_more(
 
     def check_cancelled() -> None:
         if cancelled.is_set():
-            raise cancel("Cancelled", "by the test")
+            raise CancelledError("Cancelled", "by the test")
 
     monkeypatch.setattr(datasets_task, "_start_case", start_case)
     context = SimpleNamespace(
@@ -78,7 +59,13 @@ def test_a_cancel_waits_for_the_cases_in_flight_and_starts_no_more(
 
     def run() -> None:
         try:
-            datasets_task._export_cases(request, SOURCES, labels, tmp_path / "x.zip", context)
+            datasets_task._export_cases(
+                request,
+                SOURCES,
+                labels,
+                tmp_path / "x.zip",
+                context,  # type: ignore[arg-type]
+            )
         except BaseException as error:
             outcome.append(error)
 
@@ -96,7 +83,7 @@ def test_a_cancel_waits_for_the_cases_in_flight_and_starts_no_more(
         release.set()
         pool.shutdown()
     assert not job.is_alive()
-    assert [type(error) for error in outcome] == [cancel]
+    assert [type(error) for error in outcome] == [CancelledError]
     assert started == list(SOURCES[:3])
     assert sorted(closed) == sorted(started)
     assert all(done.done() for done in finished)

@@ -16,7 +16,7 @@ from tests.test_automatic import wait_for_run
 def wait_until_stable(server: OrthancServer, instance_id: str) -> dict[str, int]:
     """What the site's callbacks saw, once the instance's study is stable and that change has
     reached them. Stopping Orthanc 1.13 while a change is still to come crashes orthanc-python
-    7.1 as Orthanc exits, whatever the change callback does (see segmesh.orthanc.lifecycle):
+    7.1 as Orthanc exits, whatever the change callback does (see segmesh.service.lifecycle):
     the site's own change callback is exposed to that, segmesh is not."""
     study = server.get(f"/instances/{instance_id}/study").json()["ID"]
     deadline = time.monotonic() + 60

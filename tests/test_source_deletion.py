@@ -198,7 +198,7 @@ def test_a_deleted_seg_is_404_and_leaves_the_cache(
     seg.PixelData = bytes(len(seg.PixelData))
     assert server.upload(encode(seg)) == seg_id
     # The 404 answers above found the instance gone and dropped its entries (segmesh hears of
-    # no DELETED change: see segmesh.orthanc.lifecycle).
+    # no DELETED change: see segmesh.service.lifecycle).
     assert cached_label_maps(server, seg_id) == 0
     assert not overlay_alpha(server, seg_id, image_id).any()
     assert cached_label_maps(server, seg_id) == 1

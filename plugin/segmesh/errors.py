@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+logger = logging.getLogger(__name__)
+
 
 class SegMeshError(Exception):
     """Base error: ``message`` is short and stable, ``details`` says what exactly went wrong."""
@@ -58,3 +62,13 @@ class BrokenFileError(SegMeshError):
     """The file is not readable DICOM, or a mandatory attribute is missing or malformed."""
 
     http_status = 400
+
+
+def error_answer(error: Exception, what: str) -> tuple[int, str, str]:
+    """(status, Error, Details) of a failed request or job, logged once: bad input and unknown
+    resources as a warning line, anything else with its traceback (that is a bug)."""
+    if isinstance(error, SegMeshError):
+        logger.warning("segmesh: %s: %s", what, error)
+        return error.http_status, error.message, error.details
+    logger.exception("segmesh: %s failed", what)
+    return 500, "Internal error", f"{type(error).__name__}: {error}"

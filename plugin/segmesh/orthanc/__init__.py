@@ -1,15 +1,14 @@
-"""The Orthanc adapter: the only part of segmesh that imports ``orthanc``.
+"""The Orthanc adapter: the only part of segmesh that imports ``orthanc``, in three modules.
 
-- :mod:`.routes`: the REST routes, one module per family;
-- :mod:`.tasks`: the work routes, jobs and automatic runs share;
-- :mod:`.store`: reading instances and series out of Orthanc; :mod:`.cache`: decoded label maps;
-- :mod:`.http`: typed requests, answers and the error mapping; :mod:`.runtime`: what the
-  running orthanc-python offers; :mod:`.log`: Python logging into Orthanc's log.
+- this one: registration, which puts segmesh's service (:mod:`segmesh.service`) together;
+- :mod:`.host`: the service's host (:class:`segmesh.service.host.Host`) spoken to Orthanc,
+  with Orthanc's log and metrics;
+- :mod:`.http`: typed requests, answers and the error mapping on the running orthanc-python,
+  and :mod:`.routes`, the REST routes, one module per family, on it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 from collections.abc import Callable
@@ -21,24 +20,20 @@ import orthanc
 from .. import __version__
 from ..loopback import Loopback
 from ..seg.decoders import available_decoders
+from ..service.automatic import AutomaticRuns, products
+from ..service.cache import LabelMapCache
+from ..service.jobs import JobRunner, JobStore
+from ..service.lifecycle import Lifecycle
+from ..service.metrics import Metrics
+from ..service.tasks.context import TaskContext
+from ..service.tasks.storing import INSTANCE_MODELS
+from ..service.workers import WorkerPool
 from ..settings import Settings
-from . import http, log, routes, runtime
-from .automatic import AutomaticRuns, products
-from .cache import LabelMapCache
-from .jobs import JobRunner, JobStore
-from .lifecycle import Lifecycle
-from .metrics import Metrics
+from . import host, http, routes
 from .query import QueryDecoding
 from .revisions import RevisionedMetadata, overwrites_instances
-from .tasks.context import TaskContext
-from .tasks.storing import INSTANCE_MODELS
-from .workers import WorkerPool
 
 logger = logging.getLogger(__name__)
-
-
-def _orthanc_version() -> str:
-    return str(json.loads(orthanc.RestApiGet("/system"))["Version"])
 
 
 @dataclass(frozen=True)
@@ -66,22 +61,23 @@ def register(single_slots: bool = True) -> SingleSlotHandlers:
     """Read the settings, register every route and log what is available; with
     ``single_slots``, register the stored-instance callback (where needed), the Explorer
     extension and the root URI too."""
-    log.install()
-    configuration = json.loads(orthanc.GetConfiguration())
+    host.install_log()
+    configuration = host.configuration()
     settings = Settings.from_configuration(configuration)
     workers = WorkerPool(settings.workers)
-    loopback = Loopback.of(configuration, orthanc.GenerateRestApiAuthorizationToken())
-    metadata = RevisionedMetadata(
+    loopback = Loopback.of(configuration, host.rest_api_token())
+    writes = RevisionedMetadata(
         loopback,
         bool(configuration.get("CheckRevisions", False)),
         overwrites_instances(configuration),
     )
+    orthanc_host = host.OrthancHost(writes)
     cache = LabelMapCache(settings.cache_megabytes)
-    metrics = Metrics()
-    context = TaskContext(settings, workers, cache, metadata, metrics)
-    http.use_query_decoding(QueryDecoding(loopback, _orthanc_version))
+    metrics = Metrics(host.set_metric)
+    context = TaskContext(settings, workers, cache, orthanc_host, metrics)
+    http.use_query_decoding(QueryDecoding(loopback, host.orthanc_version))
     node = f"{configuration.get('Name', 'Orthanc')}:{configuration.get('HttpPort', 8042)}"
-    runner = JobRunner(context, JobStore(metadata), node)
+    runner = JobRunner(context, JobStore(orthanc_host), node)
     metrics.gauge("segmesh_jobs_pending", lambda: runner.pending)
     metrics.gauge("segmesh_jobs_running", lambda: runner.running)
     metrics.gauge("segmesh_workers_busy", lambda: workers.busy)
@@ -98,9 +94,9 @@ def register(single_slots: bool = True) -> SingleSlotHandlers:
             settings.auto_generate_timeout,
             stable_age,
             runner,
-            metadata,
+            orthanc_host,
         )
-    lifecycle = Lifecycle(loopback, workers, runner, automatic, metrics)
+    lifecycle = Lifecycle(orthanc_host, workers, runner, automatic, metrics)
     handlers = SingleSlotHandlers(
         None if automatic is None else lifecycle.on_stored_instance,
         routes.app.explorer_javascript(),
@@ -111,9 +107,10 @@ def register(single_slots: bool = True) -> SingleSlotHandlers:
         if handlers.on_stored_instance is not None:
             orthanc.RegisterOnStoredInstanceCallback(handlers.on_stored_instance)
         orthanc.ExtendOrthancExplorer(handlers.explorer_javascript)
-        runtime.set_root_uri(handlers.root_uri)
+        if hasattr(orthanc, "SetRootUri"):  # every release tested has it
+            orthanc.SetRootUri(handlers.root_uri)
     lifecycle.begin()
-    if not metadata.checks_revisions:
+    if not writes.checks_revisions:
         logger.warning(
             "segmesh: Orthanc's CheckRevisions is false: job records are not protected "
             'against two nodes writing at once; set "CheckRevisions": true'
@@ -123,7 +120,7 @@ def register(single_slots: bool = True) -> SingleSlotHandlers:
         "segmesh %s loaded on %s, Python %s, %s (MaxVoxels %d); decoders available: %s; "
         "missing: %s",
         __version__,
-        runtime.variant(),
+        http.variant(),
         platform.python_version(),
         workers.describe(),
         settings.max_voxels,

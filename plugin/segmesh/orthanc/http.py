@@ -1,4 +1,12 @@
-"""Typed requests, JSON answers and the error mapping of every segmesh route."""
+"""Typed requests, JSON answers and the error mapping of every segmesh route, on whichever
+orthanc-python runs.
+
+orthanc-python 4.2 fixed the signature of ``RestOutput.SendHttpStatus``: 4.0 and 4.1 take
+``(status, body as str, size)``, 4.2 and later ``(status, body)``. The same release added
+``orthanc.RegisterMoveCallback2`` (NEWS, 4.2), which is how the variant is told apart: a wrong
+guess would turn every error answer into Orthanc's 500 "Error encountered within the plugin
+engine".
+"""
 
 from __future__ import annotations
 
@@ -11,21 +19,67 @@ from typing import Any
 
 import orthanc
 
-from ..errors import BadRequestError, SegMeshError
-from . import runtime
+from .. import errors
+from ..errors import BadRequestError
+from .host import ORTHANC_UNKNOWN_RESOURCE
 from .query import PROBE_ROUTE, QueryDecoding
-from .runtime import send_status
 
 logger = logging.getLogger(__name__)
+
+SendStatus = Callable[[Any, int, bytes | memoryview], None]
+
+
+def _send_status_sized(output: Any, status: int, body: bytes | memoryview) -> None:
+    # 4.0 and 4.1 take a str and its length; the bodies here are ASCII, so both counts agree.
+    text = bytes(body).decode("ascii")
+    output.SendHttpStatus(status, text, len(text))
+
+
+def _send_status(output: Any, status: int, body: bytes | memoryview) -> None:
+    output.SendHttpStatus(status, body)
+
+
+HAS_FIXED_SEND_HTTP_STATUS = hasattr(orthanc, "RegisterMoveCallback2")
+
+#: Answers ``status`` with ``body`` (ASCII bytes) on the running orthanc-python.
+send_status: SendStatus = _send_status if HAS_FIXED_SEND_HTTP_STATUS else _send_status_sized
+
+
+def variant() -> str:
+    """One line saying which SDK variant is in use, for the start-up log."""
+    if HAS_FIXED_SEND_HTTP_STATUS:
+        return "orthanc-python 4.2 or newer (SendHttpStatus(status, body))"
+    return "orthanc-python 4.0/4.1 (SendHttpStatus(status, text, size))"
+
+
+#: Orthanc's resource types by the first segment of a route.
+_RESOURCE_TYPES = {
+    "patients": "PATIENT",
+    "studies": "STUDY",
+    "series": "SERIES",
+    "instances": "INSTANCE",
+}
+
+
+def emit_audit_log(
+    user: str, level: str, resource_id: str, action: str, details: Mapping[str, Any]
+) -> None:
+    """An entry of Orthanc's audit log (``orthanc.EmitAuditLog``, Orthanc 1.12.9 and
+    orthanc-python 6.0 on; silent where absent): ``user`` did ``action`` on the resource
+    ``/{level}/{resource_id}``; ``details`` go with it as JSON. Orthanc hands it to the
+    plugins that keep audit logs (the authorization plugin does)."""
+    if not hasattr(orthanc, "EmitAuditLog"):
+        return
+    resource_type = getattr(orthanc.ResourceType, _RESOURCE_TYPES.get(level, "NONE"))
+    body = json.dumps(dict(details), ensure_ascii=True).encode("ascii")
+    orthanc.EmitAuditLog("segmesh", user, resource_type, resource_id, action, body)
+
 
 #: Resource routes sit under Orthanc's own resource paths, segmesh's prefix after the id, so
 #: that Orthanc's authorization plugin can check them per resource (it parses only these).
 INSTANCE_ROUTE = r"/instances/([^/]+)/segmesh"
 SERIES_ROUTE = r"/series/([^/]+)/segmesh"
 STUDY_ROUTE = r"/studies/([^/]+)/segmesh"
-
-#: Orthanc's error code for an unknown resource.
-ORTHANC_UNKNOWN_RESOURCE = 17
 
 #: Response header of label-map answers: the conversion's warnings, a JSON list.
 WARNINGS_HEADER = "X-SegMesh-Warnings"
@@ -103,11 +157,8 @@ def send_error(output: Any, status: int, message: str, details: str) -> None:
 
 
 def error_answer(error: Exception, what: str) -> tuple[int, str, str]:
-    """(status, Error, Details) of a failed request or job, logged once: bad input and unknown
-    resources as a warning line, anything else with its traceback (that is a bug)."""
-    if isinstance(error, SegMeshError):
-        logger.warning("segmesh: %s: %s", what, error)
-        return error.http_status, error.message, error.details
+    """(status, Error, Details) of a failed request (:func:`segmesh.errors.error_answer`), an
+    error of Orthanc's own that reached a route too."""
     if isinstance(error, orthanc.OrthancException):
         code = error.args[0] if error.args else None
         if code == ORTHANC_UNKNOWN_RESOURCE:
@@ -115,8 +166,7 @@ def error_answer(error: Exception, what: str) -> tuple[int, str, str]:
             return 404, "Unknown resource", what
         logger.error("segmesh: %s: Orthanc error %s", what, error)
         return 500, "Orthanc error", str(error)
-    logger.exception("segmesh: %s failed", what)
-    return 500, "Internal error", f"{type(error).__name__}: {error}"
+    return errors.error_answer(error, what)
 
 
 @dataclass(frozen=True)
@@ -130,7 +180,7 @@ class RouteCallback:
     #: None: the arguments as Orthanc hands them over (the query-decoding probe's own route).
     query: QueryDecoding | None
     #: The audit log's action for a successful GET: patient data leaving
-    #: (:func:`.runtime.emit_audit_log`).
+    #: (:func:`emit_audit_log`).
     audit: str | None = None
 
     def __call__(self, output: Any, uri: str, **request: Any) -> None:
@@ -159,7 +209,7 @@ class RouteCallback:
             output.SetHttpHeader(name, value)
         if answer.status == 200:
             if self.audit is not None and method == "GET":
-                runtime.emit_audit_log(
+                emit_audit_log(
                     user_of(request.get("headers", {})),
                     uri.split("/")[1],
                     typed.groups[0],

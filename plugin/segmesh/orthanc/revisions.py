@@ -15,46 +15,20 @@ lets them run meanwhile. A model's file, written by a worker, is sent from the p
 
 from __future__ import annotations
 
-import copy
 import json
 import urllib.error
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from io import BytesIO
 from typing import Any
 
 from pydicom import dcmread
 
-from ..errors import NotFoundError, SegMeshError
+from ..errors import NotFoundError
 from ..loopback import Loopback
-
-#: Compare-and-set attempts before giving up (each loses only to another writer's success).
-ATTEMPTS = 100
-
-JsonObject = dict[str, Any]
+from ..service.host import Revisioned, StoringError
 
 #: Reads a Part-10 file only as far as its SOP Instance UID.
 _UID_ONLY: dict[str, Any] = {"stop_before_pixels": True, "specific_tags": ["SOPInstanceUID"]}
-
-
-class ConflictError(SegMeshError):
-    """Other writers kept changing the same record."""
-
-    http_status = 409
-
-
-class StoringError(SegMeshError):
-    """Orthanc did not store a file segmesh made (say, its disk is full)."""
-
-    http_status = 500
-
-
-@dataclass(frozen=True)
-class Revisioned:
-    """A metadata value and its ETag (revision and MD5)."""
-
-    text: str
-    etag: str
 
 
 def overwrites_instances(configuration: Mapping[str, Any]) -> bool:
@@ -80,28 +54,22 @@ class RevisionedMetadata:
         self.checks_revisions = checks_revisions
         self.overwrites_instances = overwrites_instances
 
-    def read_bytes(self, path: str) -> tuple[bytes, str] | None:
+    def read(self, path: str) -> Revisioned | None:
         """The bytes at ``path`` and their ETag, None where absent."""
         try:
             with self.loopback.open("GET", path) as answer:
-                return answer.read(), answer.headers.get("ETag", "")
+                return Revisioned(answer.read(), answer.headers.get("ETag", ""))
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
             raise
 
-    def read(self, path: str) -> Revisioned | None:
-        """The value at ``path`` (``/studies/{id}/metadata/{key}``), None where absent."""
-        found = self.read_bytes(path)
-        return None if found is None else Revisioned(found[0].decode("utf-8"), found[1])
-
-    def write(self, path: str, value: str | bytes, etag: str | None) -> bool:
-        """Set ``path`` to ``value`` (text is sent as UTF-8) where its ETag is still ``etag``
-        (None: where it is absent); False where another writer came first."""
+    def write(self, path: str, value: bytes, etag: str | None) -> bool:
+        """Set ``path`` to ``value`` where its ETag is still ``etag`` (None: where it is
+        absent); False where another writer came first."""
         headers = {"If-Match": etag} if etag else {}
-        body = value.encode("utf-8") if isinstance(value, str) else value
         try:
-            with self.loopback.open("PUT", path, body, headers):
+            with self.loopback.open("PUT", path, value, headers):
                 return True
         except urllib.error.HTTPError as error:
             if error.code == 409:
@@ -153,19 +121,3 @@ class RevisionedMetadata:
             "Path": found[0]["Path"],
             "Status": "AlreadyStored",
         }
-
-    def update(
-        self, path: str, change: Callable[[JsonObject | None], JsonObject | None]
-    ) -> JsonObject | None:
-        """Apply ``change`` to the JSON object at ``path`` until it is written unchanged by
-        anyone else in between; ``change`` answers None to write nothing. The value written
-        (or, where nothing was written, the value read) is returned."""
-        for _ in range(ATTEMPTS):
-            current = self.read(path)
-            value = json.loads(current.text) if current else None
-            changed = change(copy.deepcopy(value))
-            if changed is None:
-                return value
-            if self.write(path, json.dumps(changed), current.etag if current else None):
-                return changed
-        raise ConflictError("Record kept changing", path)

@@ -25,8 +25,8 @@ segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the 
 
 from __future__ import annotations
 
-from ..jobs import JobRunner
-from ..tasks.context import TaskContext
+from ...service.jobs import JobRunner
+from ...service.tasks.context import TaskContext
 from . import app, convert, datasets, imports, jobs, models, segments, status, thresholds
 from .labelmap import LabelMapRoute
 from .overlay import OverlayRoute
@@ -47,5 +47,5 @@ def register(context: TaskContext, runner: JobRunner) -> None:
     imports.register(context, runner)
     datasets.register(context, runner)
     jobs.register(runner)
-    status.register(runner, context.cache)
+    status.register(runner)
     app.register()

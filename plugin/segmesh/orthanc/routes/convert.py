@@ -3,10 +3,10 @@ as a job (the work is in :mod:`..tasks.conversions`)."""
 
 from __future__ import annotations
 
+from ...service.jobs import JobRunner
+from ...service.tasks.context import TaskContext
+from ...service.tasks.storing import CONVERSION
 from ..http import INSTANCE_ROUTE, register_route
-from ..jobs import JobRunner
-from ..tasks.context import TaskContext
-from ..tasks.storing import CONVERSION
 from .storing import storing_route
 
 

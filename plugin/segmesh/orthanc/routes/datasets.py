@@ -12,14 +12,13 @@ from typing import Any
 from ...datasets.dataset_files import finished_dataset
 from ...datasets.dataset_request import DatasetRequest
 from ...errors import NotFoundError, SegMeshError, UnprocessableError
-from .. import runtime
+from ...service.jobs import JobRunner
+from ...service.jobs.records import JobState
+from ...service.tasks.context import TaskContext
+from ...service.tasks.dataset_sources import named_sources
+from ...service.tasks.storing import DATASET
+from .. import http
 from ..http import Answer, Request, register_route, user_of
-from ..jobs import JobRunner
-from ..jobs.records import JobState
-from ..jobs.runner import study_of_resource
-from ..tasks.context import TaskContext
-from ..tasks.dataset_sources import named_sources
-from ..tasks.storing import DATASET
 
 MIME_TYPES = {".zip": "application/zip", ".h5": "application/x-hdf5"}
 #: One range of bytes: ``bytes=first-last``, ``bytes=first-`` or ``bytes=-suffix``.
@@ -60,7 +59,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
             reasons = "; ".join(f"{s['Resource']}: {s['Details']}" for s in named.skipped[:3])
             raise UnprocessableError("No source", reasons or "nothing matched the query")
         # The record lives on the first source's study, where any node finds it.
-        study_id = study_of_resource("instances", named.sources[0])
+        study_id = context.host.study_of("instances", named.sources[0])
         record = runner.submit(DATASET.name, study_id, body)
         return Answer.json({"ID": record["ID"], "Path": f"/segmesh/jobs/{record['ID']}"}, 202)
 
@@ -77,7 +76,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         path = finished_dataset(context.settings, str(result["Output"]["File"]))
         size = path.stat().st_size
         wanted = byte_range(request.headers.get("range"), size)
-        if not runtime.HAS_FIXED_SEND_HTTP_STATUS:
+        if not http.HAS_FIXED_SEND_HTTP_STATUS:
             wanted = None  # no 206 with a binary body before 4.2: the whole file
         partial = wanted is not None
         start, end = wanted or (0, size - 1)
@@ -89,11 +88,11 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         if start == 0:
             user = user_of(request.headers)
             for case in result["Cases"]:
-                runtime.emit_audit_log(
+                http.emit_audit_log(
                     user, "studies", case["Source"]["Study"], "segmesh-dataset", {"Job": job_id}
                 )
         headers = {
-            "Accept-Ranges": "bytes" if runtime.HAS_FIXED_SEND_HTTP_STATUS else "none",
+            "Accept-Ranges": "bytes" if http.HAS_FIXED_SEND_HTTP_STATUS else "none",
             "Content-Disposition": f'attachment; filename="{job_id}{path.suffix}"',
         }
         if partial:

@@ -18,12 +18,12 @@ from typing import Any
 
 from ...errors import BadRequestError
 from ...formats.label_volume import check_size
+from ...service.jobs import JobRunner
+from ...service.tasks.context import TaskContext
+from ...service.tasks.imports import ImportRequest, file_of_body, import_labelmap_file, job_body
+from ...service.tasks.storing import LABEL_IMPORT, is_asynchronous
 from ..http import SERIES_ROUTE, Answer, Request, register_route
-from ..jobs import JobRunner
 from ..multipart import is_multipart, parts
-from ..tasks.context import TaskContext
-from ..tasks.imports import ImportRequest, file_of_body, import_labelmap_file, job_body
-from ..tasks.storing import LABEL_IMPORT, is_asynchronous
 
 #: The header whose JSON object holds the fields of a request whose body is the file alone.
 FIELDS_HEADER = "X-SegMesh-Fields"

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-import orthanc
-
+from ...service.jobs import JobRunner, public
 from ..http import Answer, Request, register_route
-from ..jobs import JobRunner, public
 
 
 def register(runner: JobRunner) -> None:
@@ -15,7 +11,7 @@ def register(runner: JobRunner) -> None:
 
     def jobs(request: Request) -> Answer:
         # Job records live on the studies (see jobs.records): every study is looked at.
-        study_ids = [str(identifier) for identifier in json.loads(orthanc.RestApiGet("/studies"))]
+        study_ids = runner.context.host.studies()
         return Answer.json([public(record) for record in runner.store.all(study_ids)])
 
     def job(request: Request) -> Answer:

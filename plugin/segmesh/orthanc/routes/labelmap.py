@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from ...errors import BadRequestError
 from ...formats import Format
 from ...options import LabelMapOptions
+from ...service.tasks.context import TaskContext
+from ...service.tasks.labelmap_files import labelmap_file
 from ..http import (
     INSTANCE_ROUTE,
     WARNINGS_HEADER,
@@ -16,8 +18,6 @@ from ..http import (
     json_header_value,
     register_route,
 )
-from ..tasks.context import TaskContext
-from ..tasks.labelmap_files import labelmap_file
 
 #: Values of ``include=``.
 INCLUDES = ("image",)

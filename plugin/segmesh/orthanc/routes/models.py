@@ -10,7 +10,11 @@ from ...formats import MeshFormat, crop_mesh_file
 from ...mesh import MeshOptions, segment_crops
 from ...models import stl_document
 from ...options import LabelMapOptions
-from .. import store
+from ...service import store
+from ...service.jobs import JobRunner
+from ...service.tasks.context import TaskContext
+from ...service.tasks.labelmaps import load_labelmap
+from ...service.tasks.storing import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from ..http import (
     INSTANCE_ROUTE,
     SERIES_ROUTE,
@@ -19,10 +23,6 @@ from ..http import (
     Request,
     register_route,
 )
-from ..jobs import JobRunner
-from ..tasks.context import TaskContext
-from ..tasks.labelmaps import load_labelmap
-from ..tasks.storing import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from .storing import storing_route
 from .thresholds import preview_route
 
@@ -67,7 +67,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         )
 
     def get_model(request: Request) -> Answer:
-        dataset = store.read_instance(request.groups[0])
+        dataset = store.read_instance(context.host, request.groups[0])
         if str(dataset.get("SOPClassUID", "")) != ENCAPSULATED_STL_STORAGE:
             raise UnsupportedError(
                 "Not an Encapsulated STL instance", f"SOP Class UID {dataset.get('SOPClassUID')}"

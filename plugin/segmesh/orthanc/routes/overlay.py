@@ -5,10 +5,10 @@ from __future__ import annotations
 from ...errors import NotFoundError
 from ...options import LabelMapOptions
 from ...overlay import OverlayStyle, overlay_png
-from .. import store
+from ...service import store
+from ...service.tasks.context import TaskContext
+from ...service.tasks.labelmaps import load_labelmap
 from ..http import INSTANCE_ROUTE, Answer, Request, register_route
-from ..tasks.context import TaskContext
-from ..tasks.labelmaps import load_labelmap
 from .labelmap import ORIGIN_HEADER
 
 #: Overlays use every segment on the default grid; the style picks segments when drawing, so
@@ -30,10 +30,11 @@ class OverlayRoute:
         # a source that is gone is 404 and leaves the cache. So an image of that series whose
         # plane the label map holds is stored now: its identity need not be asked again.
         loaded = load_labelmap(source_id, OVERLAY_OPTIONS, self.context)
-        series_id, sop_instance_uid = store.image_identity(image_id)
+        series_id, sop_instance_uid = store.image_identity(self.context.host, image_id)
         plane = loaded.planes.get(sop_instance_uid)
         if series_id != loaded.series_id or plane is None:
-            store.instance_summary(image_id, "image")  # "Unknown image" where it went since
+            if not self.context.host.exists("instances", image_id):  # it went since
+                raise NotFoundError("Unknown image", image_id)
             raise NotFoundError(
                 "Image not in the referenced series",
                 f"image {image_id} is not an image of the series that {source_id} references",

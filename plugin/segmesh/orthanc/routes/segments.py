@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from .. import store
+from ...service.tasks.context import TaskContext
+from ...service.tasks.labelmaps import source_description
 from ..http import INSTANCE_ROUTE, Answer, Request, register_route
-from ..tasks.context import TaskContext
-from ..tasks.labelmaps import source_description
 
 
 def register(context: TaskContext) -> None:
@@ -14,7 +13,9 @@ def register(context: TaskContext) -> None:
     def segments(request: Request) -> Answer:
         """Kind, segments, frame of reference and referenced series of one instance."""
         description = source_description(request.groups[0], context)
-        present = {uid: store.series_id_of_uid(uid) for uid in description.referenced_series_uids}
+        present = {
+            uid: context.host.series_id_of_uid(uid) for uid in description.referenced_series_uids
+        }
         return Answer.json(
             description.to_json(
                 [identifier for identifier in present.values() if identifier],

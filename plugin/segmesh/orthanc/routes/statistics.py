@@ -9,10 +9,10 @@ from enum import StrEnum
 
 from ...errors import BadRequestError
 from ...options import LabelMapOptions
+from ...service.tasks.context import TaskContext
+from ...service.tasks.statistics import source_statistics
 from ...statistics import statistics_csv, statistics_json
 from ..http import INSTANCE_ROUTE, Answer, Request, register_route
-from ..tasks.context import TaskContext
-from ..tasks.statistics import source_statistics
 
 
 class StatisticsFormat(StrEnum):

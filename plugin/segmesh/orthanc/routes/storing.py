@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from ...service.jobs import JobRunner
+from ...service.tasks.context import TaskContext
+from ...service.tasks.storing import StoringKind, is_asynchronous
 from ..http import Answer, Handler, Request
-from ..jobs import JobRunner
-from ..tasks.context import TaskContext
-from ..tasks.storing import StoringKind, is_asynchronous
 
 
 def storing_route(kind: StoringKind, context: TaskContext, runner: JobRunner) -> Handler:

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from ...formats import MeshFormat, export_mesh
 from ...mesh import MeshOptions, ThresholdOptions
+from ...service.tasks.context import TaskContext
+from ...service.tasks.thresholds import series_histogram, threshold_preview
 from ...statistics.histogram import parse_bins
 from ..http import SERIES_ROUTE, Answer, Request, register_route
-from ..tasks.context import TaskContext
-from ..tasks.thresholds import series_histogram, threshold_preview
 
 
 def preview_route(context: TaskContext) -> Callable[[Request], Answer]:

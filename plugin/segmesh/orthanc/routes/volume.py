@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from ...cross_sections import checked_voxel, cross_sections, voxel_from_query
 from ...formats import to_npy
+from ...service.loaded_source import LoadedSource
+from ...service.tasks.context import TaskContext
+from ...service.tasks.labelmaps import load_labelmap
+from ...service.tasks.volumes import referenced_image_planes_npy, referenced_image_volume_npy
 from ..http import INSTANCE_ROUTE, Answer, Request, register_route
-from ..tasks.context import TaskContext
-from ..tasks.labelmaps import LoadedSource, load_labelmap
-from ..tasks.volumes import referenced_image_planes_npy, referenced_image_volume_npy
 from .overlay import OVERLAY_OPTIONS
 
 NPY = "application/octet-stream"

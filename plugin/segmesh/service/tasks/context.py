@@ -1,21 +1,17 @@
-"""What every task runs with: the settings, the worker pool, the label-map cache, the loopback
-REST client, and a job's hooks."""
+"""What every task runs with: the settings, the worker pool, the label-map cache, the host, and
+a job's hooks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ...errors import SegMeshError
-from ...loopback import Loopback
 from ...settings import Settings
+from ..cache import LabelMapCache
+from ..host import Host
 from ..metrics import Metrics
-from ..revisions import RevisionedMetadata
 from ..workers import WorkerPool
-
-if TYPE_CHECKING:  # the cache holds what tasks load: imported for its type only
-    from ..cache import LabelMapCache
 
 
 class CancelledError(SegMeshError):
@@ -34,23 +30,18 @@ def _never_cancelled() -> bool:
 
 @dataclass(frozen=True)
 class TaskContext:
-    """``cache`` holds loaded label maps; ``loopback`` writes what needs Orthanc's revision
-    check, and stores outputs; ``metrics`` counts decoding and meshing time;
+    """``cache`` holds loaded label maps; ``host`` is the archive segmesh reads from and
+    stores into (:mod:`..host`); ``metrics`` counts decoding and meshing time;
     ``progress(done, total)`` is called as units of work (say,
     models) finish; ``cancelled()`` is asked between them."""
 
     settings: Settings
     workers: WorkerPool
     cache: LabelMapCache
-    loopback: RevisionedMetadata
+    host: Host
     metrics: Metrics = field(default_factory=Metrics)
     progress: Callable[[int, int], None] = _no_progress
     cancelled: Callable[[], bool] = _never_cancelled
-
-    @property
-    def rest(self) -> Loopback:
-        """Orthanc's REST API on the loopback: what workers fetch stored files through."""
-        return self.loopback.loopback
 
     def check_cancelled(self) -> None:
         """Raise :class:`CancelledError` where the job was cancelled."""

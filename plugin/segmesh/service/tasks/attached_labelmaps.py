@@ -7,9 +7,10 @@ from typing import Any
 
 from ...formats.labelmap_file import write_labelmap_file
 from ...options import LabelMapOptions
+from ..loaded_source import Origin
 from . import labelmap_attachment
 from .context import TaskContext
-from .labelmaps import Origin, load_labelmap
+from .labelmaps import load_labelmap
 
 #: The label map the routes ask for by default (every segment, the source grid where stored).
 DEFAULT_OPTIONS = LabelMapOptions()
@@ -29,7 +30,7 @@ def store_labelmap_attachment(instance_id: str, context: TaskContext) -> dict[st
     }
     if loaded.origin is not Origin.ATTACHMENT:
         data = write_labelmap_file(loaded.labelmap, loaded.key, loaded.planes)
-        answer["Status"] = labelmap_attachment.write(instance_id, data, context.loopback)
+        answer["Status"] = labelmap_attachment.write(context.host, instance_id, data)
         answer["Bytes"] = len(data)
     context.progress(1, 1)
     return answer

@@ -29,6 +29,7 @@ from ...options import LabelMapOptions, parse_segment_list
 from ...packed_files import temporary_path
 from ...sources import threshold_series_of_files
 from .. import store
+from ..host import Host
 from .context import TaskContext
 from .labelmaps import load_labelmap
 from .outputs import SourceOutputs
@@ -229,13 +230,14 @@ def _source_of(dataset: Dataset, labelmap: LabelMap) -> ModelSource:
     )
 
 
-def _study_dataset(study_id: str) -> tuple[Dataset, list[str]]:
+def _study_dataset(host: Host, study_id: str) -> tuple[Dataset, list[str]]:
     """One instance of the study (for its patient and study attributes), and the distinct
     FrameOfReferenceUIDs of its series (first instance of each)."""
     first_instances = [
-        store.series_instance_ids(series_id)[0] for series_id in store.study_series_ids(study_id)
+        store.series_instance_ids(host, series_id)[0]
+        for series_id in store.study_series_ids(host, study_id)
     ]
-    datasets = [store.read_instance(i, stop_before_pixels=True) for i in first_instances]
+    datasets = [store.read_instance(host, i, stop_before_pixels=True) for i in first_instances]
     frames = sorted(
         {str(ds.FrameOfReferenceUID) for ds in datasets if ds.get("FrameOfReferenceUID")}
     )
@@ -258,7 +260,7 @@ def store_source_models(
         options,
         description,
         context,
-        SourceOutputs(sources, context.loopback),
+        SourceOutputs(sources, context.host),
         also_held=[skipped.number for skipped in loaded.description.skipped],
     )
     # Segments the label map could not hold (say, RT-STRUCT ROIs of points) are reported too.
@@ -278,7 +280,7 @@ def store_series_model(
     A worker fetches the series' files itself, thresholds them slice by slice and sends back
     the mask's bounding box and the source's attributes: neither process holds the whole
     series, and the Orthanc process never parses it."""
-    files = store.stored_series_files(series_id, context.rest)
+    files = store.stored_series_files(context.host, series_id)
     series = context.workers.run(threshold_series_of_files, files, threshold, context.settings)
     description = f"Model of {series.series_description or 'series'}"
     crops = [] if series.crop is None else [series.crop]
@@ -291,7 +293,7 @@ def store_series_model(
         options,
         description,
         context,
-        SourceOutputs([("series", series_id)], context.loopback),
+        SourceOutputs([("series", series_id)], context.host),
         threshold.to_json(),
     )
 
@@ -309,7 +311,7 @@ def store_nifti_models(
     They take ``frame_of_reference_uid`` where given, else the study's where its series share
     one, else a new one derived from the file.
     """
-    study, frames_of_reference = _study_dataset(study_id)
+    study, frames_of_reference = _study_dataset(context.host, study_id)
     digest = hashlib.sha256(nifti).hexdigest()
     frame_of_reference_uid = frame_of_reference_uid or (
         frames_of_reference[0]
@@ -320,5 +322,5 @@ def store_nifti_models(
         nifti_labelmap, nifti, labels, frame_of_reference_uid, context.settings
     )
     source = ModelSource(study, frame_of_reference_uid, f"nifti:{digest}:{study_id}")
-    outputs = SourceOutputs([("studies", study_id)], context.loopback)
+    outputs = SourceOutputs([("studies", study_id)], context.host)
     return store_models(labelmap, source, options, "Models of a NIfTI label map", context, outputs)

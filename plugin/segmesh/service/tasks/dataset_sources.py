@@ -12,6 +12,7 @@ from ...datasets.dataset_request import DatasetRequest
 from ...dicom.sop_classes import SOURCE_SOP_CLASSES, Kind
 from ...errors import BadRequestError, NotFoundError, SegMeshError
 from .. import store
+from ..host import Host
 from .context import TaskContext
 from .labelmaps import source_description
 
@@ -33,38 +34,38 @@ class NamedSources:
     skipped: tuple[dict[str, str], ...]
 
 
-def _level_of(identifier: str) -> str:
+def _level_of(host: Host, identifier: str) -> str:
     for level in ("studies", "series", "instances", "patients"):
-        if store.exists(level, identifier):
+        if host.exists(level, identifier):
             return level
     raise NotFoundError("Unknown resource", f"{identifier} is no study, series or instance")
 
 
-def _found(query: dict[str, Any]) -> list[tuple[str, str]]:
+def _found(host: Host, query: dict[str, Any]) -> list[tuple[str, str]]:
     """(level, id) of what ``/tools/find`` answers for ``query``; 400 where Orthanc refuses it."""
     level = FIND_LEVELS.get(str(query.get("Level", "")))
     if level is None:
         raise BadRequestError("Bad parameter Query", f"Level: one of {list(FIND_LEVELS)}")
-    return [(level, identifier) for identifier in store.find(query)]
+    return [(level, identifier) for identifier in host.find(query)]
 
 
 def _series_sources(series_id: str, context: TaskContext) -> list[str]:
-    summary = store.summary("series", series_id)
+    summary = context.host.summary("series", series_id)
     if summary.get("MainDicomTags", {}).get("Modality") in tuple(Kind):
         return [str(identifier) for identifier in summary["Instances"]]
     # An image series: the sources of its study drawn on it.
     uid = str(summary.get("MainDicomTags", {}).get("SeriesInstanceUID", ""))
     return [
         source
-        for source in _study_sources(str(summary["ParentStudy"]))
+        for source in _study_sources(context.host, str(summary["ParentStudy"]))
         if uid in source_description(source, context).referenced_series_uids
     ]
 
 
-def _study_sources(study_id: str) -> list[str]:
+def _study_sources(host: Host, study_id: str) -> list[str]:
     sources = []
-    for series_id in store.study_series_ids(study_id):
-        summary = store.summary("series", series_id)
+    for series_id in store.study_series_ids(host, study_id):
+        summary = host.summary("series", series_id)
         if summary.get("MainDicomTags", {}).get("Modality") in tuple(Kind):
             sources += [str(identifier) for identifier in summary["Instances"]]
     return sources
@@ -72,22 +73,24 @@ def _study_sources(study_id: str) -> list[str]:
 
 def _sources_of(level: str, identifier: str, context: TaskContext) -> Iterator[str]:
     if level == "patients":
-        for study_id in store.summary("patients", identifier)["Studies"]:
-            yield from _study_sources(str(study_id))
+        for study_id in context.host.summary("patients", identifier)["Studies"]:
+            yield from _study_sources(context.host, str(study_id))
     elif level == "studies":
-        yield from _study_sources(identifier)
+        yield from _study_sources(context.host, identifier)
     elif level == "series":
         yield from _series_sources(identifier, context)
-    elif store.sop_class_uid(identifier) in SOURCE_SOP_CLASSES:
+    elif context.host.sop_class_uid(identifier) in SOURCE_SOP_CLASSES:
         yield identifier
 
 
 def named_sources(request: DatasetRequest, context: TaskContext) -> NamedSources:
     """The sources ``request`` names; 404 for an id Orthanc does not know."""
     if request.query is not None:
-        named = _found(dict(request.query))
+        named = _found(context.host, dict(request.query))
     else:
-        named = [(_level_of(identifier), identifier) for identifier in request.resources]
+        named = [
+            (_level_of(context.host, identifier), identifier) for identifier in request.resources
+        ]
     sources: dict[str, None] = {}
     skipped = []
     for level, identifier in named:

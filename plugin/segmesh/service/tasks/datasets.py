@@ -77,13 +77,13 @@ def _start_case(
     """Hand the case of ``source_id`` to a worker, which appends it to ``output`` (cases are
     made side by side, and appended one at a time under the file's lock)."""
     description = source_description(source_id, context)
-    series_id = referenced_series_id(description)
+    series_id = referenced_series_id(context.host, description)
     if series_id is None:
         missing = ", ".join(description.referenced_series_uids) or "(none referenced)"
         raise UnprocessableError("Referenced series not stored", f"the images {missing}")
-    stored = store.instance_stored_file(source_id)
-    header = store.read_header(stored, context.rest)
-    series = store.summary("series", series_id)
+    stored = store.instance_stored_file(context.host, source_id)
+    header = store.read_header(context.host, stored)
+    series = context.host.summary("series", series_id)
     uids = {
         "StudyInstanceUID": str(header.get("StudyInstanceUID", "")),
         "SeriesInstanceUID": str(series.get("MainDicomTags", {}).get("SeriesInstanceUID", "")),
@@ -95,11 +95,11 @@ def _start_case(
         name = hashed_case_name(uids["StudyInstanceUID"], uids["SOPInstanceUID"])
     files = ExitStack()
     try:
-        path = files.enter_context(store.instance_path(stored, context.rest))
+        path = files.enter_context(store.instance_path(context.host, stored))
         work = CaseExport(
             name,
             path,
-            store.stored_series_files(series_id, context.rest),
+            store.stored_series_files(context.host, series_id),
             labels,
             request.spacing,
             request.format,

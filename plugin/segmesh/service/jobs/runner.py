@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import logging
 import threading
 import urllib.error
@@ -19,14 +18,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import orthanc
-
-from ...errors import SegMeshError
+from ...errors import SegMeshError, error_answer
 from ...throttle import Throttle
-from ..http import error_answer
-from ..revisions import JsonObject
+from ..host import JsonObject
 from ..tasks.context import CancelledError, TaskContext
-from ..tasks.storing import KINDS
+from ..tasks.storing import KINDS, StoringKind
 from .records import JobState, JobStore, new_record, now_text
 
 logger = logging.getLogger(__name__)
@@ -39,14 +35,6 @@ JOB_THREADS = 2
 PROGRESS_INTERVAL = 0.5
 
 
-def study_of_resource(level: str, resource_id: str) -> str:
-    """The Orthanc id of the study of ``/{level}/{resource_id}``; 404 where unknown."""
-    if level == "studies":
-        json.loads(orthanc.RestApiGet(f"/studies/{resource_id}"))
-        return resource_id
-    return str(json.loads(orthanc.RestApiGet(f"/{level}/{resource_id}/study"))["ID"])
-
-
 def _stale(record: JsonObject) -> bool:
     beat = datetime.datetime.strptime(str(record["Heartbeat"]), "%Y%m%dT%H%M%S")
     age = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - beat
@@ -54,12 +42,20 @@ def _stale(record: JsonObject) -> bool:
 
 
 class JobRunner:
-    """Queues, runs and cancels jobs; ``node`` names this Orthanc among those of a database."""
+    """Queues, runs and cancels jobs; ``node`` names this Orthanc among those of a database;
+    ``kinds`` are the jobs it knows to run, by name."""
 
-    def __init__(self, context: TaskContext, store: JobStore, node: str) -> None:
+    def __init__(
+        self,
+        context: TaskContext,
+        store: JobStore,
+        node: str,
+        kinds: Mapping[str, StoringKind] = KINDS,
+    ) -> None:
         self.context = context
         self.store = store
         self.node = node
+        self.kinds = dict(kinds)
         self._executor = ThreadPoolExecutor(JOB_THREADS, thread_name_prefix="segmesh-job")
         self._cancelled: set[str] = set()
         self._lock = threading.Lock()
@@ -79,9 +75,9 @@ class JobRunner:
     ) -> JsonObject:
         """The record of a job :meth:`submit` would start, checked but neither stored nor
         queued (an automatic run promises its id first, then enqueues it)."""
-        storing = KINDS[kind]
+        storing = self.kinds[kind]
         storing.prepare(resource_id, body)
-        study_id = study_of_resource(storing.level, resource_id)
+        study_id = self.context.host.study_of(storing.level, resource_id)
         return new_record(study_id, kind, storing.level, resource_id, dict(body), self.node, job_id)
 
     def enqueue(self, record: JsonObject) -> JsonObject:
@@ -134,7 +130,7 @@ class JobRunner:
 
     def _resume_all(self) -> None:
         try:
-            self.resume([str(study) for study in json.loads(orthanc.RestApiGet("/studies"))])
+            self.resume(self.context.host.studies())
         except Exception:
             if not self._stopping.is_set():
                 logger.exception("segmesh: unfinished jobs could not be resumed")
@@ -209,7 +205,7 @@ class JobRunner:
         )
         source = record["Source"]["ID"]
         try:
-            result = KINDS[record["Kind"]].prepare(source, record["Parameters"])(context)
+            result = self.kinds[record["Kind"]].prepare(source, record["Parameters"])(context)
             self._finish(job_id, JobState.SUCCESS, {"Result": result, "Progress": 100})
         except Exception as error:
             if self._stopping.is_set() or self._orthanc_stopped(error):
@@ -233,13 +229,7 @@ class JobRunner:
             if isinstance(cause, urllib.error.URLError) and isinstance(reason, ConnectionError):
                 break
             cause = cause.__cause__ or cause.__context__
-        if cause is None:
-            return False
-        try:
-            with self.context.rest.open("GET", "/system"):
-                return False
-        except OSError:
-            return True
+        return cause is not None and not self.context.host.alive()
 
     def _finish(self, job_id: str, state: JobState, fields: JsonObject) -> None:
         def finish(record: JsonObject) -> JsonObject:

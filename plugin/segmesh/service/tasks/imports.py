@@ -82,7 +82,7 @@ def import_labelmap_file(
     (how the file lay on the series: :class:`segmesh.imports.Placement`) and ``"File"`` (the
     format read). ``Status`` "AlreadyStored" for objects the same import stored before.
     """
-    image_files = store.stored_series_files(series_id, context.rest)
+    image_files = store.stored_series_files(context.host, series_id)
     with tempfile.TemporaryDirectory(prefix="segmesh-import-") as folder:
         work = ImportWork(request.file, request.options, image_files, context.settings, folder)
         result = context.workers.run(import_labelmap, work)
@@ -100,7 +100,7 @@ def _stored(result: ImportResult, series_id: str, context: TaskContext) -> list[
     """Store the written files in order (each sent from the page cache); their answers. What
     this import stored is deleted again where it fails or is cancelled before the last."""
     objects = [obj for written in result.written for obj in written.objects]
-    outputs = SourceOutputs([("series", series_id)], context.loopback)
+    outputs = SourceOutputs([("series", series_id)], context.host)
     instances = []
     try:
         for done, written in enumerate(objects, start=1):

@@ -14,14 +14,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import orthanc
-
 from ...formats.labelmap_file import UnusableLabelMapFileError, read_header, read_labelmap_file
 from ...geometry import Plane
 from ...labelmap import LabelMap, check_voxel_limit
 from ...settings import Settings
-from ..http import ORTHANC_UNKNOWN_RESOURCE
-from ..revisions import ATTEMPTS, ConflictError, RevisionedMetadata
+from ..host import ATTEMPTS, ConflictError, Host, HostError
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +28,23 @@ NAME = "SegMeshLabelMap"
 MIME_TYPE = "application/vnd.segmesh.labelmap"
 
 
-def attachment_path(instance_id: str) -> str:
-    """Where an instance's label-map attachment is."""
-    return f"/instances/{instance_id}/attachments/{CONTENT_TYPE}"
-
-
-def _data(instance_id: str) -> bytes | None:
+def _data(host: Host, instance_id: str) -> bytes | None:
     """The attachment's bytes, None where there is none or it cannot be read."""
     try:
-        return bytes(orthanc.RestApiGet(attachment_path(instance_id) + "/data"))
-    except orthanc.OrthancException as error:
-        if not (error.args and error.args[0] == ORTHANC_UNKNOWN_RESOURCE):
-            logger.warning("segmesh: label-map attachment of %s unreadable: %s", instance_id, error)
+        found = host.read_attachment(instance_id, CONTENT_TYPE)
+    except HostError as error:
+        logger.warning("segmesh: label-map attachment of %s unreadable: %s", instance_id, error)
         return None
+    return None if found is None else found.data
 
 
 def read(
-    instance_id: str, key: Mapping[str, Any], settings: Settings
+    host: Host, instance_id: str, key: Mapping[str, Any], settings: Settings
 ) -> tuple[LabelMap, dict[str, Plane]] | None:
     """The label map and image planes of the attachment where it was made for ``key``; None
     where there is none, or it was made for another key, or it is broken (a warning says
     which). 413 above ``settings.max_voxels``, as decoding the source would answer."""
-    data = _data(instance_id)
+    data = _data(host, instance_id)
     if data is None:
         return None
     try:
@@ -65,11 +57,11 @@ def read(
     return labelmap, planes
 
 
-def describe(instance_id: str) -> dict[str, Any] | None:
+def describe(host: Host, instance_id: str) -> dict[str, Any] | None:
     """What the status route shows of the attachment: ``Name``, ``ContentType``, ``Bytes``,
     the ``Key`` it was made for, and the ``Error`` that makes it unusable where it is broken;
     None where there is none."""
-    data = _data(instance_id)
+    data = _data(host, instance_id)
     if data is None:
         return None
     found: dict[str, Any] = {"Name": NAME, "ContentType": CONTENT_TYPE, "Bytes": len(data)}
@@ -81,20 +73,21 @@ def describe(instance_id: str) -> dict[str, Any] | None:
     return found
 
 
-def write(instance_id: str, data: bytes, loopback: RevisionedMetadata) -> str:
+def write(host: Host, instance_id: str, data: bytes) -> str:
     """Store ``data`` (a label-map file) as the instance's attachment,
     replacing one made for another key by compare-and-set on its revision. "Success", or
     "AlreadyStored" where one made for the same key is there (say, written by another node)."""
-    path = attachment_path(instance_id)
     key = read_header(data)["Key"]
     for _ in range(ATTEMPTS):
-        current = loopback.read_bytes(path + "/data")
+        current = host.read_attachment(instance_id, CONTENT_TYPE)
         if current is not None:
             try:
-                if read_header(current[0]).get("Key") == key:
+                if read_header(current.data).get("Key") == key:
                     return "AlreadyStored"
             except UnusableLabelMapFileError:
                 pass  # a broken one is replaced
-        if loopback.write(path, data, current[1] if current else None):
+        if host.write_attachment(
+            instance_id, CONTENT_TYPE, data, current.etag if current else None
+        ):
             return "Success"
-    raise ConflictError("Label-map attachment kept changing", path)
+    raise ConflictError("Label-map attachment kept changing", instance_id)

@@ -28,18 +28,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orthanc
-
 from .. import __version__
 from ..dicom.provenance import is_imported, is_written_by_segmesh
 from ..dicom.references import referenced_images
 from ..dicom.sop_classes import SOURCE_SOP_CLASSES, Kind
 from ..errors import NotFoundError, SegMeshError
 from . import store
+from .host import Host, HostError, JsonObject, read_json_metadata, update_metadata
 from .image_arrival import missing_images
 from .jobs import JobRunner
 from .jobs.records import now_text
-from .revisions import JsonObject, RevisionedMetadata
 from .tasks.storing import INSTANCE_LABELMAP, INSTANCE_MODELS
 
 logger = logging.getLogger(__name__)
@@ -48,11 +46,6 @@ logger = logging.getLogger(__name__)
 STATUS_METADATA = 4602
 #: Seconds between two looks at the runs that wait for their images.
 POLL_SECONDS = 1.0
-
-
-def status_path(instance_id: str) -> str:
-    """Where an instance's automatic runs are recorded."""
-    return f"/instances/{instance_id}/metadata/{STATUS_METADATA}"
 
 
 @dataclass(frozen=True)
@@ -89,13 +82,13 @@ class AutomaticRuns:
         timeout: int,
         stable_age: int,
         runner: JobRunner,
-        metadata: RevisionedMetadata,
+        host: Host,
     ) -> None:
         self.products = tuple(made)
         self.timeout = timeout
         self.stable_age = stable_age
         self.runner = runner
-        self.metadata = metadata
+        self.host = host
         self._arrived: queue.Queue[str] = queue.Queue()
         self._waiting: dict[str, dict[str, set[str]]] = {}
         self._started = threading.Event()
@@ -138,20 +131,20 @@ class AutomaticRuns:
             step()
         except NotFoundError as error:
             logger.info("segmesh: automatic run left, its source was deleted: %s", error)
-        except (urllib.error.URLError, ConnectionError, orthanc.OrthancException) as error:
+        except (urllib.error.URLError, ConnectionError, HostError) as error:
             if not self._stopping.is_set():
                 logger.warning("segmesh: automatic runs wait, Orthanc did not answer: %s", error)
         except Exception:
             logger.exception("segmesh: automatic run failed")
 
     def _consider(self, instance_id: str) -> None:
+        if self.host.sop_class_uid(instance_id) not in SOURCE_SOP_CLASSES:
+            return  # not a source, or deleted meanwhile
         try:
-            sop_class = orthanc.RestApiGet(f"/instances/{instance_id}/metadata/SopClassUid")
-            series = json.loads(orthanc.RestApiGet(f"/instances/{instance_id}/series"))
-        except orthanc.OrthancException:
+            series_id = self.host.summary("instances", instance_id)["ParentSeries"]
+            series = self.host.summary("series", series_id)
+        except NotFoundError:
             return  # deleted meanwhile
-        if sop_class.decode() not in SOURCE_SOP_CLASSES:
-            return
         if is_written_by_segmesh(series.get("MainDicomTags", {})) and not self._is_imported(
             instance_id
         ):
@@ -173,7 +166,7 @@ class AutomaticRuns:
             new = {key: run for key, run in claimed.items() if key not in runs}
             return {"Runs": {**runs, **new}} if new else None
 
-        written = self.metadata.update(status_path(instance_id), claim)
+        written = update_metadata(self.host, "instances", instance_id, STATUS_METADATA, claim)
         runs = (written or {}).get("Runs", {})
         if any(runs.get(key) == run for key, run in claimed.items()):
             logger.info("segmesh: automatic runs of %s wait for their images", instance_id)
@@ -183,13 +176,13 @@ class AutomaticRuns:
         """Whether segmesh's object is an imported label map's, a source like any other
         (its header tells; only segmesh's own SEG and RT-STRUCT objects are read)."""
         try:
-            stored = store.instance_stored_file(instance_id)
-            return is_imported(store.read_header(stored, self.metadata.loopback))
+            stored = store.instance_stored_file(self.host, instance_id)
+            return is_imported(store.read_header(self.host, stored))
         except SegMeshError:  # deleted meanwhile, or unreadable: no run either way
             return False
 
     def _wait_for(self, instance_id: str) -> None:
-        dataset = store.read_header(store.instance_stored_file(instance_id), self.metadata.loopback)
+        dataset = store.read_header(self.host, store.instance_stored_file(self.host, instance_id))
         self._waiting[instance_id] = referenced_images(dataset)
 
     def _resume(self) -> None:
@@ -197,13 +190,9 @@ class AutomaticRuns:
         may never come back; the compare-and-set from Waiting decides who starts the job),
         and this node's started runs whose job record it had no time to write get it."""
         for modality in Kind:
-            found = json.loads(
-                orthanc.RestApiPost(
-                    "/tools/find",
-                    json.dumps({"Level": "Instance", "Query": {"Modality": modality}}),
-                )
-            )
-            for instance_id in found:
+            for instance_id in self.host.find(
+                {"Level": "Instance", "Query": {"Modality": modality}}
+            ):
                 try:
                     self._resume_one(instance_id)
                 except NotFoundError:
@@ -213,8 +202,8 @@ class AutomaticRuns:
 
     def _runs(self, instance_id: str) -> dict[str, JsonObject]:
         """This node's products' runs of the instance, by key."""
-        current = self.metadata.read(status_path(instance_id))
-        runs = json.loads(current.text).get("Runs", {}) if current else {}
+        record = read_json_metadata(self.host, "instances", instance_id, STATUS_METADATA)
+        runs = (record or {}).get("Runs", {})
         return {p.key: runs[p.key] for p in self.products if p.key in runs}
 
     def _resume_one(self, instance_id: str) -> None:
@@ -247,12 +236,12 @@ class AutomaticRuns:
                 del self._waiting[instance_id]
 
     def _advance(self, instance_id: str, images: dict[str, set[str]]) -> None:
-        if not store.exists("instances", instance_id):
+        if not self.host.exists("instances", instance_id):
             # Deleted while it waited (its run record went with it): even where its images
             # are ready now, there is nothing to start.
             del self._waiting[instance_id]
             return
-        missing = missing_images(images, self.stable_age)
+        missing = missing_images(self.host, images, self.stable_age)
         if missing is None:
             for product in self.products:
                 # The job's id is promised in the run before its record exists: of two nodes
@@ -289,7 +278,7 @@ class AutomaticRuns:
             run.update(fields, Time=now_text())
             return value
 
-        written = self.metadata.update(status_path(instance_id), change)
+        written = update_metadata(self.host, "instances", instance_id, STATUS_METADATA, change)
         run = (written or {}).get("Runs", {}).get(key) or {}
         return all(run.get(name) == value for name, value in fields.items())
 

@@ -1,7 +1,7 @@
 """Storing a task's outputs only while the resources they are made from are still in Orthanc.
 
 A SEG, RT-STRUCT, image series or study may be deleted while a request or job works on it.
-Reading it then answers 404 (:mod:`..store`); once it has been read, the work goes on in
+Reading it then answers 404 (:mod:`..host`); once it has been read, the work goes on in
 workers without Orthanc, so the resources are checked again while outputs are stored (before
 the first, then at most every :data:`CHECK_INTERVAL` seconds: each check is a read of Orthanc's
 index per resource) and once after the last. Where one is gone, the outputs this task stored
@@ -18,8 +18,7 @@ from typing import Any
 
 from ...errors import GoneError
 from ...throttle import Throttle
-from .. import store
-from ..revisions import RevisionedMetadata
+from ..host import LEVEL_NAMES, Host
 
 #: Seconds between two checks of the sources while outputs are stored.
 CHECK_INTERVAL = 0.5
@@ -28,20 +27,18 @@ CHECK_INTERVAL = 0.5
 class SourceOutputs:
     """Stores the outputs made from ``sources``: (level, Orthanc id) pairs such as
     ``("instances", seg_id)`` and ``("series", ct_series_id)``; pairs without an id (no
-    referenced series on the native grid) are left out; the files go through ``loopback``."""
+    referenced series on the native grid) are left out; the files are stored in ``host``."""
 
-    def __init__(
-        self, sources: Sequence[tuple[str, str | None]], loopback: RevisionedMetadata
-    ) -> None:
+    def __init__(self, sources: Sequence[tuple[str, str | None]], host: Host) -> None:
         self.sources = tuple((level, identifier) for level, identifier in sources if identifier)
-        self.loopback = loopback
+        self.host = host
         self._stored: list[str] = []
         self._throttle = Throttle(CHECK_INTERVAL)
 
     def check(self) -> None:
         """410 where a source is gone, after deleting what this task stored."""
         for level, identifier in self.sources:
-            if not store.exists(level, identifier):
+            if not self.host.exists(level, identifier):
                 removed = (
                     f"; the {len(self._stored)} instances it had stored were deleted"
                     if self._stored
@@ -50,25 +47,25 @@ class SourceOutputs:
                 self.discard()
                 raise GoneError(
                     "Source deleted",
-                    f"{store.LEVEL_NAMES.get(level, level)} {identifier} was deleted while the work on it "
+                    f"{LEVEL_NAMES.get(level, level)} {identifier} was deleted while the work on it "
                     f"ran{removed}; nothing is stored for it",
                 )
 
     def discard(self) -> None:
         """Delete the outputs this task stored (it failed)."""
         for instance_id in self._stored:
-            store.delete_instance(instance_id)
+            self.host.delete_instance(instance_id)
         self._stored.clear()
 
     def store(self, data: bytes) -> dict[str, Any]:
         """Store one Part-10 file, the sources checked where due; Orthanc's answer."""
         self._check_when_due()
-        return self._stored_by(self.loopback.store_instance(data))
+        return self._stored_by(self.host.store_instance(data))
 
     def store_file(self, path: str) -> dict[str, Any]:
         """:meth:`store` of the Part-10 file at ``path`` (sent from the page cache)."""
         self._check_when_due()
-        return self._stored_by(self.loopback.store_instance_file(path))
+        return self._stored_by(self.host.store_instance_file(path))
 
     def _check_when_due(self) -> None:
         if self._throttle.due():

@@ -1,7 +1,7 @@
 """segmesh's figures among Orthanc's Prometheus metrics (``GET /tools/metrics-prometheus``).
 
-Published with ``orthanc.SetMetricsValue`` where the running orthanc-python has it (every
-release tested does; silent where absent). orthanc-python cannot register the callback Orthanc
+Published through the host's ``publish(name, value)`` (``orthanc.SetMetricsValue``, see
+:func:`segmesh.orthanc.host.set_metric`). orthanc-python cannot register the callback Orthanc
 calls before it answers that route, so the gauges are published once a second, from a thread
 of the :class:`~.lifecycle.Lifecycle`; totals as they grow.
 
@@ -20,21 +20,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import orthanc
-
 #: Seconds between two publications of the gauges.
 PERIOD_SECONDS = 1.0
 
 
-def _set(name: str, value: float) -> None:
-    if hasattr(orthanc, "SetMetricsValue"):
-        orthanc.SetMetricsValue(name, float(value), orthanc.MetricsType.DEFAULT)
+def _unpublished(name: str, value: float) -> None:
+    """Where no host publishes metrics (the tests)."""
 
 
 class Metrics:
-    """Gauges read when published, and totals published as they grow."""
+    """Gauges read when published, and totals published as they grow, by ``publish(name,
+    value)``."""
 
-    def __init__(self) -> None:
+    def __init__(self, publish: Callable[[str, float], None] = _unpublished) -> None:
+        self._publish = publish
         self._lock = threading.Lock()
         self._totals: dict[str, float] = {}
         self._gauges: dict[str, Callable[[], float]] = {}
@@ -47,7 +46,7 @@ class Metrics:
         """Add ``amount`` to the total ``name``, and publish it."""
         with self._lock:
             total = self._totals[name] = self._totals.get(name, 0.0) + amount
-        _set(name, total)
+        self._publish(name, total)
 
     @contextmanager
     def timed(self, name: str) -> Iterator[None]:
@@ -63,9 +62,9 @@ class Metrics:
         with self._lock:
             totals = dict(self._totals)
         for name, read in self._gauges.items():
-            _set(name, read())
+            self._publish(name, read())
         for name, total in totals.items():
-            _set(name, total)
+            self._publish(name, total)
 
     def publish_until(self, stopping: threading.Event) -> None:
         """Publish every :data:`PERIOD_SECONDS` until ``stopping`` is set."""

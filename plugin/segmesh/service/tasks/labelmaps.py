@@ -9,7 +9,6 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -18,57 +17,21 @@ from ... import __version__
 from ...dicom.description import SourceDescription
 from ...dicom.part10 import header_only
 from ...errors import NotFoundError, UnprocessableError
-from ...geometry import Plane
-from ...labelmap import LabelMap
 from ...options import Grid, LabelMapOptions
 from ...packed_files import temporary_path
 from ...sources import describe, labelmap_of_stored_files
 from ...storage_area import StoredFile
 from .. import store
+from ..host import Host
+from ..loaded_source import LoadedSource, Origin
 from . import labelmap_attachment
 from .context import TaskContext
 
 
-class Origin(StrEnum):
-    """Where a label map came from (the ``X-SegMesh-LabelMap-Origin`` header of answers)."""
-
-    CACHE = "cache"
-    ATTACHMENT = "attachment"
-    DECODED = "decoded"
-
-
-@dataclass(frozen=True)
-class LoadedSource:
-    """A source instance with its label map.
-
-    ``dataset`` is the source's header (no pixel data). ``series_id`` is the Orthanc id of the
-    referenced series whose grid was used (None on the native grid) and ``planes`` maps the
-    SOPInstanceUID of each of its images to its first frame's plane. ``key`` is what the label
-    map was made of (:func:`labelmap_key`), ``file_uuid`` Orthanc's id of the source's file
-    when it was read. ``images`` is the referenced series (Orthanc order) where the caller
-    asked for it, else None.
-    """
-
-    dataset: Dataset
-    description: SourceDescription
-    labelmap: LabelMap
-    series_id: str | None
-    planes: Mapping[str, Plane]
-    key: Mapping[str, Any]
-    origin: Origin
-    file_uuid: str
-    images: list[Dataset] | None = None
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held, approximately: the label map (the images are never cached)."""
-        return int(self.labelmap.layers.nbytes)
-
-
-def referenced_series_id(description: SourceDescription) -> str | None:
+def referenced_series_id(host: Host, description: SourceDescription) -> str | None:
     """The Orthanc id of the first referenced series that is stored here, if any."""
     for uid in description.referenced_series_uids:
-        identifier = store.series_id_of_uid(uid)
+        identifier = host.series_id_of_uid(uid)
         if identifier:
             return identifier
     return None
@@ -77,12 +40,12 @@ def referenced_series_id(description: SourceDescription) -> str | None:
 def source_description(instance_id: str, context: TaskContext) -> SourceDescription:
     """What a stored SEG or RT-STRUCT holds, read once per file of it; 404 where unknown."""
     try:
-        stored = store.instance_stored_file(instance_id)
+        stored = store.instance_stored_file(context.host, instance_id)
     except NotFoundError:
         context.cache.forget(instance_id)
         raise
     return context.cache.description(
-        instance_id, stored.uuid, lambda: describe(store.read_header(stored, context.rest))
+        instance_id, stored.uuid, lambda: describe(store.read_header(context.host, stored))
     )
 
 
@@ -92,13 +55,15 @@ def headers(images: Sequence[Dataset]) -> list[Dataset]:
     return [header_only(ds) for ds in images]
 
 
-def chosen_series_id(description: SourceDescription, options: LabelMapOptions) -> str | None:
+def chosen_series_id(
+    host: Host, description: SourceDescription, options: LabelMapOptions
+) -> str | None:
     """The Orthanc id of the referenced series whose grid ``options`` ask for (the source
     grid, the default where the series is stored), None for the native grid. grid=source
     answers 422 naming the missing series where it is not stored."""
     if options.grid is Grid.NATIVE:
         return None
-    series_id = referenced_series_id(description)
+    series_id = referenced_series_id(host, description)
     if series_id is None and options.grid is Grid.SOURCE:
         missing = ", ".join(description.referenced_series_uids) or "(none referenced)"
         raise UnprocessableError(
@@ -134,7 +99,7 @@ def read_source(
         read: list[tuple[str, Dataset]] = []
 
         def opened() -> tuple[str, Dataset]:
-            path = stack.enter_context(store.instance_path(stored, context.rest))
+            path = stack.enter_context(store.instance_path(context.host, stored))
             read.append((path, store.parse(path, stored.instance_id, stop_before_pixels=True)))
             return read[0]
 
@@ -142,21 +107,23 @@ def read_source(
             stored.instance_id, stored.uuid, lambda: describe(opened()[1])
         )
         path, dataset = read[0] if read else opened()
-        yield SourceFile(path, dataset, description, chosen_series_id(description, options))
+        yield SourceFile(
+            path, dataset, description, chosen_series_id(context.host, description, options)
+        )
 
 
-def series_digest(series_id: str) -> str:
+def series_digest(host: Host, series_id: str) -> str:
     """A digest of which instances the series holds now (their Orthanc ids, which Orthanc
     derives from their UIDs): it changes when an image is added or removed."""
-    ids = sorted(store.series_instance_ids(series_id))
+    ids = sorted(store.series_instance_ids(host, series_id))
     return hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
 
 
-def labelmap_key(series_id: str | None, options: LabelMapOptions) -> dict[str, Any]:
+def labelmap_key(host: Host, series_id: str | None, options: LabelMapOptions) -> dict[str, Any]:
     """What a label map with ``options`` on the grid of ``series_id`` (:func:`chosen_series_id`)
     is made of: segmesh's version, the options (the grid as chosen) and, on the source grid,
     the images it lies on."""
-    digest = None if series_id is None else series_digest(series_id)
+    digest = None if series_id is None else series_digest(host, series_id)
     return {
         "Version": __version__,
         "Segments": None if options.segments is None else list(options.segments),
@@ -181,7 +148,7 @@ def _decoded(
     passes through Orthanc's interpreter."""
     image_files = None
     if source.series_id:
-        image_files = store.stored_series_files(source.series_id, context.rest)
+        image_files = store.stored_series_files(context.host, source.series_id)
     with (
         temporary_path(".labels") as layers_path,
         context.metrics.timed("segmesh_decode_seconds_total"),
@@ -207,7 +174,7 @@ def _decoded(
     )
 
 
-def _is_current(loaded: LoadedSource, file_uuid: str) -> bool:
+def _is_current(host: Host, loaded: LoadedSource, file_uuid: str) -> bool:
     """Whether a cached label map is of the source's file now (``file_uuid``: not deleted and
     stored anew under the same id) and lies on the images its series holds now."""
     if loaded.file_uuid != file_uuid:
@@ -215,7 +182,7 @@ def _is_current(loaded: LoadedSource, file_uuid: str) -> bool:
     if loaded.series_id is None:
         return True
     try:
-        return series_digest(loaded.series_id) == loaded.key["Images"]
+        return series_digest(host, loaded.series_id) == loaded.key["Images"]
     except NotFoundError:
         return False
 
@@ -254,7 +221,7 @@ def load_labelmap(
     conversion.
     """
     try:
-        stored = store.instance_stored_file(instance_id)
+        stored = store.instance_stored_file(context.host, instance_id)
     except NotFoundError:
         context.cache.forget(instance_id)
         raise
@@ -266,8 +233,8 @@ def load_labelmap(
         with read_source(stored, options, context) as source:
             if with_image_pixels and source.series_id is None:
                 raise _no_image_volume()
-            key = labelmap_key(source.series_id, options)
-            attached = labelmap_attachment.read(instance_id, key, context.settings)
+            key = labelmap_key(context.host, source.series_id, options)
+            attached = labelmap_attachment.read(context.host, instance_id, key, context.settings)
             if attached is None:
                 loaded = _decoded(source, options, key, file_uuid, context)
             else:
@@ -283,19 +250,21 @@ def load_labelmap(
                     file_uuid,
                 )
         # Deleted while it loaded: its DELETED change has passed, so it must not be kept.
-        if not store.exists("instances", instance_id):
+        if not context.host.exists("instances", instance_id):
             raise NotFoundError("Unknown instance", instance_id)
         origin, images = loaded.origin, loaded.images
         # The images are never cached: the next request may want them otherwise, or not.
         return dataclasses.replace(loaded, images=None)
 
     loaded = _held(instance_id, options, context) or context.cache.get(instance_id, options, load)
-    if origin is Origin.CACHE and not _is_current(loaded, file_uuid):
+    if origin is Origin.CACHE and not _is_current(context.host, loaded, file_uuid):
         context.cache.forget(instance_id)
         loaded = context.cache.get(instance_id, options, load)
     if with_image_pixels and loaded.series_id is None:
         raise _no_image_volume()
     wanted = with_images or with_image_pixels
     if wanted and images is None and loaded.series_id is not None:
-        images = store.read_series(loaded.series_id, stop_before_pixels=not with_image_pixels)
+        images = store.read_series(
+            context.host, loaded.series_id, stop_before_pixels=not with_image_pixels
+        )
     return dataclasses.replace(loaded, origin=origin, images=images if wanted else None)

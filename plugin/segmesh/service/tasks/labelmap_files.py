@@ -6,8 +6,9 @@ from __future__ import annotations
 from ...dicom.image_volume import image_volume
 from ...formats import ExportedFile, Format, export
 from ...options import LabelMapOptions
+from ..loaded_source import LoadedSource
 from .context import TaskContext
-from .labelmaps import LoadedSource, load_labelmap
+from .labelmaps import load_labelmap
 
 
 def labelmap_file(

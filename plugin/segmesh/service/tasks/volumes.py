@@ -17,7 +17,7 @@ def _referenced_series_id(instance_id: str, context: TaskContext) -> str:
     once per file: the viewer asks for it with several routes at once); 422 where it is not
     stored."""
     description = source_description(instance_id, context)
-    series_id = referenced_series_id(description)
+    series_id = referenced_series_id(context.host, description)
     if series_id is None:
         missing = ", ".join(description.referenced_series_uids) or "(none referenced)"
         raise UnprocessableError(
@@ -37,7 +37,7 @@ def referenced_image_volume_npy(instance_id: str, context: TaskContext) -> bytes
     """
     series_id = _referenced_series_id(instance_id, context)
     with temporary_path(".npy") as path:
-        files = store.stored_series_files(series_id, context.rest)
+        files = store.stored_series_files(context.host, series_id)
         context.workers.run(image_volume_npy_of_files, files, path)
         with open(path, "rb") as handle:
             return handle.read()
@@ -50,5 +50,5 @@ def referenced_image_planes_npy(
     through ``voxel`` (the centre where None; see :mod:`segmesh.cross_sections`), cut in a
     worker image by image: no volume is made or sent. 400 where ``voxel`` is outside."""
     series_id = _referenced_series_id(instance_id, context)
-    files = store.stored_series_files(series_id, context.rest)
+    files = store.stored_series_files(context.host, series_id)
     return context.workers.run(image_cross_sections_npy_of_files, files, voxel)

@@ -14,7 +14,7 @@ from .context import TaskContext
 
 def series_histogram(series_id: str, bins: int, context: TaskContext) -> ValueHistogram:
     """The histogram of a stored series' values after the modality rescale."""
-    files = store.stored_series_files(series_id, context.rest)
+    files = store.stored_series_files(context.host, series_id)
     return context.workers.run(histogram_of_files, files, bins, context.settings)
 
 
@@ -22,7 +22,7 @@ def threshold_preview(
     series_id: str, threshold: ThresholdOptions, options: MeshOptions, context: TaskContext
 ) -> Mesh:
     """The mesh a stored model of the thresholded series would hold; 422 where it is empty."""
-    files = store.stored_series_files(series_id, context.rest)
+    files = store.stored_series_files(context.host, series_id)
     mesh = context.workers.run(threshold_mesh_of_files, files, threshold, options, context.settings)
     if mesh is None:
         raise UnprocessableError("Nothing to mesh", f"no voxel within {threshold.label}")

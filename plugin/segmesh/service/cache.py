@@ -24,7 +24,7 @@ from ..formats import ExportedFile
 from ..lru import ByteBudgetLRU
 from ..options import LabelMapOptions
 from ..statistics import SegmentStatistics
-from .tasks.labelmaps import LoadedSource
+from .loaded_source import LoadedSource
 
 CacheKey = tuple[str, LabelMapOptions]
 #: The budget of source descriptions, and what one segment of one is counted for (about its

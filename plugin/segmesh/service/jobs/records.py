@@ -2,20 +2,19 @@
 
 One metadata entry per study (:data:`JOBS_METADATA`) holds ``{"Jobs": {id: record}}``; a job's
 id is ``{study id}.{random hex}``, so any node finds its record from the id alone, and every
-change is a compare-and-set (:mod:`..revisions`). Nothing of a job lives only in a process.
+change is a compare-and-set (:func:`..host.update_metadata`). Nothing of a job lives only in a process.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import Any
 
 from ...errors import NotFoundError
-from ..revisions import JsonObject, RevisionedMetadata
+from ..host import Host, JsonObject, read_json_metadata, update_metadata
 
 #: segmesh's user metadata: job records (on studies) and automatic-run records (on sources).
 JOBS_METADATA = 4601
@@ -102,12 +101,20 @@ def public(record: JsonObject) -> JsonObject:
 class JobStore:
     """Job records on the studies' metadata."""
 
-    def __init__(self, metadata: RevisionedMetadata) -> None:
-        self.metadata = metadata
+    def __init__(self, host: Host) -> None:
+        self.host = host
 
-    @staticmethod
-    def _path(study_id: str) -> str:
-        return f"/studies/{study_id}/metadata/{JOBS_METADATA}"
+    def _update(
+        self, study_id: str, change: Callable[[JsonObject | None], JsonObject | None]
+    ) -> None:
+        update_metadata(self.host, "studies", study_id, JOBS_METADATA, change)
+
+    def _jobs(self, study_id: str) -> dict[str, Any]:
+        return dict(
+            (read_json_metadata(self.host, "studies", study_id, JOBS_METADATA) or {}).get(
+                "Jobs", {}
+            )
+        )
 
     def add(self, record: JsonObject) -> None:
         """Store a new record."""
@@ -117,12 +124,11 @@ class JobStore:
             jobs[record["ID"]] = record
             return {"Jobs": jobs}
 
-        self.metadata.update(self._path(study_of(record["ID"])), add)
+        self._update(study_of(record["ID"]), add)
 
     def get(self, job_id: str) -> JsonObject:
         """The record of ``job_id``; 404 where unknown."""
-        current = self.metadata.read(self._path(study_of(job_id)))
-        record = _jobs(current.text if current else None).get(job_id)
+        record = self._jobs(study_of(job_id)).get(job_id)
         if record is None:
             raise NotFoundError("Unknown job", job_id)
         return dict(record)
@@ -143,19 +149,14 @@ class JobStore:
             jobs[job_id] = changed
             return {"Jobs": jobs}
 
-        self.metadata.update(self._path(study_of(job_id)), apply)
+        self._update(study_of(job_id), apply)
         return found["record"]
 
     def of_study(self, study_id: str) -> list[JsonObject]:
         """Every record of one study."""
-        current = self.metadata.read(self._path(study_id))
-        return list(_jobs(current.text if current else None).values())
+        return list(self._jobs(study_id).values())
 
     def all(self, study_ids: list[str]) -> Iterator[JsonObject]:
         """Every record of the given studies, oldest first within each."""
         for study_id in study_ids:
             yield from sorted(self.of_study(study_id), key=lambda r: str(r["CreationTime"]))
-
-
-def _jobs(text: str | None) -> dict[str, Any]:
-    return dict(json.loads(text).get("Jobs", {})) if text else {}

@@ -22,11 +22,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import urllib.error
 from typing import Any
 
-from ..loopback import Loopback
 from .automatic import AutomaticRuns
+from .host import Host
 from .jobs import JobRunner
 from .metrics import Metrics
 from .workers import WorkerPool
@@ -44,13 +43,13 @@ class Lifecycle:
 
     def __init__(
         self,
-        loopback: Loopback,
+        host: Host,
         workers: WorkerPool,
         runner: JobRunner,
         automatic: AutomaticRuns | None,
         metrics: Metrics,
     ) -> None:
-        self.loopback = loopback
+        self.host = host
         self.workers = workers
         self.runner = runner
         self.automatic = automatic
@@ -87,17 +86,14 @@ class Lifecycle:
         since = time.monotonic()
         warned = False
         while not self._stopping.is_set():
-            try:
-                with self.loopback.open("GET", "/system"):
-                    return True
-            except (OSError, urllib.error.URLError):
-                pass
+            if self.host.alive():
+                return True
             if not warned and time.monotonic() - since > PATIENCE_SECONDS:
                 warned = True
                 logger.warning(
                     "segmesh: Orthanc's REST API does not answer on %s yet: unfinished jobs "
                     "and automatic runs wait for it",
-                    self.loopback.base_url,
+                    self.host.files.base_url,
                 )
             self._stopping.wait(POLL_SECONDS)
         return False

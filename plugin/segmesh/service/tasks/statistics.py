@@ -62,7 +62,7 @@ def source_statistics(
         if loaded.series_id is not None:
             # Not waiting for the measuring worker's boxes: fetching the images takes longer
             # than finding them again, on a first request only.
-            image_files = store.stored_series_files(loaded.series_id, context.rest)
+            image_files = store.stored_series_files(context.host, loaded.series_id)
             figures = context.workers.run(
                 image_figures_of_files,
                 layers,

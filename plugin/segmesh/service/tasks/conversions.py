@@ -18,7 +18,6 @@ from ...conversions import Target, check_not_same, convert, target_of_sop_class
 from ...dicom.tags import apply_tags
 from ...errors import BadRequestError
 from ...options import Grid, LabelMapOptions, parse_segment_list
-from .. import store
 from .context import TaskContext
 from .labelmaps import headers, load_labelmap
 from .outputs import SourceOutputs
@@ -66,7 +65,7 @@ def convert_source(
     previous identical request stored (their UIDs are derived, not random).
     """
     # Refused before the label map is decoded, from Orthanc's metadata.
-    check_not_same(target_of_sop_class(store.sop_class_uid(instance_id)), request.target)
+    check_not_same(target_of_sop_class(context.host.sop_class_uid(instance_id)), request.target)
     loaded = load_labelmap(
         instance_id,
         LabelMapOptions(segments=request.segments, grid=Grid.SOURCE),
@@ -87,7 +86,7 @@ def convert_source(
     )
     # The referenced series too, where the label map is on its grid.
     sources = [("instances", instance_id), ("series", loaded.series_id)]
-    outputs = SourceOutputs(sources, context.loopback)
+    outputs = SourceOutputs(sources, context.host)
     instances = []
     series_id = ""
     try:

@@ -5,16 +5,8 @@ database, which every node shares (Orthanc's own stable events are per node)."""
 from __future__ import annotations
 
 import datetime
-import json
-from typing import Any
 
-import orthanc
-
-from . import store
-
-
-def _get_json(path: str) -> Any:
-    return json.loads(orthanc.RestApiGet(path))
+from .host import Host
 
 
 def _seconds_since(orthanc_time: str) -> float:
@@ -23,17 +15,17 @@ def _seconds_since(orthanc_time: str) -> float:
     return (datetime.datetime.now() - then).total_seconds()
 
 
-def missing_images(images: dict[str, set[str]], stable_age: int) -> str | None:
+def missing_images(host: Host, images: dict[str, set[str]], stable_age: int) -> str | None:
     """None where every image of ``images`` (SeriesInstanceUID -> SOPInstanceUIDs) is stored
     and its series stable, else what is missing."""
     for series_uid, sop_instance_uids in images.items():
-        series_id = store.series_id_of_uid(series_uid)
+        series_id = host.series_id_of_uid(series_uid)
         if series_id is None:
             return f"the referenced series {series_uid} is not stored"
-        series = _get_json(f"/series/{series_id}")
+        series = host.summary("series", series_id)
         stored = {
             str(instance["MainDicomTags"].get("SOPInstanceUID"))
-            for instance in _get_json(f"/series/{series_id}/instances")
+            for instance in host.series_instances(series_id)
         }
         missing = sop_instance_uids - stored
         if missing:
