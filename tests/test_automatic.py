@@ -1,5 +1,6 @@
 """Automatic models (SegMesh.AutoGenerate) in a real Orthanc: the CT sent after the SEG, a
-restart while the run waits, exactly one run, a timeout, and segmesh's own outputs ignored."""
+restart while the run waits, exactly one run, and segmesh's own outputs ignored (the run's
+steps across nodes and its timeout are shown on the in-memory host: ``test_service.py``)."""
 
 from __future__ import annotations
 
@@ -74,24 +75,6 @@ def test_models_are_made_once_when_the_ct_comes_after_the_seg_and_a_restart(
         output_id = converted.json()["Instances"][0]["ID"]
         time.sleep(3)
         assert server.get(f"/instances/{output_id}/segmesh/status").json()["Automatic"] == []
-    finally:
-        server.stop()
-    assert "Traceback" not in server.log()
-
-
-def test_a_source_whose_images_never_come_fails_after_the_timeout(
-    tmp_path: Path, demo_study: DemoStudy
-) -> None:
-    server = auto_server(tmp_path, timeout=3)
-    server.start()
-    try:
-        rtstruct_id = server.upload(encode(demo_study.rtstruct))
-        status = wait_for_run(server, rtstruct_id, ("Failure", "Success"))
-        run = status["Automatic"][0]
-        assert run["State"] == "Failure"
-        assert run["Error"] == "Images never came"
-        assert "not stored" in run["Details"]
-        assert status["Jobs"] == []
     finally:
         server.stop()
     assert "Traceback" not in server.log()

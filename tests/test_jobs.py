@@ -1,5 +1,6 @@
-"""segmesh's jobs and worker processes in a real Orthanc: states, progress, cancel, a restart
-during a job, a worker killed during a job, and Workers 0 against Workers 2."""
+"""segmesh's jobs and worker processes in a real Orthanc: states, progress, a restart during a
+job, a worker killed during a job, and Workers 0 against Workers 2 (cancelling, failures and
+nodes taking over are shown step by step on the in-memory host: ``test_service.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -55,16 +55,6 @@ def wait(server: OrthancServer, path: str, until: tuple[str, ...] = FINISHED) ->
             return record
         time.sleep(0.05)
     raise AssertionError(f"job {path} stayed in {seen[-1]}")
-
-
-@pytest.fixture(scope="module")
-def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    """An Orthanc with one worker process, for jobs that can be caught running."""
-    server = OrthancServer(tmp_path_factory.mktemp("jobs"), {"SegMesh": {"Workers": 1}})
-    server.start()
-    yield server
-    server.stop()
-    assert "Traceback" not in server.log()
 
 
 def test_a_job_reports_its_states_progress_and_result(
@@ -128,23 +118,6 @@ def test_unknown_jobs_are_404(orthanc: OrthancServer, path: str) -> None:
         response = orthanc.session.request(method, f"{orthanc.url}{path}", timeout=30)
         assert response.status_code == 404, response.text
         assert set(response.json()) == {"Error", "Details"}
-
-
-def test_a_running_job_is_cancelled(slow_server: OrthancServer, demo_study: DemoStudy) -> None:
-    seg_id = upload_demo(slow_server, demo_study)
-    path = slow_server.post(f"/instances/{seg_id}/segmesh/stl", json=SLOW).json()["Path"]
-    wait(slow_server, path, ("Running",))
-    cancelled = slow_server.session.delete(f"{slow_server.url}{path}", timeout=30).json()
-    assert cancelled["State"] == "Cancelled"
-    record = wait(slow_server, path)
-    time.sleep(1.0)  # the models being built when cancelled must not turn it into a success
-    record = slow_server.get(path).json()
-    assert record["State"] == "Cancelled"
-    assert record["Progress"] < 100
-    assert "Result" not in record
-    # Cancelling a finished job changes nothing.
-    again = slow_server.session.delete(f"{slow_server.url}{path}", timeout=30).json()
-    assert again["State"] == "Cancelled"
 
 
 def worker_pids(server: OrthancServer) -> list[int]:

@@ -117,41 +117,6 @@ def test_a_source_deleted_while_a_models_job_runs(
         assert again.json()["Error"] == "Referenced series not stored"
 
 
-def test_a_ct_deleted_while_the_models_are_stored_leaves_none_or_all(
-    request: pytest.FixtureRequest,
-    server: OrthancServer,
-    demo_study: DemoStudy,
-    many_segments: Dataset,
-) -> None:
-    """The deletion aimed at the storing of 100 models (once the first is stored). Either way
-    the outcome is whole: 410 with every model this job stored deleted again, or, where the
-    storing finished first, all 100 stored."""
-    image_ids = [server.upload(encode(image)) for image in demo_study.images]
-    seg_id = server.upload(encode(many_segments))
-    ct_series = server.get(f"/instances/{image_ids[0]}").json()["ParentSeries"]
-    study_id = server.get(f"/series/{ct_series}").json()["ParentStudy"]
-    assert model_series(server, study_id) == []
-    body = {"Asynchronous": True, "Iterations": 5}
-    path = server.post(f"/instances/{seg_id}/segmesh/stl", json=body).json()["Path"]
-    # The first stored model makes the models' series appear: the storing has begun.
-    deadline = time.monotonic() + 120
-    while not model_series(server, study_id) and time.monotonic() < deadline:
-        assert server.get(path).json()["State"] in ("Pending", "Running")
-        time.sleep(0.01)
-    delete(server, f"/series/{ct_series}")
-    record = wait(server, path)
-    if record["State"] == "Failure":
-        assert record["Error"]["HttpStatus"] == 410, record["Error"]
-        assert model_series(server, study_id) == []
-        outcome = record["Error"]["Details"]
-    else:
-        assert record["State"] == "Success", record
-        [series_id] = model_series(server, study_id)
-        assert len(server.get(f"/series/{series_id}").json()["Instances"]) == SEGMENTS
-        outcome = "the storing finished before the deletion"
-    request.config.segmesh_reports.append(f"deletion during storing: {outcome}")  # type: ignore[attr-defined]
-
-
 def overlay_alpha(server: OrthancServer, source_id: str, image_id: str) -> np.ndarray:
     response = server.get(f"/instances/{source_id}/segmesh/overlay/{image_id}.png")
     assert response.status_code == 200, response.text
