@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from ...dicom.sop_classes import ENCAPSULATED_STL_STORAGE
 from ...errors import BadRequestError, UnprocessableError, UnsupportedError
-from ...formats import MeshFormat, crop_mesh_file
+from ...formats import MeshFormat
 from ...mesh import MeshOptions, segment_crops
 from ...models import stl_document
 from ...options import LabelMapOptions
+from ...work import MeshFile
 from .. import store
 from ..http import (
     INSTANCE_ROUTE,
@@ -55,7 +56,12 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         if crop is not None:
             with context.metrics.timed("segmesh_mesh_seconds_total"):
                 data = context.workers.run(
-                    crop_mesh_file, crop, loaded.labelmap.geometry, options, mesh_format
+                    MeshFile(
+                        crop=crop,
+                        geometry=loaded.labelmap.geometry,
+                        options=options,
+                        mesh_format=mesh_format,
+                    )
                 )
         if data is None:
             raise UnprocessableError("Empty segment", f"segment {segment.number} has no voxels")
