@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,19 @@ def _submodule_work_types() -> set[type]:
         and dataclasses.is_dataclass(value)
         and callable(getattr(value, "run", None))
     }
+
+
+def test_the_work_package_never_imports_the_adapter() -> None:
+    # A fresh interpreter: this one has the adapter imported by other tests.
+    code = (
+        "import sys, segmesh.work; "
+        "print(sorted(n for n in sys.modules if n.split('.')[:2] in (['orthanc'], "
+        "['segmesh', 'orthanc'])))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "[]"
 
 
 def test_the_package_lists_every_unit_of_work() -> None:
