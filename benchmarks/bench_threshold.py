@@ -7,8 +7,8 @@ files: the volume is never held. Thresholded at 300 HU, largest piece kept, Taub
 (20 iterations), no decimation: the worst case for memory.
 
 Core (default): the functions the REST path's workers run, each in a fresh spawned worker
-process as segmesh's pool starts them: ``threshold_series_of_files`` (the series' files to the
-crop of the mask's bounding box) then ``build_model`` (the crop to a Part-10 Encapsulated STL).
+process as segmesh's pool starts them: ``ThresholdSeries`` (the series' files to the crop of
+the mask's bounding box) then ``BuildModel`` (the crop to a Part-10 Encapsulated STL).
 The parent plays the Orthanc process: it writes the files one at a time into a temporary
 folder, and the worker reads them one at a time from there, as it fetches a stored series.
 Each process's peak resident memory is its VmHWM (/proc/self/status), printed with its ratio to the image volume.
@@ -49,10 +49,10 @@ from tests.conftest import encode  # noqa: E402
 from tests.orthanc_server import OrthancServer  # noqa: E402
 
 from segmesh.mesh import MeshOptions, ThresholdOptions  # noqa: E402
-from segmesh.models import ModelFiles, ModelRequest, build_model, stl_document  # noqa: E402
+from segmesh.models import ModelFiles, ModelRequest, stl_document  # noqa: E402
 from segmesh.packed_files import temporary_path  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402
-from segmesh.sources import ThresholdedSeries, threshold_series_of_files  # noqa: E402
+from segmesh.work import BuildModel, ThresholdedSeries, ThresholdSeries, run_work  # noqa: E402
 
 ROWS = COLUMNS = 512
 PIXEL_SPACING = (0.2, 0.2)  # row, column (mm): a micro-CT
@@ -170,7 +170,7 @@ def run_core(slices: int) -> None:
         print(f"{'step (each in its own process)':<44} {'time':>10} {'peak':>12} {'/image':>7}")
         series: ThresholdedSeries
         series, seconds, before, peak = in_fresh_worker(
-            threshold_series_of_files, files, THRESHOLD, Settings()
+            run_work, ThresholdSeries(files=files, threshold=THRESHOLD, settings=Settings())
         )
     print(f"(an idle worker, the core imported: {before:.0f} MB)")
     report("worker: files -> thresholded crop", seconds, peak, image_mb)
@@ -181,19 +181,19 @@ def run_core(slices: int) -> None:
     parameters = {**options.to_json(), **THRESHOLD.to_json()}
     request = ModelRequest(series.source, parameters, "Model of the vessel", {})
     with temporary_path(".model.dcm") as path:
-        model, seconds, _, peak = in_fresh_worker(
-            build_model,
-            (series.crop,),
-            series.geometry,
-            options,
-            ModelFiles.of(request, datetime.datetime.now()),
-            "1",
-            THRESHOLD.label,
-            (241, 214, 145),
-            1,
-            Settings().max_triangles,
-            path,
+        work = BuildModel(
+            crops=(series.crop,),
+            geometry=series.geometry,
+            options=options,
+            files=ModelFiles.of(request, datetime.datetime.now()),
+            segment_key="1",
+            label=THRESHOLD.label,
+            color=(241, 214, 145),
+            instance_number=1,
+            max_triangles=Settings().max_triangles,
+            path=path,
         )
+        model, seconds, _, peak = in_fresh_worker(run_work, work)
         file = Path(path).read_bytes()
     report("worker: crop -> Encapsulated STL file", seconds, peak, image_mb)
     print(f"  {model.triangles} triangles, {model.volume_ml:.1f} ml, {len(file) / MB:.0f} MB")

@@ -27,10 +27,11 @@ from scipy import ndimage
 from segmesh.dicom.part10 import part10
 from segmesh.errors import BadRequestError, LimitExceededError, SegMeshError, UnprocessableError
 from segmesh.geometry import geometry_from_images
-from segmesh.imports import ImportOptions, ImportWork, Match, import_labelmap
+from segmesh.imports import ImportOptions, Match
 from segmesh.options import LabelMapOptions
 from segmesh.settings import Settings
 from segmesh.sources import to_labelmap
+from segmesh.work import ImportLabelMap
 from tests import label_files
 from tests.builders import ct_series, ellipsoid_labels
 from tests.conversion_checks import dice, validation_errors
@@ -58,14 +59,14 @@ def affine_of(images: list[Dataset]) -> npt.NDArray[np.float64]:
 
 def run(images: list[Dataset], data: bytes, fields: dict[str, Any] | None = None) -> Any:
     with tempfile.TemporaryDirectory() as folder:
-        work = ImportWork(
-            data,
-            ImportOptions.from_fields(fields or {}),
-            [part10(ds) for ds in images],
-            Settings(),
-            folder,
+        work = ImportLabelMap(
+            file=data,
+            options=ImportOptions.from_fields(fields or {}),
+            image_files=[part10(ds) for ds in images],
+            settings=Settings(),
+            output_folder=folder,
         )
-        result = import_labelmap(work)
+        result = work.run()
         # The files, read before their folder goes, stand in for their paths.
         written = tuple(
             SimpleNamespace(
@@ -385,13 +386,17 @@ def test_limits(images: list[Dataset], labels: npt.NDArray[np.uint8], tmp_path: 
     data = label_files.nifti(labels, affine_of(images))
     settings = Settings(max_voxels=1000)
     files = [part10(ds) for ds in images]
-    work = ImportWork(data, ImportOptions(), files, settings, str(tmp_path))
+    work = ImportLabelMap(
+        file=data,
+        options=ImportOptions(),
+        image_files=files,
+        settings=settings,
+        output_folder=str(tmp_path),
+    )
     with pytest.raises(LimitExceededError, match="MaxVoxels"):
-        import_labelmap(work)
+        work.run()
     with pytest.raises(LimitExceededError, match="MaxSegments"):
-        import_labelmap(
-            ImportWork(data, ImportOptions(), files, Settings(max_segments=2), str(tmp_path))
-        )
+        dataclasses.replace(work, settings=Settings(max_segments=2)).run()
 
 
 @pytest.mark.parametrize(

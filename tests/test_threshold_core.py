@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from segmesh.dicom.part10 import read_image
 from segmesh.mesh import ThresholdOptions, threshold_labelmap
 from segmesh.mesh.threshold import keep_largest
 from segmesh.settings import Settings
-from segmesh.sources import read_headers, read_image
 from segmesh.statistics.histogram import value_histogram
+from segmesh.stored_files import read_headers
 from tests.conftest import encode
 from tests.test_sampling import ball_ct
 

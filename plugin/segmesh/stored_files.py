@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import BinaryIO, TypeVar, overload
 
+from pydicom.dataset import Dataset
+
+from .dicom.part10 import header_only, read_image
 from .errors import NotFoundError
 from .loopback import Loopback
 from .storage_area import StoredFile
@@ -108,3 +111,9 @@ class StoredFiles(Sequence[bytes]):
 def file_streams(files: Sequence[bytes]) -> Iterator[BinaryIO]:
     """``files`` as binary streams, in order (:meth:`StoredFiles.streams` for stored files)."""
     return files.streams() if isinstance(files, StoredFiles) else map(BytesIO, files)
+
+
+def read_headers(files: Sequence[bytes]) -> list[Dataset]:
+    """The attributes before the pixel data of each file (:func:`header_only`), read only as
+    far as that where the file is on disk (:func:`file_streams`)."""
+    return [header_only(read_image(stream, True)) for stream in file_streams(files)]

@@ -1,6 +1,6 @@
 """What each worker process runs first (:func:`start`): a lower CPU priority, a watch that ends
-it once its parent (Orthanc) is gone, then the core modules whose functions workers run,
-imported.
+it once its parent (Orthanc) is gone, then the units of work it runs (:mod:`segmesh.work`, and
+with them the core), imported.
 
 Workers run below Orthanc's priority (:data:`NICENESS`): with every core busy meshing, the CPU
 still goes first to Orthanc's own threads, which answer the light requests (an overlay, a
@@ -25,9 +25,9 @@ NICENESS = 10
 #: Seconds between two looks at the parent: an orphan lives at most this long.
 WATCH_INTERVAL = 0.5
 
-#: The core modules whose functions workers run (decoding, meshing, encoding): imported as a
-#: worker starts (with numpy, scipy, scikit-image and pydicom, seconds), not by its first call.
-WORK_MODULES = ("segmesh.sources", "segmesh.conversions")
+#: The units of work workers run (decoding, meshing, encoding): imported as a worker starts
+#: (with numpy, scipy, scikit-image and pydicom, seconds), not by its first call.
+WORK_MODULES = ("segmesh.work",)
 
 
 def start(parent_pid: int) -> None:

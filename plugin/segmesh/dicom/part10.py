@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from io import BytesIO
+from typing import BinaryIO
 
+from pydicom import dcmread
 from pydicom.charset import default_encoding
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import correct_ambiguous_vr, write_data_element, write_file_meta_info
+
+from ..errors import BrokenFileError
 
 
 def part10(dataset: Dataset) -> bytes:
@@ -72,3 +77,12 @@ def header_only(dataset: Dataset) -> Dataset:
     0.07 MB rebuilt): what travels to a worker or back is the rebuilt one.
     """
     return Dataset({tag: element for tag, element in dataset.items() if tag < PIXEL_DATA})
+
+
+def read_image(data: bytes | BinaryIO, stop_before_pixels: bool = False) -> Dataset:
+    """A referenced image's Part-10 file parsed; 400 where it is unreadable."""
+    stream = BytesIO(data) if isinstance(data, bytes) else data
+    try:
+        return dcmread(stream, stop_before_pixels=stop_before_pixels, force=True)
+    except (InvalidDicomError, ValueError, EOFError, OSError) as error:
+        raise BrokenFileError("Unreadable DICOM file", f"referenced image: {error}") from error

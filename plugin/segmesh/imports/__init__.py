@@ -3,17 +3,17 @@ written as DICOM SEG, LABELMAP SEG or RT-STRUCT on a stored series' grid.
 
 - :mod:`.import_options`: the request's fields and dcmqi templates, parsed;
 - :mod:`.grid_placement`: the file's grid against the series', exact or resampled;
-- :mod:`.label_import`: :class:`ImportWork`, what a worker runs, and :func:`import_labelmap`.
+- :mod:`.label_import`: :func:`import_labelmap`, what a worker runs for an import
+  (:class:`segmesh.work.ImportLabelMap`).
 """
 
 from .grid_placement import Match, Placement, place_on_series
 from .import_options import ImportOptions
-from .label_import import ImportResult, ImportWork, import_labelmap
+from .label_import import ImportResult, import_labelmap
 
 __all__ = [
     "ImportOptions",
     "ImportResult",
-    "ImportWork",
     "Match",
     "Placement",
     "import_labelmap",

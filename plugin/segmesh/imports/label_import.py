@@ -32,23 +32,9 @@ from ..formats.nrrd_labels import read_nrrd_labels
 from ..geometry import geometry_from_images
 from ..labelmap import LabelMap, LayerBoxes, Segment, check_voxel_limit
 from ..settings import Settings
-from ..sources import read_headers
+from ..stored_files import read_headers
 from .grid_placement import Match, Placement, place_on_series
 from .import_options import ImportOptions, SegmentFields
-
-
-@dataclass(frozen=True)
-class ImportWork:
-    """One import, as it crosses into a worker: the posted ``file``, the parsed ``options``,
-    the series' image files (read there, headers only), the settings' limits, and the folder
-    the written Part-10 files go to (they come back as paths: a BINARY SEG of 100 segments on
-    512 x 512 x 300 is 150 MB, which a pipe would copy twice)."""
-
-    file: bytes
-    options: ImportOptions
-    image_files: Sequence[bytes]
-    settings: Settings
-    output_folder: str
 
 
 @dataclass(frozen=True)
@@ -169,16 +155,16 @@ def _lost_in_resampling(
     ]
 
 
-def _source(work: ImportWork, series_uid: str, volume: LabelVolume) -> Dataset:
+def _source(file: bytes, options: ImportOptions, series_uid: str, volume: LabelVolume) -> Dataset:
     """What the written objects are converted from, for :func:`write_objects`: a UID from the
     file's digest, the options and the series (the UIDs of the outputs derive from it)."""
-    digest = hashlib.sha256(work.file).hexdigest()
-    options = json.dumps(asdict(work.options), sort_keys=True, default=str)
+    digest = hashlib.sha256(file).hexdigest()
+    fields = json.dumps(asdict(options), sort_keys=True, default=str)
     source = Dataset()
     source.SOPInstanceUID = generate_uid(
-        entropy_srcs=["segmesh-import", digest, options, series_uid]
+        entropy_srcs=["segmesh-import", digest, fields, series_uid]
     )
-    source.SeriesDescription = work.options.series_description or f"{volume.file_format} labels"
+    source.SeriesDescription = options.series_description or f"{volume.file_format} labels"
     return source
 
 
@@ -205,22 +191,29 @@ def _saved(target: Target, conversion: Conversion, folder: str) -> ImportedTarge
     return ImportedTarget(target, tuple(objects), conversion.empty)
 
 
-def import_labelmap(work: ImportWork) -> ImportResult:
-    """Write ``work``'s file as each target on the series' grid.
+def import_labelmap(
+    *,
+    file: bytes,
+    options: ImportOptions,
+    image_files: Sequence[bytes],
+    settings: Settings,
+    output_folder: str,
+) -> ImportResult:
+    """Write ``file`` as each target of ``options`` on the grid of the series of
+    ``image_files`` (headers only read), the Part-10 files into ``output_folder``.
 
     400 for a file that is no label map or bad fields, 413 above the limits, 422 where the
     grids differ (without resampling) or nothing is left to write.
     """
-    settings = work.settings
-    volume = read_label_volume(work.file, work.options, settings)
-    images = read_headers(work.image_files)
+    volume = read_label_volume(file, options, settings)
+    images = read_headers(image_files)
     geometry = geometry_from_images(images)[0]
     check_voxel_limit(geometry.shape, settings.max_voxels, volume.layers.shape[0])
-    layers, placement = place_on_series(volume, geometry, work.options.resample)
+    layers, placement = place_on_series(volume, geometry, options.resample)
     boxes = {layer: ndimage.find_objects(layers[layer]) for layer in range(layers.shape[0])}
     layer_of = _layers_of_values(boxes)
-    segments, skipped = _segments(layer_of, volume, work.options)
-    if placement.match is Match.RESAMPLED and not work.options.segments:
+    segments, skipped = _segments(layer_of, volume, options)
+    if placement.match is Match.RESAMPLED and not options.segments:
         skipped += _lost_in_resampling(volume, layer_of)
     if len(segments) > settings.max_segments:
         raise LimitExceededError(
@@ -229,15 +222,15 @@ def import_labelmap(work: ImportWork) -> ImportResult:
     labelmap = LabelMap(layers, geometry, segments)
     labelmap.adopt_boxes(boxes)
     series_uid = str(images[0].get("SeriesInstanceUID", ""))
-    source = _source(work, series_uid, volume)
+    source = _source(file, options, series_uid, volume)
     if placement.match is Match.RESAMPLED:
         source.SeriesDescription = f"{source.SeriesDescription} (resampled)"
     written = []
-    for target in work.options.targets:
+    for target in options.targets:
         tags = {
             "SeriesDescription": source.SeriesDescription[:64],
             **_description_tags(target, placement, volume.file_format),
-            **work.options.tags_for(target),
+            **options.tags_for(target),
             # Last: what makes automatic runs take the objects as sources.
             "ManufacturerModelName": IMPORT_MODEL_NAME,
         }
@@ -247,11 +240,11 @@ def import_labelmap(work: ImportWork) -> ImportResult:
             images,
             target,
             [segment.number for segment in segments],
-            split=work.options.split,
+            split=options.split,
             tags=tags,
             transfer_syntax_uid=RLELossless
-            if work.options.rle and target is Target.LABELMAP
+            if options.rle and target is Target.LABELMAP
             else ExplicitVRLittleEndian,
         )
-        written.append(_saved(target, conversion, work.output_folder))
+        written.append(_saved(target, conversion, output_folder))
     return ImportResult(tuple(written), placement, volume.file_format, segments, tuple(skipped))

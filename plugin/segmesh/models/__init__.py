@@ -4,7 +4,8 @@
   the source's patient, study and frame of reference), :class:`ModelFiles` the same as Part-10
   files, the attributes a request's models share encoded once; :func:`stl_document` reads one
   back;
-- :mod:`.build`: :func:`build_model`, one model meshed and encoded (a worker's unit of work);
+- :mod:`.build`: :func:`build_model`, one model meshed and encoded (what a worker runs for
+  :class:`segmesh.work.BuildModel`);
 - :mod:`.icon`: the 64 x 64 front view stored as its icon.
 """
 

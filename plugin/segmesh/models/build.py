@@ -1,9 +1,10 @@
 """One model built from segment crops: meshed, encoded as an Encapsulated STL Part-10 file.
 
-This is the unit of work a worker process runs: its inputs (crops of the segments' bounding
-boxes, the grid, the options) and its answer (two figures) are small; the file, megabytes, goes
-to a path the caller names (written once to the page cache and sent to Orthanc from there,
-instead of pickled back through the pool's pipe, which copies it four times).
+What a worker process runs for :class:`segmesh.work.BuildModel`: its inputs (crops of the
+segments' bounding boxes, the grid, the options) and its answer (two figures) are small; the
+file, megabytes, goes to a path the caller names (written once to the page cache and sent to
+Orthanc from there, instead of pickled back through the pool's pipe, which copies it four
+times).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class BuiltModel:
 
 
 def build_model(
+    *,
     crops: Sequence[SegmentCrop],
     geometry: VolumeGeometry,
     options: MeshOptions,

@@ -4,13 +4,15 @@ All Python callbacks of Orthanc share one interpreter and one GIL; CPU-heavy ste
 of processes instead (the Orthanc Book's advice). Workers are started with the spawn method
 (never a fork of the multi-threaded Orthanc) from the venv's Python: inside Orthanc,
 ``sys.executable`` is the Orthanc binary. They import only the core, which never imports
-``orthanc``. A worker that dies fails the calls it was running with a 500 JSON error and the
+``orthanc``, and run only units of work (:mod:`segmesh.work`: frozen dataclasses, each with its
+``run()``) through :func:`segmesh.work.run_work`. A worker that dies fails the calls it was running with a 500 JSON error and the
 pool is started anew; Orthanc's start starts them (:meth:`WorkerPool.start`), its stop ends
 the pool, and a worker whose Orthanc was killed ends itself (:mod:`segmesh.worker_process`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import multiprocessing
@@ -18,18 +20,18 @@ import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from .. import worker_process
 from ..errors import SegMeshError
+from ..work import ProcessId, Work, run_work
 
 logger = logging.getLogger(__name__)
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 
@@ -63,6 +65,16 @@ def _close_call_queue_reader(broken: ProcessPoolExecutor) -> None:
     reader = getattr(getattr(broken, "_call_queue", None), "_reader", None)
     if reader is not None:
         reader.close()
+
+
+def _check_work(work: object) -> None:
+    """A TypeError for anything but a unit of work: a dataclass instance with ``run()`` (a
+    bare function or a tuple of arguments is refused even without workers, where it would
+    run, so that what works in-process also pickles)."""
+    if not (
+        dataclasses.is_dataclass(work) and not isinstance(work, type) and isinstance(work, Work)
+    ):
+        raise TypeError(f"not a unit of work (segmesh.work): {work!r}")
 
 
 class StoppingError(SegMeshError):
@@ -121,7 +133,7 @@ class WorkerPool:
         # Each call finds no idle worker and so starts one more, up to the pool's size.
         try:
             for _ in range(self.count):
-                self.submit(os.getpid)
+                self.submit(ProcessId())
         except StoppingError:
             pass
 
@@ -134,21 +146,23 @@ class WorkerPool:
                 broken.shutdown(wait=False)
                 self._executor = None
 
-    def submit(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Future[R]:
-        """Run ``function`` in a worker (or here, with no workers); see :meth:`result`."""
+    def submit(self, work: Work[R]) -> Future[R]:
+        """Run ``work`` in a worker (or here, with no workers); see :meth:`result`. A
+        TypeError for anything but a unit of work (:mod:`segmesh.work`)."""
+        _check_work(work)
         if not self.count:
             future: Future[R] = Future()
             try:
-                future.set_result(function(*args, **kwargs))
+                future.set_result(work.run())
             except BaseException as error:
                 future.set_exception(error)
             return future
         pool = self._pool()
         try:
-            submitted = pool.submit(function, *args, **kwargs)
+            submitted = pool.submit(run_work, work)
         except BrokenProcessPool:
             self._restart(pool)
-            submitted = self._pool().submit(function, *args, **kwargs)
+            submitted = self._pool().submit(run_work, work)
         except RuntimeError as error:  # shut down since _pool() answered
             raise StoppingError("Orthanc is stopping", "the work was not started") from error
         with self._busy_lock:
@@ -175,30 +189,29 @@ class WorkerPool:
                 "Worker process died", "the work was stopped; repeat the request"
             ) from error
 
-    def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """``function(*args)`` in a worker, waited for."""
-        return self.result(self.submit(function, *args, **kwargs))
+    def run(self, work: Work[R]) -> R:
+        """``work`` run in a worker, waited for."""
+        return self.result(self.submit(work))
 
-    def imap(
-        self, function: Callable[..., R], calls: Iterable[tuple[Any, ...]]
-    ) -> Generator[R, None, None]:
-        """``function(*call)`` for each call, in order, a few calls ahead of the one waited for
-        (one at a time, as asked for, without workers). ``calls`` is read as calls are
-        submitted: an iterator of them makes each only when a worker is about to need it.
+    def imap(self, works: Iterable[Work[R]]) -> Generator[R, None, None]:
+        """Each of ``works`` run, results in order, a few ahead of the one waited for (one at a
+        time, as asked for, without workers). ``works`` is read as they are submitted: an
+        iterator of them makes each only when a worker is about to need it.
 
-        Calls are never cancelled: CPython 3.11's pool fails when it breaks while holding a
-        cancelled call. Closing the iterator early leaves at most the calls already submitted
+        Work is never cancelled: CPython 3.11's pool fails when it breaks while holding a
+        cancelled call. Closing the iterator early leaves at most the work already submitted
         (twice the workers) to finish unused.
         """
         if not self.count:
-            for call in calls:
-                yield function(*call)
+            for work in works:
+                _check_work(work)
+                yield work.run()
             return
-        waiting = iter(calls)
+        waiting = iter(works)
         submitted: deque[Future[R]] = deque()
         while True:
-            for call in itertools.islice(waiting, 2 * self.count - len(submitted)):
-                submitted.append(self.submit(function, *call))
+            for work in itertools.islice(waiting, 2 * self.count - len(submitted)):
+                submitted.append(self.submit(work))
             if not submitted:
                 return
             yield self.result(submitted.popleft())

@@ -1,19 +1,15 @@
 """Routes of 3D models: meshes of SEG, RT-STRUCT, thresholded series and NIfTI label maps,
 answered as files or stored as Encapsulated STL instances (the work is in
-:mod:`..tasks.models`)."""
+segmesh.service.tasks.models and model_files)."""
 
 from __future__ import annotations
 
-from ...dicom.sop_classes import ENCAPSULATED_STL_STORAGE
-from ...errors import BadRequestError, UnprocessableError, UnsupportedError
-from ...formats import MeshFormat, crop_mesh_file
-from ...mesh import MeshOptions, segment_crops
-from ...models import stl_document
-from ...options import LabelMapOptions
-from ...service import store
+from ...errors import BadRequestError
+from ...formats import MeshFormat
+from ...mesh import MeshOptions
 from ...service.jobs import JobRunner
 from ...service.tasks.context import TaskContext
-from ...service.tasks.labelmaps import load_labelmap
+from ...service.tasks.model_files import segment_model_file, stored_model
 from ...service.tasks.storing import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from ..http import (
     INSTANCE_ROUTE,
@@ -36,29 +32,13 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         mesh_format = MeshFormat.parse(query.get("format", "stl"))
         options = MeshOptions.from_values(query)
         segment_text = query.get("segment")
-        numbers = None
+        number = None
         if segment_text:
             try:
-                numbers = (int(segment_text),)
+                number = int(segment_text)
             except ValueError as error:
                 raise BadRequestError("Bad parameter segment", f"{segment_text!r}") from error
-        # The whole label map, as every other route asks for it: cached once, not per segment.
-        loaded = load_labelmap(request.groups[0], LabelMapOptions(), context)
-        if numbers is None:
-            if len(loaded.labelmap.segments) != 1:
-                raise BadRequestError(
-                    "Missing parameter segment", "the source holds several segments: give one"
-                )
-            numbers = (loaded.labelmap.segments[0].number,)
-        segment, crop = next(segment_crops(loaded.labelmap, numbers))
-        data = None
-        if crop is not None:
-            with context.metrics.timed("segmesh_mesh_seconds_total"):
-                data = context.workers.run(
-                    crop_mesh_file, crop, loaded.labelmap.geometry, options, mesh_format
-                )
-        if data is None:
-            raise UnprocessableError("Empty segment", f"segment {segment.number} has no voxels")
+        segment, data = segment_model_file(request.groups[0], number, options, mesh_format, context)
         name = f"segment-{segment.number}.{mesh_format.value}"
         return Answer(
             data,
@@ -67,13 +47,9 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         )
 
     def get_model(request: Request) -> Answer:
-        dataset = store.read_instance(context.host, request.groups[0])
-        if str(dataset.get("SOPClassUID", "")) != ENCAPSULATED_STL_STORAGE:
-            raise UnsupportedError(
-                "Not an Encapsulated STL instance", f"SOP Class UID {dataset.get('SOPClassUID')}"
-            )
+        dataset, document = stored_model(request.groups[0], context)
         return Answer(
-            stl_document(dataset),
+            document,
             "model/stl",
             {"Content-Disposition": f'attachment; filename="{dataset.SOPInstanceUID}.stl"'},
         )

@@ -14,10 +14,11 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from ...conversions import Target, check_not_same, convert, target_of_sop_class
+from ...conversions import Target, check_not_same, target_of_sop_class
 from ...dicom.tags import apply_tags
 from ...errors import BadRequestError
 from ...options import Grid, LabelMapOptions, parse_segment_list
+from ...work import ConvertLabelMap
 from .context import TaskContext
 from .labelmaps import headers, load_labelmap
 from .outputs import SourceOutputs
@@ -75,14 +76,15 @@ def convert_source(
     assert loaded.images is not None  # grid=source loads the referenced series, or raises
     context.check_cancelled()
     conversion = context.workers.run(
-        convert,
-        loaded.dataset,
-        loaded.labelmap,
-        headers(loaded.images),
-        request.target,
-        request.segments,
-        request.split,
-        request.tags,
+        ConvertLabelMap(
+            source=loaded.dataset,
+            labelmap=loaded.labelmap,
+            images=headers(loaded.images),
+            target=request.target,
+            segments=request.segments,
+            split=request.split,
+            tags=request.tags,
+        )
     )
     # The referenced series too, where the label map is on its grid.
     sources = [("instances", instance_id), ("series", loaded.series_id)]

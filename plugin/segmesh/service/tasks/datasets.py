@@ -17,16 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from ... import __version__
-from ...datasets.case_export import CaseExport, CaseExported, export_case
+from ...datasets.case_export import CaseExported
 from ...datasets.case_names import hashed_case_name, numbered_case_name
 from ...datasets.dataset_files import finish_dataset, new_dataset_path, remove_expired
 from ...datasets.dataset_request import CaseNaming, DatasetFormat, DatasetRequest
 from ...datasets.file_lock import LOCK_SUFFIX
-from ...datasets.hdf5_dataset import finish_hdf5
-from ...datasets.nnunet_zip import finish_nnunet_zip
 from ...datasets.training_labels import TrainingLabels
 from ...errors import SegMeshError, UnprocessableError
 from ...labelmap import Segment
+from ...work import ExportCase, FinishHdf5, FinishNnunetZip
 from .. import store
 from ..workers import WorkerCrashedError
 from .context import TaskContext
@@ -96,19 +95,19 @@ def _start_case(
     files = ExitStack()
     try:
         path = files.enter_context(store.instance_path(context.host, stored))
-        work = CaseExport(
-            name,
-            path,
-            store.stored_series_files(context.host, series_id),
-            labels,
-            request.spacing,
-            request.format,
-            str(output),
-            request.dataset_name,
-            uids,
-            context.settings,
+        work = ExportCase(
+            case=name,
+            source_path=path,
+            image_files=store.stored_series_files(context.host, series_id),
+            labels=labels,
+            spacing=request.spacing,
+            format=request.format,
+            output_path=str(output),
+            dataset_name=request.dataset_name,
+            uids=uids,
+            settings=context.settings,
         )
-        done = context.workers.submit(export_case, work)
+        done = context.workers.submit(work)
     except BaseException:
         files.close()
         raise
@@ -215,18 +214,24 @@ def export_dataset(request: DatasetRequest, context: TaskContext) -> dict[str, A
         if request.format is DatasetFormat.NNUNET:
             channel = request.channel_name or cases[0]["Modality"] or "image"
             context.workers.run(
-                finish_nnunet_zip,
-                str(output),
-                request.dataset_name,
-                channel,
-                labels.dataset_json_labels(),
-                len(cases),
-                report,
+                FinishNnunetZip(
+                    path=str(output),
+                    dataset_name=request.dataset_name,
+                    channel=channel,
+                    labels=labels.dataset_json_labels(),
+                    cases=len(cases),
+                    report=report,
+                )
             )
         else:
             names = [case["Case"] for case in cases]
             context.workers.run(
-                finish_hdf5, str(output), names, labels.dataset_json_labels(), report
+                FinishHdf5(
+                    path=str(output),
+                    case_names=names,
+                    labels=labels.dataset_json_labels(),
+                    report=report,
+                )
             )
         context.check_cancelled()
         finished = finish_dataset(output)

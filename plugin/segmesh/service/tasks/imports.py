@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import BadRequestError
-from ...imports import ImportOptions, ImportResult, ImportWork, import_labelmap
+from ...imports import ImportOptions, ImportResult
+from ...work import ImportLabelMap
 from .. import store
 from .context import TaskContext
 from .outputs import SourceOutputs
@@ -84,8 +85,15 @@ def import_labelmap_file(
     """
     image_files = store.stored_series_files(context.host, series_id)
     with tempfile.TemporaryDirectory(prefix="segmesh-import-") as folder:
-        work = ImportWork(request.file, request.options, image_files, context.settings, folder)
-        result = context.workers.run(import_labelmap, work)
+        result = context.workers.run(
+            ImportLabelMap(
+                file=request.file,
+                options=request.options,
+                image_files=image_files,
+                settings=context.settings,
+                output_folder=folder,
+            )
+        )
         instances = _stored(result, series_id, context)
     return {
         "Series": instances[0]["Series"] if instances else "",

@@ -19,8 +19,9 @@ from ...dicom.part10 import header_only
 from ...errors import NotFoundError, UnprocessableError
 from ...options import Grid, LabelMapOptions
 from ...packed_files import temporary_path
-from ...sources import describe, labelmap_of_stored_files
+from ...sources import describe
 from ...storage_area import StoredFile
+from ...work import DecodeLabelMap, NativeGrid, SeriesGrid
 from .. import store
 from ..host import Host
 from ..loaded_source import LoadedSource, Origin
@@ -146,20 +147,22 @@ def _decoded(
     The source's file reaches it on disk, it fetches the series' files itself, and the layers
     come back on disk (:mod:`segmesh.packed_files`): nothing large is pickled, and no image
     passes through Orthanc's interpreter."""
-    image_files = None
+    grid: SeriesGrid | NativeGrid = NativeGrid(spacing=options.spacing)
     if source.series_id:
-        image_files = store.stored_series_files(context.host, source.series_id)
+        grid = SeriesGrid(image_files=store.stored_series_files(context.host, source.series_id))
     with (
         temporary_path(".labels") as layers_path,
         context.metrics.timed("segmesh_decode_seconds_total"),
     ):
         decoded = context.workers.run(
-            labelmap_of_stored_files,
-            source.path,
-            image_files,
-            options,
-            context.settings,
-            layers_path,
+            DecodeLabelMap(
+                source_path=source.path,
+                grid=grid,
+                segments=options.segments,
+                threshold=options.threshold,
+                settings=context.settings,
+                layers_path=layers_path,
+            )
         )
         labelmap = decoded.read()
     return LoadedSource(

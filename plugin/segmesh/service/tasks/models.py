@@ -20,14 +20,13 @@ from pydicom.uid import generate_uid
 from ...dicom.color import RGB
 from ...dicom.tags import apply_tags
 from ...errors import BadRequestError, UnprocessableError
-from ...formats import nifti_labelmap
 from ...geometry import VolumeGeometry
 from ...labelmap import LabelMap
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_boxes
-from ...models import ModelFiles, ModelRequest, ModelSource, build_model, model_label
+from ...models import ModelFiles, ModelRequest, ModelSource, model_label
 from ...options import LabelMapOptions, parse_segment_list
 from ...packed_files import temporary_path
-from ...sources import threshold_series_of_files
+from ...work import BuildModel, ReadNiftiLabelMap, ThresholdSeries
 from .. import store
 from ..host import Host
 from .context import TaskContext
@@ -139,26 +138,26 @@ def store_crops(
     # The plans submitted and not yet stored, each with its model's temporary file.
     pending: deque[tuple[_ModelPlan, ExitStack]] = deque()
 
-    def calls() -> Iterator[tuple[Any, ...]]:
+    def works() -> Iterator[BuildModel]:
         for number, plan in enumerate(_plans(crops, options.merge), start=1):
             temporary = ExitStack()
             pending.append((plan, temporary))
-            yield (
-                plan.crops,
-                geometry,
-                options.mesh,
-                files,
-                plan.key,
-                plan.label,
-                plan.color,
-                number,
-                context.settings.max_triangles,
-                temporary.enter_context(temporary_path(".model.dcm")),
+            yield BuildModel(
+                crops=plan.crops,
+                geometry=geometry,
+                options=options.mesh,
+                files=files,
+                segment_key=plan.key,
+                label=plan.label,
+                color=plan.color,
+                instance_number=number,
+                max_triangles=context.settings.max_triangles,
+                path=temporary.enter_context(temporary_path(".model.dcm")),
             )
 
     instances = []
     stored: dict[str, Any] = {}
-    built_models = context.workers.imap(build_model, calls())
+    built_models = context.workers.imap(works())
     try:
         with context.metrics.timed("segmesh_mesh_seconds_total"):
             for model in built_models:
@@ -281,7 +280,9 @@ def store_series_model(
     the mask's bounding box and the source's attributes: neither process holds the whole
     series, and the Orthanc process never parses it."""
     files = store.stored_series_files(context.host, series_id)
-    series = context.workers.run(threshold_series_of_files, files, threshold, context.settings)
+    series = context.workers.run(
+        ThresholdSeries(files=files, threshold=threshold, settings=context.settings)
+    )
     description = f"Model of {series.series_description or 'series'}"
     crops = [] if series.crop is None else [series.crop]
     return store_crops(
@@ -319,7 +320,12 @@ def store_nifti_models(
         else generate_uid(entropy_srcs=["segmesh-nifti", digest])
     )
     labelmap = context.workers.run(
-        nifti_labelmap, nifti, labels, frame_of_reference_uid, context.settings
+        ReadNiftiLabelMap(
+            data=nifti,
+            labels=labels,
+            frame_of_reference_uid=frame_of_reference_uid,
+            settings=context.settings,
+        )
     )
     source = ModelSource(study, frame_of_reference_uid, f"nifti:{digest}:{study_id}")
     outputs = SourceOutputs([("studies", study_id)], context.host)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from ...dicom.description import SourceDescription
 from ...options import LabelMapOptions
 from ...packed_files import packed_array
-from ...sources import MeasuredLabelMap, image_figures_of_files, measures_of_labelmap
 from ...statistics import SegmentStatistics, with_image_figures
+from ...work import MeasuredLabelMap, MeasureImage, MeasureLabelMap
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -50,11 +50,12 @@ def source_statistics(
         measuring: Future[MeasuredLabelMap] = Future()
         if kept is None:
             measuring = context.workers.submit(
-                measures_of_labelmap,
-                layers,
-                labelmap.geometry,
-                labelmap.segments,
-                labelmap.boxes_found(),
+                MeasureLabelMap(
+                    layers=layers,
+                    geometry=labelmap.geometry,
+                    segments=labelmap.segments,
+                    boxes=labelmap.boxes_found(),
+                )
             )
         else:
             measuring.set_result(MeasuredLabelMap(kept, labelmap.boxes_found()))
@@ -64,12 +65,13 @@ def source_statistics(
             # than finding them again, on a first request only.
             image_files = store.stored_series_files(context.host, loaded.series_id)
             figures = context.workers.run(
-                image_figures_of_files,
-                layers,
-                labelmap.geometry,
-                labelmap.segments,
-                labelmap.boxes_found(),
-                image_files,
+                MeasureImage(
+                    layers=layers,
+                    geometry=labelmap.geometry,
+                    segments=labelmap.segments,
+                    boxes=labelmap.boxes_found(),
+                    image_files=image_files,
+                )
             )
         measured = context.workers.result(measuring)
     if kept is None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from ...errors import UnprocessableError
 from ...mesh import Mesh, MeshOptions, ThresholdOptions
-from ...sources import histogram_of_files, threshold_mesh_of_files
 from ...statistics.histogram import ValueHistogram
+from ...work import Histogram, ThresholdMesh
 from .. import store
 from .context import TaskContext
 
@@ -15,7 +15,7 @@ from .context import TaskContext
 def series_histogram(series_id: str, bins: int, context: TaskContext) -> ValueHistogram:
     """The histogram of a stored series' values after the modality rescale."""
     files = store.stored_series_files(context.host, series_id)
-    return context.workers.run(histogram_of_files, files, bins, context.settings)
+    return context.workers.run(Histogram(files=files, bins=bins, settings=context.settings))
 
 
 def threshold_preview(
@@ -23,7 +23,9 @@ def threshold_preview(
 ) -> Mesh:
     """The mesh a stored model of the thresholded series would hold; 422 where it is empty."""
     files = store.stored_series_files(context.host, series_id)
-    mesh = context.workers.run(threshold_mesh_of_files, files, threshold, options, context.settings)
+    mesh = context.workers.run(
+        ThresholdMesh(files=files, threshold=threshold, options=options, settings=context.settings)
+    )
     if mesh is None:
         raise UnprocessableError("Nothing to mesh", f"no voxel within {threshold.label}")
     return mesh

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...cross_sections import Voxel
 from ...errors import UnprocessableError
 from ...packed_files import temporary_path
-from ...sources import image_cross_sections_npy_of_files, image_volume_npy_of_files
+from ...work import CrossSections, ImageVolume
 from .. import store
 from .context import TaskContext
 from .labelmaps import referenced_series_id, source_description
@@ -38,7 +38,7 @@ def referenced_image_volume_npy(instance_id: str, context: TaskContext) -> bytes
     series_id = _referenced_series_id(instance_id, context)
     with temporary_path(".npy") as path:
         files = store.stored_series_files(context.host, series_id)
-        context.workers.run(image_volume_npy_of_files, files, path)
+        context.workers.run(ImageVolume(image_files=files, path=path))
         with open(path, "rb") as handle:
             return handle.read()
 
@@ -51,4 +51,4 @@ def referenced_image_planes_npy(
     worker image by image: no volume is made or sent. 400 where ``voxel`` is outside."""
     series_id = _referenced_series_id(instance_id, context)
     files = store.stored_series_files(context.host, series_id)
-    return context.workers.run(image_cross_sections_npy_of_files, files, voxel)
+    return context.workers.run(CrossSections(image_files=files, voxel=voxel))

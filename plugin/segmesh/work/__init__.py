@@ -1,0 +1,87 @@
+"""Everything that crosses into a worker process: each unit of work is a frozen dataclass of
+what it needs (pickled into the worker), whose ``run()`` does it there by calling the core and
+answers a typed result (pickled back). The worker pool runs these values and nothing else,
+through :func:`run_work`; this package never imports ``orthanc``.
+
+- :mod:`.unit`: :class:`Work` (the protocol), :func:`run_work`, :class:`ProcessId` (a worker
+  started);
+- :mod:`.labelmaps`: :class:`DecodeLabelMap` (a stored SEG or RT-STRUCT on a
+  :class:`SeriesGrid` or :class:`NativeGrid` -> :class:`DecodedLabelMap`),
+  :class:`ReadNiftiLabelMap` (a posted NIfTI -> LabelMap);
+- :mod:`.series`: :class:`ImageVolume` (a series' volume as a .npy file),
+  :class:`CrossSections` (three planes as .npy bytes), :class:`Histogram` (ValueHistogram),
+  :class:`ThresholdSeries` (-> :class:`ThresholdedSeries`), :class:`ThresholdMesh` (a preview
+  Mesh);
+- :mod:`.statistics`: :class:`MeasureLabelMap` (-> :class:`MeasuredLabelMap`),
+  :class:`MeasureImage` (ImageFigures per segment);
+- :mod:`.models`: :class:`BuildModel` (an Encapsulated STL file -> BuiltModel),
+  :class:`MeshFile` (one segment's mesh as STL, OBJ, PLY or GLB bytes);
+- :mod:`.conversions`: :class:`ConvertLabelMap` (-> Conversion), :class:`ImportLabelMap`
+  (-> ImportResult);
+- :mod:`.datasets`: :class:`ExportCase` (-> CaseExported), :class:`FinishNnunetZip`,
+  :class:`FinishHdf5`.
+"""
+
+from .conversions import ConvertLabelMap, ImportLabelMap
+from .datasets import ExportCase, FinishHdf5, FinishNnunetZip
+from .labelmaps import DecodedLabelMap, DecodeLabelMap, NativeGrid, ReadNiftiLabelMap, SeriesGrid
+from .models import BuildModel, MeshFile
+from .series import (
+    CrossSections,
+    Histogram,
+    ImageVolume,
+    ThresholdedSeries,
+    ThresholdMesh,
+    ThresholdSeries,
+)
+from .statistics import MeasuredLabelMap, MeasureImage, MeasureLabelMap
+from .unit import ProcessId, Work, run_work
+
+#: Every unit of work, for the tests that check each is a picklable frozen dataclass.
+WORK_TYPES: tuple[type, ...] = (
+    ProcessId,
+    DecodeLabelMap,
+    ReadNiftiLabelMap,
+    ImageVolume,
+    CrossSections,
+    Histogram,
+    ThresholdSeries,
+    ThresholdMesh,
+    MeasureLabelMap,
+    MeasureImage,
+    BuildModel,
+    MeshFile,
+    ConvertLabelMap,
+    ImportLabelMap,
+    ExportCase,
+    FinishNnunetZip,
+    FinishHdf5,
+)
+
+__all__ = [
+    "WORK_TYPES",
+    "BuildModel",
+    "ConvertLabelMap",
+    "CrossSections",
+    "DecodeLabelMap",
+    "DecodedLabelMap",
+    "ExportCase",
+    "FinishHdf5",
+    "FinishNnunetZip",
+    "Histogram",
+    "ImageVolume",
+    "ImportLabelMap",
+    "MeasureImage",
+    "MeasureLabelMap",
+    "MeasuredLabelMap",
+    "MeshFile",
+    "NativeGrid",
+    "ProcessId",
+    "ReadNiftiLabelMap",
+    "SeriesGrid",
+    "ThresholdMesh",
+    "ThresholdSeries",
+    "ThresholdedSeries",
+    "Work",
+    "run_work",
+]

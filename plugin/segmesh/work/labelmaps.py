@@ -1,0 +1,94 @@
+"""Label maps made in a worker: a stored source decoded on the grid asked for, a posted NIfTI
+read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..dicom.malformed import as_broken_file
+from ..formats.nifti import nifti_labelmap
+from ..geometry import Plane, VolumeGeometry, image_planes
+from ..labelmap import LabelMap, Segment
+from ..options import Grid, LabelMapOptions
+from ..packed_files import PackedArray
+from ..settings import Settings
+from ..sources import labelmap_of_file
+from ..stored_files import read_headers
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesGrid:
+    """The grid of an image series (a source's referenced series: the source grid), given as
+    its Part-10 files, of which the worker reads the headers only."""
+
+    image_files: Sequence[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class NativeGrid:
+    """The source's own grid: a SEG's planes, or a grid around an RT-STRUCT's contours with
+    ``spacing`` (x, y, z) mm (None: the default)."""
+
+    spacing: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class DecodedLabelMap:
+    """A label map decoded in a worker, as it comes back: its layers on disk, its grid and
+    segments, and the plane of each referenced image (SOPInstanceUID: first frame's plane)."""
+
+    layers: PackedArray
+    geometry: VolumeGeometry
+    segments: tuple[Segment, ...]
+    planes: dict[str, Plane]
+
+    def read(self) -> LabelMap:
+        """The label map, its layers read into memory."""
+        return LabelMap(self.layers.read(), self.geometry, self.segments)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLabelMap:
+    """The label map of the SEG or RT-STRUCT whose Part-10 file is at ``source_path``, on
+    ``grid``, of ``segments`` (None: all; 400 for unknown ones), FRACTIONAL pixels inside from
+    ``threshold`` (a fraction of MaximumFractionalValue); its layers written to
+    ``layers_path`` (see :mod:`segmesh.packed_files`). 400 where an image file is unreadable,
+    413 above the settings' limits, 422 where the source cannot be placed on the grid."""
+
+    source_path: str
+    grid: SeriesGrid | NativeGrid
+    segments: tuple[int, ...] | None
+    threshold: float
+    settings: Settings
+    layers_path: str
+
+    @as_broken_file
+    def run(self) -> DecodedLabelMap:
+        """Decoded, the images' planes kept and the layers written."""
+        if isinstance(self.grid, SeriesGrid):
+            headers = read_headers(self.grid.image_files)
+            options = LabelMapOptions(self.segments, Grid.SOURCE, self.threshold)
+        else:
+            headers = None
+            options = LabelMapOptions(self.segments, Grid.NATIVE, self.threshold, self.grid.spacing)
+        labelmap = labelmap_of_file(self.source_path, headers, options, self.settings)
+        planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in headers or []}
+        layers = PackedArray.write(labelmap.layers, self.layers_path)
+        return DecodedLabelMap(layers, labelmap.geometry, labelmap.segments, planes)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadNiftiLabelMap:
+    """The label map of a NIfTI file (``data``) on its own grid, its values named by
+    ``labels`` (others "Label n"), in the frame of reference ``frame_of_reference_uid``; see
+    :func:`segmesh.formats.nifti.nifti_labelmap`."""
+
+    data: bytes
+    labels: Mapping[int, str]
+    frame_of_reference_uid: str
+    settings: Settings
+
+    def run(self) -> LabelMap:
+        """The file read."""
+        return nifti_labelmap(self.data, self.labels, self.frame_of_reference_uid, self.settings)
