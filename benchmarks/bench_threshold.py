@@ -50,9 +50,9 @@ from tests.orthanc_server import OrthancServer  # noqa: E402
 
 from segmesh.mesh import MeshOptions, ThresholdOptions  # noqa: E402
 from segmesh.models import ModelFiles, ModelRequest, stl_document  # noqa: E402
-from segmesh.packed_files import temporary_path  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402
 from segmesh.work import BuildModel, ThresholdedSeries, ThresholdSeries, run_work  # noqa: E402
+from segmesh.worker_io.packed_files import temporary_path  # noqa: E402
 
 ROWS = COLUMNS = 512
 PIXEL_SPACING = (0.2, 0.2)  # row, column (mm): a micro-CT

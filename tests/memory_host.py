@@ -23,9 +23,9 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from segmesh.errors import BadRequestError, NotFoundError
-from segmesh.loopback import Loopback
 from segmesh.service.host import LEVEL_NAMES, JsonObject, Revisioned, StoringError
-from segmesh.storage_area import StorageArea
+from segmesh.worker_io.loopback import Loopback
+from segmesh.worker_io.storage_area import StorageArea
 
 #: Orthanc's levels, top down, with the UID that names each.
 LEVELS = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segmesh.dicom.image_volume import image_volume
 from segmesh.errors import UnsupportedError
 from segmesh.geometry import geometry_from_images
+from segmesh.images.image_volume import image_volume
 from tests import builders
 from tests.test_seg_roundtrip import SHAPE, ct_series
 

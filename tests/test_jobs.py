@@ -16,7 +16,7 @@ import pytest
 from pydicom import dcmread
 
 from segmesh.demo import DemoStudy
-from segmesh.worker_process import NICENESS
+from segmesh.worker_io.worker_process import NICENESS
 from tests.conftest import encode
 from tests.orthanc_server import OrthancServer
 

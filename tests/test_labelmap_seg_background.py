@@ -18,11 +18,11 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless, generate_uid
 
-from segmesh.dicom.description import SkippedSegment
 from segmesh.errors import BadRequestError
 from segmesh.options import LabelMapOptions
 from segmesh.seg.reader import describe_seg
 from segmesh.settings import Settings
+from segmesh.source_description import SkippedSegment
 from segmesh.sources import to_labelmap
 from tests import builders
 from tests.conftest import encode

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from segmesh.lru import ByteBudgetLRU
+from segmesh.service.lru import ByteBudgetLRU
 
 
 def test_least_recently_used_is_evicted_first() -> None:

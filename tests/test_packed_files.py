@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segmesh.packed_files import packed_array
+from segmesh.worker_io.packed_files import packed_array
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
-from segmesh.dicom.image_volume import image_volume
 from segmesh.errors import UnprocessableError
+from segmesh.images.image_volume import image_volume
 from segmesh.options import Grid, LabelMapOptions
 from segmesh.seg.reader import seg_to_labelmap
 from segmesh.settings import Settings

@@ -18,9 +18,9 @@ import pydicom
 import pytest
 from skimage.measure import marching_cubes, mesh_surface_area
 
-from segmesh.dicom.image_volume import image_volume
 from segmesh.errors import BadRequestError, UnprocessableError
 from segmesh.geometry import VolumeGeometry
+from segmesh.images.image_volume import image_volume
 from segmesh.labelmap import LabelMap, Segment
 from segmesh.options import LabelMapOptions
 from segmesh.rtstruct import rtstruct_to_labelmap

@@ -11,9 +11,9 @@ import pytest
 from pydicom import dcmread
 
 from segmesh.errors import NotFoundError
-from segmesh.loopback import Loopback
-from segmesh.storage_area import StorageArea, StoredFile
-from segmesh.stored_files import FETCHERS, StoredFiles, file_streams, stored_file
+from segmesh.worker_io.loopback import Loopback
+from segmesh.worker_io.storage_area import StorageArea, StoredFile
+from segmesh.worker_io.stored_files import FETCHERS, StoredFiles, file_streams, stored_file
 from tests.builders import ct_series
 from tests.conftest import encode
 from tests.orthanc_server import OrthancServer, free_port

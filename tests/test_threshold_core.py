@@ -10,7 +10,7 @@ from segmesh.mesh import ThresholdOptions, threshold_labelmap
 from segmesh.mesh.threshold import keep_largest
 from segmesh.settings import Settings
 from segmesh.statistics.histogram import value_histogram
-from segmesh.stored_files import read_headers
+from segmesh.worker_io.stored_files import read_headers
 from tests.conftest import encode
 from tests.test_sampling import ball_ct
 

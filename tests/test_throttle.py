@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from segmesh.throttle import Throttle
+from segmesh.service.throttle import Throttle
 
 
 def test_due_at_first_then_once_per_interval() -> None:

@@ -23,8 +23,8 @@ from .dicom.sop_classes import (
 )
 from .errors import BadRequestError, UnprocessableError
 from .labelmap import LabelMap, select_segments
-from .layer_packing import segment_boxes
 from .rtstruct.from_labelmap import labelmap_to_rtstruct
+from .seg.layer_packing import segment_boxes
 from .seg.writer import BINARY, LABELMAP, write_seg
 
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from .dicom.description import SourceDescription
 from .dicom.malformed import as_broken_file
 from .dicom.sop_classes import Kind, kind_of
 from .errors import LimitExceededError, NotFoundError
@@ -16,6 +15,7 @@ from .options import LabelMapOptions
 from .rtstruct import describe_rtstruct, rtstruct_to_labelmap
 from .seg import describe_seg, seg_to_labelmap
 from .settings import Settings
+from .source_description import SourceDescription
 
 
 @as_broken_file

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..dicom.image_volume import image_volume
 from ..dicom.part10 import read_image
+from ..images.image_volume import image_volume
 from ..options import Grid, LabelMapOptions
 from ..settings import Settings
 from ..sources import labelmap_of_file

@@ -32,7 +32,7 @@ from ..formats.nrrd_labels import read_nrrd_labels
 from ..geometry import geometry_from_images
 from ..labelmap import LabelMap, LayerBoxes, Segment, check_voxel_limit
 from ..settings import Settings
-from ..stored_files import read_headers
+from ..worker_io.stored_files import read_headers
 from .grid_placement import Match, Placement, place_on_series
 from .import_options import ImportOptions, SegmentFields
 

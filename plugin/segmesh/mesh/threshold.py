@@ -14,10 +14,10 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from scipy import ndimage
 
-from ..dicom.image_volume import rescaled_slices
 from ..dicom.malformed import as_broken_file
 from ..errors import BadRequestError, UnprocessableError
 from ..geometry import VolumeGeometry, geometry_from_images
+from ..images.image_volume import rescaled_slices
 from ..labelmap import BoolArray, LabelMap, Segment, check_voxel_limit
 from ..options import parse_number
 from ..settings import Settings

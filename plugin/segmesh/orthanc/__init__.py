@@ -18,7 +18,6 @@ from typing import Any
 import orthanc
 
 from .. import __version__
-from ..loopback import Loopback
 from ..seg.decoders import available_decoders
 from ..service.automatic import AutomaticRuns, products
 from ..service.cache import LabelMapCache
@@ -29,6 +28,7 @@ from ..service.tasks.context import TaskContext
 from ..service.tasks.storing import INSTANCE_MODELS
 from ..service.workers import WorkerPool
 from ..settings import Settings
+from ..worker_io.loopback import Loopback
 from . import host, http, routes
 from .query import QueryDecoding
 from .revisions import RevisionedMetadata, overwrites_instances

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import orthanc
 
 from ..errors import BadRequestError, NotFoundError
-from ..loopback import Loopback
 from ..service.host import LEVEL_NAMES, HostError, JsonObject, Revisioned
+from ..worker_io.loopback import Loopback
 from .revisions import RevisionedMetadata
 
 #: Orthanc's error code for an unknown resource.

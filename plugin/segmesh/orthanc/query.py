@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from urllib.parse import unquote_plus
 
-from ..loopback import Loopback
+from ..worker_io.loopback import Loopback
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Job records and automatic-run claims must be shared by every Orthanc node of one
 written exactly once. Orthanc gives that with ``"CheckRevisions": true``: a PUT of metadata that
 exists needs ``If-Match`` with its current ETag (409 otherwise), and a PUT without it only
 creates. orthanc-python's ``RestApiPut`` cannot send headers, so these calls go to Orthanc's own
-HTTP server on the loopback interface (:mod:`segmesh.loopback`).
+HTTP server on the loopback interface (:mod:`segmesh.worker_io.loopback`).
 
 The same client stores segmesh's outputs (:meth:`RevisionedMetadata.store_instance`): on
 orthanc-python before 4.3 ``RestApiPost`` holds the plugin's interpreter while Orthanc parses,
@@ -24,8 +24,8 @@ from typing import Any
 from pydicom import dcmread
 
 from ..errors import NotFoundError
-from ..loopback import Loopback
 from ..service.host import Revisioned, StoringError
+from ..worker_io.loopback import Loopback
 
 #: Reads a Part-10 file only as far as its SOP Instance UID.
 _UID_ONLY: dict[str, Any] = {"stop_before_pixels": True, "specific_tags": ["SOPInstanceUID"]}

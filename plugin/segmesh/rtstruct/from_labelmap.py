@@ -15,10 +15,10 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from ..dicom.conversion_uids import conversion_uid
-from ..dicom.image_order import images_in_slice_order
 from ..dicom.segment_codes import interpreted_type
 from ..dicom.tags import apply_tags
 from ..errors import UnprocessableError
+from ..images.image_order import images_in_slice_order
 from ..labelmap import LabelMap, Segment, select_segments
 from .writer import ROI_GENERATION_ALGORITHMS, RoiMask, write_rtstruct
 

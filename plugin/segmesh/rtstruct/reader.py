@@ -21,7 +21,6 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ..dicom.attributes import MAX_MAGNITUDE, within_magnitude
-from ..dicom.description import SourceDescription
 from ..dicom.references import referenced_images
 from ..errors import LimitExceededError, UnprocessableError
 from ..geometry import geometry_from_images
@@ -36,6 +35,7 @@ from ..labelmap import (
 )
 from ..options import LabelMapOptions
 from ..settings import Settings
+from ..source_description import SourceDescription
 from .contour_planes import Contour, native_grid, place_contours
 from .frame_of_reference import check_foreign_contours, classify_frames
 from .polygon_fill import FloatArray, fill_even_odd_box

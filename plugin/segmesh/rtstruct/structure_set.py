@@ -8,10 +8,10 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from ..dicom.color import RGB, default_color
-from ..dicom.description import SkippedSegment, SourceDescription
 from ..dicom.sop_classes import Kind
 from ..errors import BrokenFileError
 from ..labelmap import Segment
+from ..source_description import SkippedSegment, SourceDescription
 from .frame_of_reference import structure_set_frame
 
 CLOSED_PLANAR = "CLOSED_PLANAR"

@@ -12,7 +12,6 @@ from pydicom.pixels import apply_color_lut
 
 from ..dicom.attributes import code_to_json, first_item
 from ..dicom.color import RGB, cielab_to_rgb, default_color
-from ..dicom.description import SkippedSegment, SourceDescription
 from ..dicom.sop_classes import Kind
 from ..errors import BrokenFileError, UnprocessableError
 from ..geometry import VolumeGeometry, geometry_from_images
@@ -26,6 +25,7 @@ from ..labelmap import (
 )
 from ..options import LabelMapOptions
 from ..settings import Settings
+from ..source_description import SkippedSegment, SourceDescription
 from .frames import read_seg_frames
 from .grid import Placement, native_geometry, place_frames
 from .pixels import FrameReader

@@ -29,13 +29,13 @@ from pydicom.uid import ExplicitVRLittleEndian
 from ..dicom.attributes import PATIENT_AND_STUDY_KEYWORDS, copy_patient_and_study
 from ..dicom.color import rgb_to_cielab
 from ..dicom.conversion_uids import conversion_uid
-from ..dicom.image_order import images_in_slice_order
 from ..dicom.provenance import MANUFACTURER, MODEL_NAME, SOFTWARE_VERSIONS
 from ..dicom.segment_codes import segment_codes
 from ..dicom.tags import apply_tags
 from ..errors import UnprocessableError
+from ..images.image_order import images_in_slice_order
 from ..labelmap import LabelMap, Segment, select_segments
-from ..layer_packing import pack_layers, segment_boxes
+from .layer_packing import pack_layers, segment_boxes
 
 logger = logging.getLogger(__name__)
 

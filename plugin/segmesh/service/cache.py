@@ -19,12 +19,12 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ..dicom.description import SourceDescription
 from ..formats import ExportedFile
-from ..lru import ByteBudgetLRU
 from ..options import LabelMapOptions
+from ..source_description import SourceDescription
 from ..statistics import SegmentStatistics
 from .loaded_source import LoadedSource
+from .lru import ByteBudgetLRU
 
 CacheKey = tuple[str, LabelMapOptions]
 #: The budget of source descriptions, and what one segment of one is counted for (about its
@@ -98,7 +98,7 @@ def _stamp(source: LoadedSource) -> str:
 
 class LabelMapCache:
     """Least recently used label maps, keyed by (instance id, options), within ``megabytes``
-    (a ``1 / FILE_SHARE`` of it for written files); see :class:`segmesh.lru.ByteBudgetLRU`."""
+    (a ``1 / FILE_SHARE`` of it for written files); see :class:`segmesh.service.lru.ByteBudgetLRU`."""
 
     def __init__(self, megabytes: int) -> None:
         budget = megabytes * 1024 * 1024

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import SegMeshError
-from ..loopback import Loopback
+from ..worker_io.loopback import Loopback
 
 JsonObject = dict[str, Any]
 

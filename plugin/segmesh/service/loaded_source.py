@@ -10,9 +10,9 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from ..dicom.description import SourceDescription
 from ..geometry import Plane
 from ..labelmap import LabelMap
+from ..source_description import SourceDescription
 
 
 class Origin(StrEnum):

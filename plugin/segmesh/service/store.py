@@ -13,8 +13,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from ..errors import BrokenFileError, NotFoundError
-from ..storage_area import StoredFile
-from ..stored_files import StoredFiles, fetched_instance_file
+from ..worker_io.storage_area import StoredFile
+from ..worker_io.stored_files import StoredFiles, fetched_instance_file
 from .host import Host
 
 #: Images whose series and SOPInstanceUID are kept (:func:`image_identity`): a few MB, the
@@ -61,9 +61,9 @@ def stored_series_files(host: Host, series_id: str) -> StoredFiles:
 @contextmanager
 def instance_path(host: Host, stored: StoredFile) -> Iterator[str]:
     """The path of the Part-10 file ``stored`` (:func:`instance_stored_file`), for reading: in
-    place in the host's storage area where it lies there plainly (:mod:`segmesh.storage_area`),
+    place in the host's storage area where it lies there plainly (:mod:`segmesh.worker_io.storage_area`),
     else copied over the loopback into a temporary file removed on leaving. Either way a large
-    SEG passes neither through the plugin's interpreter (see :mod:`segmesh.loopback`) nor
+    SEG passes neither through the plugin's interpreter (see :mod:`segmesh.worker_io.loopback`) nor
     through its memory. 404 where unknown."""
     files = host.files
     in_place = files.storage.path(stored)

@@ -7,7 +7,7 @@ of processes instead (the Orthanc Book's advice). Workers are started with the s
 ``orthanc``, and run only units of work (:mod:`segmesh.work`: frozen dataclasses, each with its
 ``run()``) through :func:`segmesh.work.run_work`. A worker that dies fails the calls it was running with a 500 JSON error and the
 pool is started anew; Orthanc's start starts them (:meth:`WorkerPool.start`), its stop ends
-the pool, and a worker whose Orthanc was killed ends itself (:mod:`segmesh.worker_process`).
+the pool, and a worker whose Orthanc was killed ends itself (:mod:`segmesh.worker_io.worker_process`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .. import worker_process
 from ..errors import SegMeshError
 from ..work import ProcessId, Work, run_work
+from ..worker_io import worker_process
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from ..dicom.image_volume import rescaled_slices
 from ..dicom.malformed import as_broken_file
 from ..errors import BadRequestError
+from ..images.image_volume import rescaled_slices
 from ..mesh.threshold import threshold_grid
 from ..settings import Settings
 

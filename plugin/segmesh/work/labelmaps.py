@@ -11,10 +11,10 @@ from ..formats.nifti import nifti_labelmap
 from ..geometry import Plane, VolumeGeometry, image_planes
 from ..labelmap import LabelMap, Segment
 from ..options import Grid, LabelMapOptions
-from ..packed_files import PackedArray
 from ..settings import Settings
 from ..sources import labelmap_of_file
-from ..stored_files import read_headers
+from ..worker_io.packed_files import PackedArray
+from ..worker_io.stored_files import read_headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class DecodeLabelMap:
     """The label map of the SEG or RT-STRUCT whose Part-10 file is at ``source_path``, on
     ``grid``, of ``segments`` (None: all; 400 for unknown ones), FRACTIONAL pixels inside from
     ``threshold`` (a fraction of MaximumFractionalValue); its layers written to
-    ``layers_path`` (see :mod:`segmesh.packed_files`). 400 where an image file is unreadable,
+    ``layers_path`` (see :mod:`segmesh.worker_io.packed_files`). 400 where an image file is unreadable,
     413 above the settings' limits, 422 where the source cannot be placed on the grid."""
 
     source_path: str

@@ -1,5 +1,5 @@
 """Work on an image series given as its Part-10 files (fetched by the worker itself, see
-:class:`segmesh.stored_files.StoredFiles`): its volume, three planes, histogram, and the
+:class:`segmesh.worker_io.stored_files.StoredFiles`): its volume, three planes, histogram, and the
 series thresholded into a model's crop or a preview mesh."""
 
 from __future__ import annotations
@@ -9,25 +9,25 @@ from dataclasses import dataclass
 
 from scipy import ndimage
 
-from ..cross_sections import Voxel
-from ..dicom.image_volume import image_cross_sections, image_volume
 from ..dicom.malformed import as_broken_file
 from ..dicom.part10 import read_image
 from ..errors import LimitExceededError
 from ..formats.npy import to_npy, write_npy
 from ..geometry import VolumeGeometry, geometry_from_images
+from ..images.cross_sections import Voxel
+from ..images.image_volume import image_cross_sections, image_volume
 from ..mesh import Mesh, MeshOptions, SegmentCrop, ThresholdOptions, threshold_labelmap
 from ..models import ModelSource
 from ..settings import Settings
 from ..statistics.histogram import ValueHistogram, value_histogram
-from ..stored_files import read_headers
+from ..worker_io.stored_files import read_headers
 
 
 @dataclass(frozen=True, slots=True)
 class ImageVolume:
     """The (slices, rows, columns) values of the series of ``image_files`` on its own grid (the
     source grid of a label map on it), after the modality rescale (int16 HU for CT, see
-    :func:`segmesh.dicom.image_volume.image_volume`), written to ``path`` as a .npy file: the
+    :func:`segmesh.images.image_volume.image_volume`), written to ``path`` as a .npy file: the
     caller reads it back as the answer, with no pickled copy. 400 where a file is unreadable,
     422 where the images make no grid."""
 
@@ -46,7 +46,7 @@ class ImageVolume:
 class CrossSections:
     """The three planes through ``voxel`` (the centre where None) of the series of
     ``image_files``, on its own grid, cut image by image (see
-    :func:`segmesh.dicom.image_volume.image_cross_sections`)."""
+    :func:`segmesh.images.image_volume.image_cross_sections`)."""
 
     image_files: Sequence[bytes]
     voxel: Voxel | None
@@ -92,7 +92,7 @@ class ThresholdSeries:
     """The series of ``files`` thresholded within ``threshold``'s bounds (HU for CT).
 
     Headers first, then each file parsed with its pixels only while its slices are decoded:
-    with ``files`` fetched as they are read (:class:`~segmesh.stored_files.StoredFiles`) the
+    with ``files`` fetched as they are read (:class:`~segmesh.worker_io.stored_files.StoredFiles`) the
     worker holds the boolean mask and a few images at a time, at the cost of fetching each
     file twice."""
 

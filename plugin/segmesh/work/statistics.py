@@ -1,18 +1,18 @@
 """A label map's statistics, made in two workers at once: its own figures and boxes
 (:class:`MeasureLabelMap`), and the image's figures inside each segment (:class:`MeasureImage`).
-The layers reach them on disk (:mod:`segmesh.packed_files`), mapped, not copied."""
+The layers reach them on disk (:mod:`segmesh.worker_io.packed_files`), mapped, not copied."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..dicom.image_volume import image_volume
 from ..dicom.part10 import read_image
 from ..geometry import VolumeGeometry
+from ..images.image_volume import image_volume
 from ..labelmap import LabelMap, LayerBoxes, Segment
-from ..packed_files import PackedArray
 from ..statistics import ImageFigures, SegmentStatistics, image_figures, segment_statistics
+from ..worker_io.packed_files import PackedArray
 
 
 @dataclass(frozen=True)

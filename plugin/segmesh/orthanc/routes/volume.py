@@ -9,8 +9,8 @@ the planes and the overlays agree voxel for voxel.
 
 from __future__ import annotations
 
-from ...cross_sections import checked_voxel, cross_sections, voxel_from_query
 from ...formats import to_npy
+from ...images.cross_sections import checked_voxel, cross_sections, voxel_from_query
 from ...service.loaded_source import LoadedSource
 from ...service.tasks.context import TaskContext
 from ...service.tasks.labelmaps import load_labelmap
@@ -57,7 +57,7 @@ class VolumeRoute:
     def planes(self, request: Request) -> Answer:
         """``volume/planes/{image|labels}.npy?voxel=i,j,k`` (the centre by default): the image
         values (after the rescale) or the (layers, ...) labels on the three planes through the
-        voxel, raveled one after another (:mod:`segmesh.cross_sections`): the viewer's first
+        voxel, raveled one after another (:mod:`segmesh.images.cross_sections`): the viewer's first
         view, drawn while the volumes load."""
         source_id, what = request.groups
         voxel = voxel_from_query(request.query)

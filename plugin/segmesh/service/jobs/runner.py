@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ...errors import SegMeshError, error_answer
-from ...throttle import Throttle
 from ..host import JsonObject
 from ..tasks.context import CancelledError, TaskContext
 from ..tasks.storing import KINDS, StoringKind
+from ..throttle import Throttle
 from .records import JobState, JobStore, new_record, now_text
 
 logger = logging.getLogger(__name__)

@@ -3,8 +3,8 @@ kept in the cache beside it, so that a repeat, or many clients asking at once, o
 
 from __future__ import annotations
 
-from ...dicom.image_volume import image_volume
 from ...formats import ExportedFile, Format, export
+from ...images.image_volume import image_volume
 from ...options import LabelMapOptions
 from ..loaded_source import LoadedSource
 from .context import TaskContext

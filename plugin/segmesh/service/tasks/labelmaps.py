@@ -14,14 +14,14 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from ... import __version__
-from ...dicom.description import SourceDescription
 from ...dicom.part10 import header_only
 from ...errors import NotFoundError, UnprocessableError
 from ...options import Grid, LabelMapOptions
-from ...packed_files import temporary_path
+from ...source_description import SourceDescription
 from ...sources import describe
-from ...storage_area import StoredFile
 from ...work import DecodeLabelMap, NativeGrid, SeriesGrid
+from ...worker_io.packed_files import temporary_path
+from ...worker_io.storage_area import StoredFile
 from .. import store
 from ..host import Host
 from ..loaded_source import LoadedSource, Origin
@@ -145,7 +145,7 @@ def _decoded(
 ) -> LoadedSource:
     """Convert in a worker, which keeps only the images' headers (the grid needs no more).
     The source's file reaches it on disk, it fetches the series' files itself, and the layers
-    come back on disk (:mod:`segmesh.packed_files`): nothing large is pickled, and no image
+    come back on disk (:mod:`segmesh.worker_io.packed_files`): nothing large is pickled, and no image
     passes through Orthanc's interpreter."""
     grid: SeriesGrid | NativeGrid = NativeGrid(spacing=options.spacing)
     if source.series_id:

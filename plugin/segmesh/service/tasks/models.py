@@ -25,8 +25,8 @@ from ...labelmap import LabelMap
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_boxes
 from ...models import ModelFiles, ModelRequest, ModelSource, model_label
 from ...options import LabelMapOptions, parse_segment_list
-from ...packed_files import temporary_path
 from ...work import BuildModel, ReadNiftiLabelMap, ThresholdSeries
+from ...worker_io.packed_files import temporary_path
 from .. import store
 from ..host import Host
 from .context import TaskContext

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...errors import GoneError
-from ...throttle import Throttle
 from ..host import LEVEL_NAMES, Host
+from ..throttle import Throttle
 
 #: Seconds between two checks of the sources while outputs are stored.
 CHECK_INTERVAL = 0.5

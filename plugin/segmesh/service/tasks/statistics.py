@@ -6,11 +6,11 @@ from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from ...dicom.description import SourceDescription
 from ...options import LabelMapOptions
-from ...packed_files import packed_array
+from ...source_description import SourceDescription
 from ...statistics import SegmentStatistics, with_image_figures
 from ...work import MeasuredLabelMap, MeasureImage, MeasureLabelMap
+from ...worker_io.packed_files import packed_array
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -35,7 +35,7 @@ def source_statistics(
     lies on the referenced series' grid, a worker fetches that series' files, so the ``Image``
     figures are of the image after the modality rescale; FRACTIONAL SEGs use
     ``options.threshold`` as the label map does. The layers reach the workers on disk
-    (:mod:`segmesh.packed_files`): nothing large is pickled.
+    (:mod:`segmesh.worker_io.packed_files`): nothing large is pickled.
 
     The figures of the label map alone are kept in the cache beside it (the image's are made
     anew each time, from the images stored now); where they are not, one worker makes them

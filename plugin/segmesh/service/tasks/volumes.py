@@ -3,10 +3,10 @@ the viewer's planes, and the three planes through one voxel, for its first view.
 
 from __future__ import annotations
 
-from ...cross_sections import Voxel
 from ...errors import UnprocessableError
-from ...packed_files import temporary_path
+from ...images.cross_sections import Voxel
 from ...work import CrossSections, ImageVolume
+from ...worker_io.packed_files import temporary_path
 from .. import store
 from .context import TaskContext
 from .labelmaps import referenced_series_id, source_description
@@ -47,7 +47,7 @@ def referenced_image_planes_npy(
     instance_id: str, voxel: Voxel | None, context: TaskContext
 ) -> bytes:
     """The .npy file of the values of :func:`referenced_image_volume_npy` on the three planes
-    through ``voxel`` (the centre where None; see :mod:`segmesh.cross_sections`), cut in a
+    through ``voxel`` (the centre where None; see :mod:`segmesh.images.cross_sections`), cut in a
     worker image by image: no volume is made or sent. 400 where ``voxel`` is outside."""
     series_id = _referenced_series_id(instance_id, context)
     files = store.stored_series_files(context.host, series_id)

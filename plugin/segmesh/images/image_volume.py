@@ -11,11 +11,11 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from ..cross_sections import Voxel, checked_voxel
+from ..dicom.attributes import first_item, float_value, functional_group_item
+from ..dicom.malformed import as_broken_file
 from ..errors import UnprocessableError, UnsupportedError
 from ..geometry import VolumeGeometry, geometry_from_images
-from .attributes import first_item, float_value, functional_group_item
-from .malformed import as_broken_file
+from .cross_sections import Voxel, checked_voxel
 
 
 def _rescale(dataset: Dataset, frame: int) -> tuple[float, float]:
@@ -200,7 +200,7 @@ def image_cross_sections(
     images: Sequence[Dataset], geometry: VolumeGeometry, voxel: Voxel | None
 ) -> npt.NDArray[Any]:
     """The values of :func:`image_volume` on the three planes through ``voxel`` (the centre
-    where None), laid out as :func:`segmesh.cross_sections.cross_sections` says, without the
+    where None), laid out as :func:`segmesh.images.cross_sections.cross_sections` says, without the
     volume: each image decoded in turn and only its rows and columns kept. int16 where they
     fit (int32 else) for whole rescales, float32 otherwise. 400 where ``voxel`` is outside."""
     i, j, k = checked_voxel(geometry.shape, voxel)

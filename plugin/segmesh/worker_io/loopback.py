@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from http.client import HTTPResponse
 from typing import IO, Any, cast
 
-from .errors import NotFoundError
+from ..errors import NotFoundError
 from .storage_area import StorageArea
 
 #: Bytes copied at a time from an answer into a file.
@@ -42,7 +42,7 @@ def _unverified() -> ssl.SSLContext:
 class Loopback:
     """``base_url`` (``http://127.0.0.1:{HttpPort}``) and the ``Authorization`` ``token``;
     ``storage``, Orthanc's storage area, where stored files are read in place when Orthanc
-    keeps them plainly (:mod:`segmesh.stored_files`)."""
+    keeps them plainly (:mod:`segmesh.worker_io.stored_files`)."""
 
     base_url: str
     token: str

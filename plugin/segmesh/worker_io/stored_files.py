@@ -1,6 +1,6 @@
 """The Part-10 files of instances stored in Orthanc, read where they are used: a worker reads a
 series itself, in place in Orthanc's storage area where Orthanc keeps it plainly
-(:mod:`segmesh.storage_area`), else through the loopback, so no file passes through Orthanc's
+(:mod:`segmesh.worker_io.storage_area`), else through the loopback, so no file passes through Orthanc's
 interpreter, a pipe or a temporary copy."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import BinaryIO, TypeVar, overload
 
 from pydicom.dataset import Dataset
 
-from .dicom.part10 import header_only, read_image
-from .errors import NotFoundError
+from ..dicom.part10 import header_only, read_image
+from ..errors import NotFoundError
 from .loopback import Loopback
 from .storage_area import StoredFile
 

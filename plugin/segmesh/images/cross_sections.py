@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import BadRequestError
+from ..errors import BadRequestError
 
 Voxel = tuple[int, int, int]
 

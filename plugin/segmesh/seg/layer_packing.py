@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import UnprocessableError
-from .labelmap import Box, LabelMap, Segment
+from ..errors import UnprocessableError
+from ..labelmap import Box, LabelMap, Segment
 
 LabelArray = npt.NDArray[np.unsignedinteger[Any]]
 

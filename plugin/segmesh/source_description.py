@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..labelmap import Segment
-from .sop_classes import Kind
+from .dicom.sop_classes import Kind
+from .labelmap import Segment
 
 
 @dataclass(frozen=True)
