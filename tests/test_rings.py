@@ -118,7 +118,7 @@ def test_no_modules_import_each_other_in_a_loop() -> None:
         path.append(name)
         for target in GRAPH[name]:
             if state.get(target) == 1:
-                loop = path[path.index(target) :] + [target]
+                loop = [*path[path.index(target) :], target]
                 raise AssertionError("import loop: " + " -> ".join(loop))
             if target not in state:
                 visit(target)
@@ -131,9 +131,7 @@ def test_no_modules_import_each_other_in_a_loop() -> None:
 
 
 def test_orthanc_is_imported_by_three_modules_of_the_adapter() -> None:
-    importers = {
-        name for name, path in MODULES.items() if "orthanc" in set(_imports(name, path))
-    }
+    importers = {name for name, path in MODULES.items() if "orthanc" in set(_imports(name, path))}
     assert importers == ORTHANC_IMPORTERS
 
 

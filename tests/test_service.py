@@ -49,6 +49,14 @@ def host(tmp_path: Path) -> InMemoryHost:
 
 
 @pytest.fixture
+def study_id(host: InMemoryHost, demo_study: DemoStudy) -> str:
+    """The demo study stored (CT and SEG); its id."""
+    store_demo(host, demo_study)
+    [study] = host.studies()
+    return study
+
+
+@pytest.fixture
 def context(host: InMemoryHost) -> TaskContext:
     typed: Host = host  # the in-memory host is a Host as the service sees it
     return TaskContext(Settings.from_configuration({}), WorkerPool(0), LabelMapCache(256), typed)
@@ -88,15 +96,21 @@ def finished(runner: JobRunner, job_id: str) -> dict[str, Any]:
 
 
 class Recorded:
-    """A kind of job that records its runs, reports progress, and where ``hold`` is given
-    waits for it (set by the test) before it asks whether it was cancelled."""
+    """A kind of job that records its runs, reports progress, and with ``hold``
+    waits (until the test sets ``hold``) before it asks whether it was cancelled."""
 
     def __init__(
-        self, name: str = "Recorded", level: str = "studies", fail: SegMeshError | None = None
+        self,
+        name: str = "Recorded",
+        level: str = "studies",
+        fail: SegMeshError | None = None,
+        hold: bool = False,
     ) -> None:
         self.runs: list[str] = []
         self.started = threading.Event()
-        self.hold: threading.Event | None = None
+        self.hold = threading.Event()
+        if not hold:
+            self.hold.set()
         self.fail = fail
         self.kind = StoringKind(name, level, self._prepare)
 
@@ -105,8 +119,7 @@ class Recorded:
             self.runs.append(resource_id)
             context.progress(1, 2)
             self.started.set()
-            if self.hold is not None:
-                assert self.hold.wait(30)
+            assert self.hold.wait(30)
             context.check_cancelled()
             if self.fail is not None:
                 raise self.fail
@@ -146,13 +159,8 @@ def test_the_in_memory_host_indexes_as_orthanc_does(
         host.read_metadata("studies", study_id, 4601)
 
 
-def test_a_job_reports_progress_and_keeps_its_result(
-    host: InMemoryHost, demo_study: DemoStudy, runners: Runners
-) -> None:
-    store_demo(host, demo_study)
-    [study_id] = host.studies()
-    recorded = Recorded()
-    recorded.hold = threading.Event()
+def test_a_job_reports_progress_and_keeps_its_result(study_id: str, runners: Runners) -> None:
+    recorded = Recorded(hold=True)
     runner = runners("a", {"Recorded": recorded.kind})
     record = runner.submit("Recorded", study_id, {"X": 1})
     assert record["State"] == "Pending"
@@ -170,10 +178,8 @@ def test_a_job_reports_progress_and_keeps_its_result(
 
 
 def test_a_failing_job_keeps_the_error_a_request_would_answer(
-    host: InMemoryHost, demo_study: DemoStudy, runners: Runners
+    study_id: str, runners: Runners
 ) -> None:
-    store_demo(host, demo_study)
-    [study_id] = host.studies()
     recorded = Recorded(fail=SegMeshError("Broken", "on purpose"))
     runner = runners("a", {"Recorded": recorded.kind})
     done = finished(runner, runner.submit("Recorded", study_id, {})["ID"])
@@ -182,13 +188,8 @@ def test_a_failing_job_keeps_the_error_a_request_would_answer(
     assert "Result" not in done
 
 
-def test_a_running_job_is_cancelled_at_its_next_step(
-    host: InMemoryHost, demo_study: DemoStudy, runners: Runners
-) -> None:
-    store_demo(host, demo_study)
-    [study_id] = host.studies()
-    recorded = Recorded()
-    recorded.hold = threading.Event()
+def test_a_running_job_is_cancelled_at_its_next_step(study_id: str, runners: Runners) -> None:
+    recorded = Recorded(hold=True)
     runner = runners("a", {"Recorded": recorded.kind})
     job_id = runner.submit("Recorded", study_id, {})["ID"]
     assert recorded.started.wait(30)
@@ -210,10 +211,8 @@ def _left_running(host: InMemoryHost, study_id: str, node: str, heartbeat: str) 
 
 
 def test_a_restarted_node_runs_its_unfinished_jobs_again(
-    host: InMemoryHost, demo_study: DemoStudy, runners: Runners
+    host: InMemoryHost, study_id: str, runners: Runners
 ) -> None:
-    store_demo(host, demo_study)
-    [study_id] = host.studies()
     recorded = Recorded()
     job_id = _left_running(host, study_id, "a", time.strftime("%Y%m%dT%H%M%S", time.gmtime()))
     # Another node leaves a job whose node still beats alone.
@@ -226,10 +225,8 @@ def test_a_restarted_node_runs_its_unfinished_jobs_again(
 
 
 def test_a_stale_job_is_taken_over_by_exactly_one_node(
-    host: InMemoryHost, demo_study: DemoStudy, runners: Runners
+    host: InMemoryHost, study_id: str, runners: Runners
 ) -> None:
-    store_demo(host, demo_study)
-    [study_id] = host.studies()
     recorded = Recorded()
     job_id = _left_running(host, study_id, "gone", "20260101T000000")
     nodes = [runners(name, {"Recorded": recorded.kind}) for name in ("b", "c", "d")]
