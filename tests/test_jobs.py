@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,16 @@ def wait(server: OrthancServer, path: str, until: tuple[str, ...] = FINISHED) ->
             return record
         time.sleep(0.05)
     raise AssertionError(f"job {path} stayed in {seen[-1]}")
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    """An Orthanc with one worker process, for jobs that can be caught running."""
+    server = OrthancServer(tmp_path_factory.mktemp("jobs"), {"SegMesh": {"Workers": 1}})
+    server.start()
+    yield server
+    server.stop()
+    assert "Traceback" not in server.log()
 
 
 def test_a_job_reports_its_states_progress_and_result(
