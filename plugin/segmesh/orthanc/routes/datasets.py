@@ -12,11 +12,11 @@ from typing import Any
 from ...datasets.dataset_files import finished_dataset
 from ...datasets.dataset_request import DatasetRequest
 from ...errors import NotFoundError, SegMeshError, UnprocessableError
+from ...requests.storing_kinds import DATASET
 from ...service.jobs import JobRunner
 from ...service.jobs.records import JobState
 from ...service.tasks.context import TaskContext
 from ...service.tasks.dataset_sources import named_sources
-from ...service.tasks.storing import DATASET
 from .. import http
 from ..http import Answer, Request, register_route, user_of
 

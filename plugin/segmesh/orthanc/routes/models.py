@@ -7,10 +7,10 @@ from __future__ import annotations
 from ...errors import BadRequestError
 from ...formats import MeshFormat
 from ...mesh import MeshOptions
+from ...requests.storing_kinds import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from ...service.jobs import JobRunner
 from ...service.tasks.context import TaskContext
 from ...service.tasks.model_files import segment_model_file, stored_model
-from ...service.tasks.storing import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from ..http import (
     INSTANCE_ROUTE,
     SERIES_ROUTE,
