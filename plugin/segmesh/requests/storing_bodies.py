@@ -15,12 +15,11 @@ from ..conversions import Target
 from ..dicom.tags import apply_tags
 from ..errors import BadRequestError
 from ..imports import ImportOptions
-from ..mesh import MeshOptions
-from ..options import parse_segment_list
 from ..service.tasks.conversions import ConvertRequest
 from ..service.tasks.imports import ImportRequest
 from ..service.tasks.models import StoreOptions
-from .values import parse_flag, parse_tags
+from .mesh_fields import mesh_options
+from .values import parse_flag, parse_segment_list, parse_tags
 
 #: The fields of a conversion request's body.
 CONVERSION_FIELDS = ("To", "Segments", "Split", "Tags", "Asynchronous")
@@ -39,7 +38,7 @@ def store_options(body: Mapping[str, Any]) -> StoreOptions:
     tags = parse_tags(body.get("Tags", {}))
     # Validate the overrides before any heavy work.
     apply_tags(Dataset(), tags)
-    return StoreOptions(MeshOptions.from_values(body), segments, merged, tags)
+    return StoreOptions(mesh_options(body), segments, merged, tags)
 
 
 def convert_request(body: Mapping[str, Any]) -> ConvertRequest:

@@ -9,7 +9,6 @@ from typing import Any
 
 from ..datasets.dataset_request import DatasetRequest
 from ..errors import BadRequestError
-from ..mesh import ThresholdOptions
 from ..service.tasks.attached_labelmaps import store_labelmap_attachment
 from ..service.tasks.conversions import convert_source
 from ..service.tasks.datasets import export_dataset
@@ -26,6 +25,7 @@ from ..service.tasks.storing import (
     Prepared,
     StoringKind,
 )
+from .mesh_fields import threshold_options
 from .storing_bodies import (
     convert_request,
     import_request_of_body,
@@ -42,7 +42,7 @@ def _instance_models(instance_id: str, body: Mapping[str, Any]) -> Prepared:
 
 
 def _series_model(series_id: str, body: Mapping[str, Any]) -> Prepared:
-    threshold = ThresholdOptions.from_body(body)
+    threshold = threshold_options(body)
     options = store_options({**body, "Segments": None, "Merge": False})
     return lambda context: store_series_model(series_id, threshold, options, context)
 
