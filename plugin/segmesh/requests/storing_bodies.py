@@ -14,10 +14,10 @@ from pydicom.uid import UID
 from ..conversions import Target
 from ..dicom.tags import apply_tags
 from ..errors import BadRequestError
-from ..imports import ImportOptions
 from ..service.tasks.conversions import ConvertRequest
 from ..service.tasks.imports import ImportRequest
 from ..service.tasks.models import StoreOptions
+from .import_fields import import_options
 from .mesh_fields import mesh_options
 from .values import parse_flag, parse_segment_list, parse_tags
 
@@ -65,7 +65,7 @@ def import_request(file: bytes, fields: Mapping[str, Any]) -> ImportRequest:
         raise BadRequestError(
             "Missing label map", "post a NIfTI, NRRD, .npz or .npy file as the body"
         )
-    return ImportRequest(file, ImportOptions.from_fields(fields))
+    return ImportRequest(file, import_options(fields))
 
 
 def import_request_of_body(body: Mapping[str, Any]) -> ImportRequest:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..datasets.dataset_request import DatasetRequest
 from ..errors import BadRequestError
 from ..service.tasks.attached_labelmaps import store_labelmap_attachment
 from ..service.tasks.conversions import convert_source
@@ -25,6 +24,7 @@ from ..service.tasks.storing import (
     Prepared,
     StoringKind,
 )
+from .dataset_body import dataset_request
 from .mesh_fields import threshold_options
 from .storing_bodies import (
     convert_request,
@@ -63,7 +63,7 @@ def _label_import(series_id: str, body: Mapping[str, Any]) -> Prepared:
 
 
 def _dataset(study_id: str, body: Mapping[str, Any]) -> Prepared:
-    request = DatasetRequest.from_body(body)
+    request = dataset_request(body)
     return lambda context: export_dataset(request, context)
 
 
