@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from segmesh.datasets.case_export import CaseExported
-from segmesh.datasets.dataset_request import DatasetRequest
 from segmesh.datasets.training_labels import TrainingLabels
+from segmesh.requests.dataset_body import dataset_request
 from segmesh.service.tasks import datasets as datasets_task
 from segmesh.service.tasks.context import CancelledError
 
@@ -53,7 +53,7 @@ def test_a_cancel_waits_for_the_cases_in_flight_and_starts_no_more(
         check_cancelled=check_cancelled,
         progress=lambda done, total: None,
     )
-    request = DatasetRequest.from_body({"Resources": list(SOURCES)})
+    request = dataset_request({"Resources": list(SOURCES)})
     labels = TrainingLabels.from_segments([])
     outcome: list[BaseException] = []
 

@@ -26,6 +26,7 @@ from segmesh.errors import BadRequestError, UnprocessableError
 from segmesh.formats.nifti import LPS_TO_RAS
 from segmesh.geometry import VolumeGeometry
 from segmesh.labelmap import LabelMap, Segment
+from segmesh.requests.dataset_body import training_labels
 
 LIVER_CODE = {"CodingSchemeDesignator": "SCT", "CodeValue": "10200004", "CodeMeaning": "Liver"}
 
@@ -53,7 +54,7 @@ def geometry_of(
 
 
 def test_labels_match_names_case_insensitively_and_codes() -> None:
-    labels = TrainingLabels.from_body({"liver": ["  LIVER ", "SCT:10200004"], "spleen": "Spleen"})
+    labels = training_labels({"liver": ["  LIVER ", "SCT:10200004"], "spleen": "Spleen"})
     assert labels is not None
     assert labels.labels == (
         TrainingLabel(1, "liver", ("liver", "CODE:SCT:10200004")),
@@ -67,7 +68,7 @@ def test_labels_match_names_case_insensitively_and_codes() -> None:
 
 
 def test_a_lower_case_prefix_is_a_label_not_a_code() -> None:
-    labels = TrainingLabels.from_body({"left": "Liver: left"})
+    labels = training_labels({"left": "Liver: left"})
     assert labels is not None
     assert labels.labels[0].matchers == ("liver: left",)
 
@@ -85,7 +86,7 @@ def test_labels_default_to_the_distinct_segment_labels_sorted() -> None:
 
 
 def test_two_segments_on_one_label_are_422() -> None:
-    labels = TrainingLabels.from_body({"liver": "liver"})
+    labels = training_labels({"liver": "liver"})
     assert labels is not None
     with pytest.raises(UnprocessableError) as raised:
         labels.assign([segment(3, "Liver"), segment(7, "liver")])
@@ -113,14 +114,14 @@ def test_two_segments_on_one_label_are_422() -> None:
 )
 def test_bad_labels_are_400(body: Any, details: str) -> None:
     with pytest.raises(BadRequestError) as raised:
-        TrainingLabels.from_body(body)
+        training_labels(body)
     assert raised.value.http_status == 400
     assert raised.value.message == "Bad parameter Labels"
     assert details in raised.value.details
 
 
 def test_no_labels_is_none() -> None:
-    assert TrainingLabels.from_body(None) is None
+    assert training_labels(None) is None
 
 
 # Training label maps

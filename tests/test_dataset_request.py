@@ -15,13 +15,14 @@ from segmesh.datasets.dataset_files import (
     new_dataset_path,
     remove_expired,
 )
-from segmesh.datasets.dataset_request import CaseNaming, DatasetFormat, DatasetRequest
+from segmesh.datasets.dataset_request import CaseNaming, DatasetFormat
 from segmesh.errors import BadRequestError, GoneError, NotFoundError
+from segmesh.requests.dataset_body import dataset_request
 from segmesh.settings import Settings
 
 
 def test_the_smallest_body_takes_the_defaults() -> None:
-    request = DatasetRequest.from_body({"Resources": ["a", "b", "a"]})
+    request = dataset_request({"Resources": ["a", "b", "a"]})
     assert request.resources == ("a", "b")
     assert request.query is None
     assert request.format is DatasetFormat.NNUNET
@@ -33,7 +34,7 @@ def test_the_smallest_body_takes_the_defaults() -> None:
 
 
 def test_every_field_is_read() -> None:
-    request = DatasetRequest.from_body(
+    request = dataset_request(
         {
             "Query": {"Level": "Study", "Query": {"ModalitiesInStudy": "SEG"}},
             "Format": "hdf5",
@@ -74,7 +75,7 @@ def test_every_field_is_read() -> None:
 )
 def test_bad_fields_are_400(body: dict[str, Any], message: str) -> None:
     with pytest.raises(BadRequestError) as raised:
-        DatasetRequest.from_body(body)
+        dataset_request(body)
     assert raised.value.message == message
 
 

@@ -29,6 +29,7 @@ from segmesh.errors import BadRequestError, LimitExceededError, SegMeshError, Un
 from segmesh.geometry import geometry_from_images
 from segmesh.imports import ImportOptions, Match
 from segmesh.options import LabelMapOptions
+from segmesh.requests.import_fields import import_options
 from segmesh.settings import Settings
 from segmesh.sources import to_labelmap
 from segmesh.work import ImportLabelMap
@@ -61,7 +62,7 @@ def run(images: list[Dataset], data: bytes, fields: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as folder:
         work = ImportLabelMap(
             file=data,
-            options=ImportOptions.from_fields(fields or {}),
+            options=import_options(fields or {}),
             image_files=[part10(ds) for ds in images],
             settings=Settings(),
             output_folder=folder,
@@ -417,7 +418,7 @@ def test_limits(images: list[Dataset], labels: npt.NDArray[np.uint8], tmp_path: 
 )
 def test_bad_fields_are_a_400(fields: dict[str, Any]) -> None:
     with pytest.raises(SegMeshError) as raised:
-        ImportOptions.from_fields(fields)
+        import_options(fields)
     assert raised.value.http_status == 400
 
 

@@ -22,6 +22,7 @@ from segmesh.mesh import (
     smooth,
     surface,
 )
+from segmesh.requests.mesh_fields import mesh_options
 
 
 def grid(shape, affine) -> VolumeGeometry:
@@ -194,13 +195,11 @@ def test_empty_mask_has_no_mesh(demo_study: DemoStudy):
 )
 def test_bad_mesh_options_are_400(values):
     with pytest.raises(BadRequestError):
-        MeshOptions.from_values(values)
+        mesh_options(values)
 
 
 def test_mesh_options_from_query_strings():
-    options = MeshOptions.from_values(
-        {"smoothing": "Laplacian", "iterations": "5", "decimate": "0.25"}
-    )
+    options = mesh_options({"smoothing": "Laplacian", "iterations": "5", "decimate": "0.25"})
     assert options == MeshOptions(Smoothing.LAPLACIAN, 5, 0.25)
 
 

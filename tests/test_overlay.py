@@ -22,6 +22,7 @@ from segmesh.overlay import (
     plane_labels,
     render,
 )
+from segmesh.requests.overlay_query import overlay_style
 
 AXIAL = np.array([1.0, 0, 0, 0, 1, 0])
 
@@ -43,10 +44,10 @@ def demo_plane(k: float, rows: int = SHAPE[1], columns: int = SHAPE[2]) -> Plane
 
 
 def test_style_from_query() -> None:
-    style = OverlayStyle.from_query({"segments": "4,1", "opacity": "0.25", "outline": "TRUE"})
+    style = overlay_style({"segments": "4,1", "opacity": "0.25", "outline": "TRUE"})
     assert style == OverlayStyle((4, 1), 0.25, True)
-    assert OverlayStyle.from_query({}) == OverlayStyle(None, 0.5, False)
-    assert OverlayStyle.from_query({"outline": "false", "opacity": "1"}).opacity == 1.0
+    assert overlay_style({}) == OverlayStyle(None, 0.5, False)
+    assert overlay_style({"outline": "false", "opacity": "1"}).opacity == 1.0
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,7 @@ def test_style_from_query() -> None:
 )
 def test_style_rejects_bad_parameters(query: dict[str, str]) -> None:
     with pytest.raises(BadRequestError) as caught:
-        OverlayStyle.from_query(query)
+        overlay_style(query)
     assert caught.value.http_status == 400
     assert next(iter(query)) in caught.value.message
 

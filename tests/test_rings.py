@@ -39,6 +39,7 @@ RINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("typed work", ("segmesh.work",)),
     ("service", ("segmesh.service",)),
+    ("requests", ("segmesh.requests",)),
     ("adapter", ("segmesh.orthanc",)),
 )
 #: The only modules that import ``orthanc``: registration, the HTTP glue, the host.
@@ -138,5 +139,6 @@ def test_orthanc_is_imported_by_three_modules_of_the_adapter() -> None:
 def test_the_rings_catch_an_upward_import() -> None:
     """The checks themselves: the core's ground importing the service would be caught."""
     assert _ring("segmesh.errors") < _ring("segmesh.service.host") < _ring("segmesh.orthanc.host")
+    assert _ring("segmesh.service.jobs.runner") < _ring("segmesh.requests.storing_kinds")
     assert _ring("segmesh.dicom.tags") < _ring("segmesh.geometry") < _ring("segmesh.seg.reader")
     assert "segmesh.errors" in GRAPH["segmesh.geometry"]

@@ -20,6 +20,7 @@ from segmesh.mesh import (
     segment_crops,
     threshold_labelmap,
 )
+from segmesh.requests.mesh_fields import mesh_options
 from segmesh.settings import Settings
 from tests.builders import ct_series, ellipsoid_labels
 
@@ -100,9 +101,9 @@ def test_samples_of_a_mask() -> None:
 
 
 def test_sampling_is_recorded_only_where_set() -> None:
-    assert "Step" not in MeshOptions.from_values({}).to_json()
-    assert MeshOptions.from_values({"Step": 3}).to_json()["Step"] == 3
-    assert MeshOptions.from_values({"voxelsize": "1.5"}).to_json()["VoxelSize"] == 1.5
+    assert "Step" not in mesh_options({}).to_json()
+    assert mesh_options({"Step": 3}).to_json()["Step"] == 3
+    assert mesh_options({"voxelsize": "1.5"}).to_json()["VoxelSize"] == 1.5
 
 
 @pytest.mark.parametrize(
@@ -121,4 +122,4 @@ def test_sampling_is_recorded_only_where_set() -> None:
 )
 def test_bad_sampling_is_a_bad_request(values: dict) -> None:
     with pytest.raises(BadRequestError):
-        MeshOptions.from_values(values)
+        mesh_options(values)

@@ -22,6 +22,7 @@ from pydicom.dataset import Dataset
 from segmesh.demo import DemoStudy
 from segmesh.errors import SegMeshError
 from segmesh.formats.labelmap_file import MAGIC, read_header
+from segmesh.requests.storing_kinds import INSTANCE_LABELMAP, INSTANCE_MODELS, KINDS
 from segmesh.service.automatic import STATUS_METADATA, AutomaticRuns, products
 from segmesh.service.cache import LabelMapCache
 from segmesh.service.host import Host, read_json_metadata
@@ -29,13 +30,7 @@ from segmesh.service.jobs import JobRunner, JobState, JobStore
 from segmesh.service.jobs.records import new_record
 from segmesh.service.tasks import labelmap_attachment
 from segmesh.service.tasks.context import TaskContext
-from segmesh.service.tasks.storing import (
-    INSTANCE_LABELMAP,
-    INSTANCE_MODELS,
-    KINDS,
-    Prepared,
-    StoringKind,
-)
+from segmesh.service.tasks.storing import Prepared, StoringKind
 from segmesh.service.workers import WorkerPool
 from segmesh.settings import Settings
 from tests.memory_host import InMemoryHost, full_disk

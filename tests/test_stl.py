@@ -37,6 +37,7 @@ from segmesh.models import (
     icon_pixels,
     stl_document,
 )
+from segmesh.requests.mesh_fields import threshold_options
 from segmesh.settings import Settings
 from tests.dciodvfy import dciodvfy_errors
 
@@ -267,7 +268,7 @@ def test_threshold_window_and_keep_largest():
 )
 def test_bad_threshold_bodies_are_400(body):
     with pytest.raises(BadRequestError):
-        ThresholdOptions.from_body(body)
+        threshold_options(body)
 
 
 def demo_nifti(demo_study: DemoStudy, code: str = "sform", gzipped: bool = True) -> bytes:

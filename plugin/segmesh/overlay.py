@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .errors import BadRequestError
 from .geometry import ORIENTATION_TOLERANCE, Plane, VolumeGeometry
 from .labelmap import LabelMap, Segment, select_segments
-from .options import parse_integers, parse_number
 
 RGBAArray = npt.NDArray[np.uint8]
 LabelArray = npt.NDArray[np.unsignedinteger[Any]]
@@ -28,37 +26,16 @@ SLICE_TOLERANCE = 0.5
 #: In-plane distance (fraction of a pixel) below which an image grid is the label map's grid.
 GRID_TOLERANCE = 0.01
 
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
-
 
 @dataclass(frozen=True)
 class OverlayStyle:
     """How to draw: ``segments`` None means all; ``opacity`` 0..1 is the alpha of what is drawn;
-    ``outline`` draws only each segment's boundary pixels (4-neighbourhood)."""
+    ``outline`` draws only each segment's boundary pixels (4-neighbourhood); parsed from a
+    query by :func:`segmesh.requests.overlay_query.overlay_style`."""
 
     segments: tuple[int, ...] | None = None
     opacity: float = 0.5
     outline: bool = False
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> OverlayStyle:
-        """Parse ``segments=1,4``, ``opacity=0..1`` and ``outline=true|false``."""
-        segments = None
-        if query.get("segments"):
-            segments = parse_integers(query["segments"], "segments")
-        opacity = 0.5
-        if "opacity" in query:
-            opacity = parse_number(query["opacity"], "opacity")
-            if not 0.0 <= opacity <= 1.0:
-                raise BadRequestError("Bad parameter opacity", "must be between 0 and 1")
-        outline = False
-        if "outline" in query:
-            text = query["outline"].strip().lower()
-            if text not in _TRUE + _FALSE:
-                raise BadRequestError("Bad parameter outline", f"{query['outline']!r}: true|false")
-            outline = text in _TRUE
-        return cls(segments, opacity, outline)
 
     def selected(self, segments: Sequence[Segment]) -> list[Segment]:
         """The segments to draw; 400 for a number the label map does not hold."""

@@ -12,19 +12,28 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from ..errors import BadRequestError, UnprocessableError
+from ..errors import UnprocessableError
 from ..labelmap import Segment
 
 #: Most training labels: a uint16 label map holds 65535 besides the background.
 MAX_LABELS = 65535
-_SCHEME = re.compile(r"[A-Z0-9-]+")
+
+
+def label_matcher(label: str) -> str:
+    """A label as a matcher: casefolded and stripped."""
+    return label.strip().casefold()
+
+
+def code_matcher(scheme: str, value: str) -> str:
+    """A code as a matcher (``CODE:SCT:10200004``): never equal to a label's, which casefolding
+    keeps lower case."""
+    return f"CODE:{scheme}:{value}"
 
 
 def _label_key(segment: Segment) -> str:
     """The label matcher of a segment; an unlabelled one answers to "segment <number>"."""
-    return segment.label.strip().casefold() or f"segment {segment.number}"
+    return label_matcher(segment.label) or f"segment {segment.number}"
 
 
 def _code_key(segment: Segment) -> str | None:
@@ -34,16 +43,7 @@ def _code_key(segment: Segment) -> str | None:
     if not isinstance(code, Mapping):
         return None
     scheme, value = str(code.get("CodingSchemeDesignator", "")), str(code.get("CodeValue", ""))
-    return f"CODE:{scheme}:{value}" if scheme and value else None
-
-
-def _matcher(text: Any, name: str) -> str:
-    if not isinstance(text, str) or not text.strip():
-        raise BadRequestError("Bad parameter Labels", f"{name}: a matcher is a non-empty string")
-    scheme, colon, value = text.strip().partition(":")
-    if colon and _SCHEME.fullmatch(scheme) and value.strip():
-        return f"CODE:{scheme}:{value.strip()}"
-    return text.strip().casefold()
+    return code_matcher(scheme, value) if scheme and value else None
 
 
 def _natural(key: str) -> list[tuple[int, int | str]]:
@@ -71,44 +71,10 @@ class CaseLabels:
 
 @dataclass(frozen=True)
 class TrainingLabels:
-    """The training labels in value order."""
+    """The training labels in value order (a request's, parsed by
+    :func:`segmesh.requests.dataset_body.training_labels`, or :meth:`from_segments`)."""
 
     labels: tuple[TrainingLabel, ...]
-
-    @classmethod
-    def from_body(cls, value: Any) -> TrainingLabels | None:
-        """The request's ``Labels``: {name: matcher or [matchers]} with values 1, 2, ... in
-        order; None where absent (derive them with :meth:`from_segments`). 400 if malformed."""
-        if value is None:
-            return None
-        if not isinstance(value, dict) or not value:
-            raise BadRequestError("Bad parameter Labels", "a non-empty object {name: matchers}")
-        if len(value) > MAX_LABELS:
-            raise BadRequestError("Bad parameter Labels", f"more than {MAX_LABELS} labels")
-        labels: list[TrainingLabel] = []
-        owners: dict[str, str] = {}
-        seen: set[str] = set()
-        for number, (raw_name, raw_matchers) in enumerate(value.items(), start=1):
-            name = raw_name.strip()
-            if not name or name.casefold() == "background":
-                raise BadRequestError(
-                    "Bad parameter Labels", f"{raw_name!r}: not a name (background is value 0)"
-                )
-            if name.casefold() in seen:
-                raise BadRequestError("Bad parameter Labels", f"{name!r} is named twice")
-            seen.add(name.casefold())
-            listed = raw_matchers if isinstance(raw_matchers, list) else [raw_matchers]
-            if not listed:
-                raise BadRequestError("Bad parameter Labels", f"{name}: no matcher")
-            matchers = tuple(dict.fromkeys(_matcher(text, name) for text in listed))
-            for matcher in matchers:
-                if owners.setdefault(matcher, name) != name:
-                    raise BadRequestError(
-                        "Bad parameter Labels",
-                        f"{matcher} is listed under both {owners[matcher]} and {name}",
-                    )
-            labels.append(TrainingLabel(number, name, matchers))
-        return cls(tuple(labels))
 
     @classmethod
     def from_segments(cls, segments: Iterable[Segment]) -> TrainingLabels:

@@ -7,7 +7,7 @@ fixed row j (slices, columns), fixed column i (slices, rows), each in C order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,17 +22,6 @@ def centre(shape: Sequence[int]) -> Voxel:
     """(i, j, k) of the voxel at the centre of a (slices, rows, columns) grid, as the viewer's
     crosshair starts."""
     return (int(shape[2]) // 2, int(shape[1]) // 2, int(shape[0]) // 2)
-
-
-def voxel_from_query(query: Mapping[str, str]) -> Voxel | None:
-    """``voxel=i,j,k`` (whole numbers), or None where absent (the centre); 400 where malformed."""
-    text = query.get("voxel")
-    if not text:
-        return None
-    parts = text.split(",")
-    if len(parts) != 3 or not all(part.strip().isdigit() for part in parts):
-        raise BadRequestError("Bad parameter voxel", f"{text!r}: give i,j,k (whole numbers)")
-    return (int(parts[0]), int(parts[1]), int(parts[2]))
 
 
 def checked_voxel(shape: Sequence[int], voxel: Voxel | None) -> Voxel:

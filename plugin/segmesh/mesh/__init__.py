@@ -1,7 +1,7 @@
 """Meshes: label maps and thresholded image series to closed triangle meshes in LPS mm.
 
 - :mod:`.base`: :class:`Mesh` (vertices, faces, volume, centroid) and :func:`merge`;
-- :mod:`.options`: :class:`MeshOptions` and :class:`Smoothing`, parsed from a request;
+- :mod:`.options`: :class:`MeshOptions` and :class:`Smoothing`;
 - :mod:`.sampling`: :class:`Sampling`, every n-th voxel or blocks of a voxel size (previews);
 - :mod:`.surfaces`: marching cubes per segment on its bounding box (:func:`segment_meshes`);
 - :mod:`.surface_measures`: that surface's volume and area without the mesh

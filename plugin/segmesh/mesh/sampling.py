@@ -8,17 +8,14 @@ stays in patient LPS mm where the full one is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import BadRequestError
 from ..geometry import VolumeGeometry
 from ..labelmap import BoolArray
-from ..options import parse_number
 
 #: Coarser than this many voxels a side is not a preview any more.
 MAX_STEP = 64
@@ -28,28 +25,11 @@ Factors = tuple[int, int, int]
 
 @dataclass(frozen=True)
 class Sampling:
-    """Every ``step``-th voxel, or blocks of about ``voxel_size`` mm; the full grid by default."""
+    """Every ``step``-th voxel, or blocks of about ``voxel_size`` mm; the full grid by default
+    (parsed by :func:`segmesh.requests.mesh_fields.sampling`)."""
 
     step: int = 1
     voxel_size: float | None = None
-
-    @classmethod
-    def from_values(cls, lowered: Mapping[str, Any]) -> Sampling:
-        """Parse ``step`` and ``voxelsize`` of lower-cased request keys; one of them at most."""
-        step, voxel_size = lowered.get("step"), lowered.get("voxelsize")
-        if step is not None and voxel_size is not None:
-            raise BadRequestError("Bad parameters Step and VoxelSize", "give one of them")
-        if step is not None:
-            number = parse_number(step, "Step")
-            if number != int(number) or not 1 <= number <= MAX_STEP:
-                raise BadRequestError("Bad parameter Step", f"an integer from 1 to {MAX_STEP}")
-            return cls(step=int(number))
-        if voxel_size is not None:
-            size = parse_number(voxel_size, "VoxelSize")
-            if size <= 0:
-                raise BadRequestError("Bad parameter VoxelSize", "a positive size in mm")
-            return cls(voxel_size=size)
-        return cls()
 
     def factors(self, geometry: VolumeGeometry) -> Factors:
         """Voxels a sample stands for along (slices, rows, columns)."""

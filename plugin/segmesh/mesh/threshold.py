@@ -5,7 +5,7 @@ This is the museum path: a CT or micro-CT of an artefact becomes a printable mod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +15,10 @@ from pydicom.dataset import Dataset
 from scipy import ndimage
 
 from ..dicom.malformed import as_broken_file
-from ..errors import BadRequestError, UnprocessableError
+from ..errors import UnprocessableError
 from ..geometry import VolumeGeometry, geometry_from_images
 from ..images.image_volume import rescaled_slices
 from ..labelmap import BoolArray, LabelMap, Segment, check_voxel_limit
-from ..options import parse_number
 from ..settings import Settings
 
 THRESHOLD_COLOR = (241, 214, 145)
@@ -28,44 +27,12 @@ THRESHOLD_COLOR = (241, 214, 145)
 @dataclass(frozen=True)
 class ThresholdOptions:
     """``lower`` <= value (<= ``upper``) in rescaled units; keep the ``keep_largest`` largest
-    connected components (6-connectivity), all where None."""
+    connected components (6-connectivity), all where None. Parsed by
+    :mod:`segmesh.requests.mesh_fields`."""
 
     lower: float
     upper: float | None = None
     keep_largest: int | None = None
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> ThresholdOptions:
-        """Parse ``{"Threshold": lower, "Upper": optional, "KeepLargest": n}``."""
-        if "Threshold" not in body:
-            raise BadRequestError("Missing parameter Threshold", "the lower bound, e.g. 300 (HU)")
-        lower = parse_number(body["Threshold"], "Threshold", text_allowed=False)
-        upper = (
-            parse_number(body["Upper"], "Upper", text_allowed=False)
-            if body.get("Upper") is not None
-            else None
-        )
-        if upper is not None and upper < lower:
-            raise BadRequestError("Bad parameter Upper", f"{upper} is below Threshold {lower}")
-        keep = body.get("KeepLargest")
-        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
-            raise BadRequestError("Bad parameter KeepLargest", "a positive integer")
-        return cls(lower, upper, keep)
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> ThresholdOptions:
-        """Parse ``threshold``, ``upper`` and ``keep-largest`` of a query string."""
-        body: dict[str, Any] = {}
-        for name, key in (("threshold", "Threshold"), ("upper", "Upper")):
-            if query.get(name):
-                body[key] = parse_number(query[name], key)
-        keep = query.get("keep-largest")
-        if keep:
-            try:
-                body["KeepLargest"] = int(keep)
-            except ValueError as error:
-                raise BadRequestError("Bad parameter keep-largest", "a positive integer") from error
-        return cls.from_body(body)
 
     @property
     def label(self) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import orthanc
 
 from .. import __version__
+from ..requests.storing_kinds import INSTANCE_MODELS, KINDS
 from ..seg.decoders import available_decoders
 from ..service.automatic import AutomaticRuns, products
 from ..service.cache import LabelMapCache
@@ -25,7 +26,6 @@ from ..service.jobs import JobRunner, JobStore
 from ..service.lifecycle import Lifecycle
 from ..service.metrics import Metrics
 from ..service.tasks.context import TaskContext
-from ..service.tasks.storing import INSTANCE_MODELS
 from ..service.workers import WorkerPool
 from ..settings import Settings
 from ..worker_io.loopback import Loopback
@@ -77,7 +77,7 @@ def register(single_slots: bool = True) -> SingleSlotHandlers:
     context = TaskContext(settings, workers, cache, orthanc_host, metrics)
     http.use_query_decoding(QueryDecoding(loopback, host.orthanc_version))
     node = f"{configuration.get('Name', 'Orthanc')}:{configuration.get('HttpPort', 8042)}"
-    runner = JobRunner(context, JobStore(orthanc_host), node)
+    runner = JobRunner(context, JobStore(orthanc_host), node, KINDS)
     metrics.gauge("segmesh_jobs_pending", lambda: runner.pending)
     metrics.gauge("segmesh_jobs_running", lambda: runner.running)
     metrics.gauge("segmesh_workers_busy", lambda: workers.busy)

@@ -38,7 +38,7 @@ from .host import Host, HostError, JsonObject, read_json_metadata, update_metada
 from .image_arrival import missing_images
 from .jobs import JobRunner
 from .jobs.records import now_text
-from .tasks.storing import INSTANCE_LABELMAP, INSTANCE_MODELS
+from .tasks.storing import INSTANCE_LABELMAP_KIND, INSTANCE_MODELS_KIND
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +67,9 @@ def products(stl: dict[str, Any] | None, labelmap: bool) -> list[Product]:
     """The products of ``AutoGenerate``: the label map first, so that a models job queued
     beside it on the same node waits for its load (the cache loads a key once) instead of
     decoding the source again."""
-    made = [Product(INSTANCE_LABELMAP.name, {}, _key({"LabelMap": True}))] if labelmap else []
+    made = [Product(INSTANCE_LABELMAP_KIND, {}, _key({"LabelMap": True}))] if labelmap else []
     if stl is not None:
-        made.append(Product(INSTANCE_MODELS.name, stl, _key({"Stl": stl})))
+        made.append(Product(INSTANCE_MODELS_KIND, stl, _key({"Stl": stl})))
     return made
 
 

@@ -12,11 +12,11 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from ..dicom.malformed import as_broken_file
-from ..errors import BadRequestError
 from ..images.image_volume import rescaled_slices
 from ..mesh.threshold import threshold_grid
 from ..settings import Settings
 
+#: The most bins a histogram is asked for (:mod:`segmesh.requests.queries` refuses more).
 MAX_BINS = 4096
 
 
@@ -41,19 +41,6 @@ class ValueHistogram:
             "Max": self.maximum,
             "Voxels": int(self.counts.sum()),
         }
-
-
-def parse_bins(text: str | None) -> int:
-    """``bins`` of a query: an integer from 1 to :data:`MAX_BINS`, 256 where absent."""
-    if not text:
-        return 256
-    try:
-        bins = int(text)
-    except ValueError as error:
-        raise BadRequestError("Bad parameter bins", f"{text!r} is not an integer") from error
-    if not 1 <= bins <= MAX_BINS:
-        raise BadRequestError("Bad parameter bins", f"an integer from 1 to {MAX_BINS}")
-    return bins
 
 
 def unit_of(dataset: Dataset) -> str:

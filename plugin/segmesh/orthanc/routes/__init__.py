@@ -1,6 +1,7 @@
-"""segmesh's REST routes, one module per family; each parses its request, calls a task or the
-core, and answers. Resource routes live under Orthanc's resource paths (``/instances/{id}/
-segmesh/...``, see :data:`..http.INSTANCE_ROUTE`); ``/segmesh/app/`` serves the viewer.
+"""segmesh's REST routes, one module per family; each parses its request (with
+:mod:`segmesh.requests`), calls a task or the core, and answers. Resource routes live under
+Orthanc's resource paths (``/instances/{id}/segmesh/...``, see :data:`..http.INSTANCE_ROUTE`);
+``/segmesh/app/`` serves the viewer.
 
 - :mod:`.segments`: ``GET /instances/{id}/segmesh/segments``;
 - :mod:`.labelmap`: ``GET /instances/{id}/segmesh/labelmap``;

@@ -3,9 +3,9 @@ as a job (the work is in :mod:`..tasks.conversions`)."""
 
 from __future__ import annotations
 
+from ...requests.storing_kinds import CONVERSION
 from ...service.jobs import JobRunner
 from ...service.tasks.context import TaskContext
-from ...service.tasks.storing import CONVERSION
 from ..http import INSTANCE_ROUTE, register_route
 from .storing import storing_route
 

@@ -10,13 +10,13 @@ import re
 from typing import Any
 
 from ...datasets.dataset_files import finished_dataset
-from ...datasets.dataset_request import DatasetRequest
 from ...errors import NotFoundError, SegMeshError, UnprocessableError
+from ...requests.dataset_body import dataset_request
+from ...requests.storing_kinds import DATASET
 from ...service.jobs import JobRunner
 from ...service.jobs.records import JobState
 from ...service.tasks.context import TaskContext
 from ...service.tasks.dataset_sources import named_sources
-from ...service.tasks.storing import DATASET
 from .. import http
 from ..http import Answer, Request, register_route, user_of
 
@@ -54,7 +54,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
 
     def create(request: Request) -> Answer:
         body = request.json_body()
-        named = named_sources(DatasetRequest.from_body(body), context)
+        named = named_sources(dataset_request(body), context)
         if not named.sources:
             reasons = "; ".join(f"{s['Resource']}: {s['Details']}" for s in named.skipped[:3])
             raise UnprocessableError("No source", reasons or "nothing matched the query")

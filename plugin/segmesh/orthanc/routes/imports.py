@@ -18,10 +18,11 @@ from typing import Any
 
 from ...errors import BadRequestError
 from ...formats.label_volume import check_size
+from ...requests.storing_bodies import file_of_body, import_request, is_asynchronous, job_body
+from ...requests.storing_kinds import LABEL_IMPORT
 from ...service.jobs import JobRunner
 from ...service.tasks.context import TaskContext
-from ...service.tasks.imports import ImportRequest, file_of_body, import_labelmap_file, job_body
-from ...service.tasks.storing import LABEL_IMPORT, is_asynchronous
+from ...service.tasks.imports import import_labelmap_file
 from ..http import SERIES_ROUTE, Answer, Request, register_route
 from ..multipart import is_multipart, parts
 
@@ -92,7 +93,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         file, fields = file_and_fields(request)
         check_size(file, context.settings.max_nifti_megabytes)
         series_id = request.groups[0]
-        parsed = ImportRequest.of(file, fields)
+        parsed = import_request(file, fields)
         if is_asynchronous(fields):
             record = runner.submit(LABEL_IMPORT.name, series_id, job_body(file, fields))
             return Answer.json({"ID": record["ID"], "Path": f"/segmesh/jobs/{record['ID']}"}, 202)

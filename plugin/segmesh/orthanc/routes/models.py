@@ -4,13 +4,13 @@ segmesh.service.tasks.models and model_files)."""
 
 from __future__ import annotations
 
-from ...errors import BadRequestError
 from ...formats import MeshFormat
-from ...mesh import MeshOptions
+from ...requests.mesh_fields import mesh_options
+from ...requests.queries import segment_number
+from ...requests.storing_kinds import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from ...service.jobs import JobRunner
 from ...service.tasks.context import TaskContext
 from ...service.tasks.model_files import segment_model_file, stored_model
-from ...service.tasks.storing import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from ..http import (
     INSTANCE_ROUTE,
     SERIES_ROUTE,
@@ -30,14 +30,8 @@ def register(context: TaskContext, runner: JobRunner) -> None:
     def get_instance_stl(request: Request) -> Answer:
         query = request.query
         mesh_format = MeshFormat.parse(query.get("format", "stl"))
-        options = MeshOptions.from_values(query)
-        segment_text = query.get("segment")
-        number = None
-        if segment_text:
-            try:
-                number = int(segment_text)
-            except ValueError as error:
-                raise BadRequestError("Bad parameter segment", f"{segment_text!r}") from error
+        options = mesh_options(query)
+        number = segment_number(query.get("segment"))
         segment, data = segment_model_file(request.groups[0], number, options, mesh_format, context)
         name = f"segment-{segment.number}.{mesh_format.value}"
         return Answer(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ...errors import NotFoundError
 from ...options import LabelMapOptions
-from ...overlay import OverlayStyle, overlay_png
+from ...overlay import overlay_png
+from ...requests.overlay_query import overlay_style
 from ...service import store
 from ...service.tasks.context import TaskContext
 from ...service.tasks.labelmaps import load_labelmap
@@ -25,7 +26,7 @@ class OverlayRoute:
     def overlay(self, request: Request) -> Answer:
         """An RGBA PNG of the image's size: the segments at that image's plane."""
         source_id, image_id = request.groups
-        style = OverlayStyle.from_query(request.query)
+        style = overlay_style(request.query)
         # A series that has grown since is loaded again (load_labelmap checks its images), and
         # a source that is gone is 404 and leaves the cache. So an image of that series whose
         # plane the label map holds is stored now: its identity need not be asked again.

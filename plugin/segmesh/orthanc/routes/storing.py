@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ...requests.storing_bodies import is_asynchronous
 from ...service.jobs import JobRunner
 from ...service.tasks.context import TaskContext
-from ...service.tasks.storing import StoringKind, is_asynchronous
+from ...service.tasks.storing import StoringKind
 from ..http import Answer, Handler, Request
 
 

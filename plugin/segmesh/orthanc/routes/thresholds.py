@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...formats import MeshFormat, export_mesh
-from ...mesh import MeshOptions, ThresholdOptions
+from ...requests.mesh_fields import mesh_options, threshold_options_of_query
+from ...requests.queries import histogram_bins
 from ...service.tasks.context import TaskContext
 from ...service.tasks.thresholds import series_histogram, threshold_preview
-from ...statistics.histogram import parse_bins
 from ..http import SERIES_ROUTE, Answer, Request, register_route
 
 
@@ -21,8 +21,8 @@ def preview_route(context: TaskContext) -> Callable[[Request], Answer]:
     def preview(request: Request) -> Answer:
         query = request.query
         mesh_format = MeshFormat.parse(query.get("format", "stl"))
-        threshold = ThresholdOptions.from_query(query)
-        options = MeshOptions.from_values(query)
+        threshold = threshold_options_of_query(query)
+        options = mesh_options(query)
         mesh = threshold_preview(request.groups[0], threshold, options, context)
         return Answer(
             export_mesh(mesh, mesh_format),
@@ -40,7 +40,7 @@ def register(context: TaskContext) -> None:
     """Register the histogram route, bound to ``context``."""
 
     def histogram(request: Request) -> Answer:
-        bins = parse_bins(request.query.get("bins"))
+        bins = histogram_bins(request.query.get("bins"))
         return Answer.json(series_histogram(request.groups[0], bins, context).to_json())
 
     register_route(f"{SERIES_ROUTE}/histogram", ("GET",), histogram)

@@ -10,7 +10,8 @@ the planes and the overlays agree voxel for voxel.
 from __future__ import annotations
 
 from ...formats import to_npy
-from ...images.cross_sections import checked_voxel, cross_sections, voxel_from_query
+from ...images.cross_sections import checked_voxel, cross_sections
+from ...requests.queries import voxel_of_query
 from ...service.loaded_source import LoadedSource
 from ...service.tasks.context import TaskContext
 from ...service.tasks.labelmaps import load_labelmap
@@ -60,7 +61,7 @@ class VolumeRoute:
         voxel, raveled one after another (:mod:`segmesh.images.cross_sections`): the viewer's first
         view, drawn while the volumes load."""
         source_id, what = request.groups
-        voxel = voxel_from_query(request.query)
+        voxel = voxel_of_query(request.query)
         if what == "image":
             return Answer(referenced_image_planes_npy(source_id, voxel, self.context), NPY)
         layers = self._loaded(source_id).labelmap.layers

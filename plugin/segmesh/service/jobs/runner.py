@@ -21,7 +21,7 @@ from typing import Any
 from ...errors import SegMeshError, error_answer
 from ..host import JsonObject
 from ..tasks.context import CancelledError, TaskContext
-from ..tasks.storing import KINDS, StoringKind
+from ..tasks.storing import StoringKind
 from ..throttle import Throttle
 from .records import JobState, JobStore, new_record, now_text
 
@@ -43,14 +43,15 @@ def _stale(record: JsonObject) -> bool:
 
 class JobRunner:
     """Queues, runs and cancels jobs; ``node`` names this Orthanc among those of a database;
-    ``kinds`` are the jobs it knows to run, by name."""
+    ``kinds`` are the jobs it knows to run, by name (registration gives it
+    :data:`segmesh.requests.storing_kinds.KINDS`: their parsing sits above the service)."""
 
     def __init__(
         self,
         context: TaskContext,
         store: JobStore,
         node: str,
-        kinds: Mapping[str, StoringKind] = KINDS,
+        kinds: Mapping[str, StoringKind],
     ) -> None:
         self.context = context
         self.store = store

@@ -12,48 +12,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydicom.dataset import Dataset
-
 from ...conversions import Target, check_not_same, target_of_sop_class
-from ...dicom.tags import apply_tags
-from ...errors import BadRequestError
-from ...options import Grid, LabelMapOptions, parse_segment_list
+from ...options import Grid, LabelMapOptions
 from ...work import ConvertLabelMap
 from .context import TaskContext
 from .labelmaps import headers, load_labelmap
 from .outputs import SourceOutputs
 
-#: The fields of a conversion request's body.
-FIELDS = ("To", "Segments", "Split", "Tags", "Asynchronous")
-
 
 @dataclass(frozen=True)
 class ConvertRequest:
     """``target`` (``To``), ``segments`` (None: all), ``split`` (overlapping segments of a
-    LABELMAP to several instances) and ``tags`` (attributes to set on every written object)."""
+    LABELMAP to several instances) and ``tags`` (attributes to set on every written object);
+    parsed by :func:`segmesh.requests.storing_bodies.convert_request`."""
 
     target: Target
     segments: tuple[int, ...] | None = None
     split: bool = False
     tags: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> ConvertRequest:
-        """Parse the body; 400 for missing ``To``, unknown fields and bad values, Tags
-        included (checked before any work)."""
-        unknown = sorted(set(body) - set(FIELDS))
-        if unknown:
-            raise BadRequestError("Unknown parameters", f"{unknown}: use {', '.join(FIELDS)}")
-        if "To" not in body:
-            raise BadRequestError("Missing parameter To", "SEG, LABELMAP or RTSTRUCT")
-        split = body.get("Split", False)
-        if not isinstance(split, bool):
-            raise BadRequestError("Bad parameter Split", "true or false")
-        tags = body.get("Tags", {})
-        if not isinstance(tags, dict):
-            raise BadRequestError("Bad parameter Tags", "an object of DICOM keywords to values")
-        apply_tags(Dataset(), tags)
-        return cls(Target.parse(body["To"]), parse_segment_list(body.get("Segments")), split, tags)
 
 
 def convert_source(

@@ -8,14 +8,10 @@ stored where the series goes meanwhile (:class:`.outputs.SourceOutputs`).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import BadRequestError
 from ...imports import ImportOptions, ImportResult
 from ...work import ImportLabelMap
 from .. import store
@@ -25,42 +21,11 @@ from .outputs import SourceOutputs
 
 @dataclass(frozen=True)
 class ImportRequest:
-    """The posted ``file`` and the parsed ``options``."""
+    """The posted ``file`` and the parsed ``options``
+    (:func:`segmesh.requests.storing_bodies.import_request`)."""
 
     file: bytes
     options: ImportOptions
-
-    @classmethod
-    def of(cls, file: bytes, fields: Mapping[str, Any]) -> ImportRequest:
-        """400 for an empty file or bad fields, before any work (the worker's reader checks
-        the size limit, which the route checks before too)."""
-        if not file:
-            raise BadRequestError(
-                "Missing label map", "post a NIfTI, NRRD, .npz or .npy file as the body"
-            )
-        return cls(file, ImportOptions.from_fields(fields))
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> ImportRequest:
-        """A JSON body: the fields, and the file as base64 in ``File`` (what a job keeps)."""
-        fields = {key: value for key, value in body.items() if key != "File"}
-        return cls.of(file_of_body(body), fields)
-
-
-def job_body(file: bytes, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """What a job keeps of an import: :meth:`ImportRequest.from_body` reads it back."""
-    return {**fields, "File": base64.b64encode(file).decode("ascii")}
-
-
-def file_of_body(body: Mapping[str, Any]) -> bytes:
-    """The file a JSON body carries as base64 in ``File``."""
-    value = body.get("File")
-    if not isinstance(value, str) or not value:
-        raise BadRequestError("Missing parameter File", "base64 of the label-map file")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise BadRequestError("Bad parameter File", f"not base64: {error}") from error
 
 
 def _skipped(result: ImportResult) -> list[dict[str, Any]]:

@@ -18,13 +18,12 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from ...dicom.color import RGB
-from ...dicom.tags import apply_tags
-from ...errors import BadRequestError, UnprocessableError
+from ...errors import UnprocessableError
 from ...geometry import VolumeGeometry
 from ...labelmap import LabelMap
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_boxes
 from ...models import ModelFiles, ModelRequest, ModelSource, model_label
-from ...options import LabelMapOptions, parse_segment_list
+from ...options import LabelMapOptions
 from ...work import BuildModel, ReadNiftiLabelMap, ThresholdSeries
 from ...worker_io.packed_files import temporary_path
 from .. import store
@@ -36,31 +35,13 @@ from .outputs import SourceOutputs
 
 @dataclass(frozen=True)
 class StoreOptions:
-    """The common body of the storing routes."""
+    """The common body of the storing routes
+    (parsed by :func:`segmesh.requests.storing_bodies.store_options`)."""
 
     mesh: MeshOptions
     segments: tuple[int, ...] | None
     merge: bool
     tags: Mapping[str, Any]
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> StoreOptions:
-        """Parse ``Segments``, ``Smoothing``, ``Iterations``, ``Decimate``, ``Merge``, ``Tags``."""
-        segments = parse_segment_list(body.get("Segments"))
-        merged = body.get("Merge", False)
-        if not isinstance(merged, bool):
-            raise BadRequestError("Bad parameter Merge", "true or false")
-        tags = body.get("Tags", {})
-        if not isinstance(tags, dict):
-            raise BadRequestError("Bad parameter Tags", "an object of DICOM keywords to values")
-        # Validate the overrides before any heavy work.
-        apply_tags(Dataset(), tags)
-        return cls(
-            MeshOptions.from_values(body),
-            segments,
-            merged,
-            tags,
-        )
 
     def parameters(self) -> dict[str, Any]:
         """What the models depend on (recorded, and part of their UIDs)."""
