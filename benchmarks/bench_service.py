@@ -54,24 +54,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the project folder: tests' builders and Orthanc runner
 sys.path.insert(0, str(ROOT / "plugin"))
 
+from benchmarks.lattice_input import (  # noqa: E402
+    FULL,
+    ORIGIN,
+    QUICK,
+    SEGMENTS,
+    SPACING,
+    generate,
+    seg_copies,
+)
 from tests import builders  # noqa: E402
 from tests.conftest import encode  # noqa: E402
 from tests.mixed_load import MixedLoad, load_source, warm_up_seconds  # noqa: E402
 from tests.orthanc_server import OrthancServer, client_session  # noqa: E402
 
 from segmesh.demo import make_demo_study  # noqa: E402
-from segmesh.formats import to_seg_nrrd  # noqa: E402
 from segmesh.mesh import MeshOptions, segment_meshes  # noqa: E402
 from segmesh.models.icon import icon_pixels  # noqa: E402
 from segmesh.options import LabelMapOptions  # noqa: E402
 from segmesh.seg.reader import seg_to_labelmap  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402
-
-FULL = (300, 512, 512)  # slices, rows, columns
-QUICK = (60, 256, 256)
-SPACING = (0.8, 0.8, 1.5)  # column, row, slice (mm)
-ORIGIN = (-204.4, -204.4, -225.0)
-SEGMENTS = 100
 
 
 class Goals:
@@ -100,34 +102,6 @@ def load() -> str:
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
-
-
-# --- the input ---------------------------------------------------------------------------
-
-
-def generate(cache: Path, shape: tuple[int, int, int]) -> tuple[Path, Path, list[Path]]:
-    """The SEG, its label map as a .seg.nrrd, and the CT files, written once into ``cache``."""
-    folder = cache / "x".join(map(str, shape))
-    seg_path, nrrd_path, ct_folder = folder / "seg.dcm", folder / "labels.seg.nrrd", folder / "ct"
-    if seg_path.exists() and nrrd_path.exists():
-        return seg_path, nrrd_path, sorted(ct_folder.glob("*.dcm"))
-    ct_folder.mkdir(parents=True, exist_ok=True)
-    print(f"generating the {SEGMENTS}-segment SEG on {shape} (once) ...", flush=True)
-    start = time.perf_counter()
-    images, seg, _ = builders.lattice_seg_study(
-        shape,
-        SPACING,
-        ORIGIN,
-        SEGMENTS,
-        study=builders.study_dataset("Bench^Service", "BENCH-SERVICE"),
-    )
-    for k, image in enumerate(images):
-        image.save_as(ct_folder / f"{k:04d}.dcm", enforce_file_format=True)
-    seg.save_as(seg_path, enforce_file_format=True)
-    labelmap = seg_to_labelmap(seg, images, LabelMapOptions(), Settings())
-    nrrd_path.write_bytes(to_seg_nrrd(labelmap))
-    print(f"  written in {time.perf_counter() - start:.0f} s", flush=True)
-    return seg_path, nrrd_path, sorted(ct_folder.glob("*.dcm"))
 
 
 # --- figure 1: models against vtkSurfaceNets3D, icons ------------------------------------------
@@ -234,18 +208,6 @@ def figure_labelmaps(
     )
     goals.add("label map REST (cold) / nrrd read", first / reference, 2.0, "x")
     goals.add("label map repeat / nrrd read", repeat / reference, 1.2, "x")
-
-
-def seg_copies(seg_path: Path, count: int) -> list[Path]:
-    """``count`` copies of the SEG under new SOP Instance UIDs, written once beside it."""
-    paths = [seg_path.with_name(f"seg-copy-{n}.dcm") for n in range(count)]
-    if not all(path.exists() for path in paths):
-        dataset = pydicom.dcmread(seg_path)
-        for path in paths:
-            dataset.SOPInstanceUID = pydicom.uid.generate_uid()
-            dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-            dataset.save_as(path, enforce_file_format=True)
-    return paths
 
 
 def figure_concurrent_labelmaps(server: OrthancServer, seg_path: Path, goals: Goals) -> None:

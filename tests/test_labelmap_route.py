@@ -103,6 +103,45 @@ def test_default_and_source_grid_share_one_decoded_labelmap(
     orthanc.session.delete(f"{orthanc.url}/instances/{seg_id}").raise_for_status()
 
 
+def server_timing(response) -> dict[str, float]:
+    """The ``Server-Timing`` header's stages, in ms."""
+    stages = {}
+    for part in response.headers["Server-Timing"].split(", "):
+        name, _, duration = part.partition(";dur=")
+        stages[name] = float(duration)
+    return stages
+
+
+def test_the_first_request_says_where_its_time_went(
+    orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
+) -> None:
+    seg_id = orthanc.upload(seg_copy(demo_study))
+    path = f"/instances/{seg_id}/segmesh/labelmap?format=npz"
+    first = orthanc.get(path)
+    assert first.headers["X-SegMesh-LabelMap-Origin"] == "decoded"
+    stages = server_timing(first)
+    assert list(stages) == [
+        "index",
+        "file",
+        "attachment",
+        "handover",
+        "images",
+        "decode",
+        "layers-out",
+        "layers-back",
+        "encode",
+        "total",
+    ]
+    parts = sum(seconds for name, seconds in stages.items() if name != "total")
+    assert all(seconds >= 0 for seconds in stages.values())
+    # The stages lie within the request, apart from the rounding of each to 0.1 ms.
+    assert parts <= stages["total"] + 0.1 * len(stages)
+    # A repeat is the cache's: index calls only, and the file already written.
+    again = server_timing(orthanc.get(path))
+    assert list(again) == ["index", "total"]
+    orthanc.session.delete(f"{orthanc.url}/instances/{seg_id}").raise_for_status()
+
+
 def test_native_default_grid_never_serves_source_grid(
     orthanc: OrthancServer, demo_ids: dict[str, str], demo_study: DemoStudy
 ) -> None:

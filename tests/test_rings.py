@@ -15,7 +15,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "plugin" / "segmesh"
 
 #: The rings, from the ground up: a module may import its own ring and those below.
 RINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ground", ("segmesh", "segmesh.errors", "segmesh.settings", "segmesh.options")),
+    (
+        "ground",
+        ("segmesh", "segmesh.errors", "segmesh.settings", "segmesh.options", "segmesh.timings"),
+    ),
     ("dicom primitives", ("segmesh.dicom",)),
     ("domain", ("segmesh.geometry", "segmesh.labelmap", "segmesh.source_description")),
     ("worker-side I/O", ("segmesh.worker_io",)),

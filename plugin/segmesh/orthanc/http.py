@@ -19,7 +19,7 @@ from typing import Any
 
 import orthanc
 
-from .. import errors
+from .. import errors, timings
 from ..errors import BadRequestError
 from .host import ORTHANC_UNKNOWN_RESOURCE
 from .query import PROBE_ROUTE, QueryDecoding
@@ -200,11 +200,13 @@ class RouteCallback:
             headers=dict(request.get("headers", {})),
         )
         try:
-            answer = self.handler(typed)
+            with timings.recording() as stages, timings.stage("total"):
+                answer = self.handler(typed)
         except Exception as error:
             status, message, details = error_answer(error, f"{method} {uri}")
             send_error(output, status, message, details)
             return
+        output.SetHttpHeader("Server-Timing", timings.server_timing(stages))
         for name, value in answer.headers.items():
             output.SetHttpHeader(name, value)
         if answer.status == 200:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .. import timings
 from ..dicom.malformed import as_broken_file
 from ..formats.nifti import nifti_labelmap
 from ..geometry import Plane, VolumeGeometry, image_planes
@@ -42,6 +43,8 @@ class DecodedLabelMap:
     geometry: VolumeGeometry
     segments: tuple[Segment, ...]
     planes: dict[str, Plane]
+    #: The worker's stages (reading the images' headers, decoding, writing the layers).
+    stages: tuple[tuple[str, float], ...] = ()
 
     def read(self) -> LabelMap:
         """The label map, its layers read into memory."""
@@ -66,16 +69,21 @@ class DecodeLabelMap:
     @as_broken_file
     def run(self) -> DecodedLabelMap:
         """Decoded, the images' planes kept and the layers written."""
-        if isinstance(self.grid, SeriesGrid):
-            headers = read_headers(self.grid.image_files)
-            options = LabelMapOptions(self.segments, Grid.SOURCE, self.threshold)
-        else:
-            headers = None
-            options = LabelMapOptions(self.segments, Grid.NATIVE, self.threshold, self.grid.spacing)
-        labelmap = labelmap_of_file(self.source_path, headers, options, self.settings)
-        planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in headers or []}
-        layers = PackedArray.write(labelmap.layers, self.layers_path)
-        return DecodedLabelMap(layers, labelmap.geometry, labelmap.segments, planes)
+        with timings.recording() as stages:
+            with timings.stage("images"):
+                if isinstance(self.grid, SeriesGrid):
+                    headers = read_headers(self.grid.image_files)
+                    options = LabelMapOptions(self.segments, Grid.SOURCE, self.threshold)
+                else:
+                    headers = None
+                    spacing = self.grid.spacing
+                    options = LabelMapOptions(self.segments, Grid.NATIVE, self.threshold, spacing)
+            with timings.stage("decode"):
+                labelmap = labelmap_of_file(self.source_path, headers, options, self.settings)
+            planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in headers or []}
+            with timings.stage("layers-out"):
+                layers = PackedArray.write(labelmap.layers, self.layers_path)
+        return DecodedLabelMap(layers, labelmap.geometry, labelmap.segments, planes, tuple(stages))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@ kept in the cache beside it, so that a repeat, or many clients asking at once, o
 
 from __future__ import annotations
 
+from ... import timings
 from ...formats import ExportedFile, Format, export
 from ...images.image_volume import image_volume
 from ...options import LabelMapOptions
@@ -25,12 +26,12 @@ def labelmap_file(
         loaded = load_labelmap(instance_id, options, context, with_image_pixels=True)
         assert loaded.images is not None  # load_labelmap answered 422 otherwise
         image = image_volume(loaded.images, loaded.labelmap.geometry)
-        return loaded, export(loaded.labelmap, file_format, image)
+        with timings.stage("encode"):
+            return loaded, export(loaded.labelmap, file_format, image)
     loaded = load_labelmap(instance_id, options, context)
-    written = context.cache.file(
-        loaded,
-        instance_id,
-        (options, file_format),
-        lambda: export(loaded.labelmap, file_format),
-    )
-    return loaded, written
+
+    def encoded() -> ExportedFile:
+        with timings.stage("encode"):
+            return export(loaded.labelmap, file_format)
+
+    return loaded, context.cache.file(loaded, instance_id, (options, file_format), encoded)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from ... import __version__
+from ... import __version__, timings
 from ...dicom.part10 import header_only
 from ...errors import NotFoundError, UnprocessableError
 from ...options import Grid, LabelMapOptions
@@ -41,7 +42,8 @@ def referenced_series_id(host: Host, description: SourceDescription) -> str | No
 def source_description(instance_id: str, context: TaskContext) -> SourceDescription:
     """What a stored SEG or RT-STRUCT holds, read once per file of it; 404 where unknown."""
     try:
-        stored = store.instance_stored_file(context.host, instance_id)
+        with timings.stage("index"):
+            stored = store.instance_stored_file(context.host, instance_id)
     except NotFoundError:
         context.cache.forget(instance_id)
         raise
@@ -154,6 +156,7 @@ def _decoded(
         temporary_path(".labels") as layers_path,
         context.metrics.timed("segmesh_decode_seconds_total"),
     ):
+        start = time.perf_counter()
         decoded = context.workers.run(
             DecodeLabelMap(
                 source_path=source.path,
@@ -164,7 +167,13 @@ def _decoded(
                 layers_path=layers_path,
             )
         )
-        labelmap = decoded.read()
+        # What the worker did not spend in its own stages went to handing the work over.
+        in_worker = sum(seconds for _, seconds in decoded.stages)
+        timings.add("handover", time.perf_counter() - start - in_worker)
+        for name, seconds in decoded.stages:
+            timings.add(name, seconds)
+        with timings.stage("layers-back"):
+            labelmap = decoded.read()
     return LoadedSource(
         source.dataset,
         source.description,
@@ -224,7 +233,8 @@ def load_labelmap(
     conversion.
     """
     try:
-        stored = store.instance_stored_file(context.host, instance_id)
+        with timings.stage("index"):
+            stored = store.instance_stored_file(context.host, instance_id)
     except NotFoundError:
         context.cache.forget(instance_id)
         raise
@@ -233,11 +243,17 @@ def load_labelmap(
 
     def load() -> LoadedSource:
         nonlocal origin, images
-        with read_source(stored, options, context) as source:
+        with ExitStack() as stack:
+            with timings.stage("file"):
+                source = stack.enter_context(read_source(stored, options, context))
             if with_image_pixels and source.series_id is None:
                 raise _no_image_volume()
-            key = labelmap_key(context.host, source.series_id, options)
-            attached = labelmap_attachment.read(context.host, instance_id, key, context.settings)
+            with timings.stage("index"):
+                key = labelmap_key(context.host, source.series_id, options)
+            with timings.stage("attachment"):
+                attached = labelmap_attachment.read(
+                    context.host, instance_id, key, context.settings
+                )
             if attached is None:
                 loaded = _decoded(source, options, key, file_uuid, context)
             else:
@@ -253,14 +269,18 @@ def load_labelmap(
                     file_uuid,
                 )
         # Deleted while it loaded: its DELETED change has passed, so it must not be kept.
-        if not context.host.exists("instances", instance_id):
+        with timings.stage("index"):
+            gone = not context.host.exists("instances", instance_id)
+        if gone:
             raise NotFoundError("Unknown instance", instance_id)
         origin, images = loaded.origin, loaded.images
         # The images are never cached: the next request may want them otherwise, or not.
         return dataclasses.replace(loaded, images=None)
 
     loaded = _held(instance_id, options, context) or context.cache.get(instance_id, options, load)
-    if origin is Origin.CACHE and not _is_current(context.host, loaded, file_uuid):
+    with timings.stage("index"):
+        current = origin is not Origin.CACHE or _is_current(context.host, loaded, file_uuid)
+    if not current:
         context.cache.forget(instance_id)
         loaded = context.cache.get(instance_id, options, load)
     if with_image_pixels and loaded.series_id is None:

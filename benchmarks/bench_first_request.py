@@ -1,0 +1,160 @@
+"""The first label-map request, stage by stage, against reading the same map from a .seg.nrrd.
+
+Input: the 100-segment BINARY SEG on a 512 x 512 x 300 CT of ``bench_service.py``
+(``benchmarks.lattice_input``, cached in ``--cache``). In one run:
+
+- pynrrd reading the ``.seg.nrrd`` of the same label map (the reference);
+- segmesh's core decode (``work.DecodeLabelMap`` run in this process: the CT headers read, the
+  SEG decoded on their grid, its layers written), with its own stages;
+- the first ``GET /instances/{id}/segmesh/labelmap?format=npz`` through REST, each time of a
+  copy of the SEG stored anew (nothing of it cached or attached), until its labels are read,
+  with the stages the route answers in ``Server-Timing`` (index calls, the source's file,
+  the attachment look-up, the hand-over to the worker, the worker's image headers, decode and
+  layers written, the layers read back, the npz encoding) and what is left: sending the answer
+  and the client reading it.
+
+Medians of ``--repeats``; timings only, never a test. The machine's load is printed with them.
+
+    .venv/bin/python benchmarks/bench_first_request.py [--repeats 5] [--workers 2] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import nrrd
+import numpy as np
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project folder: tests' builders and Orthanc runner
+sys.path.insert(0, str(ROOT / "plugin"))
+
+from benchmarks.lattice_input import FULL, QUICK, SEGMENTS, generate, seg_copies  # noqa: E402
+from tests.orthanc_server import OrthancServer  # noqa: E402
+
+from segmesh.settings import Settings  # noqa: E402
+from segmesh.work import DecodeLabelMap, SeriesGrid  # noqa: E402
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def median_of(call: Callable[[], float], repeats: int) -> float:
+    return statistics.median(call() for _ in range(repeats))
+
+
+def nrrd_read(path: Path) -> float:
+    start = time.perf_counter()
+    nrrd.read(str(path))
+    return time.perf_counter() - start
+
+
+def core_decode(seg_path: Path, ct_paths: list[Path], folder: Path) -> dict[str, float]:
+    """Stages and total (seconds) of the core's decode of the SEG on the CT's grid."""
+    work = DecodeLabelMap(
+        source_path=str(seg_path),
+        grid=SeriesGrid(image_files=[path.read_bytes() for path in ct_paths]),
+        segments=None,
+        threshold=0.5,
+        settings=Settings(),
+        layers_path=str(folder / "layers"),
+    )
+    start = time.perf_counter()
+    decoded = work.run()
+    stages = dict(decoded.stages)
+    stages["total"] = time.perf_counter() - start
+    return stages
+
+
+def first_request(server: OrthancServer, data: bytes) -> dict[str, float]:
+    """Stages (seconds) of the first label-map request of ``data`` stored anew, and
+    ``client``: the whole request until its labels are read."""
+    seg_id = server.upload(data)
+    url = f"{server.url}/instances/{seg_id}/segmesh/labelmap?format=npz&grid=source"
+    start = time.perf_counter()
+    response = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=600)
+    response.raise_for_status()
+    with np.load(io.BytesIO(response.content)) as archive:
+        archive["labels"]
+    client = time.perf_counter() - start
+    assert response.headers["X-SegMesh-LabelMap-Origin"] == "decoded"
+    stages = {}
+    for part in response.headers["Server-Timing"].split(", "):
+        name, _, duration = part.partition(";dur=")
+        stages[name] = float(duration) / 1000
+    stages["client"] = client
+    # Deleted, so that the next copy stored is a new file again.
+    server.session.delete(f"{server.url}/instances/{seg_id}").raise_for_status()
+    return stages
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {name: statistics.median(run.get(name, 0.0) for run in runs) for name in runs[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--quick", action="store_true", help=f"a {QUICK} grid, for a smoke run")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "segmesh-bench-service"
+    )
+    arguments = parser.parse_args()
+    shape = QUICK if arguments.quick else FULL
+    seg_path, nrrd_path, ct_paths = generate(arguments.cache, shape)
+    copy = seg_copies(seg_path, 1)[0].read_bytes()
+    print(f"input: {SEGMENTS}-segment BINARY SEG on {shape} (slices, rows, columns); {load()}")
+    reference = median_of(lambda: nrrd_read(nrrd_path), arguments.repeats)
+    with tempfile.TemporaryDirectory() as folder:
+        core = medians(
+            [core_decode(seg_path, ct_paths, Path(folder)) for _ in range(arguments.repeats)]
+        )
+        server = OrthancServer(
+            Path(folder) / "orthanc", {"SegMesh": {"Workers": arguments.workers}}
+        )
+        server.start()
+        try:
+            print(f"{server.versions()}; SegMesh.Workers {arguments.workers}", flush=True)
+            for path in ct_paths:
+                server.upload(path)
+            first_request(server, copy)  # the workers started, the core imported
+            rest = medians([first_request(server, copy) for _ in range(arguments.repeats)])
+        finally:
+            server.stop()
+    print(f"\npynrrd reads the .seg.nrrd: {reference:.3f} s (median of {arguments.repeats})")
+    print("\nsegmesh's core decode, in one process:")
+    for name, seconds in core.items():
+        print(f"  {name:<12} {seconds:7.3f} s")
+    print("\nfirst request through REST (Server-Timing, medians):")
+    parts = 0.0
+    for name, seconds in rest.items():
+        if name not in ("total", "client"):
+            parts += seconds
+            print(f"  {name:<12} {seconds:7.3f} s")
+    print(f"  {'(unnamed)':<12} {rest['total'] - parts:7.3f} s  in the route, outside the stages")
+    print(f"  {'route total':<12} {rest['total']:7.3f} s")
+    print(f"  {'answer':<12} {rest['client'] - rest['total']:7.3f} s  sent, received, read")
+    print(f"  {'client':<12} {rest['client']:7.3f} s")
+    print(f"\n{load()}")
+    print("\n| figure | value | goal | met |")
+    print("|---|---:|---:|---|")
+    for figure, value, goal in (
+        ("first label map through REST / .seg.nrrd read", rest["client"] / reference, 2.0),
+        ("core decode / .seg.nrrd read", core["total"] / reference, 1.0),
+    ):
+        print(f"| {figure} | {value:.2f}x | <= {goal:g}x | {'yes' if value <= goal else 'no'} |")
+
+
+if __name__ == "__main__":
+    main()
