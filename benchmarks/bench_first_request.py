@@ -92,6 +92,10 @@ def first_request(server: OrthancServer, data: bytes) -> dict[str, float]:
     for part in response.headers["Server-Timing"].split(", "):
         name, _, duration = part.partition(";dur=")
         stages[name] = float(duration) / 1000
+    parts = sum(seconds for name, seconds in stages.items() if name != "total")
+    # Per run, since medians of the parts need not add up to the median of the whole.
+    stages["(unnamed)"] = stages["total"] - parts
+    stages["answer"] = client - stages["total"]
     stages["client"] = client
     # Deleted, so that the next copy stored is a new file again.
     server.session.delete(f"{server.url}/instances/{seg_id}").raise_for_status()
@@ -120,9 +124,9 @@ def main() -> None:
         core = medians(
             [core_decode(seg_path, ct_paths, Path(folder)) for _ in range(arguments.repeats)]
         )
-        server = OrthancServer(
-            Path(folder) / "orthanc", {"SegMesh": {"Workers": arguments.workers}}
-        )
+        work_dir = Path(folder) / "orthanc"
+        work_dir.mkdir()
+        server = OrthancServer(work_dir, {"SegMesh": {"Workers": arguments.workers}})
         server.start()
         try:
             print(f"{server.versions()}; SegMesh.Workers {arguments.workers}", flush=True)
@@ -136,16 +140,15 @@ def main() -> None:
     print("\nsegmesh's core decode, in one process:")
     for name, seconds in core.items():
         print(f"  {name:<12} {seconds:7.3f} s")
-    print("\nfirst request through REST (Server-Timing, medians):")
-    parts = 0.0
+    print("\nfirst request through REST (Server-Timing, medians of each stage):")
+    notes = {
+        "(unnamed)": "in the route, outside the stages",
+        "total": "the route",
+        "answer": "sent, received, read",
+        "client": "the whole request",
+    }
     for name, seconds in rest.items():
-        if name not in ("total", "client"):
-            parts += seconds
-            print(f"  {name:<12} {seconds:7.3f} s")
-    print(f"  {'(unnamed)':<12} {rest['total'] - parts:7.3f} s  in the route, outside the stages")
-    print(f"  {'route total':<12} {rest['total']:7.3f} s")
-    print(f"  {'answer':<12} {rest['client'] - rest['total']:7.3f} s  sent, received, read")
-    print(f"  {'client':<12} {rest['client']:7.3f} s")
+        print(f"  {name:<12} {seconds:7.3f} s  {notes.get(name, '')}".rstrip())
     print(f"\n{load()}")
     print("\n| figure | value | goal | met |")
     print("|---|---:|---:|---|")
