@@ -131,6 +131,13 @@ def store_demo(host: InMemoryHost, demo: DemoStudy, images: bool = True) -> str:
     return host.add(demo.seg)
 
 
+def _runs(host: InMemoryHost, instance_id: str) -> list[dict[str, Any]]:
+    """The automatic runs recorded on a source."""
+    record = read_json_metadata(host, "instances", instance_id, STATUS_METADATA)
+    assert record is not None
+    return list(record["Runs"].values())
+
+
 def test_the_in_memory_host_indexes_as_orthanc_does(
     host: InMemoryHost, demo_study: DemoStudy
 ) -> None:
@@ -270,7 +277,7 @@ def test_an_automatic_run_starts_once_across_nodes_and_restarts(
         thread.start()
     for thread in both:
         thread.join()
-    [run] = read_json_metadata(host, "instances", seg_id, STATUS_METADATA)["Runs"].values()  # type: ignore[index]
+    [run] = _runs(host, seg_id)
     assert run["State"] == "Started"
     runner = runners.started[0]
     assert finished(runner, run["Job"])["State"] == "Success"
@@ -290,7 +297,7 @@ def test_images_that_never_come_end_the_run_as_a_failure(
     automatic = AutomaticRuns(products({}, True), -1, 0, runners("a"), host)
     automatic._consider(seg_id)
     automatic._poll()
-    [run_a, run_b] = read_json_metadata(host, "instances", seg_id, STATUS_METADATA)["Runs"].values()  # type: ignore[index]
+    [run_a, run_b] = _runs(host, seg_id)
     for run in (run_a, run_b):
         assert run["State"] == "Failure"
         assert run["Error"] == "Images never came"
@@ -323,7 +330,9 @@ def test_the_attachment_is_written_once_per_key(
     text = json.dumps(header).encode()
     other = MAGIC + len(text).to_bytes(4, "little") + text + stored.data[offset:]
     assert labelmap_attachment.write(host, seg_id, other) == "Success"
-    assert host.read_attachment(seg_id, labelmap_attachment.CONTENT_TYPE).etag == '"2"'  # type: ignore[union-attr]
+    replaced = host.read_attachment(seg_id, labelmap_attachment.CONTENT_TYPE)
+    assert replaced is not None
+    assert replaced.etag == '"2"'
     assert labelmap_attachment.read(host, seg_id, key, context.settings) is None
     # A broken one is ignored by readers, and replaced.
     host.write_attachment(seg_id, labelmap_attachment.CONTENT_TYPE, b"broken", '"2"')

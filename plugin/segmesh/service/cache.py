@@ -98,7 +98,8 @@ def _stamp(source: LoadedSource) -> str:
 
 class LabelMapCache:
     """Least recently used label maps, keyed by (instance id, options), within ``megabytes``
-    (a ``1 / FILE_SHARE`` of it for written files); see :class:`segmesh.service.lru.ByteBudgetLRU`."""
+    (a ``1 / FILE_SHARE`` of it for written files); see
+    :class:`segmesh.service.lru.ByteBudgetLRU`."""
 
     def __init__(self, megabytes: int) -> None:
         budget = megabytes * 1024 * 1024

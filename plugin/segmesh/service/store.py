@@ -61,10 +61,10 @@ def stored_series_files(host: Host, series_id: str) -> StoredFiles:
 @contextmanager
 def instance_path(host: Host, stored: StoredFile) -> Iterator[str]:
     """The path of the Part-10 file ``stored`` (:func:`instance_stored_file`), for reading: in
-    place in the host's storage area where it lies there plainly (:mod:`segmesh.worker_io.storage_area`),
-    else copied over the loopback into a temporary file removed on leaving. Either way a large
-    SEG passes neither through the plugin's interpreter (see :mod:`segmesh.worker_io.loopback`) nor
-    through its memory. 404 where unknown."""
+    place in the host's storage area where it lies there plainly
+    (:mod:`segmesh.worker_io.storage_area`), else copied over the loopback into a temporary file
+    removed on leaving. Either way a large SEG passes neither through the plugin's interpreter
+    (see :mod:`segmesh.worker_io.loopback`) nor through its memory. 404 where unknown."""
     files = host.files
     in_place = files.storage.path(stored)
     if in_place is not None:

@@ -5,9 +5,10 @@ of processes instead (the Orthanc Book's advice). Workers are started with the s
 (never a fork of the multi-threaded Orthanc) from the venv's Python: inside Orthanc,
 ``sys.executable`` is the Orthanc binary. They import only the core, which never imports
 ``orthanc``, and run only units of work (:mod:`segmesh.work`: frozen dataclasses, each with its
-``run()``) through :func:`segmesh.work.run_work`. A worker that dies fails the calls it was running with a 500 JSON error and the
-pool is started anew; Orthanc's start starts them (:meth:`WorkerPool.start`), its stop ends
-the pool, and a worker whose Orthanc was killed ends itself (:mod:`segmesh.worker_io.worker_process`).
+``run()``) through :func:`segmesh.work.run_work`. A worker that dies fails the calls it was
+running with a 500 JSON error and the pool is started anew; Orthanc's start starts them
+(:meth:`WorkerPool.start`), its stop ends the pool, and a worker whose Orthanc was killed ends
+itself (:mod:`segmesh.worker_io.worker_process`).
 """
 
 from __future__ import annotations

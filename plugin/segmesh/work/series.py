@@ -92,9 +92,9 @@ class ThresholdSeries:
     """The series of ``files`` thresholded within ``threshold``'s bounds (HU for CT).
 
     Headers first, then each file parsed with its pixels only while its slices are decoded:
-    with ``files`` fetched as they are read (:class:`~segmesh.worker_io.stored_files.StoredFiles`) the
-    worker holds the boolean mask and a few images at a time, at the cost of fetching each
-    file twice."""
+    with ``files`` fetched as they are read
+    (:class:`~segmesh.worker_io.stored_files.StoredFiles`) the worker holds the boolean mask and
+    a few images at a time, at the cost of fetching each file twice."""
 
     files: Sequence[bytes]
     threshold: ThresholdOptions

@@ -1,7 +1,7 @@
 """The Part-10 files of instances stored in Orthanc, read where they are used: a worker reads a
 series itself, in place in Orthanc's storage area where Orthanc keeps it plainly
-(:mod:`segmesh.worker_io.storage_area`), else through the loopback, so no file passes through Orthanc's
-interpreter, a pipe or a temporary copy."""
+(:mod:`segmesh.worker_io.storage_area`), else through the loopback, so no file passes through
+Orthanc's interpreter, a pipe or a temporary copy."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``POST /instances/{id}/segmesh/convert``: a SEG or RT-STRUCT converted and stored, now or
-as a job (the work is in :mod:`..tasks.conversions`)."""
+as a job (the work is in :mod:`segmesh.service.tasks.conversions`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``POST /segmesh/datasets``: many studies' images and segmentations as one training dataset,
-made by a job (:mod:`..tasks.datasets`); ``GET /segmesh/jobs/{id}/output``: its file, with
-``Range`` (HTTP 206) where the running orthanc-python can send a binary body with a status
-other than 200 (4.2 on; before, the whole file is answered, as HTTP allows)."""
+made by a job (:mod:`segmesh.service.tasks.datasets`); ``GET /segmesh/jobs/{id}/output``: its
+file, with ``Range`` (HTTP 206) where the running orthanc-python can send a binary body with a
+status other than 200 (4.2 on; before, the whole file is answered, as HTTP allows)."""
 
 from __future__ import annotations
 

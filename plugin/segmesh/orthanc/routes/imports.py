@@ -1,5 +1,5 @@
 """``POST /series/{id}/segmesh/import``: a label map posted for a series, stored as DICOM on
-its grid, now or as a job (the work is in :mod:`..tasks.imports`).
+its grid, now or as a job (the work is in :mod:`segmesh.service.tasks.imports`).
 
 The request is the file itself, the fields (if any) as JSON in the ``X-SegMesh-Fields`` header
 (``curl --data-binary @labels.nii.gz -H 'X-SegMesh-Fields: {"To": "RTSTRUCT"}'``): Orthanc

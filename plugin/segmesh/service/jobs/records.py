@@ -2,7 +2,8 @@
 
 One metadata entry per study (:data:`JOBS_METADATA`) holds ``{"Jobs": {id: record}}``; a job's
 id is ``{study id}.{random hex}``, so any node finds its record from the id alone, and every
-change is a compare-and-set (:func:`..host.update_metadata`). Nothing of a job lives only in a process.
+change is a compare-and-set (:func:`..host.update_metadata`). Nothing of a job lives only in a
+process.
 """
 
 from __future__ import annotations

@@ -147,8 +147,8 @@ def _decoded(
 ) -> LoadedSource:
     """Convert in a worker, which keeps only the images' headers (the grid needs no more).
     The source's file reaches it on disk, it fetches the series' files itself, and the layers
-    come back on disk (:mod:`segmesh.worker_io.packed_files`): nothing large is pickled, and no image
-    passes through Orthanc's interpreter."""
+    come back on disk (:mod:`segmesh.worker_io.packed_files`): nothing large is pickled, and no
+    image passes through Orthanc's interpreter."""
     grid: SeriesGrid | NativeGrid = NativeGrid(spacing=options.spacing)
     if source.series_id:
         grid = SeriesGrid(image_files=store.stored_series_files(context.host, source.series_id))

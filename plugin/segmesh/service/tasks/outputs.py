@@ -47,8 +47,8 @@ class SourceOutputs:
                 self.discard()
                 raise GoneError(
                     "Source deleted",
-                    f"{LEVEL_NAMES.get(level, level)} {identifier} was deleted while the work on it "
-                    f"ran{removed}; nothing is stored for it",
+                    f"{LEVEL_NAMES.get(level, level)} {identifier} was deleted while the work "
+                    f"on it ran{removed}; nothing is stored for it",
                 )
 
     def discard(self) -> None:
