@@ -3,12 +3,14 @@
 Everything the service (tasks, jobs, automatic runs, the cache, the records) needs of its host
 is here: the index (summaries, finding, a series by its UID), the stored files, metadata and
 attachments changed by compare-and-set on their revision, storing and deleting instances. The
-host speaks to Orthanc in :mod:`segmesh.orthanc.host`; the tests' in-memory host keeps the
-same things in dictionaries. Logging goes through :mod:`logging`, which the host routes.
+host speaks to Orthanc in :mod:`segmesh.orthanc.host`; the tests' in-memory host
+(``tests/memory_host.py``) keeps the same things in dictionaries. Logging goes through :mod:`logging`, which the host routes.
 
 Resource levels are named as in Orthanc's REST paths: ``patients``, ``studies``, ``series``,
-``instances``. Every method answers 404 (:class:`~segmesh.errors.NotFoundError`) for an unknown
-resource, and wraps the host's own failures in :class:`HostError`.
+``instances``. A method that reads a resource answers 404
+(:class:`~segmesh.errors.NotFoundError`) where it is unknown (those that ask whether it is there,
+``exists``, ``series_id_of_uid`` and ``sop_class_uid``, answer False, None or ""), and the
+host's own failures are :class:`HostError`.
 """
 
 from __future__ import annotations
