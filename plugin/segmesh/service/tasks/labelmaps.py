@@ -39,14 +39,20 @@ def referenced_series_id(host: Host, description: SourceDescription) -> str | No
     return None
 
 
-def source_description(instance_id: str, context: TaskContext) -> SourceDescription:
-    """What a stored SEG or RT-STRUCT holds, read once per file of it; 404 where unknown."""
+def _stored_file(instance_id: str, context: TaskContext) -> StoredFile:
+    """The source's file as the index names it; 404 where it is gone, its cache entries then
+    dropped."""
     try:
         with timings.stage("index"):
-            stored = store.instance_stored_file(context.host, instance_id)
+            return store.instance_stored_file(context.host, instance_id)
     except NotFoundError:
         context.cache.forget(instance_id)
         raise
+
+
+def source_description(instance_id: str, context: TaskContext) -> SourceDescription:
+    """What a stored SEG or RT-STRUCT holds, read once per file of it; 404 where unknown."""
+    stored = _stored_file(instance_id, context)
     return context.cache.description(
         instance_id, stored.uuid, lambda: describe(store.read_header(context.host, stored))
     )
@@ -232,12 +238,7 @@ def load_labelmap(
     ``with_image_pixels`` the images whole; that answers 422 without a source grid, before any
     conversion.
     """
-    try:
-        with timings.stage("index"):
-            stored = store.instance_stored_file(context.host, instance_id)
-    except NotFoundError:
-        context.cache.forget(instance_id)
-        raise
+    stored = _stored_file(instance_id, context)
     file_uuid = stored.uuid
     origin, images = Origin.CACHE, None
 
