@@ -34,7 +34,6 @@ def source_status(instance_id: str, runner: JobRunner) -> dict[str, Any]:
     404 where the instance is unknown."""
     context = runner.context
     host = context.host
-    host.summary("instances", instance_id)
     study_id = host.study_of("instances", instance_id)
     jobs = {
         record["ID"]: public(record)
