@@ -25,6 +25,23 @@ NAMES = {1: "Liver & <bile>", 2: "Spleen"}
 COLORS = {1: (221, 130, 101), 2: (157, 108, 162)}
 
 
+def vertex_colors(mesh: trimesh.Trimesh) -> np.ndarray:
+    """(N, 3) RGB 0-255 of each vertex of a loaded mesh."""
+    visual = mesh.visual
+    assert isinstance(visual, trimesh.visual.ColorVisuals)
+    assert visual.kind == "vertex"
+    return np.asarray(visual.vertex_colors[:, :3])
+
+
+def material_color(mesh: trimesh.Trimesh) -> tuple[int, ...]:
+    """RGB 0-255 of the diffuse colour of a loaded mesh's material."""
+    visual = mesh.visual
+    assert isinstance(visual, trimesh.visual.TextureVisuals)
+    material = visual.material
+    assert isinstance(material, trimesh.visual.material.SimpleMaterial)
+    return tuple(int(value) for value in material.diffuse[:3])
+
+
 def organ(demo_study: DemoStudy, number: int) -> Mesh:
     mesh = build(demo_study.masks[number], demo_study.geometry, MeshOptions())
     assert mesh is not None
@@ -143,15 +160,14 @@ def test_obj_and_mtl_carry_the_colour(organs: dict[int, Mesh], tmp_path: Path):
     assert b"usemtl segment-1\n" in obj
     # Alone, its vertices' colours.
     loaded = trimesh.load_mesh(io.BytesIO(obj), file_type="obj", process=False)
-    assert loaded.visual.kind == "vertex"
-    assert np.all(loaded.visual.vertex_colors[:, :3] == COLORS[1])
+    assert np.all(vertex_colors(loaded) == COLORS[1])
     np.testing.assert_allclose(loaded.vertices, liver.vertices, atol=1e-6)
     assert loaded.volume == pytest.approx(liver.volume, rel=1e-6)
     # Beside its MTL, saved under the name the OBJ gives it: the material's diffuse colour.
     (tmp_path / "segment-1.obj").write_bytes(obj)
     (tmp_path / "segment-1.mtl").write_bytes(export_mesh(liver, MeshFormat.MTL, appearance))
     with_material = trimesh.load_mesh(tmp_path / "segment-1.obj", process=False)
-    assert tuple(with_material.visual.material.diffuse[:3]) == COLORS[1]
+    assert material_color(with_material) == COLORS[1]
 
 
 def test_obj_without_appearance_has_no_material(organs: dict[int, Mesh]):
@@ -167,7 +183,7 @@ def test_ply_carries_the_colour(organs: dict[int, Mesh]):
     for channel in ("red", "green", "blue"):
         assert f"property uchar {channel}" in header
     loaded = trimesh.load_mesh(io.BytesIO(ply), file_type="ply", process=False)
-    assert np.all(loaded.visual.vertex_colors[:, :3] == COLORS[2])
+    assert np.all(vertex_colors(loaded) == COLORS[2])
     assert loaded.volume == pytest.approx(organs[2].volume, rel=1e-5)
 
 
