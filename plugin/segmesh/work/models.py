@@ -73,9 +73,8 @@ class MeshFile:
 @dataclass(frozen=True, slots=True)
 class MeshPart:
     """The finished mesh (``options``) of one segment's ``crop`` on ``geometry`` as the
-    ``<mesh>`` element of a 3MF object, written to the existing empty file at ``path``: the
-    formatting, most of a package's time, runs beside the other parts', and only the crop
-    crosses."""
+    ``<mesh>`` element of a 3MF object, written to a new file at ``path``: the formatting, most
+    of a package's time, runs beside the other parts', and only the crop crosses."""
 
     crop: SegmentCrop
     geometry: VolumeGeometry
@@ -94,7 +93,7 @@ class MeshPart:
 @dataclass(frozen=True, slots=True)
 class PackThreeMF:
     """The 3MF package of ``parts``, each ``(name, color, path of its <mesh> element)`` (see
-    :class:`MeshPart`), written to the existing file at ``path``, the parts streamed into it."""
+    :class:`MeshPart`), written to a new file at ``path``, the parts streamed into it."""
 
     parts: Sequence[tuple[str, RGB, str]]
     path: str

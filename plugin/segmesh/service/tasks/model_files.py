@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 
 from pydicom.dataset import Dataset
@@ -17,7 +17,6 @@ from ...mesh import MeshOptions, SegmentCrop, segment_boxes, segment_crops
 from ...models import stl_document
 from ...options import LabelMapOptions
 from ...work import MeshFile, MeshPart, PackThreeMF
-from ...worker_io.packed_files import temporary_path
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -83,8 +82,9 @@ def source_models_3mf(
     boxes = [(segment, box) for segment, box in segment_boxes(labelmap, numbers) if box is not None]
     if not boxes:
         raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
-    with ExitStack() as temporary:
-        paths = [temporary.enter_context(temporary_path(".3mf-part")) for _ in boxes]
+    # One folder for the parts: no file held open per segment (a source may hold hundreds).
+    with tempfile.TemporaryDirectory(prefix="segmesh-3mf-") as folder:
+        paths = [str(Path(folder, f"{n}.part")) for n in range(len(boxes))]
 
         def works() -> Iterator[MeshPart]:
             for (segment, box), path in zip(boxes, paths, strict=True):
@@ -100,7 +100,7 @@ def source_models_3mf(
         ]
         if not parts:
             raise UnprocessableError("Nothing to mesh", "no asked segment has a surface")
-        package = temporary.enter_context(temporary_path(".3mf"))
+        package = str(Path(folder, "package.3mf"))
         context.workers.run(PackThreeMF(parts=parts, path=package))
         return Path(package).read_bytes()
 
