@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -20,6 +21,7 @@ from segmesh.demo import DemoStudy
 from tests.conftest import encode
 from tests.orthanc_server import ROOT, OrthancServer
 from tests.test_jobs import wait
+from tests.test_threemf import lib3mf_objects
 
 CONFIGURATION = ROOT / "docker" / "orthanc-explorer-2.json"
 #: Where OE2's pages live: its buttons' relative URLs start from here.
@@ -62,7 +64,7 @@ def ids(server: OrthancServer, demo_study: DemoStudy) -> dict[str, str]:
 
 def test_every_button_has_a_unique_id_and_a_segmesh_url() -> None:
     every = [b for level in ("instance", "series", "study") for b in buttons(level).values()]
-    assert len({b["Id"] for b in every}) == len(every) == 5
+    assert len({b["Id"] for b in every}) == len(every) == 6
     for button in every:
         assert "/segmesh/" in button["Url"]
         assert "{UUID}" in button["Url"]
@@ -100,6 +102,23 @@ def test_statistics_button_downloads_a_row_per_segment(
     assert {int(row["Number"]): int(row["Voxels"]) for row in rows} == {
         number: int(mask.sum()) for number, mask in demo_study.masks.items()
     }
+
+
+def test_3mf_button_downloads_a_named_object_per_segment(
+    server: OrthancServer, ids: dict[str, str], demo_study: DemoStudy, tmp_path: Path
+) -> None:
+    response = press(server, buttons("instance")["segmesh-3mf"], ids["SEG"])
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("model/3mf")
+    path = tmp_path / "segments.3mf"
+    path.write_bytes(response.content)
+    _, objects = lib3mf_objects(path)
+    labels = [
+        s["Label"]
+        for s in server.get(f"/instances/{ids['SEG']}/segmesh/segments").json()["Segments"]
+    ]
+    assert [o["name"] for o in objects] == labels
+    assert len(objects) == len(demo_study.masks)
 
 
 def test_models_button_stores_a_model_per_segment_in_a_job(

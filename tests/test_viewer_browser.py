@@ -369,6 +369,7 @@ SOURCE_BUTTONS = [
     "Download label map (NIfTI)",
     "Download label map (NRRD)",
     "Download statistics (CSV)",
+    "Download 3D models (3MF)",
     "Generate 3D models",
 ]
 #: The conversions offered: to the kinds the source is not.
@@ -432,6 +433,7 @@ def test_explorer_buttons_work(
     for button, magic in [
         ("#segmesh-download-nifti", b"n+1\0"),
         ("#segmesh-download-nrrd", b"NRRD"),
+        ("#segmesh-download-3mf", b"[Content_Types].xml"),  # a 3MF package
     ]:
         href = page.locator(button).get_attribute("href")
         assert href is not None

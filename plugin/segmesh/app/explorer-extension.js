@@ -53,6 +53,8 @@
               '../instances/' + instanceId + '/segmesh/labelmap?format=nrrd');
     addButton(list, 'segmesh-download-statistics', 'Download statistics (CSV)', 'arrow-d',
               '../instances/' + instanceId + '/segmesh/statistics?format=csv');
+    addButton(list, 'segmesh-download-3mf', 'Download 3D models (3MF)', 'arrow-d',
+              '../instances/' + instanceId + '/segmesh/stl?format=3mf');
     addButton(list, 'segmesh-generate-models', 'Generate 3D models', 'gear', null,
               function () { openModelDialog(instanceId); });
     $.each(CONVERSIONS[sopClassUid] || [], function (_, conversion) {

@@ -1,5 +1,5 @@
 """The small query arguments of the viewer's and the preview routes: a voxel, a histogram's
-bins, one segment's number."""
+bins, one segment's number, a list of them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from ..errors import BadRequestError
 from ..images.cross_sections import Voxel
 from ..statistics.histogram import MAX_BINS
+from .values import parse_integers
 
 
 def voxel_of_query(query: Mapping[str, str]) -> Voxel | None:
@@ -43,3 +44,14 @@ def segment_number(text: str | None) -> int | None:
         return int(text)
     except ValueError as error:
         raise BadRequestError("Bad parameter segment", f"{text!r}") from error
+
+
+def segment_numbers(text: str | None) -> tuple[int, ...] | None:
+    """``segments=1,3,7`` of a model's query: None where absent (every segment); 400 where
+    malformed or empty. Whether the source holds them is the task's check."""
+    if text is None:
+        return None
+    numbers = parse_integers(text, "segments")
+    if not numbers:
+        raise BadRequestError("Bad parameter segments", "give segment numbers, e.g. 1,3,7")
+    return numbers

@@ -15,7 +15,9 @@ through :func:`run_work`; this package never imports ``orthanc``.
 - :mod:`.statistics`: :class:`MeasureLabelMap` (-> :class:`MeasuredLabelMap`),
   :class:`MeasureImage` (ImageFigures per segment);
 - :mod:`.models`: :class:`BuildModel` (an Encapsulated STL file -> BuiltModel),
-  :class:`MeshFile` (one segment's mesh as STL, OBJ, PLY or GLB bytes);
+  :class:`MeshFile` (one segment's mesh as STL, OBJ, MTL, PLY, GLB or 3MF bytes),
+  :class:`MeshPart` (one segment's mesh as a 3MF ``<mesh>`` element in a file),
+  :class:`PackThreeMF` (those parts as one 3MF file);
 - :mod:`.conversions`: :class:`ConvertLabelMap` (-> Conversion), :class:`ImportLabelMap`
   (-> ImportResult);
 - :mod:`.datasets`: :class:`ExportCase` (-> CaseExported), :class:`FinishNnunetZip`,
@@ -25,7 +27,7 @@ through :func:`run_work`; this package never imports ``orthanc``.
 from .conversions import ConvertLabelMap, ImportLabelMap
 from .datasets import ExportCase, FinishHdf5, FinishNnunetZip
 from .labelmaps import DecodedLabelMap, DecodeLabelMap, NativeGrid, ReadNiftiLabelMap, SeriesGrid
-from .models import BuildModel, MeshFile
+from .models import BuildModel, MeshFile, MeshPart, PackThreeMF
 from .series import (
     CrossSections,
     Histogram,
@@ -51,6 +53,8 @@ WORK_TYPES: tuple[type, ...] = (
     MeasureImage,
     BuildModel,
     MeshFile,
+    MeshPart,
+    PackThreeMF,
     ConvertLabelMap,
     ImportLabelMap,
     ExportCase,
@@ -75,7 +79,9 @@ __all__ = [
     "MeasureLabelMap",
     "MeasuredLabelMap",
     "MeshFile",
+    "MeshPart",
     "NativeGrid",
+    "PackThreeMF",
     "ProcessId",
     "ReadNiftiLabelMap",
     "SeriesGrid",

@@ -1,5 +1,6 @@
 """Models made in a worker from segment crops: one meshed and encoded as an Encapsulated STL
-Part-10 file to store, or one segment's mesh as a file to answer."""
+Part-10 file to store, one segment's mesh as a file to answer, or several as the parts of one
+3MF package (each part's mesh written by a worker, then the package by one)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..dicom.color import RGB
-from ..formats.mesh_files import MeshFormat, crop_mesh_file
+from ..formats.mesh_files import Appearance, MeshFormat, crop_mesh_file
+from ..formats.threemf import ThreeMFObject, read_blocks, write_mesh_element, write_threemf
 from ..geometry import VolumeGeometry
 from ..mesh import MeshOptions, SegmentCrop
 from ..models import BuiltModel, ModelFiles, build_model
@@ -52,13 +54,53 @@ class BuildModel:
 @dataclass(frozen=True, slots=True)
 class MeshFile:
     """The finished mesh (``options``) of one segment's ``crop`` on ``geometry`` as a file of
-    ``mesh_format``: only the crop and the file cross."""
+    ``mesh_format``, named and coloured by ``appearance`` where the format can (OBJ, PLY,
+    3MF): only the crop and the file cross."""
 
     crop: SegmentCrop
     geometry: VolumeGeometry
     options: MeshOptions
     mesh_format: MeshFormat
+    appearance: Appearance | None = None
 
     def run(self) -> bytes | None:
         """The file; None where the crop has no surface."""
-        return crop_mesh_file(self.crop, self.geometry, self.options, self.mesh_format)
+        return crop_mesh_file(
+            self.crop, self.geometry, self.options, self.mesh_format, self.appearance
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MeshPart:
+    """The finished mesh (``options``) of one segment's ``crop`` on ``geometry`` as the
+    ``<mesh>`` element of a 3MF object, written to a new file at ``path``: the formatting, most
+    of a package's time, runs beside the other parts', and only the crop crosses."""
+
+    crop: SegmentCrop
+    geometry: VolumeGeometry
+    options: MeshOptions
+    path: str
+
+    def run(self) -> int | None:
+        """The mesh's triangle count; None (and nothing written) where it has no surface."""
+        mesh = self.crop.mesh(self.geometry, self.options)
+        if mesh is None:
+            return None
+        write_mesh_element(mesh, self.path)
+        return mesh.triangle_count
+
+
+@dataclass(frozen=True, slots=True)
+class PackThreeMF:
+    """The 3MF package of ``parts``, each ``(name, color, path of its <mesh> element)`` (see
+    :class:`MeshPart`), written to a new file at ``path``, the parts streamed into it."""
+
+    parts: Sequence[tuple[str, RGB, str]]
+    path: str
+
+    def run(self) -> None:
+        """The package written."""
+        write_threemf(
+            [ThreeMFObject(name, color, read_blocks(part)) for name, color, part in self.parts],
+            self.path,
+        )

@@ -4,13 +4,19 @@ segmesh.service.tasks.models and model_files)."""
 
 from __future__ import annotations
 
+from ...errors import BadRequestError
 from ...formats import MeshFormat
 from ...requests.mesh_fields import mesh_options
-from ...requests.queries import segment_number
+from ...requests.queries import segment_number, segment_numbers
 from ...requests.storing_kinds import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from ...service.jobs import JobRunner
 from ...service.tasks.context import TaskContext
-from ...service.tasks.model_files import segment_model_file, stored_model
+from ...service.tasks.model_files import (
+    segment_appearance,
+    segment_model_file,
+    source_models_3mf,
+    stored_model,
+)
 from ..http import (
     INSTANCE_ROUTE,
     SERIES_ROUTE,
@@ -32,8 +38,19 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         mesh_format = MeshFormat.parse(query.get("format", "stl"))
         options = mesh_options(query)
         number = segment_number(query.get("segment"))
-        segment, data = segment_model_file(request.groups[0], number, options, mesh_format, context)
-        name = f"segment-{segment.number}.{mesh_format.value}"
+        numbers = segment_numbers(query.get("segments"))
+        if mesh_format is MeshFormat.THREEMF:
+            # One 3MF of the asked segments: every segment where none is given.
+            chosen = (number,) if number is not None else numbers
+            data = source_models_3mf(request.groups[0], chosen, options, context)
+            name = "segments.3mf" if number is None else f"segment-{number}.3mf"
+        elif numbers is not None:
+            raise BadRequestError("Bad parameter segments", "only with format=3mf: give segment")
+        else:
+            segment, data = segment_model_file(
+                request.groups[0], number, options, mesh_format, context
+            )
+            name = f"{segment_appearance(segment).stem}.{mesh_format.value}"
         return Answer(
             data,
             mesh_format.mime_type,

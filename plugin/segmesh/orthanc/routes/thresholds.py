@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ...formats import MeshFormat, export_mesh
+from ...formats import Appearance, MeshFormat, export_mesh, material_file
+from ...mesh.threshold import THRESHOLD_COLOR
 from ...requests.mesh_fields import mesh_options, threshold_options_of_query
 from ...requests.queries import histogram_bins
 from ...service.tasks.context import TaskContext
@@ -16,19 +17,29 @@ from ..http import SERIES_ROUTE, Answer, Request, register_route
 
 def preview_route(context: TaskContext) -> Callable[[Request], Answer]:
     """``?threshold=&upper=&keep-largest=&step=|voxelsize=&smoothing=&iterations=&decimate=
-    &format=stl|glb|...``: the mesh file, nothing stored."""
+    &format=stl|glb|3mf|...``: the mesh file, nothing stored; named by the threshold's label
+    in the threshold's colour where the format carries them (``format=mtl``: the OBJ's MTL,
+    with no mesh made)."""
 
     def preview(request: Request) -> Answer:
         query = request.query
         mesh_format = MeshFormat.parse(query.get("format", "stl"))
         threshold = threshold_options_of_query(query)
         options = mesh_options(query)
+        appearance = Appearance(threshold.label, THRESHOLD_COLOR, "preview")
+        disposition = f'attachment; filename="preview.{mesh_format.value}"'
+        if mesh_format is MeshFormat.MTL:
+            return Answer(
+                material_file(appearance),
+                mesh_format.mime_type,
+                {"Content-Disposition": disposition},
+            )
         mesh = threshold_preview(request.groups[0], threshold, options, context)
         return Answer(
-            export_mesh(mesh, mesh_format),
+            export_mesh(mesh, mesh_format, appearance),
             mesh_format.mime_type,
             {
-                "Content-Disposition": f'attachment; filename="preview.{mesh_format.value}"',
+                "Content-Disposition": disposition,
                 "X-Segmesh-Triangles": str(mesh.triangle_count),
             },
         )
