@@ -5,7 +5,7 @@ segmesh.service.tasks.models and model_files)."""
 from __future__ import annotations
 
 from ...formats import MeshFormat
-from ...requests.mesh_fields import mesh_options
+from ...requests.mesh_fields import mesh_options_of_query
 from ...requests.queries import segment_number
 from ...requests.storing_kinds import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from ...service.jobs import JobRunner
@@ -30,7 +30,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
     def get_instance_stl(request: Request) -> Answer:
         query = request.query
         mesh_format = MeshFormat.parse(query.get("format", "stl"))
-        options = mesh_options(query)
+        options = mesh_options_of_query(query)
         number = segment_number(query.get("segment"))
         segment, data = segment_model_file(request.groups[0], number, options, mesh_format, context)
         name = f"segment-{segment.number}.{mesh_format.value}"
