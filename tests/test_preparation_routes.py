@@ -230,3 +230,20 @@ def test_a_base_removing_the_model_is_422(orthanc, source):
     response = orthanc.post(f"/instances/{source['SEG']}/segmesh/stl", json=body)
     assert response.status_code == 422, response.text
     assert "removes the whole model" in response.json()["Details"]
+
+
+def test_a_merged_model_is_cut_and_scaled_as_a_whole(orthanc, source):
+    body = {"Segments": [2, 3], "Merge": True, "Smoothing": "none"}
+    plain = store(orthanc, f"/instances/{source['SEG']}/segmesh/stl", body)
+    base = {"Axis": "I", "OffsetMm": 1}
+    prepared = store(
+        orthanc,
+        f"/instances/{source['SEG']}/segmesh/stl",
+        {**body, "Base": base, "Scale": {"SizeMm": 100}},
+    )
+    low, high = plain["Mesh"].bounds
+    # One plane 1 mm above the lowest of both parts (the cavity cube's), then one scale.
+    expected = high - low - np.array([0.0, 0.0, 1.0])
+    factor = 100.0 / expected.max()
+    assert np.ptp(prepared["Mesh"].bounds, axis=0) == pytest.approx(expected * factor, rel=1e-5)
+    assert background_bodies(prepared["Mesh"]) == 2 + len(CUBES)  # the cavity's too
