@@ -212,30 +212,15 @@ def drill_drain(
     hollow: Hollow,
 ) -> None:
     """Clear from ``shell`` (in place) a cylinder of ``hollow.drain_mm`` diameter along
-    ``down`` from the lowest voxel of ``cavity`` through the wall: both (slices, rows,
+    ``down`` from the lowest point of ``cavity`` through the wall: both (slices, rows,
     columns) crops whose voxel [0, 0, 0] is ``origin`` (k, j, i) of ``geometry``."""
-    # Height along ``down`` is linear in the indices (the affine's mean slice step).
-    weights = geometry.affine[:3, :3].T @ down  # per i, j, k
-    heights = [
-        (int(k), rows, columns, columns * weights[0] + rows * weights[1] + k * weights[2])
-        for k in np.flatnonzero(cavity.any(axis=(1, 2)))
-        for rows, columns in [np.nonzero(cavity[k])]
-    ]
-    lowest = max(float(height.max()) for *_, height in heights)
-    # The hole's axis goes through the middle of the lowest voxels (a pole, not its edge).
-    tolerance = 0.5 * min(geometry.spacing)
-    bottom = np.concatenate(
-        [
-            np.stack([columns, rows, np.full(len(rows), k)], axis=1)[height >= lowest - tolerance]
-            for k, rows, columns, height in heights
-        ]
-    ).astype(np.float64)
-    seed_ijk = bottom.mean(axis=0) + np.asarray(origin[::-1])
-    seed_lps = geometry.index_to_lps(seed_ijk)
-    seed = np.rint(bottom.mean(axis=0)[::-1]).astype(int)  # (k, j, i) in the crop
-    radius = hollow.drain_mm / 2.0 if hollow.drain_mm else 0.0
-    step = min(geometry.spacing)
-    length = 2.0 * hollow.wall_mm + 2.0 * max(geometry.spacing)
+    bottom = lowest_voxels(cavity, geometry, down)
+    seed_lps = geometry.index_to_lps(bottom + np.asarray(origin[::-1]))
+    seed = np.rint(bottom[::-1]).astype(int)  # (k, j, i) in the crop
+    radius = (hollow.drain_mm or 0.0) / 2.0
+    # Twice the wall and two voxels: through a wall met at a slant too; the hole starts a
+    # voxel inside the cavity, so that the two meet.
+    length, behind = 2.0 * hollow.wall_mm + 2.0 * max(geometry.spacing), min(geometry.spacing)
     reach = [math.ceil((length + radius) / size) + 1 for size in geometry.spacing[::-1]]
     window = tuple(
         slice(max(0, seed[axis] - reach[axis]), min(shell.shape[axis], seed[axis] + reach[axis]))
@@ -246,8 +231,26 @@ def drill_drain(
     offsets = geometry.index_to_lps(ijk) - seed_lps
     along = offsets @ down
     across = np.linalg.norm(offsets - along[:, None] * down, axis=1)
-    hole = (along >= -step) & (along <= length) & (across <= radius)
+    hole = (along >= -behind) & (along <= length) & (across <= radius)
     shell[window] &= ~hole.reshape(k.shape)
+
+
+def lowest_voxels(mask: BoolArray, geometry: VolumeGeometry, down: FloatArray) -> FloatArray:
+    """(3,) fractional (i, j, k) of ``mask``: the middle of its voxels lowest along ``down``
+    (within half a voxel), a pole rather than its edge. Two passes, slice by slice: no
+    array of every voxel's indices."""
+    # Height along ``down`` is linear in the indices (the affine's mean slice step).
+    weights = geometry.affine[:3, :3].T @ down  # per i, j, k
+    rows_of, columns_of = (np.arange(n, dtype=np.float64) for n in mask.shape[1:])
+    plane_heights = rows_of[:, None] * weights[1] + columns_of[None, :] * weights[0]
+    slices = np.flatnonzero(mask.any(axis=(1, 2)))
+    tops = np.array([plane_heights[mask[k]].max() + k * weights[2] for k in slices])
+    lowest = float(tops.max()) - 0.5 * min(geometry.spacing)
+    points = []
+    for k in slices[tops >= lowest]:
+        rows, columns = np.nonzero(mask[k] & (plane_heights + k * weights[2] >= lowest))
+        points.append(np.stack([columns, rows, np.full(len(rows), k)], axis=1))
+    return np.asarray(np.concatenate(points).mean(axis=0), dtype=np.float64)
 
 
 def cut_base(mesh: Mesh, base: Base) -> Mesh:
