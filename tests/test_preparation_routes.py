@@ -96,6 +96,11 @@ def test_hollow_ball_with_a_drain(orthanc, source):
     assert drained["Item"]["VolumeMl"] == pytest.approx(SHELL_ML, rel=0.04)
     # Closed: an outer surface and the cavity's; drained: one surface through the hole.
     assert background_bodies(closed["Mesh"]) == 2
+    surfaces = trimesh.Trimesh(closed["Mesh"].vertices, closed["Mesh"].faces).split(
+        only_watertight=False
+    )
+    radii = sorted(np.linalg.norm(s.vertices - CENTRE, axis=1).mean() for s in surfaces)
+    assert radii[1] - radii[0] == pytest.approx(3.0, abs=0.5)  # the wall
     assert background_bodies(drained["Mesh"]) == 1
     assert drained["Parameters"]["Hollow"] == {"WallMm": 3.0, "DrainMm": 5.0}
     assert closed["Parameters"]["Hollow"] == {"WallMm": 3.0, "DrainMm": None}
