@@ -49,6 +49,12 @@ def mesh_options_of_query(query: Mapping[str, str]) -> MeshOptions:
     return _prepared(_mesh_basics(lowered), lowered, preparation_of_query(lowered))
 
 
+def preview_mesh_options(query: Mapping[str, str]) -> MeshOptions:
+    """The mesh options of a threshold preview's query: ``keep-largest`` is the threshold's
+    (:func:`threshold_options_of_query`, on the whole mask), not again its crop's."""
+    return mesh_options_of_query({k: v for k, v in query.items() if k != "keep-largest"})
+
+
 def _prepared(
     options: MeshOptions, lowered: Mapping[str, Any], prepared: Preparation
 ) -> MeshOptions:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...formats import MeshFormat, export_mesh
-from ...requests.mesh_fields import mesh_options_of_query, threshold_options_of_query
+from ...requests.mesh_fields import preview_mesh_options, threshold_options_of_query
 from ...requests.queries import histogram_bins
 from ...service.tasks.context import TaskContext
 from ...service.tasks.thresholds import series_histogram, threshold_preview
@@ -22,8 +22,7 @@ def preview_route(context: TaskContext) -> Callable[[Request], Answer]:
         query = request.query
         mesh_format = MeshFormat.parse(query.get("format", "stl"))
         threshold = threshold_options_of_query(query)
-        # keep-largest is the threshold's (on the whole mask), not again the crop's.
-        options = mesh_options_of_query({k: v for k, v in query.items() if k != "keep-largest"})
+        options = preview_mesh_options(query)
         mesh = threshold_preview(request.groups[0], threshold, options, context)
         return Answer(
             export_mesh(mesh, mesh_format),
