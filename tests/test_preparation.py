@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import trimesh
+from pydicom.dataset import Dataset
 from scipy import ndimage
 
 from segmesh.errors import BadRequestError, UnprocessableError
@@ -25,6 +26,7 @@ from segmesh.mesh.preparation import (
     filled,
     within_distance_of_outside,
 )
+from segmesh.models import ModelRequest, ModelSource
 from segmesh.requests.mesh_fields import mesh_options, mesh_options_of_query
 
 SEGMENT = Segment(1, "Part", (200, 180, 120))
@@ -354,3 +356,19 @@ def test_bad_bodies_are_400(body) -> None:
 def test_bad_queries_are_400(query) -> None:
     with pytest.raises(BadRequestError):
         mesh_options_of_query(query)
+
+
+def test_a_scaled_request_says_so_with_its_own_frame_of_reference() -> None:
+    study = Dataset()
+    study.PatientName, study.PatientID, study.StudyInstanceUID = "P", "1", "1.2.3.4"
+    source = ModelSource(study, "1.2.3.9", "key")
+    plain = ModelRequest(source, {}, "Models of a SEG")
+    scaled = ModelRequest(source, {}, "Models of a SEG", scale_note=Scale(factor=2).note)
+    assert plain.frame_of_reference_uid == "1.2.3.9"
+    assert plain.described("Liver") == "Liver"
+    assert scaled.frame_of_reference_uid not in ("", "1.2.3.9")
+    again = ModelRequest(source, {}, "other", scale_note="Scaled x2")
+    assert again.frame_of_reference_uid == scaled.frame_of_reference_uid
+    assert scaled.described("Liver") == "Scaled x2: Liver"
+    assert len(scaled.described("x" * 80)) == 64
+    assert Scale(size_mm=150.0).note == "Scaled to 150 mm"
