@@ -122,6 +122,23 @@
     var target = input('segmesh-target-mb', { min: 0.1, step: 1,
                                               placeholder: 'any' });
     var step = input('segmesh-step', { min: 1, max: 64, value: 1 });
+    // Preparation for printing: empty fields ask nothing.
+    var keepCount = input('segmesh-keep-count', { min: 1, step: 1, value: 1 });
+    var fillCavities = $('<input id="segmesh-fill-cavities" type="checkbox" data-role="none">');
+    var wall = input('segmesh-hollow-wall', { min: 0.1, step: 0.5, placeholder: 'solid' });
+    var drain = input('segmesh-drain', { min: 0.1, step: 0.5, placeholder: 'none' });
+    var baseAxis = $('<select id="segmesh-base-axis" data-role="none">')
+      .append('<option value="">None</option>')
+      .append('<option value="I">Inferior end</option>')
+      .append('<option value="S">Superior end</option>')
+      .append('<option value="P">Posterior side</option>')
+      .append('<option value="A">Anterior side</option>')
+      .append('<option value="R">Right side</option>')
+      .append('<option value="L">Left side</option>');
+    var baseOffset = input('segmesh-base-offset', { min: 0, step: 0.5, value: 0 });
+    var scale = input('segmesh-scale', { min: 0.01, step: 0.1, placeholder: '1' });
+    var sizeMm = input('segmesh-size-mm', { min: 1, step: 1, placeholder: 'as scanned' });
+    var targetTriangles = input('segmesh-target-triangles', { min: 4, step: 1000, placeholder: 'any' });
     var previewCanvas = $('<canvas id="segmesh-preview-canvas" width="320" height="240">')
       .css({ display: 'block', background: '#202428' });
     var previewInfo = $('<p id="segmesh-preview-info">');
@@ -132,9 +149,18 @@
     dialog.append(histogramCanvas, range,
                   helpers.field('Lower bound', lower), helpers.field('Upper bound', upper),
                   helpers.field('Keep the largest piece', keepLargest),
+                  helpers.field('Pieces kept (largest first)', keepCount),
+                  helpers.field('Fill closed cavities', fillCavities),
+                  helpers.field('Hollow: wall (mm)', wall),
+                  helpers.field('Drain hole (mm)', drain),
+                  helpers.field('Flat base on', baseAxis),
+                  helpers.field('Base cut above its end (mm)', baseOffset),
+                  helpers.field('Scale by', scale),
+                  helpers.field('Or largest size (mm)', sizeMm),
                   helpers.field('Smoothing', smoothing),
                   helpers.field('Fraction of triangles removed', decimate),
                   helpers.field('Target file size (MB)', target),
+                  helpers.field('Or target triangles', targetTriangles),
                   helpers.field('Preview every n-th voxel', step),
                   previewCanvas, previewInfo, status,
                   $('<div>').append(preview, ' ', store, ' ', cancel));
@@ -203,25 +229,55 @@
       }
     }).on('mouseup.segmesh', function () { dragged = null; });
 
+    // The store's body; its preparation for printing also as the preview's query (the same
+    // options by their query names).
     var request = function () {
-      var body = { Threshold: numberOrNull(lower), Smoothing: smoothing.val(),
-                   Decimate: parseFloat(decimate.val()) || 0 };
+      var body = { Threshold: numberOrNull(lower), Smoothing: smoothing.val() };
+      var query = {};
       if (numberOrNull(upper) !== null) { body.Upper = numberOrNull(upper); }
-      if (keepLargest.prop('checked')) { body.KeepLargest = 1; }
-      return body;
+      if (keepLargest.prop('checked')) {
+        body.KeepLargest = query['keep-largest'] = Math.max(1, parseInt(keepCount.val(), 10) || 1);
+      }
+      if (fillCavities.prop('checked')) { body.FillCavities = true; query['fill-cavities'] = true; }
+      if (numberOrNull(wall) !== null) {
+        body.Hollow = { WallMm: numberOrNull(wall) };
+        query['hollow-wall-mm'] = body.Hollow.WallMm;
+        if (numberOrNull(drain) !== null) {
+          body.Hollow.DrainMm = query['drain-mm'] = numberOrNull(drain);
+        }
+      }
+      if (baseAxis.val()) {
+        body.Base = { Axis: baseAxis.val(), OffsetMm: numberOrNull(baseOffset) || 0 };
+        query['base-axis'] = body.Base.Axis;
+        query['base-offset-mm'] = body.Base.OffsetMm;
+      }
+      if (numberOrNull(sizeMm) !== null) {
+        body.Scale = { SizeMm: numberOrNull(sizeMm) };
+        query['size-mm'] = body.Scale.SizeMm;
+      } else if (numberOrNull(scale) !== null) {
+        body.Scale = { Factor: numberOrNull(scale) };
+        query.scale = body.Scale.Factor;
+      }
+      // A triangle count and a fraction removed are exclusive: the count wins where given.
+      if (numberOrNull(targetTriangles) !== null) {
+        body.TargetTriangles = query['target-triangles'] = Math.round(numberOrNull(targetTriangles));
+      } else {
+        body.Decimate = query.decimate = parseFloat(decimate.val()) || 0;
+      }
+      return { body: body, query: query };
     };
 
     preview.on('click', function () {
-      var body = request();
+      var asked = request(), body = asked.body, query = asked.query;
       if (body.Threshold === null) {
         status.text('Give a lower bound.');
         return;
       }
       var stepValue = Math.max(1, parseInt(step.val(), 10) || 1);
-      var query = { threshold: body.Threshold, smoothing: body.Smoothing,
-                    decimate: body.Decimate, step: stepValue, format: 'stl' };
+      var removed = body.Decimate || 0;
+      $.extend(query, { threshold: body.Threshold, smoothing: body.Smoothing, step: stepValue,
+                        format: 'stl' });
       if (body.Upper !== undefined) { query.upper = body.Upper; }
-      if (body.KeepLargest) { query['keep-largest'] = 1; }
       status.text('Previewing…');
       preview.prop('disabled', true);
       var xhr = new XMLHttpRequest();
@@ -237,7 +293,7 @@
         var positions = stlPositions(xhr.response);
         var triangles = positions.length / 9;
         // Surfaces grow with the square of the resolution: triangles by step².
-        fullTriangles = Math.round(triangles / (1 - body.Decimate) * stepValue * stepValue);
+        fullTriangles = Math.round(triangles / (1 - removed) * stepValue * stepValue);
         applyTarget();
         var megabytes = (STL_HEADER + STL_TRIANGLE * fullTriangles * (1 - parseFloat(decimate.val() || 0))) / 1e6;
         previewInfo.text(triangles + ' triangles at every ' + stepValue + ' voxel(s); the model: about ' +
@@ -255,7 +311,7 @@
     });
 
     store.on('click', function () {
-      var body = request();
+      var body = request().body;
       if (body.Threshold === null) {
         status.text('Give a lower bound.');
         return;

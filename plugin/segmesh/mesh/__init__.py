@@ -7,12 +7,15 @@
 - :mod:`.surface_measures`: that surface's volume and area without the mesh
   (:func:`surface_volume_and_area`);
 - :mod:`.smoothing`, :mod:`.decimation`: filters returning new meshes;
-- :mod:`.threshold`: an image series (HU for CT) to a one-segment label map.
+- :mod:`.threshold`: an image series (HU for CT) to a one-segment label map;
+- :mod:`.preparation`: :class:`Preparation` for printing (cavities, hollow and drain, largest
+  bodies on the voxels; triangle count, flat base, scale on the mesh).
 """
 
 from .base import Mesh, merge
 from .decimation import decimate
 from .options import MAX_ITERATIONS, MeshOptions, Smoothing
+from .preparation import Preparation
 from .sampling import Sampling
 from .smoothing import smooth
 from .surface_measures import surface_volume_and_area
@@ -30,6 +33,7 @@ __all__ = [
     "MAX_ITERATIONS",
     "Mesh",
     "MeshOptions",
+    "Preparation",
     "Sampling",
     "SegmentCrop",
     "Smoothing",

@@ -75,24 +75,29 @@ def _wound_inward(vertices: npt.NDArray[np.float64], faces: npt.NDArray[np.int64
 
 
 def build(mask: BoolArray, geometry: VolumeGeometry, options: MeshOptions) -> Mesh | None:
-    """The finished mesh of one full-grid mask: bounding box, marching cubes, smoothing,
-    decimation. None where the mask is empty."""
+    """The finished mesh of one full-grid mask: bounding box, then as
+    :meth:`SegmentCrop.mesh`. None where the mask is empty."""
     boxes = ndimage.find_objects(mask.astype(np.uint8))
     if not boxes or boxes[0] is None:
         return None
-    return _finish(
-        surface(mask[boxes[0]], geometry, _start(boxes[0]), sampling=options.sampling), options
-    )
+    return _prepared(mask[boxes[0]], _start(boxes[0]), geometry, options)
 
 
 def _start(box: tuple[slice, ...]) -> tuple[int, int, int]:
     return int(box[0].start), int(box[1].start), int(box[2].start)
 
 
-def _finish(mesh: Mesh | None, options: MeshOptions) -> Mesh | None:
+def _prepared(
+    mask: BoolArray, origin: tuple[int, int, int], geometry: VolumeGeometry, options: MeshOptions
+) -> Mesh | None:
+    """The finished mesh of a crop: its voxels prepared, marching cubes, smoothing,
+    decimation, the mesh's preparation (see :class:`~segmesh.mesh.preparation.Preparation`)."""
+    mask, origin = options.preparation.voxels(mask, origin, geometry)
+    mesh = surface(mask, geometry, origin, sampling=options.sampling)
     if mesh is None:
         return None
-    return decimate(smooth(mesh, options.smoothing, options.iterations), options.decimate)
+    mesh = decimate(smooth(mesh, options.smoothing, options.iterations), options.decimate)
+    return options.preparation.shape(mesh)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,10 +116,9 @@ class SegmentCrop:
         return cls(segment, labelmap.layers[segment.layer][box] == segment.value, _start(box))
 
     def mesh(self, geometry: VolumeGeometry, options: MeshOptions) -> Mesh | None:
-        """The finished mesh: marching cubes, smoothing, decimation."""
-        return _finish(
-            surface(self.mask, geometry, self.origin, sampling=options.sampling), options
-        )
+        """The finished mesh: voxels prepared, marching cubes, smoothing, decimation, the
+        mesh prepared."""
+        return _prepared(self.mask, self.origin, geometry, options)
 
 
 def segment_crops(

@@ -45,13 +45,16 @@ def build_model(
     its file written into the existing (empty) file at ``path``; 413 above ``max_triangles``,
     before it is encoded. Where that file is gone, so is the task that asked (it removes its
     files as it fails): the error is for no one, and no file is left behind."""
-    meshes = [mesh for crop in crops if (mesh := crop.mesh(geometry, options)) is not None]
+    # A merged model's parts are prepared each on its voxels, its mesh steps (base, scale,
+    # triangle count) on the whole.
+    parts = options if len(crops) == 1 else options.for_parts()
+    meshes = [mesh for crop in crops if (mesh := crop.mesh(geometry, parts)) is not None]
     if not meshes:
         sampling = ", ".join(
             f"{name} {value}" for name, value in options.sampling.to_json().items()
         )
         raise UnprocessableError("Nothing to mesh", f"{label}: no sample inside at {sampling}")
-    mesh = meshes[0] if len(meshes) == 1 else merge(meshes)
+    mesh = meshes[0] if len(crops) == 1 else options.preparation.shape(merge(meshes))
     if mesh.triangle_count > max_triangles:
         raise LimitExceededError(
             "Model too large",

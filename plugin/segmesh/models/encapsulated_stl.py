@@ -65,6 +65,30 @@ class ModelRequest:
     parameters: Mapping[str, Any]
     series_description: str
     tags: Mapping[str, Any] = field(default_factory=dict)
+    #: How scaled models say so ("Scaled x2"), empty for models in patient mm: their
+    #: descriptions begin with it and their frame of reference is their own.
+    scale_note: str = ""
+
+    @property
+    def frame_of_reference_uid(self) -> str:
+        """The source's frame, or for scaled models one derived from it and the scale, so
+        that no viewer overlays them on the source's images."""
+        if not self.scale_note:
+            return self.source.frame_of_reference_uid
+        return str(
+            generate_uid(
+                entropy_srcs=[
+                    "segmesh-scaled",
+                    self.source.frame_of_reference_uid,
+                    self.source.key,
+                    self.scale_note,
+                ]
+            )
+        )
+
+    def described(self, text: str) -> str:
+        """``text`` as a scaled model's descriptions say it (LO: 64 characters at most)."""
+        return f"{self.scale_note}: {text}"[:64] if self.scale_note else text
 
     def _uid(self, *parts: str) -> UID:
         parameters = json.dumps(
@@ -113,8 +137,8 @@ def _shared_attributes(request: ModelRequest, now: datetime.datetime) -> Dataset
     ds.Modality = "M3D"
     ds.SeriesInstanceUID = request.series_instance_uid
     ds.SeriesNumber = SERIES_NUMBER
-    ds.SeriesDescription = request.series_description
-    ds.FrameOfReferenceUID = source.frame_of_reference_uid
+    ds.SeriesDescription = request.described(request.series_description)
+    ds.FrameOfReferenceUID = request.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
     mark_as_written(ds)
     ds.ContentDate = ds.InstanceCreationDate
@@ -151,7 +175,7 @@ def _own_attributes(
     ds.SOPInstanceUID = request.sop_instance_uid(segment_key)
     ds.InstanceNumber = instance_number
     ds.DocumentTitle = label
-    ds.ContentDescription = label
+    ds.ContentDescription = request.described(label)
     ds.RecommendedDisplayCIELabValue = rgb_to_cielab(color)
     ds.IconImageSequence = DicomSequence([icon_item(mesh)])
     document = binary_stl(mesh, f"segmesh {__version__} {label} (LPS mm)")

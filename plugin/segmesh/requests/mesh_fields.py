@@ -1,5 +1,5 @@
 """How meshes are asked for, in a JSON body or a query (keys in any case): the sampling, the
-mesh options, and the bounds of a threshold."""
+mesh options (with the preparation for printing), and the bounds of a threshold."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 
 from ..errors import BadRequestError
 from ..mesh import MAX_ITERATIONS, MeshOptions, Sampling, Smoothing, ThresholdOptions
+from ..mesh.preparation import Preparation
 from ..mesh.sampling import MAX_STEP
+from .preparation_fields import preparation, preparation_of_query
 from .values import parse_number
 
 
@@ -32,9 +34,39 @@ def sampling(lowered: Mapping[str, Any]) -> Sampling:
 
 
 def mesh_options(values: Mapping[str, Any]) -> MeshOptions:
-    """Parse ``Smoothing``, ``Iterations``, ``Decimate``, ``Step`` or ``VoxelSize``
-    (request body or query, any case)."""
+    """Parse ``Smoothing``, ``Iterations``, ``Decimate``, ``Step`` or ``VoxelSize`` and the
+    preparation for printing (:func:`segmesh.requests.preparation_fields.preparation`) of a
+    JSON body (keys in any case)."""
     lowered = {str(key).lower(): value for key, value in values.items()}
+    return _prepared(_mesh_basics(lowered), lowered, preparation(lowered))
+
+
+def mesh_options_of_query(query: Mapping[str, str]) -> MeshOptions:
+    """Parse the same options of a query string: ``smoothing``, ``iterations``, ``decimate``,
+    ``step`` or ``voxelsize``, and the preparation's query forms
+    (:func:`segmesh.requests.preparation_fields.preparation_of_query`)."""
+    lowered = {str(key).lower(): value for key, value in query.items()}
+    return _prepared(_mesh_basics(lowered), lowered, preparation_of_query(lowered))
+
+
+def preview_mesh_options(query: Mapping[str, str]) -> MeshOptions:
+    """The mesh options of a threshold preview's query: ``keep-largest`` is the threshold's
+    (:func:`threshold_options_of_query`, on the whole mask), not again its crop's."""
+    return mesh_options_of_query({k: v for k, v in query.items() if k != "keep-largest"})
+
+
+def _prepared(
+    options: MeshOptions, lowered: Mapping[str, Any], prepared: Preparation
+) -> MeshOptions:
+    if prepared.target_triangles is not None and lowered.get("decimate") is not None:
+        raise BadRequestError(
+            "Bad parameters Decimate and TargetTriangles", "give one of them, not both"
+        )
+    return replace(options, preparation=prepared)
+
+
+def _mesh_basics(lowered: Mapping[str, Any]) -> MeshOptions:
+    """The sampling, ``smoothing``, ``iterations`` and ``decimate`` of lower-cased keys."""
     options = MeshOptions(sampling=sampling(lowered))
     if lowered.get("smoothing") is not None:
         try:

@@ -43,7 +43,8 @@ def _instance_models(instance_id: str, body: Mapping[str, Any]) -> Prepared:
 
 def _series_model(series_id: str, body: Mapping[str, Any]) -> Prepared:
     threshold = threshold_options(body)
-    options = store_options({**body, "Segments": None, "Merge": False})
+    # The threshold keeps the largest bodies on the whole mask: not again on its crop.
+    options = store_options({**body, "Segments": None, "Merge": False, "KeepLargest": None})
     return lambda context: store_series_model(series_id, threshold, options, context)
 
 

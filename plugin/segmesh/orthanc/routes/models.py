@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...errors import BadRequestError
 from ...formats import MeshFormat
-from ...requests.mesh_fields import mesh_options
+from ...requests.mesh_fields import mesh_options_of_query
 from ...requests.queries import segment_number, segment_numbers
 from ...requests.storing_kinds import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODEL
 from ...service.jobs import JobRunner
@@ -36,7 +36,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
     def get_instance_stl(request: Request) -> Answer:
         query = request.query
         mesh_format = MeshFormat.parse(query.get("format", "stl"))
-        options = mesh_options(query)
+        options = mesh_options_of_query(query)
         number = segment_number(query.get("segment"))
         numbers = segment_numbers(query.get("segments"))
         if mesh_format is MeshFormat.THREEMF:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from ...formats import Appearance, MeshFormat, export_mesh, material_file
 from ...mesh.threshold import THRESHOLD_COLOR
-from ...requests.mesh_fields import mesh_options, threshold_options_of_query
+from ...requests.mesh_fields import preview_mesh_options, threshold_options_of_query
 from ...requests.queries import histogram_bins
 from ...service.tasks.context import TaskContext
 from ...service.tasks.thresholds import series_histogram, threshold_preview
@@ -17,15 +17,15 @@ from ..http import SERIES_ROUTE, Answer, Request, register_route
 
 def preview_route(context: TaskContext) -> Callable[[Request], Answer]:
     """``?threshold=&upper=&keep-largest=&step=|voxelsize=&smoothing=&iterations=&decimate=
-    &format=stl|glb|3mf|...``: the mesh file, nothing stored; named by the threshold's label
-    in the threshold's colour where the format carries them (``format=mtl``: the OBJ's MTL,
-    with no mesh made)."""
+    &format=stl|glb|3mf|...`` and the preparation's query forms: the mesh file, nothing
+    stored; named by the threshold's label in the threshold's colour where the format carries
+    them (``format=mtl``: the OBJ's MTL, with no mesh made)."""
 
     def preview(request: Request) -> Answer:
         query = request.query
         mesh_format = MeshFormat.parse(query.get("format", "stl"))
         threshold = threshold_options_of_query(query)
-        options = mesh_options(query)
+        options = preview_mesh_options(query)
         appearance = Appearance(threshold.label, THRESHOLD_COLOR, "preview")
         disposition = f'attachment; filename="preview.{mesh_format.value}"'
         if mesh_format is MeshFormat.MTL:

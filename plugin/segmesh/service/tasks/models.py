@@ -111,7 +111,9 @@ def store_crops(
     comes back.
     """
     parameters = {**options.parameters(), **(extra_parameters or {})}
-    request = ModelRequest(source, parameters, series_description, options.tags)
+    request = ModelRequest(
+        source, parameters, series_description, options.tags, options.mesh.preparation.scale_note
+    )
     if not count:
         raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
     total = 1 if options.merge else count
