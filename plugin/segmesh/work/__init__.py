@@ -11,11 +11,12 @@ through :func:`run_work`; this package never imports ``orthanc``.
 - :mod:`.series`: :class:`ImageVolume` (a series' volume as a .npy file),
   :class:`CrossSections` (three planes as .npy bytes), :class:`Histogram` (ValueHistogram),
   :class:`ThresholdSeries` (-> :class:`ThresholdedSeries`), :class:`ThresholdMesh` (a preview
-  Mesh);
+  :class:`ReportedMesh`: the mesh and its printability);
 - :mod:`.statistics`: :class:`MeasureLabelMap` (-> :class:`MeasuredLabelMap`),
   :class:`MeasureImage` (ImageFigures per segment);
 - :mod:`.models`: :class:`BuildModel` (an Encapsulated STL file -> BuiltModel),
-  :class:`MeshFile` (one segment's mesh as STL, OBJ, PLY or GLB bytes);
+  :class:`MeshFile` (one segment's mesh as STL, OBJ, PLY or GLB bytes, and its printability:
+  :class:`ReportedFile`), :class:`StoredModelPrintability` (a stored model's report);
 - :mod:`.conversions`: :class:`ConvertLabelMap` (-> Conversion), :class:`ImportLabelMap`
   (-> ImportResult);
 - :mod:`.datasets`: :class:`ExportCase` (-> CaseExported), :class:`FinishNnunetZip`,
@@ -25,11 +26,12 @@ through :func:`run_work`; this package never imports ``orthanc``.
 from .conversions import ConvertLabelMap, ImportLabelMap
 from .datasets import ExportCase, FinishHdf5, FinishNnunetZip
 from .labelmaps import DecodedLabelMap, DecodeLabelMap, NativeGrid, ReadNiftiLabelMap, SeriesGrid
-from .models import BuildModel, MeshFile
+from .models import BuildModel, MeshFile, ReportedFile, StoredModelPrintability
 from .series import (
     CrossSections,
     Histogram,
     ImageVolume,
+    ReportedMesh,
     ThresholdedSeries,
     ThresholdMesh,
     ThresholdSeries,
@@ -51,6 +53,7 @@ WORK_TYPES: tuple[type, ...] = (
     MeasureImage,
     BuildModel,
     MeshFile,
+    StoredModelPrintability,
     ConvertLabelMap,
     ImportLabelMap,
     ExportCase,
@@ -78,7 +81,10 @@ __all__ = [
     "NativeGrid",
     "ProcessId",
     "ReadNiftiLabelMap",
+    "ReportedFile",
+    "ReportedMesh",
     "SeriesGrid",
+    "StoredModelPrintability",
     "ThresholdMesh",
     "ThresholdSeries",
     "ThresholdedSeries",

@@ -11,6 +11,7 @@ from ...requests.storing_kinds import INSTANCE_MODELS, NIFTI_MODELS, SERIES_MODE
 from ...service.jobs import JobRunner
 from ...service.tasks.context import TaskContext
 from ...service.tasks.model_files import segment_model_file, stored_model
+from ...service.tasks.printability import stored_printability
 from ..http import (
     INSTANCE_ROUTE,
     SERIES_ROUTE,
@@ -20,7 +21,7 @@ from ..http import (
     register_route,
 )
 from .storing import storing_route
-from .thresholds import preview_route
+from .thresholds import PRINTABILITY_HEADER, preview_route, printability_header
 
 
 def register(context: TaskContext, runner: JobRunner) -> None:
@@ -32,12 +33,17 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         mesh_format = MeshFormat.parse(query.get("format", "stl"))
         options = mesh_options(query)
         number = segment_number(query.get("segment"))
-        segment, data = segment_model_file(request.groups[0], number, options, mesh_format, context)
+        segment, reported = segment_model_file(
+            request.groups[0], number, options, mesh_format, context
+        )
         name = f"segment-{segment.number}.{mesh_format.value}"
         return Answer(
-            data,
+            reported.data,
             mesh_format.mime_type,
-            {"Content-Disposition": f'attachment; filename="{name}"'},
+            {
+                "Content-Disposition": f'attachment; filename="{name}"',
+                PRINTABILITY_HEADER: printability_header(reported.printability),
+            },
         )
 
     def get_model(request: Request) -> Answer:
@@ -55,6 +61,11 @@ def register(context: TaskContext, runner: JobRunner) -> None:
 
     register_route(f"{INSTANCE_ROUTE}/stl", ("GET", "POST"), instance_stl, audit="segmesh-model")
     register_route(f"{INSTANCE_ROUTE}/model", ("GET",), get_model, audit="segmesh-model")
+
+    def get_printability(request: Request) -> Answer:
+        return Answer.json(stored_printability(request.groups[0], context))
+
+    register_route(f"{INSTANCE_ROUTE}/printability", ("GET",), get_printability)
     post_series_stl = storing_route(SERIES_MODEL, context, runner)
     get_series_stl = preview_route(context)
 

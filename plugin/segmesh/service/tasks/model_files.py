@@ -12,7 +12,7 @@ from ...labelmap import Segment
 from ...mesh import MeshOptions, segment_crops
 from ...models import stl_document
 from ...options import LabelMapOptions
-from ...work import MeshFile
+from ...work import MeshFile, ReportedFile
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -24,8 +24,9 @@ def segment_model_file(
     options: MeshOptions,
     mesh_format: MeshFormat,
     context: TaskContext,
-) -> tuple[Segment, bytes]:
-    """The model of segment ``number`` of a source (its only segment where None), meshed in a
+) -> tuple[Segment, ReportedFile]:
+    """The model of segment ``number`` of a source (its only segment where None) and its
+    printability report, meshed in a
     worker from the whole label map, as every other route asks for it (cached once, not per
     segment); 400 where None names no single segment, 422 where the segment is empty."""
     loaded = load_labelmap(instance_id, LabelMapOptions(), context)
