@@ -2,9 +2,9 @@
 // coloured as stored (RecommendedDisplayCIELabValue), seen from the front as radiologists
 // expect (anterior towards the viewer, head up, the patient's left on the screen's right), with
 // the crosshair as a marker; a double click on a model moves the crosshair there. The selected
-// model's printability report (closed, manifold, bodies, volume, thinnest wall) is shown in a
-// corner of the panel: a click on a model's name in the list selects it, the first one loaded
-// is selected at first.
+// model's printability report (closed, manifold, bodies, volume, thinnest wall) is shown below
+// the list (not over the scene): a click on a model's name selects it, the first one loaded is
+// selected at first.
 import { cielabToRgb } from './dicom.js';
 
 // three.js is imported when there are models to show, so that the slice view works even where
