@@ -46,6 +46,7 @@ def test_each_stored_model_keeps_its_report(tmp_path: Path, demo_study: DemoStud
     answer = store_source_models(seg_id, OPTIONS, context)
     for item in answer["Instances"]:
         kept = read_json_metadata(host, "instances", item["ID"], PRINTABILITY_METADATA)
+        assert kept is not None
         assert kept == item["Printability"]
         assert stored_printability(item["ID"], context) == {**kept, "Source": "model"}
     # Asked again, Orthanc keeps the models it holds, and their reports as they were.
