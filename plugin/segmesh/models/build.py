@@ -2,10 +2,9 @@
 
 What a worker process runs for :class:`segmesh.work.BuildModel`: its inputs (crops of the
 segments' bounding boxes, the grid, the options) and its answer (two figures and the
-printability report) are small; the
-file, megabytes, goes to a path the caller names (written once to the page cache and sent to
-Orthanc from there, instead of pickled back through the pool's pipe, which copies it four
-times).
+printability report) are small; the file, megabytes, goes to a path the caller names (written
+once to the page cache and sent to Orthanc from there, instead of pickled back through the
+pool's pipe, which copies it four times).
 """
 
 from __future__ import annotations
@@ -47,9 +46,11 @@ def build_model(
 ) -> BuiltModel:
     """The model of the (non-empty) ``crops``: one segment's, or several merged into one,
     its file written into the existing (empty) file at ``path``; 413 above ``max_triangles``,
-    before it is encoded; repaired where decimation or coarse sampling left it not closed or
-    not manifold, 422 where that does not mend it. Where that file is gone, so is the task that asked (it removes its
-    files as it fails): the error is for no one, and no file is left behind."""
+    before it is encoded; repaired where decimation or coarse sampling left it not closed, not
+    manifold or inside out, 422 where that does not mend it
+    (:func:`segmesh.mesh.printability.checked`). Where that file is gone, so is the task that
+    asked (it removes its files as it fails): the error is for no one, and no file is left
+    behind."""
     meshes = [mesh for crop in crops if (mesh := crop.mesh(geometry, options)) is not None]
     if not meshes:
         sampling = ", ".join(
