@@ -113,6 +113,16 @@ def test_plate_wall_within_half_a_voxel(layers: int) -> None:
     assert wall == 2.0 * layers + (1.0 if layers % 2 else -1.0)
 
 
+def test_a_ball_inside_a_cavity_is_a_second_body() -> None:
+    """Three shells: the outside, the cavity (negative, inside the outside's box) and the ball
+    in it: two bodies, every normal outward."""
+    r = radii(40)
+    mask = ((r <= 15.0) & (r > 10.0)) | (r <= 5.0)
+    report = printability(mesh_of(mask), None)
+    assert report.printable
+    assert report.bodies == 2
+
+
 def test_two_balls_are_two_bodies() -> None:
     mask = np.zeros((20, 20, 50), dtype=bool)
     r = radii(12)

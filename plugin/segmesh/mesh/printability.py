@@ -95,10 +95,13 @@ def printability(mesh: Mesh, thinnest_wall_mm: float | None) -> Printability:
     vertices, faces = mesh.vertices, mesh.faces
     volumes, boxes = _shells(mesh)
     positive = volumes > 0
+    outer = boxes[positive]
+    # A loop over the negative shells only, each against every positive box at once: a noisy
+    # threshold model holds thousands of shells.
     cavities = sum(
         1
-        for n in np.flatnonzero(~positive)
-        if any(_inside(boxes[n], boxes[m]) for m in np.flatnonzero(positive))
+        for low, high in boxes[~positive]
+        if bool(((outer[:, 0] <= low).all(axis=1) & (outer[:, 1] >= high).all(axis=1)).any())
     )
     return Printability(
         closed=_closed(faces, len(vertices)),
@@ -161,11 +164,6 @@ def _shells(mesh: Mesh) -> tuple[FloatArray, FloatArray]:
         [np.minimum.reduceat(points, starts), np.maximum.reduceat(points, starts)], axis=1
     )
     return np.asarray(volumes, dtype=np.float64), boxes
-
-
-def _inside(inner: FloatArray, outer: FloatArray) -> bool:
-    """Whether box ``inner`` (2, 3) lies within box ``outer``."""
-    return bool((inner[0] >= outer[0]).all() and (inner[1] <= outer[1]).all())
 
 
 def thinnest_wall(mask: BoolArray, spacing: Sequence[float]) -> float | None:
