@@ -104,7 +104,11 @@ class OrthancServer:
             # option (its answers say "Keep-Alive: timeout=1"), hence :data:`RESENT`.
             "KeepAliveTimeout": 60,
             # As orthanc-config/orthanc.json names segmesh's records and attachments.
-            "UserMetadata": {"SegMeshJobs": 4601, "SegMeshStatus": 4602},
+            "UserMetadata": {
+                "SegMeshJobs": 4601,
+                "SegMeshStatus": 4602,
+                "SegMeshPrintability": 4604,
+            },
             "UserContentType": {"SegMeshLabelMap": [4603, "application/vnd.segmesh.labelmap"]},
             **(extra_configuration or {}),
         }

@@ -170,6 +170,12 @@ def _request(
             "application/json",
         ),
         ("/instances/*/segmesh/model", "GET"): ([ids["Model"]], {}, 200, "model/stl"),
+        ("/instances/*/segmesh/printability", "GET"): (
+            [ids["Model"]],
+            {},
+            200,
+            "application/json",
+        ),
         ("/series/*/segmesh/stl", "POST"): (
             [ids["Series"]],
             {"json": {"Threshold": 100, "KeepLargest": 1, "Smoothing": "none"}},
@@ -266,7 +272,8 @@ def test_every_registered_route_needs_credentials(
             walked += 1
     assert walked == sum(len(methods) for _, methods in registered_routes)
     # segments, labelmap, statistics, overlay, volume (grid, labels, image, planes), stl (GET,
-    # POST), model, series stl (GET, POST), series histogram, nifti-stl, convert, import, jobs,
-    # job (GET, DELETE), status, app, the query-decoding probe, datasets, a job's output.
-    assert len(registered_routes) == 22
-    assert walked == 25
+    # POST), model, printability, series stl (GET, POST), series histogram, nifti-stl, convert,
+    # import, jobs, job (GET, DELETE), status, app, the query-decoding probe, datasets, a job's
+    # output.
+    assert len(registered_routes) == 23
+    assert walked == 26

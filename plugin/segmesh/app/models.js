@@ -1,7 +1,10 @@
 // The 3D panel: the study's Encapsulated STL models, in LPS millimetres, each toggled and
 // coloured as stored (RecommendedDisplayCIELabValue), seen from the front as radiologists
 // expect (anterior towards the viewer, head up, the patient's left on the screen's right), with
-// the crosshair as a marker; a double click on a model moves the crosshair there.
+// the crosshair as a marker; a double click on a model moves the crosshair there. The selected
+// model's printability report (closed, manifold, bodies, volume, thinnest wall) is shown below
+// the list (not over the scene): a click on a model's name selects it, the first one loaded is
+// selected at first.
 import { cielabToRgb } from './dicom.js';
 
 // three.js is imported when there are models to show, so that the slice view works even where
@@ -24,11 +27,14 @@ async function importThree() {
 export const ENCAPSULATED_STL = '1.2.840.10008.5.1.4.1.1.104.3';
 
 export class ModelPanel {
-  constructor(root, canvas, list, message) {
+  constructor(root, canvas, list, message, report = null) {
     this.root = root;
     this.canvas = canvas;
     this.list = list;
     this.message = message;
+    this.report = report; // where the selected model's printability is shown (a <dl>)
+    this.reports = new Map(); // model id -> promise of its printability report
+    this.selected = null;
     this.meshes = new Map();
     this.renderer = null;
     this.box = null; // the models' bounding box, LPS mm
@@ -174,6 +180,8 @@ export class ModelPanel {
       geometry.computeBoundingBox();
       box.union(geometry.boundingBox);
       this.addListItem(model);
+      this.reports.set(model.id, this.fetchReport(model.id));
+      if (!this.selected) this.select(model);
     }
     this.frame(box);
     this.setMessage('');
@@ -199,6 +207,26 @@ export class ModelPanel {
     setTimeout(look, milliseconds);
   }
 
+  // The report of a stored model (GET .../segmesh/printability); null where unavailable.
+  async fetchReport(id) {
+    const root = new URL('../../', window.location.href);
+    const response = await fetch(new URL(`instances/${id}/segmesh/printability`, root));
+    return response.ok ? response.json() : null;
+  }
+
+  // Show ``model``'s printability report and mark its list item.
+  async select(model) {
+    this.selected = model.id;
+    for (const item of this.list.children) {
+      item.classList.toggle('selected', item.dataset.model === model.id);
+    }
+    if (!this.report) return;
+    const report = await this.reports.get(model.id);
+    if (this.selected !== model.id) return; // another one was chosen meanwhile
+    this.report.dataset.model = model.id;
+    showPrintability(this.report, model.label, report);
+  }
+
   addListItem(model) {
     const item = document.createElement('li');
     item.dataset.model = model.id;
@@ -213,8 +241,13 @@ export class ModelPanel {
     swatch.className = 'swatch';
     swatch.style.background = `rgb(${model.color.join(',')})`;
     const label = document.createElement('label');
-    label.append(box, swatch, model.label);
-    item.append(label);
+    label.append(box, swatch);
+    const name = document.createElement('span');
+    name.className = 'model-name';
+    name.textContent = model.label;
+    name.title = 'Show its printability';
+    name.addEventListener('click', () => this.select(model));
+    item.append(label, name);
     this.list.append(item);
   }
 
@@ -243,5 +276,51 @@ export class ModelPanel {
     this.camera.updateProjectionMatrix();
     this.controls.target.copy(centre);
     this.controls.update();
+  }
+}
+
+const YES_NO = (value) => (value ? 'yes' : 'no');
+
+// The rows of a printability report: [JSON key, term, its value as shown].
+function printabilityRows(report) {
+  const wall = report.ThinnestWallMm;
+  return [
+    ['Closed', 'Closed', YES_NO(report.Closed)],
+    ['Manifold', 'Manifold', YES_NO(report.Manifold)],
+    ['OutwardNormals', 'Normals outward', YES_NO(report.OutwardNormals)],
+    ['Bodies', 'Bodies', String(report.Bodies)],
+    ['VolumeMl', 'Volume', `${report.VolumeMl} ml`],
+    ['AreaCm2', 'Area', `${report.AreaCm2} cm²`],
+    ['BoundsMm', 'Size', `${report.BoundsMm.Size.join(' × ')} mm`],
+    ['ThinnestWallMm', 'Thinnest wall', wall === null ? 'not estimated' : `${wall} mm`],
+  ];
+}
+
+// ``report`` (the JSON of the printability route) of the model ``label`` in the <dl>
+// ``element``, each value's <dd> marked with its JSON key (data-key).
+export function showPrintability(element, label, report) {
+  element.replaceChildren();
+  element.hidden = false;
+  const title = document.createElement('dt');
+  title.className = 'printability-title';
+  title.textContent = report ? `Printability of ${label}` : `No printability report for ${label}`;
+  element.append(title);
+  element.classList.toggle('unprintable', Boolean(
+    report && !(report.Closed && report.Manifold && report.OutwardNormals),
+  ));
+  if (!report) return;
+  for (const [key, term, value] of printabilityRows(report)) {
+    const dt = document.createElement('dt');
+    dt.textContent = term;
+    const dd = document.createElement('dd');
+    dd.dataset.key = key;
+    dd.textContent = value;
+    element.append(dt, dd);
+  }
+  if (report.Source === 'stl') {
+    const note = document.createElement('dd');
+    note.className = 'printability-source';
+    note.textContent = 'computed from the stored STL';
+    element.append(note);
   }
 }

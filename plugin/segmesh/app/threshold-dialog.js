@@ -1,7 +1,7 @@
 // "3D model by threshold" on an image series page of Orthanc Explorer (loaded on demand by
 // explorer-extension.js): the series' histogram to pick the bounds (inputs, or click and drag
-// on it), a quick preview (every n-th voxel) drawn with three.js, then the stored model as a
-// job. window.segmeshThresholdDialog(seriesId, helpers): helpers.dialog() makes the box,
+// on it), a quick preview (every n-th voxel) drawn with three.js with its printability report
+// (the X-Segmesh-Printability header), then the stored model as a job. window.segmeshThresholdDialog(seriesId, helpers): helpers.dialog() makes the box,
 // helpers.field(label, input) a row, helpers.followJob(path, dialog, status, bar, failed)
 // follows the job and opens the new series.
 (function () {
@@ -50,6 +50,33 @@
       }
     });
     canvas.dataset.drawn = String(parseInt(canvas.dataset.drawn || '0', 10) + 1);
+  }
+
+  function yesNo(value) { return value ? 'yes' : 'no'; }
+
+  // The preview's printability report (the header's JSON) in the <dl> ``list``, each value's
+  // <dd> marked with its JSON key (data-key); emptied where there is none.
+  function showPrintability(list, header) {
+    list.empty();
+    var report = null;
+    try { report = JSON.parse(header); } catch (ignored) {}
+    if (!report) { return; }
+    var wall = report.ThinnestWallMm;
+    var rows = [
+      ['Closed', 'Closed', yesNo(report.Closed)],
+      ['Manifold', 'Manifold', yesNo(report.Manifold)],
+      ['OutwardNormals', 'Normals outward', yesNo(report.OutwardNormals)],
+      ['Bodies', 'Bodies', String(report.Bodies)],
+      ['VolumeMl', 'Volume', report.VolumeMl + ' ml'],
+      ['BoundsMm', 'Size', report.BoundsMm.Size.join(' × ') + ' mm'],
+      ['ThinnestWallMm', 'Thinnest wall', wall === null ? 'not estimated' : wall + ' mm']
+    ];
+    $.each(rows, function (_, row) {
+      list.append($('<dt>').text(row[1]),
+                  $('<dd>').attr('data-key', row[0]).text(row[2]).css({ margin: 0 }));
+    });
+    var printable = report.Closed && report.Manifold && report.OutwardNormals;
+    list.css('color', printable ? '' : '#c0392b');
   }
 
   // The (non-indexed) triangles of a binary STL, LPS mm.
@@ -142,6 +169,10 @@
     var previewCanvas = $('<canvas id="segmesh-preview-canvas" width="320" height="240">')
       .css({ display: 'block', background: '#202428' });
     var previewInfo = $('<p id="segmesh-preview-info">');
+    // Two terms and their values a row: the report in four short lines.
+    var printability = $('<dl id="segmesh-preview-printability" aria-label="Printability">')
+      .css({ display: 'grid', gridTemplateColumns: 'auto auto auto auto', gap: '0 0.8em',
+             margin: '0.3em 0', fontSize: '0.9em' });
     var status = $('<p id="segmesh-status" role="status">');
     var preview = $('<button id="segmesh-preview" data-role="none">').text('Preview');
     var store = $('<button id="segmesh-store" data-role="none">').text('Store model');
@@ -162,7 +193,7 @@
                   helpers.field('Target file size (MB)', target),
                   helpers.field('Or target triangles', targetTriangles),
                   helpers.field('Preview every n-th voxel', step),
-                  previewCanvas, previewInfo, status,
+                  previewCanvas, previewInfo, printability, status,
                   $('<div>').append(preview, ' ', store, ' ', cancel));
     $('body').append(dialog);
     cancel.on('click', function () { dialog.remove(); });
@@ -298,6 +329,7 @@
         var megabytes = (STL_HEADER + STL_TRIANGLE * fullTriangles * (1 - parseFloat(decimate.val() || 0))) / 1e6;
         previewInfo.text(triangles + ' triangles at every ' + stepValue + ' voxel(s); the model: about ' +
                          megabytes.toFixed(1) + ' MB');
+        showPrintability(printability, xhr.getResponseHeader('X-Segmesh-Printability'));
         renderPreview(previewCanvas[0], positions).then(function () {
           previewCanvas.attr('data-triangles', triangles);
           status.text('');

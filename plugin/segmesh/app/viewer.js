@@ -166,7 +166,9 @@ async function openSource(sourceId, panel) {
 
 async function main() {
   const params = new URLSearchParams(window.location.search);
-  const panel = new ModelPanel($('model-view'), $('scene'), $('models'), $('model-message'));
+  const panel = new ModelPanel(
+    $('model-view'), $('scene'), $('models'), $('model-message'), $('model-printability'),
+  );
   window.segmeshModels = panel;
   try {
     if (params.get('model')) {

@@ -7,6 +7,8 @@
 - :mod:`.surface_measures`: that surface's volume and area without the mesh
   (:func:`surface_volume_and_area`);
 - :mod:`.smoothing`, :mod:`.decimation`: filters returning new meshes;
+- :mod:`.printability`: whether a model can be printed (:class:`~.printability.Printability`:
+  closed, manifold by manifold3d, bodies, size, thinnest wall from the voxels), its repair;
 - :mod:`.threshold`: an image series (HU for CT) to a one-segment label map;
 - :mod:`.preparation`: :class:`Preparation` for printing (cavities, hollow and drain, largest
   bodies on the voxels; triangle count, flat base, scale on the mesh).

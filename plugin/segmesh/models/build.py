@@ -1,10 +1,10 @@
 """One model built from segment crops: meshed, encoded as an Encapsulated STL Part-10 file.
 
 What a worker process runs for :class:`segmesh.work.BuildModel`: its inputs (crops of the
-segments' bounding boxes, the grid, the options) and its answer (two figures) are small; the
-file, megabytes, goes to a path the caller names (written once to the page cache and sent to
-Orthanc from there, instead of pickled back through the pool's pipe, which copies it four
-times).
+segments' bounding boxes, the grid, the options) and its answer (two figures and the
+printability report) are small; the file, megabytes, goes to a path the caller names (written
+once to the page cache and sent to Orthanc from there, instead of pickled back through the
+pool's pipe, which copies it four times).
 """
 
 from __future__ import annotations
@@ -16,16 +16,19 @@ from ..dicom.color import RGB
 from ..errors import LimitExceededError, UnprocessableError
 from ..geometry import VolumeGeometry
 from ..mesh import MeshOptions, SegmentCrop, merge
+from ..mesh.printability import Printability, checked, crops_thinnest_wall
 from .encapsulated_stl import ModelFiles
 
 
 @dataclass(frozen=True)
 class BuiltModel:
-    """A model ready to store: its Part-10 file at ``path``, triangle count and volume in ml."""
+    """A model ready to store: its Part-10 file at ``path``, triangle count, volume in ml and
+    printability report."""
 
     path: str
     triangles: int
     volume_ml: float
+    printability: Printability
 
 
 def build_model(
@@ -43,8 +46,11 @@ def build_model(
 ) -> BuiltModel:
     """The model of the (non-empty) ``crops``: one segment's, or several merged into one,
     its file written into the existing (empty) file at ``path``; 413 above ``max_triangles``,
-    before it is encoded. Where that file is gone, so is the task that asked (it removes its
-    files as it fails): the error is for no one, and no file is left behind."""
+    before it is encoded; repaired where decimation or coarse sampling left it not closed, not
+    manifold or inside out, 422 where that does not mend it
+    (:func:`segmesh.mesh.printability.checked`). Where that file is gone, so is the task that
+    asked (it removes its files as it fails): the error is for no one, and no file is left
+    behind."""
     # A merged model's parts are prepared each on its voxels, its mesh steps (base, scale,
     # triangle count) on the whole.
     parts = options if len(crops) == 1 else options.for_parts()
@@ -60,6 +66,12 @@ def build_model(
             "Model too large",
             f"{mesh.triangle_count} triangles, above MaxTriangles {max_triangles}",
         )
+    what = f"segment {segment_key} ({label}) at {_parameters(options)}"
+    mesh, report = checked(mesh, crops_thinnest_wall(crops, geometry), what)
     with open(path, "r+b") as handle:
         handle.write(files.file(mesh, segment_key, label, color, instance_number))
-    return BuiltModel(path, mesh.triangle_count, round(mesh.volume / 1000.0, 3))
+    return BuiltModel(path, mesh.triangle_count, round(mesh.volume / 1000.0, 3), report)
+
+
+def _parameters(options: MeshOptions) -> str:
+    return ", ".join(f"{name} {value}" for name, value in options.to_json().items())

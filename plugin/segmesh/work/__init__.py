@@ -11,13 +11,14 @@ through :func:`run_work`; this package never imports ``orthanc``.
 - :mod:`.series`: :class:`ImageVolume` (a series' volume as a .npy file),
   :class:`CrossSections` (three planes as .npy bytes), :class:`Histogram` (ValueHistogram),
   :class:`ThresholdSeries` (-> :class:`ThresholdedSeries`), :class:`ThresholdMesh` (a preview
-  Mesh);
+  :class:`ReportedMesh`: the mesh and its printability);
 - :mod:`.statistics`: :class:`MeasureLabelMap` (-> :class:`MeasuredLabelMap`),
   :class:`MeasureImage` (ImageFigures per segment);
 - :mod:`.models`: :class:`BuildModel` (an Encapsulated STL file -> BuiltModel),
-  :class:`MeshFile` (one segment's mesh as STL, OBJ, MTL, PLY, GLB or 3MF bytes),
-  :class:`MeshPart` (one segment's mesh as a 3MF ``<mesh>`` element in a file),
-  :class:`PackThreeMF` (those parts as one 3MF file);
+  :class:`MeshFile` (one segment's mesh as STL, OBJ, MTL, PLY, GLB or 3MF bytes, and its
+  printability: :class:`ReportedFile`), :class:`MeshPart` (one segment's mesh as a 3MF
+  ``<mesh>`` element in a file), :class:`PackThreeMF` (those parts as one 3MF file),
+  :class:`StoredModelPrintability` (a stored model's report);
 - :mod:`.conversions`: :class:`ConvertLabelMap` (-> Conversion), :class:`ImportLabelMap`
   (-> ImportResult);
 - :mod:`.datasets`: :class:`ExportCase` (-> CaseExported), :class:`FinishNnunetZip`,
@@ -27,11 +28,19 @@ through :func:`run_work`; this package never imports ``orthanc``.
 from .conversions import ConvertLabelMap, ImportLabelMap
 from .datasets import ExportCase, FinishHdf5, FinishNnunetZip
 from .labelmaps import DecodedLabelMap, DecodeLabelMap, NativeGrid, ReadNiftiLabelMap, SeriesGrid
-from .models import BuildModel, MeshFile, MeshPart, PackThreeMF
+from .models import (
+    BuildModel,
+    MeshFile,
+    MeshPart,
+    PackThreeMF,
+    ReportedFile,
+    StoredModelPrintability,
+)
 from .series import (
     CrossSections,
     Histogram,
     ImageVolume,
+    ReportedMesh,
     ThresholdedSeries,
     ThresholdMesh,
     ThresholdSeries,
@@ -55,6 +64,7 @@ WORK_TYPES: tuple[type, ...] = (
     MeshFile,
     MeshPart,
     PackThreeMF,
+    StoredModelPrintability,
     ConvertLabelMap,
     ImportLabelMap,
     ExportCase,
@@ -84,7 +94,10 @@ __all__ = [
     "PackThreeMF",
     "ProcessId",
     "ReadNiftiLabelMap",
+    "ReportedFile",
+    "ReportedMesh",
     "SeriesGrid",
+    "StoredModelPrintability",
     "ThresholdMesh",
     "ThresholdSeries",
     "ThresholdedSeries",

@@ -1,18 +1,23 @@
 """Models made in a worker from segment crops: one meshed and encoded as an Encapsulated STL
 Part-10 file to store, one segment's mesh as a file to answer, or several as the parts of one
-3MF package (each part's mesh written by a worker, then the package by one)."""
+3MF package (each part's mesh written by a worker, then the package by one); and a stored
+model's printability, read from its STL."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydicom import dcmread
+
 from ..dicom.color import RGB
-from ..formats.mesh_files import Appearance, MeshFormat, crop_mesh_file
+from ..dicom.malformed import as_broken_file
+from ..formats.mesh_files import Appearance, MeshFormat, export_mesh, read_binary_stl
 from ..formats.threemf import ThreeMFObject, read_blocks, write_mesh_element, write_threemf
 from ..geometry import VolumeGeometry
 from ..mesh import MeshOptions, SegmentCrop
-from ..models import BuiltModel, ModelFiles, build_model
+from ..mesh.printability import Printability, crops_thinnest_wall, printability, welded
+from ..models import BuiltModel, ModelFiles, build_model, stl_document
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +56,20 @@ class BuildModel:
         )
 
 
+@dataclass(frozen=True)
+class ReportedFile:
+    """A mesh file to answer and the mesh's printability report (None for a file of no mesh:
+    an OBJ's MTL)."""
+
+    data: bytes
+    printability: Printability | None
+
+
 @dataclass(frozen=True, slots=True)
 class MeshFile:
     """The finished mesh (``options``) of one segment's ``crop`` on ``geometry`` as a file of
     ``mesh_format``, named and coloured by ``appearance`` where the format can (OBJ, PLY,
-    3MF): only the crop and the file cross."""
+    3MF), with its printability report: only the crop, the file and the report cross."""
 
     crop: SegmentCrop
     geometry: VolumeGeometry
@@ -63,11 +77,13 @@ class MeshFile:
     mesh_format: MeshFormat
     appearance: Appearance | None = None
 
-    def run(self) -> bytes | None:
-        """The file; None where the crop has no surface."""
-        return crop_mesh_file(
-            self.crop, self.geometry, self.options, self.mesh_format, self.appearance
-        )
+    def run(self) -> ReportedFile | None:
+        """The file and its report; None where the crop has no surface."""
+        mesh = self.crop.mesh(self.geometry, self.options)
+        if mesh is None:
+            return None
+        report = printability(mesh, crops_thinnest_wall((self.crop,), self.geometry))
+        return ReportedFile(export_mesh(mesh, self.mesh_format, self.appearance), report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +120,18 @@ class PackThreeMF:
             [ThreeMFObject(name, color, read_blocks(part)) for name, color, part in self.parts],
             self.path,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredModelPrintability:
+    """The printability report of the STL in the Encapsulated STL Part-10 file at ``path``
+    (its coincident corners welded into shared vertices; no voxels, so no wall estimate); 400
+    where the file or its STL is malformed."""
+
+    path: str
+
+    @as_broken_file
+    def run(self) -> Printability:
+        """The report."""
+        mesh = read_binary_stl(stl_document(dcmread(self.path)))
+        return printability(welded(mesh), None)

@@ -17,6 +17,7 @@ from ..geometry import VolumeGeometry, geometry_from_images
 from ..images.cross_sections import Voxel
 from ..images.image_volume import image_cross_sections, image_volume
 from ..mesh import Mesh, MeshOptions, SegmentCrop, ThresholdOptions, threshold_labelmap
+from ..mesh.printability import Printability, crops_thinnest_wall, printability
 from ..models import ModelSource
 from ..settings import Settings
 from ..statistics.histogram import ValueHistogram, value_histogram
@@ -127,6 +128,14 @@ class ThresholdSeries:
         return ThresholdedSeries(labelmap.geometry, crop, source, description)
 
 
+@dataclass(frozen=True, eq=False)
+class ReportedMesh:
+    """A preview mesh and its printability report."""
+
+    mesh: Mesh
+    printability: Printability
+
+
 @dataclass(frozen=True, slots=True)
 class ThresholdMesh:
     """The finished mesh (``options``) of the series of ``files`` thresholded within
@@ -137,8 +146,8 @@ class ThresholdMesh:
     options: MeshOptions
     settings: Settings
 
-    def run(self) -> Mesh | None:
-        """The mesh; None where no voxel is within the bounds."""
+    def run(self) -> ReportedMesh | None:
+        """The mesh and its report; None where no voxel is within the bounds."""
         series = ThresholdSeries(
             files=self.files, threshold=self.threshold, settings=self.settings
         ).run()
@@ -149,4 +158,7 @@ class ThresholdMesh:
                 f"{mesh.triangle_count} triangles, above MaxTriangles "
                 f"{self.settings.max_triangles}",
             )
-        return mesh
+        if mesh is None or series.crop is None:
+            return None
+        wall = crops_thinnest_wall((series.crop,), series.geometry)
+        return ReportedMesh(mesh, printability(mesh, wall))

@@ -17,6 +17,7 @@ from ...service.tasks.model_files import (
     source_models_3mf,
     stored_model,
 )
+from ...service.tasks.printability import stored_printability
 from ..http import (
     INSTANCE_ROUTE,
     SERIES_ROUTE,
@@ -26,7 +27,7 @@ from ..http import (
     register_route,
 )
 from .storing import storing_route
-from .thresholds import preview_route
+from .thresholds import PRINTABILITY_HEADER, preview_route, printability_header
 
 
 def register(context: TaskContext, runner: JobRunner) -> None:
@@ -39,6 +40,7 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         options = mesh_options_of_query(query)
         number = segment_number(query.get("segment"))
         numbers = segment_numbers(query.get("segments"))
+        headers: dict[str, str] = {}
         if mesh_format is MeshFormat.THREEMF:
             # One 3MF of the asked segments: every segment where none is given.
             chosen = (number,) if number is not None else numbers
@@ -47,15 +49,15 @@ def register(context: TaskContext, runner: JobRunner) -> None:
         elif numbers is not None:
             raise BadRequestError("Bad parameter segments", "only with format=3mf: give segment")
         else:
-            segment, data = segment_model_file(
+            segment, reported = segment_model_file(
                 request.groups[0], number, options, mesh_format, context
             )
+            data = reported.data
             name = f"{segment_appearance(segment).stem}.{mesh_format.value}"
-        return Answer(
-            data,
-            mesh_format.mime_type,
-            {"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+            if reported.printability is not None:
+                headers[PRINTABILITY_HEADER] = printability_header(reported.printability)
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Answer(data, mesh_format.mime_type, headers)
 
     def get_model(request: Request) -> Answer:
         dataset, document = stored_model(request.groups[0], context)
@@ -72,6 +74,11 @@ def register(context: TaskContext, runner: JobRunner) -> None:
 
     register_route(f"{INSTANCE_ROUTE}/stl", ("GET", "POST"), instance_stl, audit="segmesh-model")
     register_route(f"{INSTANCE_ROUTE}/model", ("GET",), get_model, audit="segmesh-model")
+
+    def get_printability(request: Request) -> Answer:
+        return Answer.json(stored_printability(request.groups[0], context))
+
+    register_route(f"{INSTANCE_ROUTE}/printability", ("GET",), get_printability)
     post_series_stl = storing_route(SERIES_MODEL, context, runner)
     get_series_stl = preview_route(context)
 

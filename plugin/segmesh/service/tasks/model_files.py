@@ -16,7 +16,7 @@ from ...labelmap import Segment
 from ...mesh import MeshOptions, SegmentCrop, segment_boxes, segment_crops
 from ...models import stl_document
 from ...options import LabelMapOptions
-from ...work import MeshFile, MeshPart, PackThreeMF
+from ...work import MeshFile, MeshPart, PackThreeMF, ReportedFile
 from .. import store
 from .context import TaskContext
 from .labelmaps import load_labelmap
@@ -34,10 +34,10 @@ def segment_model_file(
     options: MeshOptions,
     mesh_format: MeshFormat,
     context: TaskContext,
-) -> tuple[Segment, bytes]:
-    """The model of segment ``number`` of a source (its only segment where None), meshed in a
-    worker from the whole label map, as every other route asks for it (cached once, not per
-    segment); 400 where None names no single segment, 422 where the segment is empty."""
+) -> tuple[Segment, ReportedFile]:
+    """The model of segment ``number`` of a source (its only segment where None) and its
+    printability report, meshed in a worker from the whole label map, as every other route
+    asks for it (cached once, not per segment); 400 where None names no single segment, 422 where the segment is empty."""
     loaded = load_labelmap(instance_id, LabelMapOptions(), context)
     if number is None:
         if len(loaded.labelmap.segments) != 1:
@@ -49,7 +49,7 @@ def segment_model_file(
     appearance = segment_appearance(segment)
     data = None
     if crop is not None and mesh_format is MeshFormat.MTL:
-        data = material_file(appearance)
+        data = ReportedFile(material_file(appearance), None)
     elif crop is not None:
         with context.metrics.timed("segmesh_mesh_seconds_total"):
             data = context.workers.run(

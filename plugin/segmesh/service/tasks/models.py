@@ -31,6 +31,7 @@ from ..host import Host
 from .context import TaskContext
 from .labelmaps import load_labelmap
 from .outputs import SourceOutputs
+from .printability import keep_printability
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,9 @@ def store_crops(
     a temporary file, and stored as it comes back (while the workers build the next ones),
     through ``outputs``: where the task then fails (a model above MaxTriangles, 413; a source
     deleted meanwhile, 410; a cancelled job; a dead worker), what it stored is deleted again,
-    and nothing stays stored. Progress is reported and cancellation checked as each model
-    comes back.
+    and nothing stays stored. Each model's printability report is in its item of the answer
+    and kept with its instance (:func:`.printability.keep_printability`). Progress is reported
+    and cancellation checked as each model comes back.
     """
     parameters = {**options.parameters(), **(extra_parameters or {})}
     request = ModelRequest(
@@ -148,6 +150,7 @@ def store_crops(
                 with temporary:
                     context.check_cancelled()
                     stored = outputs.store_file(model.path)
+                keep_printability(context.host, stored["ID"], model.printability)
                 instances.append(
                     {
                         "ID": stored["ID"],
@@ -155,6 +158,7 @@ def store_crops(
                         "Label": plan.label,
                         "Triangles": model.triangles,
                         "VolumeMl": model.volume_ml,
+                        "Printability": model.printability.to_json(),
                         "Status": stored.get("Status", ""),
                     }
                 )

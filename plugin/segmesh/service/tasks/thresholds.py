@@ -5,9 +5,9 @@ preview mesh. Both run in a worker, which fetches the series' Part-10 files itse
 from __future__ import annotations
 
 from ...errors import UnprocessableError
-from ...mesh import Mesh, MeshOptions, ThresholdOptions
+from ...mesh import MeshOptions, ThresholdOptions
 from ...statistics.histogram import ValueHistogram
-from ...work import Histogram, ThresholdMesh
+from ...work import Histogram, ReportedMesh, ThresholdMesh
 from .. import store
 from .context import TaskContext
 
@@ -20,12 +20,13 @@ def series_histogram(series_id: str, bins: int, context: TaskContext) -> ValueHi
 
 def threshold_preview(
     series_id: str, threshold: ThresholdOptions, options: MeshOptions, context: TaskContext
-) -> Mesh:
-    """The mesh a stored model of the thresholded series would hold; 422 where it is empty."""
+) -> ReportedMesh:
+    """The mesh a stored model of the thresholded series would hold, and its printability
+    report; 422 where it is empty."""
     files = store.stored_series_files(context.host, series_id)
-    mesh = context.workers.run(
+    preview = context.workers.run(
         ThresholdMesh(files=files, threshold=threshold, options=options, settings=context.settings)
     )
-    if mesh is None:
+    if preview is None:
         raise UnprocessableError("Nothing to mesh", f"no voxel within {threshold.label}")
-    return mesh
+    return preview
