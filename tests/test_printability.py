@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from segmesh.errors import UnprocessableError
+from segmesh.formats import MeshFormat
 from segmesh.geometry import VolumeGeometry
 from segmesh.labelmap import BoolArray, Segment
 from segmesh.mesh import Mesh, MeshOptions, Sampling, SegmentCrop, surface
+from segmesh.mesh.preparation import Hollow, Preparation
 from segmesh.mesh.printability import (
     checked,
     crops_thinnest_wall,
@@ -18,6 +20,7 @@ from segmesh.mesh.printability import (
     thinnest_wall,
     welded,
 )
+from segmesh.work import MeshFile
 
 
 def grid(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> VolumeGeometry:
@@ -222,3 +225,30 @@ def test_mesh_options_default_models_are_printable() -> None:
     mesh = crop.mesh(grid(mask.shape, (1.0, 1.0, 1.0)), MeshOptions(decimate=0.9))
     assert mesh is not None
     assert printability(mesh, None).printable
+
+
+def test_a_hollowed_models_wall_is_its_shells() -> None:
+    """A solid ball of radius 20 mm hollowed to a 3 mm wall: the report of the model a worker
+    builds gives the shell's wall, measured on the prepared voxels, not the ball's diameter."""
+    mask = radii(46) <= 20
+    crop = SegmentCrop(Segment(1, "ball", (255, 0, 0)), mask, (0, 0, 0))
+    options = MeshOptions(preparation=Preparation(hollow=Hollow(wall_mm=3.0)))
+    reported = MeshFile(
+        crop=crop,
+        geometry=grid(mask.shape, (1.0, 1.0, 1.0)),
+        options=options,
+        mesh_format=MeshFormat.STL,
+    ).run()
+    assert reported is not None
+    assert reported.printability is not None
+    assert reported.printability.thinnest_wall_mm == pytest.approx(3.0, abs=1.0)
+    solid = MeshFile(
+        crop=crop,
+        geometry=grid(mask.shape, (1.0, 1.0, 1.0)),
+        options=MeshOptions(),
+        mesh_format=MeshFormat.STL,
+    ).run()
+    assert solid is not None
+    assert solid.printability is not None
+    assert solid.printability.thinnest_wall_mm is not None
+    assert solid.printability.thinnest_wall_mm > 30.0

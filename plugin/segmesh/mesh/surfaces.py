@@ -80,19 +80,19 @@ def build(mask: BoolArray, geometry: VolumeGeometry, options: MeshOptions) -> Me
     boxes = ndimage.find_objects(mask.astype(np.uint8))
     if not boxes or boxes[0] is None:
         return None
-    return _prepared(mask[boxes[0]], _start(boxes[0]), geometry, options)
+    crop, origin = options.preparation.voxels(mask[boxes[0]], _start(boxes[0]), geometry)
+    return _meshed(crop, origin, geometry, options)
 
 
 def _start(box: tuple[slice, ...]) -> tuple[int, int, int]:
     return int(box[0].start), int(box[1].start), int(box[2].start)
 
 
-def _prepared(
+def _meshed(
     mask: BoolArray, origin: tuple[int, int, int], geometry: VolumeGeometry, options: MeshOptions
 ) -> Mesh | None:
-    """The finished mesh of a crop: its voxels prepared, marching cubes, smoothing,
-    decimation, the mesh's preparation (see :class:`~segmesh.mesh.preparation.Preparation`)."""
-    mask, origin = options.preparation.voxels(mask, origin, geometry)
+    """The finished mesh of prepared voxels: marching cubes, smoothing, decimation, the
+    mesh's steps of the preparation (see :class:`~segmesh.mesh.preparation.Preparation`)."""
     mesh = surface(mask, geometry, origin, sampling=options.sampling)
     if mesh is None:
         return None
@@ -118,7 +118,19 @@ class SegmentCrop:
     def mesh(self, geometry: VolumeGeometry, options: MeshOptions) -> Mesh | None:
         """The finished mesh: voxels prepared, marching cubes, smoothing, decimation, the
         mesh prepared."""
-        return _prepared(self.mask, self.origin, geometry, options)
+        return self.prepared(geometry, options).meshed(geometry, options)
+
+    def prepared(self, geometry: VolumeGeometry, options: MeshOptions) -> SegmentCrop:
+        """This crop with the voxel steps of the preparation done (see
+        :meth:`~segmesh.mesh.preparation.Preparation.voxels`): what the model is made of, and
+        what its thinnest wall is measured on."""
+        mask, origin = options.preparation.voxels(self.mask, self.origin, geometry)
+        return self if mask is self.mask else SegmentCrop(self.segment, mask, origin)
+
+    def meshed(self, geometry: VolumeGeometry, options: MeshOptions) -> Mesh | None:
+        """The finished mesh of a crop whose voxels are prepared already (:meth:`prepared`):
+        marching cubes, smoothing, decimation, the mesh's steps of the preparation."""
+        return _meshed(self.mask, self.origin, geometry, options)
 
 
 def segment_crops(

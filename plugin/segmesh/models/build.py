@@ -54,7 +54,9 @@ def build_model(
     # A merged model's parts are prepared each on its voxels, its mesh steps (base, scale,
     # triangle count) on the whole.
     parts = options if len(crops) == 1 else options.for_parts()
-    meshes = [mesh for crop in crops if (mesh := crop.mesh(geometry, parts)) is not None]
+    # Prepared first, apart: the thinnest wall is the prepared model's (a hollow one's shell).
+    prepared = [crop.prepared(geometry, parts) for crop in crops]
+    meshes = [mesh for crop in prepared if (mesh := crop.meshed(geometry, parts)) is not None]
     if not meshes:
         sampling = ", ".join(
             f"{name} {value}" for name, value in options.sampling.to_json().items()
@@ -67,7 +69,7 @@ def build_model(
             f"{mesh.triangle_count} triangles, above MaxTriangles {max_triangles}",
         )
     what = f"segment {segment_key} ({label}) at {_parameters(options)}"
-    mesh, report = checked(mesh, crops_thinnest_wall(crops, geometry), what)
+    mesh, report = checked(mesh, crops_thinnest_wall(prepared, geometry), what)
     with open(path, "r+b") as handle:
         handle.write(files.file(mesh, segment_key, label, color, instance_number))
     return BuiltModel(path, mesh.triangle_count, round(mesh.volume / 1000.0, 3), report)

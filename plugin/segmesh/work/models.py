@@ -79,10 +79,11 @@ class MeshFile:
 
     def run(self) -> ReportedFile | None:
         """The file and its report; None where the crop has no surface."""
-        mesh = self.crop.mesh(self.geometry, self.options)
+        prepared = self.crop.prepared(self.geometry, self.options)
+        mesh = prepared.meshed(self.geometry, self.options)
         if mesh is None:
             return None
-        report = printability(mesh, crops_thinnest_wall((self.crop,), self.geometry))
+        report = printability(mesh, crops_thinnest_wall((prepared,), self.geometry))
         return ReportedFile(export_mesh(mesh, self.mesh_format, self.appearance), report)
 
 
