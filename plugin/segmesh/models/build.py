@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..dicom.color import RGB
 from ..errors import LimitExceededError, UnprocessableError
 from ..geometry import VolumeGeometry
-from ..mesh import MeshOptions, SegmentCrop, merge
+from ..mesh import Mesh, MeshOptions, SegmentCrop, merge
 from .encapsulated_stl import ModelFiles
 
 
@@ -51,7 +51,31 @@ def build_model(
             f"{name} {value}" for name, value in options.sampling.to_json().items()
         )
         raise UnprocessableError("Nothing to mesh", f"{label}: no sample inside at {sampling}")
-    mesh = meshes[0] if len(meshes) == 1 else merge(meshes)
+    return write_model(
+        meshes[0] if len(meshes) == 1 else merge(meshes),
+        files=files,
+        segment_key=segment_key,
+        label=label,
+        color=color,
+        instance_number=instance_number,
+        max_triangles=max_triangles,
+        path=path,
+    )
+
+
+def write_model(
+    mesh: Mesh,
+    *,
+    files: ModelFiles,
+    segment_key: str,
+    label: str,
+    color: RGB,
+    instance_number: int,
+    max_triangles: int,
+    path: str,
+) -> BuiltModel:
+    """The model of a finished ``mesh`` written into the existing (empty) file at ``path``
+    (see :func:`build_model`); 413 above ``max_triangles``, before it is encoded."""
     if mesh.triangle_count > max_triangles:
         raise LimitExceededError(
             "Model too large",

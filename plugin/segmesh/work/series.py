@@ -17,10 +17,12 @@ from ..geometry import VolumeGeometry, geometry_from_images
 from ..images.cross_sections import Voxel
 from ..images.image_volume import image_cross_sections, image_volume
 from ..mesh import Mesh, MeshOptions, SegmentCrop, ThresholdOptions, threshold_labelmap
+from ..mesh.threshold_slabs import slabs_allowed
 from ..models import ModelSource
 from ..settings import Settings
 from ..statistics.histogram import ValueHistogram, value_histogram
 from ..worker_io.stored_files import read_headers
+from .slabs import DescribedSeries, series_slab_mesh
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,23 +116,18 @@ class ThresholdSeries:
         if box is not None:
             start = (int(box[0].start), int(box[1].start), int(box[2].start))
             crop = SegmentCrop(labelmap.segments[0], layer[box].view(bool), start)
-        source = ModelSource(
-            study=headers[0],
-            frame_of_reference_uid=labelmap.geometry.frame_of_reference_uid,
-            key=str(headers[0].SeriesInstanceUID),
-            instances=tuple(
-                (str(ds.SeriesInstanceUID), str(ds.SOPClassUID), str(ds.SOPInstanceUID))
-                for ds in headers
-            ),
+        described = DescribedSeries.of(headers, labelmap.geometry.frame_of_reference_uid)
+        return ThresholdedSeries(
+            labelmap.geometry, crop, described.source, described.series_description
         )
-        description = str(headers[0].get("SeriesDescription", "") or "")
-        return ThresholdedSeries(labelmap.geometry, crop, source, description)
 
 
 @dataclass(frozen=True, slots=True)
 class ThresholdMesh:
     """The finished mesh (``options``) of the series of ``files`` thresholded within
-    ``threshold``'s bounds: a preview, nothing stored. 413 above MaxTriangles."""
+    ``threshold``'s bounds: a preview, nothing stored. 413 above MaxTriangles. Meshed in
+    slabs where the options allow it (:func:`~segmesh.mesh.threshold_slabs.slabs_allowed`),
+    else from the whole mask."""
 
     files: Sequence[bytes]
     threshold: ThresholdOptions
@@ -139,6 +136,14 @@ class ThresholdMesh:
 
     def run(self) -> Mesh | None:
         """The mesh; None where no voxel is within the bounds."""
+        if slabs_allowed(self.threshold, self.options):
+            return series_slab_mesh(
+                self.files,
+                self.threshold,
+                self.options,
+                self.settings,
+                self.settings.max_triangles,
+            )
         series = ThresholdSeries(
             files=self.files, threshold=self.threshold, settings=self.settings
         ).run()
