@@ -6,11 +6,29 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import trimesh
+from pydicom.dataset import Dataset
 from scipy import ndimage
 
+from segmesh.dicom.part10 import read_image
 from segmesh.geometry import VolumeGeometry
-from segmesh.mesh import Mesh, surface
+from segmesh.mesh import (
+    Mesh,
+    MeshOptions,
+    Sampling,
+    Smoothing,
+    ThresholdOptions,
+    segment_crops,
+    slabs,
+    surface,
+    threshold_labelmap,
+)
 from segmesh.mesh.slabs import slab_layers, slab_surface
+from segmesh.mesh.threshold_slabs import slabs_allowed, threshold_slices
+from segmesh.settings import Settings
+from segmesh.work import ThresholdMesh
+from segmesh.worker_io.stored_files import read_headers
+from tests.conftest import encode
+from tests.test_sampling import ball_ct
 
 Triangle = tuple[tuple[int, ...], ...]
 
@@ -108,3 +126,50 @@ def test_slab_layers_hold_a_bounded_number_of_voxels() -> None:
     assert slab_layers(1024, 1024) == 14
     assert slab_layers(4, 4, voxels=10) == 1
     assert (slab_layers(512, 512) + 1) * 514 * 514 <= 1 << 24
+
+
+def test_a_series_read_in_slabs_is_thresholded_as_the_whole_mask(monkeypatch) -> None:
+    """The slab reader on a small series, headers first and pixels read as asked for, and the
+    preview unit meshing it in slabs of 3 layers: the mask and mesh of the whole-mask path."""
+    monkeypatch.setattr(slabs, "SLAB_VOXELS", 4 * 32 * 42)
+    images = ball_ct((12, 30, 40))
+    files = [encode(image) for image in images]
+    headers = read_headers(files)
+    threshold = ThresholdOptions(-500, 100)
+    whole = threshold_labelmap(headers, threshold, Settings(), lambda n: read_image(files[n]))
+    read: list[int] = []
+
+    def with_pixels(n: int) -> Dataset:
+        read.append(n)
+        return read_image(files[n])
+
+    geometry, masks = threshold_slices(headers, threshold, Settings(), with_pixels)
+    assert geometry.shape == whole.geometry.shape
+    assert read == []  # nothing read before it is asked for
+    np.testing.assert_array_equal(np.stack(list(masks)), whole.layers[0].view(bool))
+    assert sorted(read) == list(range(12))
+
+    options = MeshOptions(smoothing=Smoothing.NONE)
+    assert slabs_allowed(threshold, options)
+    preview = ThresholdMesh(files=files, threshold=threshold, options=options, settings=Settings())
+    mesh = preview.run()
+    ((_, crop),) = segment_crops(whole, None)
+    assert mesh is not None
+    assert crop is not None
+    expected = crop.mesh(whole.geometry, options)
+    assert expected is not None
+    assert triangles(mesh, geometry) == triangles(expected, geometry)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "options", "allowed"),
+    [
+        (ThresholdOptions(0), MeshOptions(), True),
+        (ThresholdOptions(0, 10), MeshOptions(Smoothing.LAPLACIAN, 7, 0.5), True),
+        (ThresholdOptions(0, keep_largest=1), MeshOptions(), False),
+        (ThresholdOptions(0), MeshOptions(sampling=Sampling(step=2)), False),
+        (ThresholdOptions(0), MeshOptions(sampling=Sampling(voxel_size=2.0)), False),
+    ],
+)
+def test_slabs_are_taken_only_where_the_options_allow(threshold, options, allowed) -> None:
+    assert slabs_allowed(threshold, options) is allowed

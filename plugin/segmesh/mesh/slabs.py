@@ -30,9 +30,10 @@ from .surfaces import _wound_inward
 SLAB_VOXELS = 1 << 24
 
 
-def slab_layers(rows: int, columns: int, voxels: int = SLAB_VOXELS) -> int:
-    """Cube layers per slab for slices of ``rows`` x ``columns``: at least 1."""
-    return max(1, voxels // max(1, (rows + 2) * (columns + 2)) - 1)
+def slab_layers(rows: int, columns: int, voxels: int | None = None) -> int:
+    """Cube layers per slab for slices of ``rows`` x ``columns`` holding at most ``voxels``
+    (:data:`SLAB_VOXELS` where None): at least 1."""
+    return max(1, (voxels or SLAB_VOXELS) // max(1, (rows + 2) * (columns + 2)) - 1)
 
 
 @dataclass
