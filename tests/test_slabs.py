@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -22,7 +24,9 @@ from segmesh.mesh import (
     surface,
     threshold_labelmap,
 )
+from segmesh.mesh.slab_components import largest_components
 from segmesh.mesh.slabs import slab_layers, slab_surface
+from segmesh.mesh.threshold import keep_largest
 from segmesh.mesh.threshold_slabs import slabs_allowed, threshold_slices
 from segmesh.settings import Settings
 from segmesh.work import ThresholdMesh
@@ -166,10 +170,58 @@ def test_a_series_read_in_slabs_is_thresholded_as_the_whole_mask(monkeypatch) ->
     [
         (ThresholdOptions(0), MeshOptions(), True),
         (ThresholdOptions(0, 10), MeshOptions(Smoothing.LAPLACIAN, 7, 0.5), True),
-        (ThresholdOptions(0, keep_largest=1), MeshOptions(), False),
+        (ThresholdOptions(0, keep_largest=1), MeshOptions(), True),
         (ThresholdOptions(0), MeshOptions(sampling=Sampling(step=2)), False),
         (ThresholdOptions(0), MeshOptions(sampling=Sampling(voxel_size=2.0)), False),
     ],
 )
 def test_slabs_are_taken_only_where_the_options_allow(threshold, options, allowed) -> None:
     assert slabs_allowed(threshold, options) is allowed
+
+
+@pytest.mark.parametrize("block_slices", [1, 2, 5, 16])
+@pytest.mark.parametrize("count", [1, 2, 7])
+def test_largest_components_in_two_passes_are_those_of_the_whole_mask(block_slices, count):
+    """Random bodies (many of equal sizes: ties) that wind across blocks, a U joined only in
+    the last block, and voxels touching only by an edge (not joined in 6-connectivity)."""
+    shape = (13, 15, 16)
+    mask = np.random.default_rng(block_slices + count).random(shape) < 0.3
+    mask[:, 0, :] = False
+    mask[0:12, 0, 2] = True  # the U's arms, apart until slice 12
+    mask[0:12, 0, 12] = True
+    mask[12, 0, 2:13] = True
+    expected = keep_largest(mask.copy(), count)
+    calls: list[int] = []
+
+    def read() -> Iterator[npt.NDArray[np.bool_]]:
+        calls.append(1)
+        return iter(mask)
+
+    kept = np.stack(list(largest_components(read, count, block_slices)))
+    assert len(calls) == 2
+    np.testing.assert_array_equal(kept, expected)
+
+
+def test_largest_components_of_an_empty_mask_and_of_few_bodies() -> None:
+    empty = np.zeros((4, 5, 6), dtype=bool)
+    assert not np.stack(list(largest_components(lambda: iter(empty), 1, 2))).any()
+    two = empty.copy()
+    two[0, 0, 0] = two[3, 4, 5] = True
+    np.testing.assert_array_equal(np.stack(list(largest_components(lambda: iter(two), 3, 2))), two)
+
+
+def test_keep_largest_is_meshed_in_slabs_as_the_whole_mask(monkeypatch) -> None:
+    monkeypatch.setattr(slabs, "SLAB_VOXELS", 4 * 32 * 42)
+    files = [encode(image) for image in ball_ct((12, 30, 40))]
+    threshold = ThresholdOptions(-500, keep_largest=1)
+    options = MeshOptions(smoothing=Smoothing.NONE)
+    assert slabs_allowed(threshold, options)
+    whole = threshold_labelmap([read_image(data) for data in files], threshold, Settings())
+    ((_, crop),) = segment_crops(whole, None)
+    assert crop is not None
+    expected = crop.mesh(whole.geometry, options)
+    mesh = ThresholdMesh(files=files, threshold=threshold, options=options, settings=Settings())
+    result = mesh.run()
+    assert result is not None
+    assert expected is not None
+    assert triangles(result, whole.geometry) == triangles(expected, whole.geometry)

@@ -1,6 +1,6 @@
 """The threshold routes meshing in slabs, on a real Orthanc and the demo CT: the stored model and
-the preview are the ones the whole-mask path makes (triangles, vertices, volume), and options
-that need the whole mask (KeepLargest, a Step) still take that path."""
+the preview are the ones the whole-mask path makes (triangles, vertices, volume), KeepLargest
+too (found in two passes over the series), and a Step still takes the whole-mask path."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_smoothing_runs_on_the_stitched_mesh(orthanc, demo_ids, demo_study):
 
 
 @pytest.mark.parametrize("body", [{"KeepLargest": 1}, {"Step": 2}])
-def test_options_of_the_whole_mask_keep_its_path(orthanc, demo_ids, demo_study, body):
+def test_keep_largest_and_a_step_give_the_models_of_the_whole_mask(orthanc, demo_ids, demo_study, body):
     threshold = ThresholdOptions(THRESHOLD, keep_largest=body.get("KeepLargest"))
     options = MeshOptions(smoothing=Smoothing.NONE, sampling=Sampling(step=body.get("Step", 1)))
     expected = whole_mask_mesh(demo_study, threshold, options)

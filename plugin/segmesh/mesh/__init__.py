@@ -7,7 +7,9 @@
 - :mod:`.surface_measures`: that surface's volume and area without the mesh
   (:func:`surface_volume_and_area`);
 - :mod:`.smoothing`, :mod:`.decimation`: filters returning new meshes;
-- :mod:`.threshold`: an image series (HU for CT) to a one-segment label map.
+- :mod:`.threshold`: an image series (HU for CT) to a one-segment label map;
+- :mod:`.slabs`, :mod:`.slab_components`, :mod:`.threshold_slabs`: the same series meshed in
+  slabs stitched exactly, its largest components found in two passes, never holding its mask.
 """
 
 from .base import Mesh, merge

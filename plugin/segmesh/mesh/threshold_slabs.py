@@ -20,6 +20,7 @@ from ..labelmap import BoolArray
 from ..settings import Settings
 from .base import Mesh
 from .options import MeshOptions, Smoothing
+from .slab_components import largest_components
 from .slabs import slab_surface
 from .surfaces import _finish
 from .threshold import ThresholdOptions, _within, threshold_grid
@@ -33,14 +34,13 @@ def _voxel_options(options: MeshOptions) -> MeshOptions:
 def slabs_allowed(threshold: ThresholdOptions, options: MeshOptions) -> bool:
     """Whether the series may be meshed in slabs with these options.
 
-    Only full-grid marching cubes with smoothing and decimation, which run on the stitched
-    mesh: ``KeepLargest`` needs the connectivity of the whole mask; a ``Step`` or
+    Only full-grid marching cubes, with smoothing and decimation, which run on the stitched
+    mesh, and ``KeepLargest``, found in two passes (:mod:`.slab_components`): a ``Step`` or
     ``VoxelSize`` samples from the corner of the mask's bounding box, known only once the
     whole series is read; any other option (say, a preparation of the voxels) needs the
     whole mask. Those take the whole-mask path."""
-    return threshold.keep_largest is None and _voxel_options(options) == _voxel_options(
-        MeshOptions()
-    )
+    del threshold  # every threshold option may be met in slabs
+    return _voxel_options(options) == _voxel_options(MeshOptions())
 
 
 def threshold_slices(
@@ -67,8 +67,13 @@ def threshold_slab_mesh(
 ) -> tuple[VolumeGeometry, Mesh | None]:
     """The grid and finished mesh of the thresholded series, meshed in slabs (see
     :func:`threshold_slices`); None where no voxel is within the bounds. ``options`` must be
-    :func:`slabs_allowed`."""
+    :func:`slabs_allowed`. With ``KeepLargest`` the series is read twice."""
     if not slabs_allowed(threshold, options):
         raise ValueError("options that need the whole mask")
     geometry, masks = threshold_slices(datasets, threshold, settings, with_pixels)
+    if threshold.keep_largest is not None:
+        masks = largest_components(
+            lambda: threshold_slices(datasets, threshold, settings, with_pixels)[1],
+            threshold.keep_largest,
+        )
     return geometry, _finish(slab_surface(masks, geometry), options)
