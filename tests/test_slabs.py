@@ -154,7 +154,7 @@ def test_a_series_read_in_slabs_is_thresholded_as_the_whole_mask(monkeypatch) ->
     assert sorted(read) == list(range(12))
 
     options = MeshOptions(smoothing=Smoothing.NONE)
-    assert slabs_allowed(threshold, options)
+    assert slabs_allowed(options)
     preview = ThresholdMesh(files=files, threshold=threshold, options=options, settings=Settings())
     mesh = preview.run()
     ((_, crop),) = segment_crops(whole, None)
@@ -166,17 +166,16 @@ def test_a_series_read_in_slabs_is_thresholded_as_the_whole_mask(monkeypatch) ->
 
 
 @pytest.mark.parametrize(
-    ("threshold", "options", "allowed"),
+    ("options", "allowed"),
     [
-        (ThresholdOptions(0), MeshOptions(), True),
-        (ThresholdOptions(0, 10), MeshOptions(Smoothing.LAPLACIAN, 7, 0.5), True),
-        (ThresholdOptions(0, keep_largest=1), MeshOptions(), True),
-        (ThresholdOptions(0), MeshOptions(sampling=Sampling(step=2)), False),
-        (ThresholdOptions(0), MeshOptions(sampling=Sampling(voxel_size=2.0)), False),
+        (MeshOptions(), True),
+        (MeshOptions(Smoothing.LAPLACIAN, 7, 0.5), True),
+        (MeshOptions(sampling=Sampling(step=2)), False),
+        (MeshOptions(sampling=Sampling(voxel_size=2.0)), False),
     ],
 )
-def test_slabs_are_taken_only_where_the_options_allow(threshold, options, allowed) -> None:
-    assert slabs_allowed(threshold, options) is allowed
+def test_slabs_are_taken_only_where_the_options_allow(options, allowed) -> None:
+    assert slabs_allowed(options) is allowed
 
 
 @pytest.mark.parametrize("block_slices", [1, 2, 5, 16])
@@ -215,7 +214,7 @@ def test_keep_largest_is_meshed_in_slabs_as_the_whole_mask(monkeypatch) -> None:
     files = [encode(image) for image in ball_ct((12, 30, 40))]
     threshold = ThresholdOptions(-500, keep_largest=1)
     options = MeshOptions(smoothing=Smoothing.NONE)
-    assert slabs_allowed(threshold, options)
+    assert slabs_allowed(options)
     whole = threshold_labelmap([read_image(data) for data in files], threshold, Settings())
     ((_, crop),) = segment_crops(whole, None)
     assert crop is not None

@@ -83,7 +83,9 @@ def test_smoothing_runs_on_the_stitched_mesh(orthanc, demo_ids, demo_study):
 
 
 @pytest.mark.parametrize("body", [{"KeepLargest": 1}, {"Step": 2}])
-def test_keep_largest_and_a_step_give_the_models_of_the_whole_mask(orthanc, demo_ids, demo_study, body):
+def test_keep_largest_and_a_step_give_the_models_of_the_whole_mask(
+    orthanc, demo_ids, demo_study, body
+):
     threshold = ThresholdOptions(THRESHOLD, keep_largest=body.get("KeepLargest"))
     options = MeshOptions(smoothing=Smoothing.NONE, sampling=Sampling(step=body.get("Step", 1)))
     expected = whole_mask_mesh(demo_study, threshold, options)

@@ -31,15 +31,14 @@ def _voxel_options(options: MeshOptions) -> MeshOptions:
     return replace(options, smoothing=Smoothing.NONE, iterations=0, decimate=0.0)
 
 
-def slabs_allowed(threshold: ThresholdOptions, options: MeshOptions) -> bool:
-    """Whether the series may be meshed in slabs with these options.
+def slabs_allowed(options: MeshOptions) -> bool:
+    """Whether a thresholded series may be meshed in slabs with these options (any threshold,
+    ``KeepLargest`` too: found in two passes, see :mod:`.slab_components`).
 
     Only full-grid marching cubes, with smoothing and decimation, which run on the stitched
-    mesh, and ``KeepLargest``, found in two passes (:mod:`.slab_components`): a ``Step`` or
-    ``VoxelSize`` samples from the corner of the mask's bounding box, known only once the
-    whole series is read; any other option (say, a preparation of the voxels) needs the
-    whole mask. Those take the whole-mask path."""
-    del threshold  # every threshold option may be met in slabs
+    mesh: a ``Step`` or ``VoxelSize`` samples from the corner of the mask's bounding box,
+    known only once the whole series is read; any other option (say, a preparation of the
+    voxels) needs the whole mask. Those take the whole-mask path."""
     return _voxel_options(options) == _voxel_options(MeshOptions())
 
 
@@ -68,7 +67,7 @@ def threshold_slab_mesh(
     """The grid and finished mesh of the thresholded series, meshed in slabs (see
     :func:`threshold_slices`); None where no voxel is within the bounds. ``options`` must be
     :func:`slabs_allowed`. With ``KeepLargest`` the series is read twice."""
-    if not slabs_allowed(threshold, options):
+    if not slabs_allowed(options):
         raise ValueError("options that need the whole mask")
     geometry, masks = threshold_slices(datasets, threshold, settings, with_pixels)
     if threshold.keep_largest is not None:

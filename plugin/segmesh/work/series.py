@@ -136,7 +136,7 @@ class ThresholdMesh:
 
     def run(self) -> Mesh | None:
         """The mesh; None where no voxel is within the bounds."""
-        if slabs_allowed(self.threshold, self.options):
+        if slabs_allowed(self.options):
             return series_slab_mesh(
                 self.files,
                 self.threshold,

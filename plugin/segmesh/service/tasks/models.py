@@ -310,7 +310,7 @@ def store_series_model(
     source's attributes for another to mesh. Neither process holds the whole series, and the
     Orthanc process never parses it."""
     files = store.stored_series_files(context.host, series_id)
-    if slabs_allowed(threshold, options.mesh):
+    if slabs_allowed(options.mesh):
         return _store_slab_model(series_id, files, threshold, options, context)
     series = context.workers.run(
         ThresholdSeries(files=files, threshold=threshold, settings=context.settings)
