@@ -131,7 +131,9 @@ def model_through_rest(plugin_root: Path, size: int, slices: int, label: str) ->
     as a job, print each process's peak; the figures as a dict."""
     pixels_mb = size * size * slices * 2 / MB
     with tempfile.TemporaryDirectory(prefix="segmesh-slabs-") as folder:
-        configuration = {"SegMesh": {"Workers": 1, "MaxTriangles": 200_000_000}}
+        # The large scan is above the default MaxVoxels (2e9) and may be above MaxTriangles.
+        limits = {"MaxVoxels": 10_000_000_000, "MaxTriangles": 200_000_000}
+        configuration = {"SegMesh": {"Workers": 1, **limits}}
         server = OrthancServer(Path(folder), configuration)
         # Orthanc loads this worktree's script; the baseline's is the same file, at its root.
         server.config_path.write_text(
