@@ -22,7 +22,7 @@ from skimage.measure import marching_cubes
 
 from ..geometry import VolumeGeometry
 from ..labelmap import BoolArray
-from .base import FloatArray, IntArray, Mesh
+from .base import FACE_CHUNK, FloatArray, IntArray, Mesh
 from .surfaces import _wound_inward
 
 #: Mask voxels (slices x rows x columns) a slab holds at most, as float32 for marching cubes
@@ -158,5 +158,8 @@ def slab_surface(
     vertices: FloatArray = geometry.index_to_lps(kji_all[:, ::-1])
     del kji_all
     if _wound_inward(vertices, faces_all):
-        faces_all = np.ascontiguousarray(faces_all[:, ::-1])
+        # Reversed in place, a chunk at a time: no second array of the faces.
+        for start in range(0, len(faces_all), FACE_CHUNK):
+            chunk = faces_all[start : start + FACE_CHUNK]
+            chunk[:, [1, 2]] = chunk[:, [2, 1]]
     return Mesh(vertices, faces_all)

@@ -82,5 +82,5 @@ def write_model(
             f"{mesh.triangle_count} triangles, above MaxTriangles {max_triangles}",
         )
     with open(path, "r+b") as handle:
-        handle.write(files.file(mesh, segment_key, label, color, instance_number))
+        files.write(handle, mesh, segment_key, label, color, instance_number)
     return BuiltModel(path, mesh.triangle_count, round(mesh.volume / 1000.0, 3))
