@@ -9,6 +9,7 @@ import io
 import numpy as np
 import pytest
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 
 from segmesh.demo import DemoStudy
 from segmesh.formats import read_binary_stl
@@ -21,8 +22,11 @@ from segmesh.mesh import (
     segment_crops,
     threshold_labelmap,
 )
+from segmesh.mesh.slabs import slab_layers
 from segmesh.models import stl_document
 from segmesh.settings import Settings
+from tests.builders import ct_series
+from tests.conftest import encode
 from tests.orthanc_server import OrthancServer
 
 #: Soft tissue and bone of the demo phantom (air -1000, water 0, organs 100, bone 700 HU).
@@ -31,7 +35,14 @@ THRESHOLD = 50
 
 def whole_mask_mesh(study: DemoStudy, threshold: ThresholdOptions, options: MeshOptions) -> Mesh:
     """The mesh of the whole-mask path, made here from the same images."""
-    labelmap = threshold_labelmap(study.images, threshold, Settings())
+    return whole_mask_mesh_of(study.images, threshold, options)
+
+
+def whole_mask_mesh_of(
+    images: list[Dataset], threshold: ThresholdOptions, options: MeshOptions
+) -> Mesh:
+    """The mesh of the whole-mask path of ``images``."""
+    labelmap = threshold_labelmap(images, threshold, Settings())
     ((_, crop),) = segment_crops(labelmap, None)
     assert crop is not None
     mesh = crop.mesh(labelmap.geometry, options)
@@ -119,6 +130,41 @@ def test_the_preview_is_the_mesh_of_the_whole_mask(orthanc, demo_ids, demo_study
     assert corners(read_binary_stl(response.content)) == corners(largest)
     every = whole_mask_mesh(demo_study, ThresholdOptions(THRESHOLD), options)
     assert largest.triangle_count < every.triangle_count
+
+
+def test_a_series_of_several_slabs_is_stitched_as_one_pass(orthanc):
+    """600 x 600 slices are meshed 45 layers at a time: a tilted cylinder with a hole through
+    it, a ball and a lone voxel cross the planes shared by the slabs (mask slices 44 and 89)."""
+    shape = (100, 600, 600)
+    assert slab_layers(*shape[1:]) == 45
+    k, j, i = np.ogrid[: shape[0], : shape[1], : shape[2]]
+    mask = ((j - 200 - k) ** 2 + (i - 300) ** 2 <= 60**2) & (
+        (j - 200 - k) ** 2 + (i - 300) ** 2 > 9
+    )
+    mask |= (k - 44) ** 2 / 4 + (j - 450) ** 2 / 9 + (i - 120) ** 2 / 16 <= 100
+    mask[89, 5, 7] = True
+    images = ct_series(shape, (0.3, 0.4, 0.9), pixels=mask.astype(np.int16) * 1000)
+    series = ""
+    for image in images:
+        instance = orthanc.upload(encode(image))
+        series = orthanc.get(f"/instances/{instance}").json()["ParentSeries"]
+    threshold, options = ThresholdOptions(500), MeshOptions(smoothing=Smoothing.NONE)
+    labelmap = threshold_labelmap(images, threshold, Settings())
+    ((_, crop),) = segment_crops(labelmap, None)
+    assert crop is not None
+    expected = crop.mesh(labelmap.geometry, options)
+    assert expected is not None
+    mesh, item, _ = stored(orthanc, series, {"Threshold": 500, "Smoothing": "none"})
+    assert item["Triangles"] == expected.triangle_count
+    assert corners(mesh) == corners(expected)
+    largest = orthanc.get(
+        f"/series/{series}/segmesh/stl",
+        params={"threshold": "500", "smoothing": "none", "keep-largest": "2"},
+    )
+    assert largest.status_code == 200, largest.text
+    kept = whole_mask_mesh_of(images, ThresholdOptions(500, keep_largest=2), options)
+    assert corners(read_binary_stl(largest.content)) == corners(kept)
+    assert kept.triangle_count < expected.triangle_count  # the lone voxel left out
 
 
 def test_an_empty_threshold_stores_nothing(orthanc, demo_ids):
