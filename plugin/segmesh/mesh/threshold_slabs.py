@@ -19,10 +19,11 @@ from ..images.image_volume import rescaled_slices
 from ..labelmap import BoolArray
 from ..settings import Settings
 from .base import Mesh
+from .decimation import decimate
 from .options import MeshOptions, Smoothing
 from .slab_components import largest_components
 from .slabs import slab_surface
-from .surfaces import _finish
+from .smoothing import smooth
 from .threshold import ThresholdOptions, _within, threshold_grid
 
 
@@ -75,4 +76,7 @@ def threshold_slab_mesh(
             lambda: threshold_slices(datasets, threshold, settings, with_pixels)[1],
             threshold.keep_largest,
         )
-    return geometry, _finish(slab_surface(masks, geometry), options)
+    mesh = slab_surface(masks, geometry)
+    if mesh is None:
+        return geometry, None
+    return geometry, decimate(smooth(mesh, options.smoothing, options.iterations), options.decimate)
