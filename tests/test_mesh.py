@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import trimesh
+from scipy import sparse
 from skimage.measure import marching_cubes
 
 from segmesh.demo import DemoStudy
@@ -22,6 +23,7 @@ from segmesh.mesh import (
     smooth,
     surface,
 )
+from segmesh.mesh.smoothing import _neighbour_average
 from segmesh.requests.mesh_fields import mesh_options
 
 
@@ -234,3 +236,23 @@ def test_binary_masks_mesh_without_degenerate_faces(density):
     tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
     assert tm.is_winding_consistent
     assert tm.volume > 0
+
+
+def test_neighbour_matrix_is_that_of_every_directed_edge_of_every_face():
+    """Built from three directed edges a face and its transpose: the matrix of all six, the
+    same pattern, weights and index order, on a closed mesh and on arbitrary faces."""
+    geometry = grid((9, 10, 11), [[0.7, 0, 0, -5], [0, 0.9, 0, 8], [0, 0, 2.0, 3], [0, 0, 0, 1]])
+    closed = surface(np.random.default_rng(5).random(geometry.shape) < 0.4, geometry)
+    assert closed is not None
+    loose = Mesh(np.zeros((30, 3)), np.random.default_rng(6).integers(0, 30, (50, 3)))
+    for mesh in (closed, loose):
+        f, n = mesh.faces, len(mesh.vertices)
+        rows = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
+        columns = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
+        every = sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(n, n))
+        degree = np.diff(every.indptr)
+        every.data = np.repeat(1.0 / np.maximum(degree, 1.0), degree)
+        built = _neighbour_average(mesh)
+        np.testing.assert_array_equal(built.indptr, every.indptr)
+        np.testing.assert_array_equal(built.indices, every.indices)
+        np.testing.assert_array_equal(built.data, every.data)

@@ -127,6 +127,9 @@ def test_model_files_are_the_bytes_pydicom_writes(demo_study: DemoStudy, liver: 
             dataset = encapsulated_stl(liver, request, key, label, (221, 130, 101), number, now)
             data = files.file(liver, key, label, (221, 130, 101), number)
             assert data == part10(dataset)
+            written = io.BytesIO()  # written as the document is made: the same bytes
+            files.write(written, liver, key, label, (221, 130, 101), number)
+            assert written.getvalue() == data
     stored = dcmread(io.BytesIO(data))
     assert (stored.DocumentTitle, stored.ContentDescription) == (tags["DocumentTitle"], label)
     assert (stored.SeriesDescription, stored.InstanceNumber) == ("Zum Drucken", 12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
 from io import BytesIO
 from typing import BinaryIO
@@ -63,6 +64,32 @@ def part10_of_elements(file_meta: FileMetaDataset, elements: Mapping[int, bytes]
     meta = _explicit_little_endian()
     write_file_meta_info(meta, file_meta, enforce_standard=True)
     return b"".join([PREAMBLE, meta.getvalue(), *(elements[tag] for tag in sorted(elements))])
+
+
+def write_part10_of_elements(
+    handle: BinaryIO,
+    file_meta: FileMetaDataset,
+    elements: Mapping[int, bytes],
+    values: Mapping[int, bytes],
+) -> None:
+    """Write to ``handle`` the bytes :func:`part10_of_elements` makes, where the elements of
+    ``values`` are given as their header alone in ``elements`` (:func:`ob_header`), their value
+    apart: a large value (a model's document) is written as it is, never copied into a file
+    held whole."""
+    meta = _explicit_little_endian()
+    write_file_meta_info(meta, file_meta, enforce_standard=True)
+    handle.write(PREAMBLE)
+    handle.write(meta.getvalue())
+    for tag in sorted(elements):
+        handle.write(elements[tag])
+        if tag in values:
+            handle.write(values[tag])
+
+
+def ob_header(tag: int, length: int) -> bytes:
+    """The explicit VR little endian header of an OB element of ``tag`` holding ``length``
+    (even) bytes: what :func:`encoded_elements` writes before its value."""
+    return struct.pack("<HH2sHI", tag >> 16, tag & 0xFFFF, b"OB", 0, length)
 
 
 #: (7FE0,0010) Pixel Data: elements from here on are pixels, not header.

@@ -10,6 +10,8 @@
 - :mod:`.printability`: whether a model can be printed (:class:`~.printability.Printability`:
   closed, manifold by manifold3d, bodies, size, thinnest wall from the voxels), its repair;
 - :mod:`.threshold`: an image series (HU for CT) to a one-segment label map;
+- :mod:`.slabs`, :mod:`.slab_components`, :mod:`.threshold_slabs`: the same series meshed in
+  slabs stitched exactly, its largest components found in two passes, never holding its mask;
 - :mod:`.preparation`: :class:`Preparation` for printing (cavities, hollow and drain, largest
   bodies on the voxels; triangle count, flat base, scale on the mesh).
 """

@@ -24,20 +24,22 @@ LAPLACIAN_LAMBDA = 0.5
 def _neighbour_average(mesh: Mesh) -> sparse.csr_matrix:
     """(N, N) row-normalised adjacency: (matrix @ vertices) is each vertex's neighbour mean.
 
-    Edges in both directions as int32 indices and float32 ones where they fit: for a model of
-    millions of triangles the (6 M,) edge arrays are the largest of the whole meshing."""
+    Built from each face's three directed edges (a -> b, b -> c, c -> a) as a matrix of int32
+    indices and int8 counts, made symmetric by adding its transpose: the neighbours of the
+    six directed edges a face has, with half their arrays (for a model of millions of
+    triangles, those edge arrays are the largest of the whole meshing, model file aside)."""
     n = len(mesh.vertices)
     faces = mesh.faces.astype(np.int32) if n < 2**31 else mesh.faces
-    first, second, third = faces[:, 0], faces[:, 1], faces[:, 2]
-    rows = np.concatenate([first, second, third, second, third, first])
-    columns = np.concatenate([second, third, first, first, second, third])
-    del faces
-    ones = np.ones(len(rows), dtype=np.float32)
-    adjacency = sparse.csr_matrix((ones, (rows, columns)), shape=(n, n))
-    del rows, columns, ones
-    # Each interior edge appears twice (once per face): binarise, in float64, and divide by
-    # the degree row by row in place (a product with a diagonal matrix takes longer than the
-    # matrix's construction).
+    rows = faces.ravel()  # a, b, c of each face
+    columns = np.roll(faces, -1, axis=1).ravel()  # b, c, a
+    counts = np.ones(len(rows), dtype=np.int8)
+    directed = sparse.csr_matrix((counts, (rows, columns)), shape=(n, n))
+    del faces, rows, columns, counts
+    # Counts of 1 or 2 (no more faces share an edge of a surface): int8 holds their sums.
+    adjacency = sparse.csr_matrix(directed + directed.T)
+    del directed
+    # Each neighbour once: divide by the degree row by row in place (a product with a
+    # diagonal matrix takes longer than the matrix's construction), in float64.
     degree = np.diff(adjacency.indptr)
     adjacency.data = np.repeat(1.0 / np.maximum(degree, 1.0), degree)
     return adjacency

@@ -19,7 +19,7 @@ from skimage.measure import marching_cubes
 
 from ..geometry import VolumeGeometry
 from ..labelmap import BoolArray, Box, LabelMap, Segment, select_segments
-from .base import Mesh
+from .base import FACE_CHUNK, Mesh
 from .decimation import decimate
 from .options import MeshOptions
 from .sampling import Sampling
@@ -75,12 +75,16 @@ def surface(
 def _wound_inward(vertices: npt.NDArray[np.float64], faces: npt.NDArray[np.int64]) -> bool:
     """Whether the closed mesh's signed volume is negative: by the divergence theorem on z
     alone, the sum of (za + zb + zc) ((b - a) x (c - a))_z / 6, a third of the arithmetic of
-    :attr:`Mesh.volume` (whose areas and full normals the finished mesh computes anew)."""
+    :attr:`Mesh.volume` (whose areas and full normals the finished mesh computes anew). In
+    chunks of faces, as that: a whole scan's mesh would take gigabytes of temporaries."""
     x, y, z = (np.ascontiguousarray(vertices[:, axis]) for axis in range(3))
-    a, b, c = (np.ascontiguousarray(faces[:, n]) for n in range(3))
-    xa, ya = x[a], y[a]
-    cross_z = (x[b] - xa) * (y[c] - ya) - (y[b] - ya) * (x[c] - xa)
-    return float(((z[a] + z[b] + z[c]) * cross_z).sum()) < 0.0
+    total = 0.0
+    for start in range(0, len(faces), FACE_CHUNK):
+        a, b, c = (np.ascontiguousarray(faces[start : start + FACE_CHUNK, n]) for n in range(3))
+        xa, ya = x[a], y[a]
+        cross_z = (x[b] - xa) * (y[c] - ya) - (y[b] - ya) * (x[c] - xa)
+        total += float(((z[a] + z[b] + z[c]) * cross_z).sum())
+    return total < 0.0
 
 
 def build(mask: BoolArray, geometry: VolumeGeometry, options: MeshOptions) -> Mesh | None:

@@ -5,11 +5,11 @@
   files, the attributes a request's models share encoded once; :func:`stl_document` reads one
   back;
 - :mod:`.build`: :func:`build_model`, one model meshed and encoded (what a worker runs for
-  :class:`segmesh.work.BuildModel`);
+  :class:`segmesh.work.BuildModel`), :func:`write_model` one of a finished mesh;
 - :mod:`.icon`: the 64 x 64 front view stored as its icon.
 """
 
-from .build import BuiltModel, build_model
+from .build import BuiltModel, build_model, model_parameters, write_model
 from .encapsulated_stl import (
     SERIES_NUMBER,
     ModelFiles,
@@ -32,5 +32,7 @@ __all__ = [
     "encapsulated_stl",
     "icon_pixels",
     "model_label",
+    "model_parameters",
     "stl_document",
+    "write_model",
 ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..dicom.color import RGB
 from ..errors import LimitExceededError, UnprocessableError
 from ..geometry import VolumeGeometry
-from ..mesh import MeshOptions, SegmentCrop, merge
+from ..mesh import Mesh, MeshOptions, SegmentCrop, merge
 from ..mesh.printability import Printability, checked, crops_thinnest_wall
 from .encapsulated_stl import ModelFiles
 
@@ -62,18 +62,48 @@ def build_model(
             f"{name} {value}" for name, value in options.sampling.to_json().items()
         )
         raise UnprocessableError("Nothing to mesh", f"{label}: no sample inside at {sampling}")
-    mesh = meshes[0] if len(crops) == 1 else options.preparation.shape(merge(meshes))
+    return write_model(
+        meshes[0] if len(crops) == 1 else options.preparation.shape(merge(meshes)),
+        files=files,
+        segment_key=segment_key,
+        label=label,
+        color=color,
+        instance_number=instance_number,
+        max_triangles=max_triangles,
+        path=path,
+        thinnest_wall=crops_thinnest_wall(prepared, geometry),
+        what=f"segment {segment_key} ({label}) at {model_parameters(options)}",
+    )
+
+
+def write_model(
+    mesh: Mesh,
+    *,
+    files: ModelFiles,
+    segment_key: str,
+    label: str,
+    color: RGB,
+    instance_number: int,
+    max_triangles: int,
+    path: str,
+    thinnest_wall: float | None,
+    what: str,
+) -> BuiltModel:
+    """The model of a finished ``mesh`` written into the existing (empty) file at ``path``
+    (see :func:`build_model`); 413 above ``max_triangles``, before it is encoded; checked, and
+    repaired or refused (422), as ``what`` (which model, at which parameters), its report
+    taking ``thinnest_wall`` (mm, None where not estimated)."""
     if mesh.triangle_count > max_triangles:
         raise LimitExceededError(
             "Model too large",
             f"{mesh.triangle_count} triangles, above MaxTriangles {max_triangles}",
         )
-    what = f"segment {segment_key} ({label}) at {_parameters(options)}"
-    mesh, report = checked(mesh, crops_thinnest_wall(prepared, geometry), what)
+    mesh, report = checked(mesh, thinnest_wall, what)
     with open(path, "r+b") as handle:
-        handle.write(files.file(mesh, segment_key, label, color, instance_number))
+        files.write(handle, mesh, segment_key, label, color, instance_number)
     return BuiltModel(path, mesh.triangle_count, round(mesh.volume / 1000.0, 3), report)
 
 
-def _parameters(options: MeshOptions) -> str:
+def model_parameters(options: MeshOptions) -> str:
+    """``options`` as a model's refusal names them: ``Smoothing taubin, Iterations 20, ...``."""
     return ", ".join(f"{name} {value}" for name, value in options.to_json().items())

@@ -12,7 +12,7 @@ import datetime
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
@@ -22,7 +22,12 @@ from .. import __version__
 from ..dicom.attributes import copy_patient_and_study
 from ..dicom.color import RGB, rgb_to_cielab
 from ..dicom.malformed import as_broken_file
-from ..dicom.part10 import encoded_elements, part10_of_elements
+from ..dicom.part10 import (
+    encoded_elements,
+    ob_header,
+    part10_of_elements,
+    write_part10_of_elements,
+)
 from ..dicom.provenance import mark_as_written
 from ..dicom.sop_classes import ENCAPSULATED_STL_STORAGE
 from ..dicom.tags import apply_tags
@@ -124,6 +129,9 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
 #: UTF-8, the Specific Character Set of every model.
 CHARACTER_SET = "ISO_IR 192"
 
+#: (0042,0011) Encapsulated Document.
+ENCAPSULATED_DOCUMENT = 0x00420011
+
 
 def _shared_attributes(request: ModelRequest, now: datetime.datetime) -> Dataset:
     """The attributes every model of ``request`` has alike (its ``Tags`` applied)."""
@@ -180,8 +188,9 @@ def _own_attributes(
     ds.IconImageSequence = DicomSequence([icon_item(mesh)])
     document = binary_stl(mesh, f"segmesh {__version__} {label} (LPS mm)")
     ds.EncapsulatedDocumentLength = len(document)
-    # OB values have even length: pad, the length attribute keeps the true size.
-    ds.EncapsulatedDocument = document + b"\0" * (len(document) % 2)
+    # OB values have even length: pad, the length attribute keeps the true size. (A binary
+    # STL, 84 + 50 bytes a triangle, never needs it: no copy of a large document is made.)
+    ds.EncapsulatedDocument = document + b"\0" if len(document) % 2 else document
     apply_tags(ds, request.tags)
     return ds
 
@@ -237,6 +246,31 @@ class ModelFiles:
         return part10_of_elements(
             _file_meta(self.request, segment_key),
             {**self.shared, **encoded_elements(own, CHARACTER_SET)},
+        )
+
+    @as_broken_file
+    def write(
+        self,
+        handle: BinaryIO,
+        mesh: Mesh,
+        segment_key: str,
+        label: str,
+        color: RGB,
+        instance_number: int,
+    ) -> None:
+        """Write the bytes of :meth:`file` to ``handle``, the STL document written as it is
+        made: the file is never held whole beside it (for a model of millions of triangles,
+        that and its encoded copies would take several times the document)."""
+        own = _own_attributes(mesh, self.request, segment_key, label, color, instance_number)
+        document: bytes = own.EncapsulatedDocument
+        del own.EncapsulatedDocument
+        elements = {**self.shared, **encoded_elements(own, CHARACTER_SET)}
+        elements[ENCAPSULATED_DOCUMENT] = ob_header(ENCAPSULATED_DOCUMENT, len(document))
+        write_part10_of_elements(
+            handle,
+            _file_meta(self.request, segment_key),
+            elements,
+            {ENCAPSULATED_DOCUMENT: document},
         )
 
 

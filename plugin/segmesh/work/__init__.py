@@ -11,7 +11,10 @@ through :func:`run_work`; this package never imports ``orthanc``.
 - :mod:`.series`: :class:`ImageVolume` (a series' volume as a .npy file),
   :class:`CrossSections` (three planes as .npy bytes), :class:`Histogram` (ValueHistogram),
   :class:`ThresholdSeries` (-> :class:`ThresholdedSeries`), :class:`ThresholdMesh` (a preview
-  :class:`ReportedMesh`: the mesh and its printability);
+  :class:`ReportedMesh`: the mesh and its printability, in slabs where its options allow);
+- :mod:`.slabs`: :class:`DescribeSeries` (-> :class:`DescribedSeries`, what a series' models
+  cite), :class:`BuildSeriesModel` (a thresholded series meshed in slabs, its Encapsulated STL
+  file -> BuiltModel);
 - :mod:`.statistics`: :class:`MeasureLabelMap` (-> :class:`MeasuredLabelMap`),
   :class:`MeasureImage` (ImageFigures per segment);
 - :mod:`.models`: :class:`BuildModel` (an Encapsulated STL file -> BuiltModel),
@@ -45,6 +48,7 @@ from .series import (
     ThresholdMesh,
     ThresholdSeries,
 )
+from .slabs import BuildSeriesModel, DescribedSeries, DescribeSeries
 from .statistics import MeasuredLabelMap, MeasureImage, MeasureLabelMap
 from .unit import ProcessId, Work, run_work
 
@@ -58,6 +62,8 @@ WORK_TYPES: tuple[type, ...] = (
     Histogram,
     ThresholdSeries,
     ThresholdMesh,
+    DescribeSeries,
+    BuildSeriesModel,
     MeasureLabelMap,
     MeasureImage,
     BuildModel,
@@ -75,10 +81,13 @@ WORK_TYPES: tuple[type, ...] = (
 __all__ = [
     "WORK_TYPES",
     "BuildModel",
+    "BuildSeriesModel",
     "ConvertLabelMap",
     "CrossSections",
     "DecodeLabelMap",
     "DecodedLabelMap",
+    "DescribeSeries",
+    "DescribedSeries",
     "ExportCase",
     "FinishHdf5",
     "FinishNnunetZip",

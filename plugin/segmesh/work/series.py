@@ -18,10 +18,12 @@ from ..images.cross_sections import Voxel
 from ..images.image_volume import image_cross_sections, image_volume
 from ..mesh import Mesh, MeshOptions, SegmentCrop, ThresholdOptions, threshold_labelmap
 from ..mesh.printability import Printability, crops_thinnest_wall, printability
+from ..mesh.threshold_slabs import slabs_allowed
 from ..models import ModelSource
 from ..settings import Settings
 from ..statistics.histogram import ValueHistogram, value_histogram
 from ..worker_io.stored_files import read_headers
+from .slabs import DescribedSeries, series_slab_mesh
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +117,10 @@ class ThresholdSeries:
         if box is not None:
             start = (int(box[0].start), int(box[1].start), int(box[2].start))
             crop = SegmentCrop(labelmap.segments[0], layer[box].view(bool), start)
-        source = ModelSource(
-            study=headers[0],
-            frame_of_reference_uid=labelmap.geometry.frame_of_reference_uid,
-            key=str(headers[0].SeriesInstanceUID),
-            instances=tuple(
-                (str(ds.SeriesInstanceUID), str(ds.SOPClassUID), str(ds.SOPInstanceUID))
-                for ds in headers
-            ),
+        described = DescribedSeries.of(headers, labelmap.geometry.frame_of_reference_uid)
+        return ThresholdedSeries(
+            labelmap.geometry, crop, described.source, described.series_description
         )
-        description = str(headers[0].get("SeriesDescription", "") or "")
-        return ThresholdedSeries(labelmap.geometry, crop, source, description)
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,7 +134,9 @@ class ReportedMesh:
 @dataclass(frozen=True, slots=True)
 class ThresholdMesh:
     """The finished mesh (``options``) of the series of ``files`` thresholded within
-    ``threshold``'s bounds: a preview, nothing stored. 413 above MaxTriangles."""
+    ``threshold``'s bounds: a preview, nothing stored. 413 above MaxTriangles. Meshed in
+    slabs where the options allow it (:func:`~segmesh.mesh.threshold_slabs.slabs_allowed`),
+    else from the whole mask."""
 
     files: Sequence[bytes]
     threshold: ThresholdOptions
@@ -147,18 +144,31 @@ class ThresholdMesh:
     settings: Settings
 
     def run(self) -> ReportedMesh | None:
-        """The mesh and its report; None where no voxel is within the bounds."""
+        """The mesh and its report (no thinnest wall in slabs, whose mask is never whole);
+        None where no voxel is within the bounds."""
+        if slabs_allowed(self.options):
+            mesh = series_slab_mesh(
+                self.files,
+                self.threshold,
+                self.options,
+                self.settings,
+                self.settings.max_triangles,
+            )
+            return None if mesh is None else ReportedMesh(mesh, printability(mesh, None))
         series = ThresholdSeries(
             files=self.files, threshold=self.threshold, settings=self.settings
         ).run()
-        mesh = None if series.crop is None else series.crop.mesh(series.geometry, self.options)
-        if mesh is not None and mesh.triangle_count > self.settings.max_triangles:
+        if series.crop is None:
+            return None
+        prepared = series.crop.prepared(series.geometry, self.options)
+        mesh = prepared.meshed(series.geometry, self.options)
+        if mesh is None:
+            return None
+        if mesh.triangle_count > self.settings.max_triangles:
             raise LimitExceededError(
                 "Model too large",
                 f"{mesh.triangle_count} triangles, above MaxTriangles "
                 f"{self.settings.max_triangles}",
             )
-        if mesh is None or series.crop is None:
-            return None
-        wall = crops_thinnest_wall((series.crop,), series.geometry)
+        wall = crops_thinnest_wall((prepared,), series.geometry)
         return ReportedMesh(mesh, printability(mesh, wall))

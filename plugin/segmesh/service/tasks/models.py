@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
@@ -20,11 +20,20 @@ from pydicom.uid import generate_uid
 from ...dicom.color import RGB
 from ...errors import UnprocessableError
 from ...geometry import VolumeGeometry
-from ...labelmap import LabelMap
+from ...labelmap import LabelMap, Segment
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_boxes
-from ...models import ModelFiles, ModelRequest, ModelSource, model_label
+from ...mesh.threshold import THRESHOLD_COLOR
+from ...mesh.threshold_slabs import slabs_allowed
+from ...models import BuiltModel, ModelFiles, ModelRequest, ModelSource, model_label
 from ...options import LabelMapOptions
-from ...work import BuildModel, ReadNiftiLabelMap, ThresholdSeries
+from ...work import (
+    BuildModel,
+    BuildSeriesModel,
+    DescribeSeries,
+    ReadNiftiLabelMap,
+    ThresholdSeries,
+    Work,
+)
 from ...worker_io.packed_files import temporary_path
 from .. import store
 from ..host import Host
@@ -32,6 +41,8 @@ from .context import TaskContext
 from .labelmaps import load_labelmap
 from .outputs import SourceOutputs
 from .printability import keep_printability
+
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
@@ -102,43 +113,79 @@ def store_crops(
     extra_parameters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Store the models of the ``count`` segments' ``crops`` on ``geometry``; ``skipped``
-    those left out.
+    those left out. Each model is meshed and encoded in a worker from its segment's crop
+    (:class:`BuildModel`), see :func:`_store_plans`."""
+    if not count:
+        raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
 
-    Each model is meshed and encoded in a worker from its segment's crop, its file written to
-    a temporary file, and stored as it comes back (while the workers build the next ones),
-    through ``outputs``: where the task then fails (a model above MaxTriangles, 413; a source
-    deleted meanwhile, 410; a cancelled job; a dead worker), what it stored is deleted again,
-    and nothing stays stored. Each model's printability report is in its item of the answer
-    and kept with its instance (:func:`.printability.keep_printability`). Progress is reported
-    and cancellation checked as each model comes back.
+    def build(
+        plan: _ModelPlan[SegmentCrop], files: ModelFiles, number: int, path: str
+    ) -> BuildModel:
+        return BuildModel(
+            crops=plan.parts,
+            geometry=geometry,
+            options=options.mesh,
+            files=files,
+            segment_key=plan.key,
+            label=plan.label,
+            color=plan.color,
+            instance_number=number,
+            max_triangles=context.settings.max_triangles,
+            path=path,
+        )
+
+    plans = _plans(((crop.segment, crop) for crop in crops), options.merge)
+    total = 1 if options.merge else count
+    return _store_plans(
+        plans,
+        total,
+        build,
+        skipped,
+        source,
+        options,
+        series_description,
+        context,
+        outputs,
+        extra_parameters,
+    )
+
+
+def _store_plans(
+    plans: Iterable[_ModelPlan[P]],
+    total: int,
+    build: Callable[[_ModelPlan[P], ModelFiles, int, str], Work[BuiltModel]],
+    skipped: list[dict[str, Any]],
+    source: ModelSource,
+    options: StoreOptions,
+    series_description: str,
+    context: TaskContext,
+    outputs: SourceOutputs,
+    extra_parameters: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Store the ``total`` models of ``plans``, each built by the unit of work ``build(plan,
+    files, instance number, path)`` (answering a :class:`~segmesh.models.BuiltModel`).
+
+    Each model is built and encoded in a worker, its file written to a temporary file, and
+    stored as it comes back (while the workers build the next ones), through ``outputs``: where
+    the task then fails (a model above MaxTriangles, 413; a source deleted meanwhile, 410; a
+    cancelled job; a dead worker), what it stored is deleted again, and nothing stays stored.
+    Each model's printability report is in its item of the answer and kept with its instance
+    (:func:`.printability.keep_printability`). Progress is reported and cancellation checked as
+    each model comes back.
     """
     parameters = {**options.parameters(), **(extra_parameters or {})}
     request = ModelRequest(
         source, parameters, series_description, options.tags, options.mesh.preparation.scale_note
     )
-    if not count:
-        raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
-    total = 1 if options.merge else count
     files = ModelFiles.of(request, datetime.datetime.now())
     # The plans submitted and not yet stored, each with its model's temporary file.
-    pending: deque[tuple[_ModelPlan, ExitStack]] = deque()
+    pending: deque[tuple[_ModelPlan[P], ExitStack]] = deque()
 
-    def works() -> Iterator[BuildModel]:
-        for number, plan in enumerate(_plans(crops, options.merge), start=1):
+    def works() -> Iterator[Work[BuiltModel]]:
+        for number, plan in enumerate(plans, start=1):
             temporary = ExitStack()
             pending.append((plan, temporary))
-            yield BuildModel(
-                crops=plan.crops,
-                geometry=geometry,
-                options=options.mesh,
-                files=files,
-                segment_key=plan.key,
-                label=plan.label,
-                color=plan.color,
-                instance_number=number,
-                max_triangles=context.settings.max_triangles,
-                path=temporary.enter_context(temporary_path(".model.dcm")),
-            )
+            yield build(plan, files, number, temporary.enter_context(temporary_path(".model.dcm")))
 
     instances = []
     stored: dict[str, Any] = {}
@@ -175,30 +222,31 @@ def store_crops(
 
 
 @dataclass(frozen=True)
-class _ModelPlan:
-    """What one stored model is made of, and how the answer names it."""
+class _ModelPlan(Generic[P]):
+    """What one stored model is made of (its segments' ``parts``: crops, or nothing where its
+    worker reads the source itself), and how the answer names it."""
 
-    crops: tuple[SegmentCrop, ...]
+    parts: tuple[P, ...]
     key: str
     label: str
     color: RGB
     segment: int | list[int]
 
 
-def _plans(crops: Iterable[SegmentCrop], merged: bool) -> Iterator[_ModelPlan]:
+def _plans(parts: Iterable[tuple[Segment, P]], merged: bool) -> Iterator[_ModelPlan[P]]:
     if not merged:
-        for c in crops:
+        for segment, part in parts:
             yield _ModelPlan(
-                (c,), str(c.segment.number), c.segment.label, c.segment.color, c.segment.number
+                (part,), str(segment.number), segment.label, segment.color, segment.number
             )
         return
-    every = tuple(crops)
-    numbers = [crop.segment.number for crop in every]
+    every = tuple(parts)
+    numbers = [segment.number for segment, _ in every]
     yield _ModelPlan(
-        every,
+        tuple(part for _, part in every),
         "merged:" + ",".join(str(n) for n in numbers),
-        model_label([crop.segment.label for crop in every]),
-        every[0].segment.color,
+        model_label([segment.label for segment, _ in every]),
+        every[0][0].color,
         numbers,
     )
 
@@ -263,10 +311,14 @@ def store_series_model(
 ) -> dict[str, Any]:
     """The model of a thresholded image series (HU for CT).
 
-    A worker fetches the series' files itself, thresholds them slice by slice and sends back
-    the mask's bounding box and the source's attributes: neither process holds the whole
-    series, and the Orthanc process never parses it."""
+    A worker fetches the series' files itself and thresholds them slice by slice: where the
+    options allow (:func:`~segmesh.mesh.threshold_slabs.slabs_allowed`) it meshes them in
+    slabs and writes the model itself, else it sends back the mask's bounding box and the
+    source's attributes for another to mesh. Neither process holds the whole series, and the
+    Orthanc process never parses it."""
     files = store.stored_series_files(context.host, series_id)
+    if slabs_allowed(options.mesh):
+        return _store_slab_model(series_id, files, threshold, options, context)
     series = context.workers.run(
         ThresholdSeries(files=files, threshold=threshold, settings=context.settings)
     )
@@ -280,6 +332,49 @@ def store_series_model(
         series.source,
         options,
         description,
+        context,
+        SourceOutputs([("series", series_id)], context.host),
+        threshold.to_json(),
+    )
+
+
+def _store_slab_model(
+    series_id: str,
+    files: Sequence[bytes],
+    threshold: ThresholdOptions,
+    options: StoreOptions,
+    context: TaskContext,
+) -> dict[str, Any]:
+    """The model of a thresholded series meshed in slabs (:class:`BuildSeriesModel`): its mask
+    never leaves the worker that reads it, and is never held whole."""
+    series = context.workers.run(DescribeSeries(files=files, settings=context.settings))
+
+    def build(
+        plan: _ModelPlan[None], model_files: ModelFiles, number: int, path: str
+    ) -> BuildSeriesModel:
+        return BuildSeriesModel(
+            images=files,
+            threshold=threshold,
+            options=options.mesh,
+            settings=context.settings,
+            files=model_files,
+            segment_key=plan.key,
+            label=plan.label,
+            color=plan.color,
+            instance_number=number,
+            max_triangles=context.settings.max_triangles,
+            path=path,
+        )
+
+    segment = Segment(1, threshold.label, THRESHOLD_COLOR)
+    return _store_plans(
+        _plans([(segment, None)], options.merge),
+        1,
+        build,
+        [],
+        series.source,
+        options,
+        f"Model of {series.series_description or 'series'}",
         context,
         SourceOutputs([("series", series_id)], context.host),
         threshold.to_json(),
