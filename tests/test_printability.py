@@ -8,6 +8,7 @@ import pytest
 
 from segmesh.errors import UnprocessableError
 from segmesh.formats import MeshFormat
+from segmesh.formats.mesh_files import binary_stl, read_binary_stl
 from segmesh.geometry import VolumeGeometry
 from segmesh.labelmap import BoolArray, Segment
 from segmesh.mesh import Mesh, MeshOptions, Sampling, SegmentCrop, surface
@@ -205,6 +206,10 @@ def test_coarse_sampling_of_speckles_stays_printable(seed: int) -> None:
     assert report.closed
     assert report.manifold
     assert report.outward_normals
+    # As stored: float32 corners of a binary STL, welded back into shared vertices.
+    stored = printability(welded(read_binary_stl(binary_stl(coarse))), None)
+    assert stored.closed
+    assert stored.manifold
 
 
 def test_a_model_no_repair_mends_is_refused_with_the_reason() -> None:

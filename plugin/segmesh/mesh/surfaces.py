@@ -26,11 +26,6 @@ from .sampling import Sampling
 from .smoothing import smooth
 
 FULL_GRID = Sampling()
-#: The level of fractions (``VoxelSize``): a block exactly half inside counts as inside. At 0.5
-#: itself such ties put vertices on the samples, where the surfaces of neighbouring blocks
-#: pinch (not closed, not manifold: a noisy scan's speckles at VoxelSize 2); just below it,
-#: no sample (a multiple of one block's voxel count) ties.
-FRACTION_LEVEL = float(np.nextafter(np.float32(0.5), np.float32(0.0)))
 
 
 def surface(
@@ -54,14 +49,10 @@ def surface(
         return None
     factors = sampling.factors(geometry)
     padded, first = sampling.padded_samples(mask, factors)
-    if padded.max() < 0.5:
+    if padded.max() <= 0.5:
         return None
     binary = sampling.voxel_size is None
-    kji, faces, _, _ = marching_cubes(
-        padded,
-        level=0.5 if binary else FRACTION_LEVEL,
-        allow_degenerate=keep_degenerate or binary,
-    )
+    kji, faces, _, _ = marching_cubes(padded, level=0.5, allow_degenerate=keep_degenerate or binary)
     kji = (kji - 1.0) * np.asarray(factors, dtype=np.float64) + first + np.asarray(origin)
     vertices = geometry.index_to_lps(kji[:, ::-1])
     faces = faces.astype(np.int64)
