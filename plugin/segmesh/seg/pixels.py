@@ -56,6 +56,17 @@ class Patch:
     values: PixelArray
 
 
+@dataclass(frozen=True)
+class Block:
+    """Several frames cropped to one box: ``values`` (frames, rows, columns) of the frames
+    ``frames``, starting at frame row ``row`` and column ``column``."""
+
+    frames: npt.NDArray[np.int64]
+    row: int
+    column: int
+    values: PixelArray
+
+
 def transfer_syntax_of(dataset: Dataset) -> UID:
     """The transfer syntax of a dataset read from a file (implicit VR where unknown).
 
@@ -216,6 +227,33 @@ class FrameReader:
         dtype = self._dtype()
         frame = np.frombuffer(self._pixels, dtype, pixels, index * pixels * dtype.itemsize)
         return crop(frame.reshape(self.rows, self.columns))
+
+    @property
+    def reads_blocks(self) -> bool:
+        """Whether :meth:`block` can read frames: native, byte-aligned 1-bit pixels."""
+        return (
+            self.transfer_syntax in _NATIVE_LITTLE_ENDIAN
+            and self.bits_allocated == 1
+            and self.columns % 8 == 0
+        )
+
+    def block(self, indices: Sequence[int]) -> Block | None:
+        """The non-empty frames of ``indices`` unpacked at once, cropped to the box of all their
+        set pixels (rows, and whole bytes of columns); None where all are empty. Only where
+        :attr:`reads_blocks`: one unpacking per segment instead of numpy calls per frame, which
+        dominate the decoding of a SEG with thousands of small frames."""
+        occupied = [(index, *self._occupied_rows[index]) for index in indices]
+        kept = [(index, first, end) for index, first, end in occupied if end]
+        if not kept:
+            return None
+        frames = np.array([index for index, _, _ in kept], dtype=np.int64)
+        first_row = min(first for _, first, _ in kept)
+        end_row = max(end for _, _, end in kept)
+        band = self._packed[frames, first_row:end_row]
+        columns = np.flatnonzero(np.bitwise_or.reduce(band, axis=(0, 1)))
+        first_byte, end_byte = int(columns[0]), int(columns[-1]) + 1
+        bits = np.unpackbits(band[:, :, first_byte:end_byte], axis=2, bitorder="little")
+        return Block(frames, first_row, first_byte * 8, bits.view(np.bool_))
 
     def _own_codec_patches(self, indices: Sequence[int]) -> Iterator[tuple[int, Patch | None]]:
         """Deflated Image Frame Compression, and 1-bit RLE: decoded here, frame by frame."""
