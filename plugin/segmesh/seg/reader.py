@@ -171,9 +171,7 @@ def _labelmap_from_values(
     return LabelMap(layer[np.newaxis], geometry, placed)
 
 
-def _add_block(
-    builder: LayerBuilder, segment: Segment, block: Block, placement: Placement
-) -> bool:
+def _add_block(builder: LayerBuilder, segment: Segment, block: Block, placement: Placement) -> bool:
     """Place a BINARY segment's frames read as one ``block`` where they lie on distinct slices
     at the same row and column of the grid (a SEG's frames usually do); False, placing
     nothing, where they do not."""
