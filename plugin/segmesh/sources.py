@@ -47,7 +47,7 @@ def to_labelmap(
             f"the source holds {held}, above MaxSegments {settings.max_segments}",
         )
     if kind_of(dataset) is Kind.SEG:
-        return seg_to_labelmap(dataset, images, options, settings)
+        return seg_to_labelmap(dataset, images, options, settings, description)
     return rtstruct_to_labelmap(dataset, images, options, settings)
 
 

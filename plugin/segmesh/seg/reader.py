@@ -190,9 +190,11 @@ def seg_to_labelmap(
     images: Sequence[Dataset] | None,
     options: LabelMapOptions,
     settings: Settings,
+    description: SourceDescription | None = None,
 ) -> LabelMap:
-    """The label map of a SEG; see :func:`segmesh.sources.to_labelmap`."""
-    description = describe_seg(dataset)
+    """The label map of a SEG; see :func:`segmesh.sources.to_labelmap`. ``description``:
+    its :func:`describe_seg` where the caller has it (0.02 s for 100 segments)."""
+    description = description or describe_seg(dataset)
     segments = _selected_segments(description, options)
     frame_of_reference_uid = description.frame_of_reference_uid
     if not frame_of_reference_uid:
