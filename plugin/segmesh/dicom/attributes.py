@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom import config
 from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.valuerep import validate_value
 
@@ -111,6 +112,20 @@ def within_magnitude(values: npt.NDArray[np.float64]) -> bool:
     """Whether every one of ``values`` is a number of magnitude at most :data:`MAX_MAGNITUDE`
     (NaN is not: it fails the comparison)."""
     return bool(np.all(np.abs(values) <= MAX_MAGNITUDE))
+
+
+def decimal_values(dataset: Dataset, keyword: str) -> Any:
+    """The value of the decimal string (DS) attribute ``keyword`` of ``dataset`` (None where
+    absent): parsed here from the bytes read where pydicom has not converted them yet, since
+    its conversion and validation of each DS dominate reading the geometry of 300 CT headers.
+    pydicom converts anything else (a value float() refuses, one already converted)."""
+    raw = dataset.get_item(keyword)
+    if isinstance(raw, RawDataElement) and raw.value:
+        try:
+            return [float(text) for text in raw.value.split(b"\\")]
+        except ValueError:
+            pass
+    return dataset.get(keyword)
 
 
 def float_values(value: Any, count: int, keyword: str) -> npt.NDArray[np.float64]:
