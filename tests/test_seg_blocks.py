@@ -1,16 +1,21 @@
 """BINARY SEGs of byte-aligned frames, read one block per segment (seg.pixels.FrameReader.block):
 the same voxels as the masks written, in any frame order, and where a segment's frames share a
-slice (the frame-by-frame path)."""
+slice (the frame-by-frame path); pixels mapped from the file."""
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
+import pytest
 from pydicom.dataset import Dataset
 
+from segmesh import sources
 from segmesh.options import LabelMapOptions
+from segmesh.seg import pixels
 from segmesh.seg.reader import seg_to_labelmap
 from segmesh.settings import Settings
 from tests import builders
@@ -69,3 +74,27 @@ def test_two_frames_of_a_segment_on_one_slice() -> None:
     rest[:6] = False
     split = np.concatenate([top[np.newaxis], frames[1:], rest[np.newaxis]])
     check(with_frames(seg, split, [*groups, copy.deepcopy(groups[0])]), images, masks)
+
+
+def test_pixels_left_in_the_file_are_mapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SEG read from its path with its PixelData deferred (a large one's) decodes from the
+    file mapped: the same voxels, the file deleted meanwhile or not."""
+    images, masks = images_and_masks()
+    path = tmp_path / "seg.dcm"
+    binary_seg(images, masks).save_as(path, enforce_file_format=True)
+    monkeypatch.setattr(sources, "IN_PLACE_BYTES", 64)
+    read = []
+    original = pixels._pixel_bytes
+
+    def spy(*arguments: Any) -> bytes | memoryview:
+        read.append(original(*arguments))
+        path.unlink()  # Orthanc may delete the instance: its pages stay mapped
+        return read[-1]
+
+    monkeypatch.setattr(pixels, "_pixel_bytes", spy)
+    labelmap = sources.labelmap_of_file(str(path), images, LabelMapOptions(), Settings())
+    assert isinstance(read[0], memoryview)
+    for number, mask in masks.items():
+        np.testing.assert_array_equal(labelmap.mask(number), mask, err_msg=f"segment {number}")
