@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -148,6 +149,15 @@ def direction_cosines(value: Any) -> npt.NDArray[np.float64]:
     about unit length, spanning a plane (:data:`DIRECTION_TOLERANCE`,
     :data:`LEAST_CROSS_PRODUCT`); :class:`BrokenFileError` otherwise (say, all zeros)."""
     array = float_values(value, 6, "ImageOrientationPatient")
+    _check_directions(tuple(array.tolist()))
+    return array
+
+
+@functools.lru_cache(maxsize=64)
+def _check_directions(values: tuple[float, ...]) -> None:
+    """:func:`direction_cosines`' check of six floats; cached, since every slice of a series
+    carries the same ones and numpy's small-array calls would cost 300 slices 0.01 s."""
+    array = np.array(values)
     row, column = array[:3], array[3:]
     lengths = np.array([np.linalg.norm(row), np.linalg.norm(column)])
     spanning = np.linalg.norm(np.cross(row, column)) >= LEAST_CROSS_PRODUCT
@@ -156,7 +166,6 @@ def direction_cosines(value: Any) -> npt.NDArray[np.float64]:
             "Malformed attribute",
             f"ImageOrientationPatient {array.tolist()} is not two unit vectors spanning a plane",
         )
-    return array
 
 
 def pixel_spacing(value: Any) -> npt.NDArray[np.float64]:
