@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from io import BytesIO
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
 
 from segmesh.errors import BrokenFileError, UnprocessableError
 from segmesh.geometry import geometry_from_images
@@ -130,3 +134,31 @@ def test_voxel_count_does_not_overflow() -> None:
     geometry, _ = geometry_from_images([image([0, 0, z]) for z in (0, 2)])
     wild = dataclasses.replace(geometry, shape=(2**40, 2**16, 2**16))
     assert wild.voxel_count == 2**72
+
+
+def raw_read(ds: Dataset) -> Dataset:
+    """``ds`` written and read back: its values raw bytes until pydicom converts them."""
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    buffer = BytesIO()
+    ds.save_as(buffer, implicit_vr=False, little_endian=True)
+    return dcmread(BytesIO(buffer.getvalue()), force=True)
+
+
+def test_decimals_read_from_the_file_as_pydicom_reads_them() -> None:
+    """image_planes parses DS bytes itself (padded, exponents); pydicom what it cannot."""
+    images = [image([0, 0, 0]) for _ in range(2)]
+    for z, ds in enumerate(images):
+        ds.ImagePositionPatient = [" -1.5", "2e1 ", str(3 * z)]
+        ds.PixelSpacing = ["0.5", "8E-1"]
+    raw = [raw_read(ds) for ds in images]
+    assert isinstance(raw[0].get_item("PixelSpacing"), RawDataElement)
+    read, expected = geometry_from_images(raw)[0], geometry_from_images(images)[0]
+    np.testing.assert_array_equal(read.affine, expected.affine)
+    np.testing.assert_array_equal(read.affine[:3, 3], [-1.5, 20, 0])
+    broken = raw_read(image([1, 2, 3]))
+    position = broken.get_item("ImagePositionPatient")
+    assert isinstance(position, RawDataElement)
+    broken[position.tag] = position._replace(value=b"1\\abc\\3 ", length=8)
+    with pytest.raises(BrokenFileError, match="ImagePositionPatient"):
+        geometry_from_images([broken, raw_read(image([1, 2, 4]))])

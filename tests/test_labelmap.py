@@ -38,6 +38,27 @@ def test_overlapping_segments_go_to_separate_layers() -> None:
     np.testing.assert_array_equal(labelmap.layers[1, 0], [[0, 2], [2, 0]])
 
 
+@pytest.mark.parametrize("slices", [[1, 2, 3], [4, 0, 2]], ids=["consecutive", "scattered"])
+def test_a_block_lands_where_its_slices_would(slices: list[int]) -> None:
+    """add_block of masks on slices ``slices`` packs and writes what add of each slice does."""
+    geometry = VolumeGeometry((5, 6, 7), np.eye(4), "1.2.3", np.zeros((5, 3)))
+    rng = np.random.default_rng(11)
+    k = np.array(slices, dtype=np.int64)
+    blocks = [rng.random((len(slices), 3, 4)) > 0.5 for _ in range(3)]
+    by_block = LayerBuilder(geometry, np.dtype(np.uint8))
+    by_slice = LayerBuilder(geometry, np.dtype(np.uint8))
+    for number, masks in enumerate(blocks, start=1):
+        segment = Segment(number, str(number), (0, 0, 0))
+        by_block.add_block(segment, k, 2, 3, masks)
+        whole = np.zeros((len(slices), 6, 7), dtype=np.bool_)
+        whole[:, 2:5, 3:7] = masks
+        by_slice.add(segment, dict(zip(slices, whole, strict=True)))
+    expected, built = by_slice.build(), by_block.build()
+    assert built.layers.shape[0] >= 2  # random masks overlap: more than one layer
+    assert [s.layer for s in built.segments] == [s.layer for s in expected.segments]
+    np.testing.assert_array_equal(built.layers, expected.layers)
+
+
 def test_boxes_are_each_segments_voxel_extent_and_survive_pickling() -> None:
     geometry = VolumeGeometry((4, 5, 6), np.eye(4), "1.2.3", np.zeros((4, 3)))
     builder = LayerBuilder(geometry, np.dtype(np.uint8))

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from .dicom.attributes import (
+    decimal_values,
     direction_cosines,
     first_item,
     float_values,
@@ -252,7 +253,7 @@ def _frame_attribute(
     """An attribute of a functional group: per-frame first, then shared, then top level."""
     shared = first_item(dataset, "SharedFunctionalGroupsSequence")
     item = functional_group_item(per_frame, shared, sequence, keyword)
-    return (item if item is not None else dataset).get(keyword)
+    return decimal_values(item if item is not None else dataset, keyword)
 
 
 def image_planes(dataset: Dataset, dataset_index: int = 0) -> list[Plane]:

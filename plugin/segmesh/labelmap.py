@@ -184,6 +184,33 @@ class LayerBuilder:
         self._segments.append(placed)
         return placed
 
+    def add_block(
+        self, segment: Segment, k: npt.NDArray[np.int64], row: int, column: int, masks: BoolArray
+    ) -> Segment:
+        """Place ``segment`` given as ``masks`` (n, rows, columns) on the n distinct slices
+        ``k``, each from grid row ``row`` and column ``column``; returns it with its layer set.
+        The same layers as :meth:`add_patches` of its slices, checked and written in one
+        numpy call per layer rather than one per slice."""
+        rows, columns = masks.shape[1:]
+        area = (slice(row, row + rows), slice(column, column + columns))
+        runs = k.size == 1 or bool(np.all(np.diff(k) == 1))
+        # Consecutive slices are a view; others a copy, written back below.
+        where = (slice(int(k[0]), int(k[-1]) + 1), *area) if runs else (k, *area)
+        layer = next(
+            (n for n, volume in enumerate(self._layers) if not volume[where][masks].any()), None
+        )
+        if layer is None:
+            layer = len(self._layers)
+            self._new_layer()
+        volume = self._layers[layer]
+        box = volume[where]
+        np.copyto(box, segment.number, where=masks, casting="unsafe")
+        if not runs:
+            volume[where] = box
+        placed = replace(segment, layer=layer)
+        self._segments.append(placed)
+        return placed
+
     def _new_layer(self) -> None:
         if self.max_voxels is not None:
             check_voxel_limit(self.geometry.shape, self.max_voxels, len(self._layers) + 1)

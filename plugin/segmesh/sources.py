@@ -47,8 +47,13 @@ def to_labelmap(
             f"the source holds {held}, above MaxSegments {settings.max_segments}",
         )
     if kind_of(dataset) is Kind.SEG:
-        return seg_to_labelmap(dataset, images, options, settings)
+        return seg_to_labelmap(dataset, images, options, settings, description)
     return rtstruct_to_labelmap(dataset, images, options, settings)
+
+
+#: Elements larger than this (a large SEG's PixelData) are left in the file by ``dcmread``, for
+#: :class:`segmesh.seg.pixels.FrameReader` to map them rather than copy them.
+IN_PLACE_BYTES = 16 << 20
 
 
 @as_broken_file
@@ -63,7 +68,7 @@ def labelmap_of_file(
     first). 404 where the file is gone: read in place in Orthanc's storage area, it goes with
     its instance."""
     try:
-        dataset = dcmread(path, force=True)
+        dataset = dcmread(path, force=True, defer_size=IN_PLACE_BYTES)
     except FileNotFoundError as error:
         raise NotFoundError("Unknown instance", "its file left the storage area") from error
     return to_labelmap(dataset, images, options, settings)

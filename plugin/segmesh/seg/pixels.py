@@ -11,6 +11,7 @@ pydicom's decoders and their plugins.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder, iter_pixels
@@ -51,6 +53,17 @@ class Patch:
     """The part of a frame that holds non-zero pixels: ``values`` (rows, columns) starting at
     frame row ``row`` and column ``column``."""
 
+    row: int
+    column: int
+    values: PixelArray
+
+
+@dataclass(frozen=True)
+class Block:
+    """Several frames cropped to one box: ``values`` (frames, rows, columns) of the frames
+    ``frames``, starting at frame row ``row`` and column ``column``."""
+
+    frames: npt.NDArray[np.int64]
     row: int
     column: int
     values: PixelArray
@@ -112,6 +125,33 @@ def packed_rows(packed: npt.NDArray[np.uint8]) -> list[tuple[int, int]]:
     return list(zip(first.tolist(), end.tolist(), strict=True))
 
 
+def _pixel_bytes(dataset: Dataset, transfer_syntax: UID) -> bytes | memoryview:
+    """The PixelData value; mapped from its file where ``dcmread`` left it there (a deferred
+    element of a native little-endian file read from a path): the pages are then read once, by
+    the scan of the frames, not copied into a buffer first (0.1 s for 150 MB). Mapped pages
+    stay readable after Orthanc deletes the file."""
+    element = dataset.get_item("PixelData", keep_deferred=True)
+    filename = getattr(dataset, "filename", None)
+    if (
+        isinstance(element, RawDataElement)
+        and element.value is None
+        and transfer_syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+        and element.length != 0xFFFFFFFF  # a defined length
+        and isinstance(filename, str)
+    ):
+        try:
+            with open(filename, "rb") as handle:
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            pass  # pydicom reads it below, and says what is wrong
+        else:
+            start, end = element.value_tell, element.value_tell + element.length
+            if end <= len(mapped):
+                return memoryview(mapped)[start:end]
+    # An element of length 0 holds None.
+    return bytes(dataset.PixelData or b"")
+
+
 class FrameReader:
     """Reads frames of one SEG dataset as :class:`Patch` objects (None for an empty frame).
 
@@ -131,8 +171,7 @@ class FrameReader:
                 "Unsupported BitsAllocated", f"{self.bits_allocated} (SEG uses 1, 8 or 16)"
             )
         self.transfer_syntax = transfer_syntax_of(dataset)
-        # An element of length 0 holds None.
-        self._pixels = bytes(dataset.PixelData or b"")
+        self._pixels = _pixel_bytes(dataset, self.transfer_syntax)
         if self.transfer_syntax == ExplicitVRBigEndian:
             # Big endian OW holds 16-bit words: swapping each word gives the little-endian
             # byte stream (also of packed 1-bit data); OB bytes are the same in both orders.
@@ -217,12 +256,39 @@ class FrameReader:
         frame = np.frombuffer(self._pixels, dtype, pixels, index * pixels * dtype.itemsize)
         return crop(frame.reshape(self.rows, self.columns))
 
+    @property
+    def reads_blocks(self) -> bool:
+        """Whether :meth:`block` can read frames: native, byte-aligned 1-bit pixels."""
+        return (
+            self.transfer_syntax in _NATIVE_LITTLE_ENDIAN
+            and self.bits_allocated == 1
+            and self.columns % 8 == 0
+        )
+
+    def block(self, indices: Sequence[int]) -> Block | None:
+        """The non-empty frames of ``indices`` unpacked at once, cropped to the box of all their
+        set pixels (rows, and whole bytes of columns); None where all are empty. Only where
+        :attr:`reads_blocks`: one unpacking per segment instead of numpy calls per frame, which
+        dominate the decoding of a SEG with thousands of small frames."""
+        occupied = [(index, *self._occupied_rows[index]) for index in indices]
+        kept = [(index, first, end) for index, first, end in occupied if end]
+        if not kept:
+            return None
+        frames = np.array([index for index, _, _ in kept], dtype=np.int64)
+        first_row = min(first for _, first, _ in kept)
+        end_row = max(end for _, _, end in kept)
+        band = self._packed[frames, first_row:end_row]
+        columns = np.flatnonzero(np.bitwise_or.reduce(band, axis=(0, 1)))
+        first_byte, end_byte = int(columns[0]), int(columns[-1]) + 1
+        bits = np.unpackbits(band[:, :, first_byte:end_byte], axis=2, bitorder="little")
+        return Block(frames, first_row, first_byte * 8, bits.view(np.bool_))
+
     def _own_codec_patches(self, indices: Sequence[int]) -> Iterator[tuple[int, Patch | None]]:
         """Deflated Image Frame Compression, and 1-bit RLE: decoded here, frame by frame."""
         if self._fragments is None:
             try:
                 self._fragments = list(
-                    generate_frames(self._pixels, number_of_frames=self.frame_count)
+                    generate_frames(bytes(self._pixels), number_of_frames=self.frame_count)
                 )
             except ValueError as error:
                 raise BrokenFileError(

@@ -28,7 +28,7 @@ from ..settings import Settings
 from ..source_description import SkippedSegment, SourceDescription
 from .frames import read_seg_frames
 from .grid import Placement, native_geometry, place_frames
-from .pixels import FrameReader
+from .pixels import Block, FrameReader
 
 
 def _palette_color(dataset: Dataset, number: int) -> RGB | None:
@@ -171,14 +171,30 @@ def _labelmap_from_values(
     return LabelMap(layer[np.newaxis], geometry, placed)
 
 
+def _add_block(builder: LayerBuilder, segment: Segment, block: Block, placement: Placement) -> bool:
+    """Place a BINARY segment's frames read as one ``block`` where they lie on distinct slices
+    at the same row and column of the grid (a SEG's frames usually do); False, placing
+    nothing, where they do not."""
+    k = placement.k[block.frames]
+    rows = placement.row[block.frames]
+    columns = placement.column[block.frames]
+    if np.unique(k).size != k.size or np.ptp(rows) or np.ptp(columns):
+        return False
+    row, column = int(rows[0]) + block.row, int(columns[0]) + block.column
+    builder.add_block(segment, k, row, column, block.values)
+    return True
+
+
 def seg_to_labelmap(
     dataset: Dataset,
     images: Sequence[Dataset] | None,
     options: LabelMapOptions,
     settings: Settings,
+    description: SourceDescription | None = None,
 ) -> LabelMap:
-    """The label map of a SEG; see :func:`segmesh.sources.to_labelmap`."""
-    description = describe_seg(dataset)
+    """The label map of a SEG; see :func:`segmesh.sources.to_labelmap`. ``description``:
+    its :func:`describe_seg` where the caller has it (0.02 s for 100 segments)."""
+    description = description or describe_seg(dataset)
     segments = _selected_segments(description, options)
     frame_of_reference_uid = description.frame_of_reference_uid
     if not frame_of_reference_uid:
@@ -215,6 +231,13 @@ def seg_to_labelmap(
         )
     for segment in segments:
         indices = np.flatnonzero(frames.segment_numbers == segment.number).tolist()
+        if threshold is None and reader.reads_blocks:
+            block = reader.block(indices)
+            if block is None:
+                builder.add_patches(segment, [])
+                continue
+            if _add_block(builder, segment, block, placement):
+                continue
         patches = [
             placed
             for index, patch in reader.patches(indices)
