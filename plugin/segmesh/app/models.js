@@ -45,6 +45,7 @@ export class ModelPanel {
     this.selected = null;
     this.meshes = new Map();
     this.failed = new Map(); // model id -> why it could not be shown (not asked for again)
+    this.skipped = new Set(); // M3D instances that are no Encapsulated STL (nor asked again)
     this.pool = new FetchPool(CONCURRENCY);
     this.renderer = null;
     this.box = null; // the models' bounding box, LPS mm
@@ -166,7 +167,9 @@ export class ModelPanel {
   // the scene or has failed. A model that cannot be read is left out and counted: the others
   // are shown all the same.
   async showIds(getJson, ids) {
-    const asked = ids.filter((id) => !this.meshes.has(id) && !this.failed.has(id));
+    const asked = ids.filter(
+      (id) => !this.meshes.has(id) && !this.failed.has(id) && !this.skipped.has(id),
+    );
     if (!asked.length) {
       if (!this.meshes.size) this.root.classList.add('empty');
       return;
@@ -187,6 +190,7 @@ export class ModelPanel {
         const id = asked[start + n];
         if (outcome.status === 'rejected') this.failed.set(id, outcome.reason.message);
         else if (outcome.value) loaded.push(outcome.value);
+        else this.skipped.add(id);
       });
       if (loaded.length && !(await this.add(loaded))) return;
       shownOnce ||= loaded.length > 0;
