@@ -192,7 +192,7 @@ def test_hundreds_of_segments_filter_scroll_toggle_and_load_their_models(
     assert page.inner_text("#model-message") == ""
 
     # A 3D toggle: that model's visibility alone, the others the same objects, one draw call
-    # fewer, nothing asked of the server.
+    # fewer at the next frame, nothing asked of the server.
     toggled = study["first"]["Models"][5]
     calls = page.evaluate(
         """() => { const p = window.segmeshModels; window.meshesBefore = new Map(p.meshes);
@@ -201,7 +201,8 @@ def test_hundreds_of_segments_filter_scroll_toggle_and_load_their_models(
     requests = page.evaluate("performance.getEntriesByType('resource').length")
     page.locator(f"#models li[data-model='{toggled}'] input").uncheck()
     same, hidden, calls_after = page.evaluate(
-        """() => { const p = window.segmeshModels;
+        """async () => { const p = window.segmeshModels;
+            await new Promise((done) => { requestAnimationFrame(() => done()); }); // drawn
             const same = [...p.meshes].every(([id, mesh]) => window.meshesBefore.get(id) === mesh);
             const hidden = [...p.meshes].filter(([, mesh]) => !mesh.visible).map(([id]) => id);
             return [same, hidden, p.renderer.info.render.calls]; }"""

@@ -52,6 +52,7 @@ export class ModelPanel {
     this.moved = false; // whether the user has turned the view (then resizing keeps it)
     this.markerPoint = null;
     this.three = null; // the import of three.js, once asked for (prepare)
+    this.renderQueued = 0; // the animation frame that will draw the scene, if one is asked for
     this.onPick = null; // called with an LPS point [x, y, z] on a double-clicked model
   }
 
@@ -101,7 +102,7 @@ export class ModelPanel {
     this.camera.add(new THREE.DirectionalLight(0xffffff, 2.5));
     this.scene.add(this.camera);
     this.controls = new OrbitControls(this.camera, this.canvas);
-    this.controls.addEventListener('change', () => this.render());
+    this.controls.addEventListener('change', () => this.requestRender());
     this.controls.addEventListener('start', () => { this.moved = true; });
     this.marker = new THREE.Mesh(
       new THREE.SphereGeometry(1, 16, 12),
@@ -122,7 +123,7 @@ export class ModelPanel {
     this.camera.aspect = width / height;
     this.camera.updateProjectionMatrix();
     if (this.box && !this.moved) this.place();
-    this.render();
+    this.requestRender();
   }
 
   // The crosshair's LPS position (mm), shown as a marker.
@@ -132,7 +133,7 @@ export class ModelPanel {
     this.marker.position.set(...point);
     this.marker.scale.setScalar(Math.max(1.5, 0.012 * this.box.getSize(new THREE.Vector3()).length()));
     this.marker.visible = true;
-    this.render();
+    this.requestRender();
   }
 
   pick(event) {
@@ -150,6 +151,16 @@ export class ModelPanel {
 
   render() {
     if (this.renderer) this.renderer.render(this.scene, this.camera);
+  }
+
+  // Draw at the next animation frame, once however many changes ask for it: with thousands of
+  // models a draw is long, and each step through the planes moves the marker.
+  requestRender() {
+    if (!this.renderer || this.renderQueued) return;
+    this.renderQueued = requestAnimationFrame(() => {
+      this.renderQueued = 0;
+      this.render();
+    });
   }
 
   async fetchStl(id) {
@@ -261,7 +272,7 @@ export class ModelPanel {
     // Framed anew while the user has not turned the view; kept as it is once they have.
     if (this.moved) {
       this.box = box;
-      this.render();
+      this.requestRender();
     } else {
       this.frame(box);
     }
@@ -314,7 +325,7 @@ export class ModelPanel {
     box.checked = true;
     box.addEventListener('change', () => {
       this.meshes.get(model.id).visible = box.checked;
-      this.render();
+      this.requestRender();
     });
     const swatch = document.createElement('span');
     swatch.className = 'swatch';
