@@ -33,11 +33,9 @@ async function firstImageTags(seriesId) {
 // The controls' drawing style: window, opacity, outline and the shown segments' colours.
 class PlaneStyle {
   constructor(volume) {
-    this.volume = volume;
-    this.visible = new Set(volume.segments.map((s) => s.Number));
     this.imageWindow = [400, 40]; // until the image's own (setImageTags)
-    this.tables = colourTables(volume, this.visible);
-    this.segment = new Map(volume.segments.map((s) => [s.Number, s]));
+    this.tables = colourTables(volume, new Set(volume.segments.map((s) => s.Number)));
+    this.segment = new Map(volume.segments.map((s) => [s.Number, s])); // by segment number
   }
 
   // The window of the first image's tags (WindowWidth, WindowCenter), where it has one.
@@ -52,8 +50,6 @@ class PlaneStyle {
   // visited, whatever their number.
   toggle(number, shown) {
     const segment = this.segment.get(number);
-    if (shown) this.visible.add(number);
-    else this.visible.delete(number);
     this.tables[segment.Layer][segment.Value] = shown ? segmentColour(segment) : 0;
   }
 
