@@ -53,6 +53,7 @@ export class ModelPanel {
     this.markerPoint = null;
     this.three = null; // the import of three.js, once asked for (prepare)
     this.renderQueued = 0; // the animation frame that will draw the scene, if one is asked for
+    this.drawnWith = 0; // models in the scene at its last draw while loading (see showIds)
     this.onPick = null; // called with an LPS point [x, y, z] on a double-clicked model
   }
 
@@ -129,11 +130,16 @@ export class ModelPanel {
   // The crosshair's LPS position (mm), shown as a marker.
   setMarker(point) {
     this.markerPoint = point;
-    if (!this.renderer || !this.box) return;
-    this.marker.position.set(...point);
+    if (this.placeMarker()) this.requestRender();
+  }
+
+  // The marker at the crosshair, sized after the models' box; false while there is none.
+  placeMarker() {
+    if (!this.renderer || !this.box || !this.markerPoint) return false;
+    this.marker.position.set(...this.markerPoint);
     this.marker.scale.setScalar(Math.max(1.5, 0.012 * this.box.getSize(new THREE.Vector3()).length()));
     this.marker.visible = true;
-    this.requestRender();
+    return true;
   }
 
   pick(event) {
@@ -205,10 +211,17 @@ export class ModelPanel {
       });
       if (loaded.length && !(await this.add(loaded))) return;
       shownOnce ||= loaded.length > 0;
+      // Drawn whenever the models in the scene have doubled, and at the end: a draw of
+      // thousands of meshes is long, and one a batch would make loading quadratic.
+      if (this.meshes.size >= 2 * this.drawnWith) {
+        this.drawnWith = this.meshes.size;
+        this.requestRender();
+      }
       this.progress(asked.length, start + batch.length);
       await nextFrame(); // paint what is in, answer clicks, then the next batch
     }
     if (!shownOnce && !this.meshes.size) this.root.classList.add('empty');
+    this.requestRender();
   }
 
   // Load and show ``models`` ([{id, label, color}], as describe() gives) beside those shown.
@@ -226,6 +239,7 @@ export class ModelPanel {
       }
     }
     await this.add(loaded);
+    this.requestRender();
     this.progress(models.length, models.length);
   }
 
@@ -239,7 +253,7 @@ export class ModelPanel {
   }
 
   // Put ``loaded`` ([{model, stl}], the STL an ArrayBuffer) in the scene and the list, framed
-  // with those shown already, drawn once; false where there is no 3D view.
+  // with those shown already; false where there is no 3D view.
   async add(loaded) {
     this.root.classList.remove('empty');
     if (!this.renderer && !(await this.startRenderer())) return false;
@@ -269,13 +283,11 @@ export class ModelPanel {
     this.list.append(items);
     const first = loaded.find(({ model }) => this.meshes.has(model.id));
     if (!this.selected && first) this.select(first.model);
-    // Framed anew while the user has not turned the view; kept as it is once they have.
-    if (this.moved) {
-      this.box = box;
-      this.requestRender();
-    } else {
-      this.frame(box);
-    }
+    // Framed anew while the user has not turned the view; kept as it is once they have. Not
+    // drawn here: the caller says when (see showIds).
+    this.box = box;
+    if (!this.moved) this.place();
+    this.placeMarker();
     return true;
   }
 
@@ -339,15 +351,6 @@ export class ModelPanel {
     name.addEventListener('click', () => this.select(model));
     item.append(label, name);
     return item;
-  }
-
-  // Frame ``box`` (LPS mm) from the patient's front and keep it framed while the panel's
-  // size changes, until the user turns the view.
-  frame(box) {
-    this.box = box.clone();
-    this.moved = false;
-    this.resize();
-    if (this.markerPoint) this.setMarker(this.markerPoint);
   }
 
   // The camera in front of the patient (anterior is -y in LPS, superior +z up, so +x, the
