@@ -13,7 +13,11 @@ cache folder and layout, generated once if missing). Figures:
    byte) and how long drawing took after the last of them; then the whole volumes in
    (``window.segmeshWholeVolumes``: scrolling from then on). ``--models N`` first stores
    models of the first N segments in the study, which the 3D panel loads beside the planes
-   (as a study of TotalSegmentator models would);
+   (as a study of TotalSegmentator models would); ``--segments 1000 --sources 2`` a
+   1000-segment SEG (small balls on a lattice) and a second SEG of the same labels, the models of
+   every segment of both stored (2000 models, issue 24's report), then the 3D panel's figures:
+   models in the scene and failed, when the last came in, the longest gap between two frames
+   while they loaded (the page's responsiveness), errors shown and statistics rows;
 3. scrolling: 100 steps through each plane, one animation frame apart, once the viewer's
    column-ordered copy is made (after the first view); per plane the draw time and the time
    from the step to the plane drawn (p50, p95), goal p95 50 ms.
@@ -21,6 +25,7 @@ cache folder and layout, generated once if missing). Figures:
 Timings only, never a test. The machine's load average is printed with the figures.
 
     .venv/bin/python benchmarks/bench_viewer.py [--quick] [--workers 2] [--models 30]
+    .venv/bin/python benchmarks/bench_viewer.py --segments 1000 --sources 2 [--quick]
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from playwright.sync_api import sync_playwright
+import numpy.typing as npt
+from playwright.sync_api import Page, sync_playwright
 from pydicom.sr.codedict import codes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +64,61 @@ STEPS = 100
 
 def load() -> str:
     return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def lattice_balls(shape: tuple[int, int, int], count: int) -> npt.NDArray[np.uint16]:
+    """(slices, rows, columns) uint16: ``count`` balls of radius 2 voxels (33 voxels, five
+    slices each), segment n in the n-th cell of a lattice over the grid, none touching."""
+    labels = np.zeros(shape, dtype=np.uint16)
+    side = int(np.ceil(count ** (1 / 3) * 1.2))
+    cells = [max(1, min(side, n // 6)) for n in shape]
+    while np.prod(cells) < count:
+        cells[int(np.argmax(np.array(shape) / cells))] += 1
+    step = np.array(shape) // cells
+    k, j, i = np.ogrid[-2:3, -2:3, -2:3]
+    ball = k**2 + j**2 + i**2 <= 4
+    for number in range(1, count + 1):
+        centre = (np.array(np.unravel_index(number - 1, cells)) * step + step // 2).astype(int)
+        box = tuple(slice(c - 2, c + 3) for c in centre)
+        labels[box][ball] = number
+    return labels
+
+
+def generate_many(
+    cache: Path, shape: tuple[int, int, int], segments: int, sources: int
+) -> tuple[list[Path], list[Path]]:
+    """``sources`` SEGs of :func:`lattice_balls` ("Structure n", "Source 2 n", ...) on one CT,
+    written once into ``cache``."""
+    folder = cache / f"{'x'.join(map(str, shape))}-{segments}x{sources}"
+    ct_folder = folder / "ct"
+    seg_paths = [folder / f"seg{n}.dcm" for n in range(1, sources + 1)]
+    if all(path.exists() for path in seg_paths):
+        return seg_paths, sorted(ct_folder.glob("*.dcm"))
+    ct_folder.mkdir(parents=True, exist_ok=True)
+    print(f"generating {sources} {segments}-segment SEGs on {shape} (once) ...", flush=True)
+    labels = lattice_balls(shape, segments)
+    images = builders.ct_series(
+        shape,
+        (SPACING[1], SPACING[0], SPACING[2]),
+        ORIGIN,
+        pixels=(labels > 0).astype(np.int16) * 100,
+        rescale_intercept=-1024,
+        study=builders.study_dataset("Bench^Viewer", "BENCH-VIEWER-MANY"),
+    )
+    for k, image in enumerate(images):
+        image.save_as(ct_folder / f"{k:04d}.dcm", enforce_file_format=True)
+    for n, path in enumerate(seg_paths, 1):
+        name = "Structure" if n == 1 else f"Source {n}"
+        seg = builders.seg(
+            images,
+            labels,
+            [f"{name} {m}" for m in range(1, segments + 1)],
+            property_types=[codes.SCT.Tissue] * segments,
+            category=codes.SCT.Tissue,
+            series_number=1 + n,
+        )
+        seg.save_as(path, enforce_file_format=True)
+    return seg_paths, sorted(ct_folder.glob("*.dcm"))
 
 
 def generate(cache: Path, shape: tuple[int, int, int]) -> tuple[Path, list[Path]]:
@@ -167,12 +228,51 @@ def print_waterfall(requests: list[tuple[str, float, float, float]], first: floa
     print(f"   drawn {first - last:.0f} ms after the last answer")
 
 
+#: At each animation frame: its time and the 3D panel's models in the scene (installed before
+#: the page's scripts run).
+COUNT_FRAMES = """
+window.benchFrames = [];
+const tick = (time) => {
+  const panel = document.querySelector('#model-view');
+  window.benchFrames.push([time, Number(panel?.dataset.loaded || 0)]);
+  requestAnimationFrame(tick);
+};
+requestAnimationFrame(tick);
+"""
+
+
+def print_models(page: Page, first: float) -> None:
+    """The 3D panel's figures once the page is ready (every model in or failed)."""
+    loaded = int(page.get_attribute("#model-view", "data-loaded") or 0)
+    failed = int(page.get_attribute("#model-view", "data-failed") or 0)
+    frames = page.evaluate("window.benchFrames")
+    done = next((time for time, count in frames if count == loaded), frames[-1][0])
+    loading = [time for time, count in frames if first <= time <= done]
+    gaps = np.diff(loading) if len(loading) > 1 else np.array([0.0])
+    print(
+        f"4. 3D panel: {loaded} models in the scene, {failed} failed; the last in "
+        f"{done / 1000:.2f} s from navigation ({(done - first) / 1000:.2f} s after the first view)"
+    )
+    print(
+        f"   frames while they loaded: {len(loading)}, longest gap {gaps.max():.0f} ms, "
+        f"p95 {np.percentile(gaps, 95):.0f} ms (the page stays responsive)"
+    )
+    status = page.inner_text("#status")
+    ready = page.evaluate("document.body.dataset.ready")
+    rows = page.locator("#statistics tbody tr").count()
+    print(
+        f"   page ready {ready!r}, status {status!r}, model message "
+        f"{page.inner_text('#model-message')!r}, statistics rows {rows}"
+    )
+
+
 def figure_browser(server: OrthancServer, seg_id: str) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
         )
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.add_init_script(COUNT_FRAMES)
         page.goto(f"{server.url}/segmesh/app/viewer.html?instance={seg_id}")
         page.wait_for_function("window.segmeshFirstView", timeout=120_000)
         first = page.evaluate("window.segmeshFirstView")
@@ -181,7 +281,9 @@ def figure_browser(server: OrthancServer, seg_id: str) -> None:
         page.wait_for_function("window.segmeshWholeVolumes", timeout=120_000)
         whole = page.evaluate("window.segmeshWholeVolumes")
         print(f"   the whole volumes in (scrolling from then on) {whole / 1000:.2f} s")
-        page.wait_for_function("document.body.dataset.ready", timeout=120_000)
+        page.wait_for_function("document.body.dataset.ready", timeout=600_000)
+        if page.get_attribute("#model-view", "data-loaded"):
+            print_models(page, first)
         page.wait_for_function("window.segmeshViewer.volume.byColumn", timeout=120_000)
         ordered = page.evaluate("window.segmeshViewer.volume.orderedIn")
         print(f"   the column-ordered copy (for sagittal planes) made in {ordered / 1000:.2f} s")
@@ -214,21 +316,42 @@ def main() -> None:
         "--models", type=int, default=0, help="models of the first N segments in the study"
     )
     parser.add_argument(
+        "--segments", type=int, default=SEGMENTS, help="segments of each SEG (100: bench_service's)"
+    )
+    parser.add_argument(
+        "--sources", type=int, default=1, help="SEGs of --segments, every model of each stored"
+    )
+    parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "segmesh-bench-service"
     )
     arguments = parser.parse_args()
     shape = QUICK if arguments.quick else FULL
-    seg_path, ct_paths = generate(arguments.cache, shape)
-    print(f"input: {SEGMENTS}-segment BINARY SEG on {shape} (slices, rows, columns); {load()}")
+    many = arguments.segments != SEGMENTS or arguments.sources > 1
+    if many:
+        seg_paths, ct_paths = generate_many(
+            arguments.cache, shape, arguments.segments, arguments.sources
+        )
+    else:
+        seg_path, ct_paths = generate(arguments.cache, shape)
+        seg_paths = [seg_path]
+    print(
+        f"input: {len(seg_paths)} {arguments.segments}-segment BINARY SEG(s) on {shape} "
+        f"(slices, rows, columns); {load()}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         server = OrthancServer(Path(folder), {"SegMesh": {"Workers": arguments.workers}})
         server.start()
         try:
             for path in ct_paths:
                 server.upload(path)
-            seg_id = server.upload(seg_path)
-            if arguments.models:
-                store_models(server, seg_id, arguments.models)
+            seg_ids = [server.upload(path) for path in seg_paths]
+            seg_id = seg_ids[0]
+            if many:
+                for one in seg_ids:
+                    store_models(server, one, arguments.segments)
+            if arguments.models or many:
+                if arguments.models:
+                    store_models(server, seg_id, arguments.models)
                 server.stop()  # meshing them cached the label map: the figures are cold
                 server.start()
             for first_view in (True, False):
@@ -240,7 +363,8 @@ def main() -> None:
             figure_browser(server, seg_id)
         finally:
             server.stop()
-    print(f"SegMesh.Workers {arguments.workers}, models {arguments.models}, {load()}")
+    models = arguments.segments * len(seg_paths) if many else arguments.models
+    print(f"SegMesh.Workers {arguments.workers}, models {models}, {load()}")
 
 
 if __name__ == "__main__":

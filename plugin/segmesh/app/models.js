@@ -6,6 +6,7 @@
 // the list (not over the scene): a click on a model's name selects it, the first one loaded is
 // selected at first.
 import { cielabToRgb } from './dicom.js';
+import { FetchPool, getRetrying, nextFrame } from './fetch_pool.js';
 
 // three.js is imported when there are models to show, so that the slice view works even where
 // it is not installed (scripts/install-app.sh).
@@ -26,6 +27,13 @@ async function importThree() {
 
 export const ENCAPSULATED_STL = '1.2.840.10008.5.1.4.1.1.104.3';
 
+// Models asked for at once (tags, then file): with the planes' and the statistics' requests
+// they stay under Chromium's six connections to a host.
+const CONCURRENCY = 4;
+// Models added to the scene between two frames: the page paints and answers clicks between
+// batches, and a batch's requests overlap the next ones'.
+const BATCH = 48;
+
 export class ModelPanel {
   constructor(root, canvas, list, message, report = null) {
     this.root = root;
@@ -36,11 +44,16 @@ export class ModelPanel {
     this.reports = new Map(); // model id -> promise of its printability report
     this.selected = null;
     this.meshes = new Map();
+    this.failed = new Map(); // model id -> why it could not be shown (not asked for again)
+    this.skipped = new Set(); // M3D instances that are no Encapsulated STL (nor asked again)
+    this.pool = new FetchPool(CONCURRENCY);
     this.renderer = null;
     this.box = null; // the models' bounding box, LPS mm
     this.moved = false; // whether the user has turned the view (then resizing keeps it)
     this.markerPoint = null;
     this.three = null; // the import of three.js, once asked for (prepare)
+    this.renderQueued = 0; // the animation frame that will draw the scene, if one is asked for
+    this.drawnWith = 0; // models in the scene at its last draw while loading (see showIds)
     this.onPick = null; // called with an LPS point [x, y, z] on a double-clicked model
   }
 
@@ -48,13 +61,10 @@ export class ModelPanel {
     this.message.textContent = text;
   }
 
-  // Every Encapsulated STL instance of the study, as [{id, label, color}].
-  static async studyModels(getJson, studyId) {
+  // The ids of the study's M3D instances (Encapsulated STL and others: describe() tells).
+  static async studyModelIds(getJson, studyId) {
     const series = await getJson(`studies/${studyId}/series`);
-    const ids = series.filter((s) => s.MainDicomTags.Modality === 'M3D').flatMap((s) => s.Instances);
-    // The tags of every model at once: a study may hold a hundred of them.
-    const models = await Promise.all(ids.map((id) => ModelPanel.describe(getJson, id)));
-    return models.filter((m) => m.sopClassUid === ENCAPSULATED_STL);
+    return series.filter((s) => s.MainDicomTags.Modality === 'M3D').flatMap((s) => s.Instances);
   }
 
   static async describe(getJson, id) {
@@ -93,7 +103,7 @@ export class ModelPanel {
     this.camera.add(new THREE.DirectionalLight(0xffffff, 2.5));
     this.scene.add(this.camera);
     this.controls = new OrbitControls(this.camera, this.canvas);
-    this.controls.addEventListener('change', () => this.render());
+    this.controls.addEventListener('change', () => this.requestRender());
     this.controls.addEventListener('start', () => { this.moved = true; });
     this.marker = new THREE.Mesh(
       new THREE.SphereGeometry(1, 16, 12),
@@ -114,17 +124,22 @@ export class ModelPanel {
     this.camera.aspect = width / height;
     this.camera.updateProjectionMatrix();
     if (this.box && !this.moved) this.place();
-    this.render();
+    this.requestRender();
   }
 
   // The crosshair's LPS position (mm), shown as a marker.
   setMarker(point) {
     this.markerPoint = point;
-    if (!this.renderer || !this.box) return;
-    this.marker.position.set(...point);
+    if (this.placeMarker()) this.requestRender();
+  }
+
+  // The marker at the crosshair, sized after the models' box; false while there is none.
+  placeMarker() {
+    if (!this.renderer || !this.box || !this.markerPoint) return false;
+    this.marker.position.set(...this.markerPoint);
     this.marker.scale.setScalar(Math.max(1.5, 0.012 * this.box.getSize(new THREE.Vector3()).length()));
     this.marker.visible = true;
-    this.render();
+    return true;
   }
 
   pick(event) {
@@ -144,31 +159,115 @@ export class ModelPanel {
     if (this.renderer) this.renderer.render(this.scene, this.camera);
   }
 
+  // Draw at the next animation frame, once however many changes ask for it: with thousands of
+  // models a draw is long, and each step through the planes moves the marker.
+  requestRender() {
+    if (!this.renderer || this.renderQueued) return;
+    this.renderQueued = requestAnimationFrame(() => {
+      this.renderQueued = 0;
+      this.render();
+    });
+  }
+
   async fetchStl(id) {
     const root = new URL('../../', window.location.href);
     // segmesh's model route gives the exact STL; Orthanc's content route is the fallback.
     for (const path of [`instances/${id}/segmesh/model`, `instances/${id}/content/0042-0011`]) {
-      const response = await fetch(new URL(path, root));
+      const response = await getRetrying(new URL(path, root));
       if (response.ok) return response.arrayBuffer();
     }
     throw new Error(`model ${id} could not be read`);
   }
 
-  // Load and show ``models`` beside those shown already; resolves once each is in the scene.
-  async show(models) {
-    this.root.dataset.models = String(this.meshes.size + models.length);
-    if (!this.meshes.size && !models.length) {
-      this.root.classList.add('empty');
+  // Load and show the models of ``ids`` (M3D instances; those not Encapsulated STL skipped)
+  // beside those shown already, in batches, a few requests at a time; resolves once each is in
+  // the scene or has failed. A model that cannot be read is left out and counted: the others
+  // are shown all the same.
+  async showIds(getJson, ids) {
+    const asked = ids.filter(
+      (id) => !this.meshes.has(id) && !this.failed.has(id) && !this.skipped.has(id),
+    );
+    if (!asked.length) {
+      if (!this.meshes.size) this.root.classList.add('empty');
       return;
     }
-    this.root.classList.remove('empty');
-    if (!this.renderer && !(await this.startRenderer())) return;
-    this.setMessage(`Loading ${models.length} model(s)…`);
-    const loader = new STLLoader();
-    const box = new THREE.Box3();
-    for (const mesh of this.meshes.values()) box.union(mesh.geometry.boundingBox);
+    const load = async (id) => {
+      const model = await ModelPanel.describe(getJson, id);
+      if (model.sopClassUid !== ENCAPSULATED_STL) return null;
+      return { model, stl: await this.fetchStl(id) };
+    };
+    // Every model is queued now: the pool keeps a few in flight, the batches take them in order.
+    const loading = asked.map((id) => this.pool.run(() => load(id)));
+    for (const promise of loading) promise.catch(() => {}); // each one is awaited below
+    let shownOnce = false;
+    for (let start = 0; start < asked.length; start += BATCH) {
+      const batch = await Promise.allSettled(loading.slice(start, start + BATCH));
+      const loaded = [];
+      batch.forEach((outcome, n) => {
+        const id = asked[start + n];
+        if (outcome.status === 'rejected') this.failed.set(id, outcome.reason.message);
+        else if (outcome.value) loaded.push(outcome.value);
+        else this.skipped.add(id);
+      });
+      if (loaded.length && !(await this.add(loaded))) return;
+      shownOnce ||= loaded.length > 0;
+      // Drawn whenever the models in the scene have doubled, and at the end: a draw of
+      // thousands of meshes is long, and one a batch would make loading quadratic.
+      if (this.meshes.size >= 2 * this.drawnWith) {
+        this.drawnWith = this.meshes.size;
+        this.requestRender();
+      }
+      this.progress(asked.length, start + batch.length);
+      await nextFrame(); // paint what is in, answer clicks, then the next batch
+    }
+    if (!shownOnce && !this.meshes.size) this.root.classList.add('empty');
+    this.requestRender();
+  }
+
+  // Load and show ``models`` ([{id, label, color}], as describe() gives) beside those shown.
+  async show(models) {
+    if (!models.length) {
+      if (!this.meshes.size) this.root.classList.add('empty');
+      return;
+    }
+    const loaded = [];
     for (const model of models) {
-      const geometry = loader.parse(await this.fetchStl(model.id));
+      try {
+        loaded.push({ model, stl: await this.fetchStl(model.id) });
+      } catch (error) {
+        this.failed.set(model.id, error.message);
+      }
+    }
+    await this.add(loaded);
+    this.requestRender();
+    this.progress(models.length, models.length);
+  }
+
+  // The panel's message and counts after ``done`` of ``total`` models asked for.
+  progress(total, done) {
+    this.root.dataset.loaded = String(this.meshes.size);
+    this.root.dataset.failed = String(this.failed.size);
+    if (done < total) this.setMessage(`Loading models… ${done} / ${total}`);
+    else if (this.failed.size) this.setMessage(`${this.failed.size} model(s) could not be read`);
+    else this.setMessage('');
+  }
+
+  // Put ``loaded`` ([{model, stl}], the STL an ArrayBuffer) in the scene and the list, framed
+  // with those shown already; false where there is no 3D view.
+  async add(loaded) {
+    this.root.classList.remove('empty');
+    if (!this.renderer && !(await this.startRenderer())) return false;
+    const loader = new STLLoader();
+    const box = this.box ? this.box.clone() : new THREE.Box3();
+    const items = document.createDocumentFragment();
+    for (const { model, stl } of loaded) {
+      let geometry;
+      try {
+        geometry = loader.parse(stl);
+      } catch (error) {
+        this.failed.set(model.id, `not an STL file: ${error.message}`);
+        continue;
+      }
       geometry.computeVertexNormals();
       const material = new THREE.MeshPhongMaterial({
         color: new THREE.Color(...model.color.map((c) => c / 255)).convertSRGBToLinear(),
@@ -179,27 +278,26 @@ export class ModelPanel {
       this.meshes.set(model.id, mesh);
       geometry.computeBoundingBox();
       box.union(geometry.boundingBox);
-      this.addListItem(model);
-      this.reports.set(model.id, this.fetchReport(model.id));
-      if (!this.selected) this.select(model);
+      items.append(this.listItem(model));
     }
-    this.frame(box);
-    this.setMessage('');
-    this.root.dataset.loaded = String(this.meshes.size);
+    this.list.append(items);
+    const first = loaded.find(({ model }) => this.meshes.has(model.id));
+    if (!this.selected && first) this.select(first.model);
+    // Framed anew while the user has not turned the view; kept as it is once they have. Not
+    // drawn here: the caller says when (see showIds).
+    this.box = box;
+    if (!this.moved) this.place();
+    this.placeMarker();
+    return true;
   }
 
   // Every few seconds, the study's models not shown yet (say, those a job has just stored).
   watch(getJson, studyId, milliseconds = 3000) {
     const look = async () => {
       try {
-        const series = await getJson(`studies/${studyId}/series`);
-        const known = new Set(this.meshes.keys());
-        const ids = series.filter((s) => s.MainDicomTags.Modality === 'M3D')
-          .flatMap((s) => s.Instances).filter((id) => !known.has(id));
-        if (ids.length) {
-          const models = await Promise.all(ids.map((id) => ModelPanel.describe(getJson, id)));
-          await this.show(models.filter((m) => m.sopClassUid === ENCAPSULATED_STL));
-        }
+        await this.showIds(getJson, await ModelPanel.studyModelIds(getJson, studyId));
+      } catch {
+        // Orthanc busy or restarting: looked at again next time.
       } finally {
         setTimeout(look, milliseconds);
       }
@@ -208,9 +306,10 @@ export class ModelPanel {
   }
 
   // The report of a stored model (GET .../segmesh/printability); null where unavailable.
+  // Asked for when the model is selected, not for every model loaded.
   async fetchReport(id) {
     const root = new URL('../../', window.location.href);
-    const response = await fetch(new URL(`instances/${id}/segmesh/printability`, root));
+    const response = await getRetrying(new URL(`instances/${id}/segmesh/printability`, root));
     return response.ok ? response.json() : null;
   }
 
@@ -221,13 +320,16 @@ export class ModelPanel {
       item.classList.toggle('selected', item.dataset.model === model.id);
     }
     if (!this.report) return;
+    if (!this.reports.has(model.id)) {
+      this.reports.set(model.id, this.fetchReport(model.id).catch(() => null));
+    }
     const report = await this.reports.get(model.id);
     if (this.selected !== model.id) return; // another one was chosen meanwhile
     this.report.dataset.model = model.id;
     showPrintability(this.report, model.label, report);
   }
 
-  addListItem(model) {
+  listItem(model) {
     const item = document.createElement('li');
     item.dataset.model = model.id;
     const box = document.createElement('input');
@@ -235,7 +337,7 @@ export class ModelPanel {
     box.checked = true;
     box.addEventListener('change', () => {
       this.meshes.get(model.id).visible = box.checked;
-      this.render();
+      this.requestRender();
     });
     const swatch = document.createElement('span');
     swatch.className = 'swatch';
@@ -248,16 +350,7 @@ export class ModelPanel {
     name.title = 'Show its printability';
     name.addEventListener('click', () => this.select(model));
     item.append(label, name);
-    this.list.append(item);
-  }
-
-  // Frame ``box`` (LPS mm) from the patient's front and keep it framed while the panel's
-  // size changes, until the user turns the view.
-  frame(box) {
-    this.box = box.clone();
-    this.moved = false;
-    this.resize();
-    if (this.markerPoint) this.setMarker(this.markerPoint);
+    return item;
   }
 
   // The camera in front of the patient (anterior is -y in LPS, superior +z up, so +x, the

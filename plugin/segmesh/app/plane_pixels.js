@@ -1,14 +1,19 @@
 // One plane of the volume as RGBA pixels at voxel resolution, in display order: the windowed
 // image with the segments blended on top (the overlay route's colours, layers and outline).
 
-// Packed RGBA (little-endian: R in the low byte) of each label value of each layer, 0 where
-// the value is no shown segment.
+// Packed RGBA (little-endian: R in the low byte) of a segment's colour.
+export function segmentColour({ Color: [r, g, b] }) {
+  return (255 << 24 | b << 16 | g << 8 | r) >>> 0;
+}
+
+// Packed RGBA of each label value of each layer, 0 where the value is no shown segment. Each
+// table holds every segment of its layer (shown or not): showing one sets its entry alone.
 export function colourTables(volume, visible) {
   return Array.from({ length: volume.layers }, (_, layer) => {
-    const segments = volume.segments.filter((s) => s.Layer === layer && visible.has(s.Number));
-    const table = new Uint32Array(Math.max(0, ...segments.map((s) => s.Value)) + 1);
-    for (const { Value, Color: [r, g, b] } of segments) {
-      table[Value] = (255 << 24 | b << 16 | g << 8 | r) >>> 0;
+    const segments = volume.segments.filter((s) => s.Layer === layer);
+    const table = new Uint32Array(segments.reduce((most, s) => Math.max(most, s.Value), 0) + 1);
+    for (const segment of segments) {
+      if (visible.has(segment.Number)) table[segment.Value] = segmentColour(segment);
     }
     return table;
   });

@@ -2,7 +2,8 @@
 // sagittal planes of the referenced images with the segments, and the study's 3D models;
 // viewer.html?model={Encapsulated STL id} shows one model; viewer.html alone lists the sources.
 import { ModelPanel } from './models.js';
-import { colourTables } from './plane_pixels.js';
+import { getRetrying } from './fetch_pool.js';
+import { colourTables, segmentColour } from './plane_pixels.js';
 import { Readout } from './readout.js';
 import { listSources } from './sources.js';
 import { StatisticsTable } from './statistics.js';
@@ -13,7 +14,7 @@ const ROOT = new URL('../../', window.location.href); // Orthanc's REST root
 const $ = (id) => document.getElementById(id);
 
 async function getJson(path) {
-  const response = await fetch(new URL(path, ROOT));
+  const response = await getRetrying(new URL(path, ROOT));
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return response.json();
 }
@@ -32,10 +33,9 @@ async function firstImageTags(seriesId) {
 // The controls' drawing style: window, opacity, outline and the shown segments' colours.
 class PlaneStyle {
   constructor(volume) {
-    this.volume = volume;
-    this.visible = new Set(volume.segments.map((s) => s.Number));
     this.imageWindow = [400, 40]; // until the image's own (setImageTags)
-    this.tables = colourTables(volume, this.visible);
+    this.tables = colourTables(volume, new Set(volume.segments.map((s) => s.Number)));
+    this.segment = new Map(volume.segments.map((s) => [s.Number, s])); // by segment number
   }
 
   // The window of the first image's tags (WindowWidth, WindowCenter), where it has one.
@@ -46,10 +46,11 @@ class PlaneStyle {
     }
   }
 
+  // Only the segment's entry of its layer's colour table changes: no other segment is
+  // visited, whatever their number.
   toggle(number, shown) {
-    if (shown) this.visible.add(number);
-    else this.visible.delete(number);
-    this.tables = colourTables(this.volume, this.visible);
+    const segment = this.segment.get(number);
+    this.tables[segment.Layer][segment.Value] = shown ? segmentColour(segment) : 0;
   }
 
   current() {
@@ -63,23 +64,45 @@ class PlaneStyle {
   }
 }
 
+// The segment list (thousands of segments: one change listener for all, built at once) and
+// its filter box: a segment is listed where the text typed is its number or is in its label.
 function segmentList(segments, onToggle) {
   const list = $('segments');
+  const items = document.createDocumentFragment();
   for (const segment of segments) {
     const item = document.createElement('li');
     item.dataset.segment = String(segment.Number);
     const box = document.createElement('input');
     box.type = 'checkbox';
     box.checked = true;
-    box.addEventListener('change', () => onToggle(segment.Number, box.checked));
     const swatch = document.createElement('span');
     swatch.className = 'swatch';
     swatch.style.background = `rgb(${segment.Color.join(',')})`;
     const label = document.createElement('label');
     label.append(box, swatch, `${segment.Number} ${segment.Label}`);
     item.append(label);
-    list.append(item);
+    items.append(item);
   }
+  list.append(items);
+  list.addEventListener('change', (event) => {
+    const item = event.target.closest('li');
+    if (item) onToggle(Number(item.dataset.segment), event.target.checked);
+  });
+  const labels = segments.map((s) => s.Label.toLowerCase());
+  const count = $('segment-count');
+  const filter = $('segment-filter');
+  const apply = () => {
+    const text = filter.value.trim().toLowerCase();
+    let shown = 0;
+    [...list.children].forEach((item, n) => {
+      const match = !text || item.dataset.segment === text || labels[n].includes(text);
+      item.hidden = !match;
+      shown += match ? 1 : 0;
+    });
+    count.textContent = text ? `${shown} of ${segments.length}` : `${segments.length}`;
+  };
+  filter.addEventListener('input', apply);
+  apply();
 }
 
 // The three planes drawn now; the image's tags (window, modality) apply when they come.
@@ -115,7 +138,8 @@ async function openSource(sourceId, panel) {
   const describing = getJson(`instances/${sourceId}/segmesh/segments`);
   const studyLoading = getJson(`instances/${sourceId}/study`);
   const tagsLoading = describing.then(({ ReferencedSeries: [series] }) => firstImageTags(series));
-  const modelList = studyLoading.then((study) => ModelPanel.studyModels(getJson, study.ID));
+  // The models' ids alone before the first view (one request); their tags and files after it.
+  const modelList = studyLoading.then((study) => ModelPanel.studyModelIds(getJson, study.ID));
   for (const promise of [loading, describing, studyLoading, tagsLoading, modelList]) {
     promise.catch(() => {}); // a failure shows where it is awaited
   }
@@ -132,7 +156,7 @@ async function openSource(sourceId, panel) {
   const tagged = tagsLoading.then(applyTags);
   // The models after the first view: their files and meshes would slow it.
   const models = Promise.all([modelList, studyLoading])
-    .then(([list, study]) => panel.show(list).then(() => panel.watch(getJson, study.ID)));
+    .then(([ids, study]) => panel.showIds(getJson, ids).then(() => panel.watch(getJson, study.ID)));
   for (const promise of [titled, tagged, models]) promise.catch(() => {}); // awaited at the end
   // The 3D marker follows the crosshair; a double-clicked model moves it.
   const mark = () => panel.setMarker(volume.lps(planes.cursor.ijk));
