@@ -9,6 +9,7 @@ patient LPS; PixelSpacing is (row spacing, column spacing). Benchmarks import th
 
 from __future__ import annotations
 
+import copy
 import datetime
 import math
 from collections.abc import Sequence
@@ -349,7 +350,13 @@ def many_segments_seg(
     for item in second.SegmentSequence:
         item.SegmentNumber = int(item.SegmentNumber) + numbers
         first.SegmentSequence.append(item)
+    shared = second.SharedFunctionalGroupsSequence[0]
     for group in second.PerFrameFunctionalGroupsSequence:
+        # highdicom puts a single segment's identification among the shared groups.
+        if "SegmentIdentificationSequence" not in group:
+            group.SegmentIdentificationSequence = copy.deepcopy(
+                shared.SegmentIdentificationSequence
+            )
         identification = group.SegmentIdentificationSequence[0]
         identification.ReferencedSegmentNumber = (
             int(identification.ReferencedSegmentNumber) + numbers
