@@ -296,7 +296,7 @@ def scattered_structures(
     order = rng.permutation(math.prod(cells))[:count]
     base = np.zeros(shape, dtype=np.uint16)
     extra = np.zeros(shape, dtype=np.uint16)
-    centres = []
+    centres: list[npt.NDArray[np.float64]] = []
     for number, flat in enumerate(order, 1):
         radius = rng.uniform(*radii, 3)
         radius = np.minimum(radius, cell / 2 - 0.5)

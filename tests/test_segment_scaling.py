@@ -6,6 +6,7 @@ list would multiply them by the segments)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -15,7 +16,7 @@ import numpy.typing as npt
 import pytest
 from pydicom.dataset import Dataset
 
-from segmesh.conversions import LABELMAP, convert
+from segmesh.conversions import Target, convert
 from segmesh.formats import to_nifti, to_npz, to_seg_nrrd
 from segmesh.geometry import geometry_from_images
 from segmesh.labelmap import LabelMap, Segment
@@ -32,7 +33,7 @@ SHAPE = (40, 96, 96)  # slices, rows, columns
 COUNTS = (10, 100, 1000)
 
 
-class Counted(np.ndarray):  # type: ignore[type-arg]
+class Counted(np.ndarray):
     """An array that adds the size of every ufunc operand of its kind (comparisons, reductions
     such as ``any``) to :data:`VISITED`; views and results stay counted."""
 
@@ -124,7 +125,7 @@ ANSWERS: dict[str, Callable[[list[Dataset], Dataset, LabelMap], object]] = {
     ],
     "rtstruct": lambda images, seg, labelmap: labelmap_to_rtstruct(seg, labelmap, images),
     "labelmap seg": lambda images, seg, labelmap: convert(
-        seg, labelmap, images, LABELMAP, split=True
+        seg, labelmap, images, Target.LABELMAP, split=True
     ),
 }
 
@@ -136,7 +137,7 @@ def test_answers_visit_the_volume_a_fixed_number_of_times(answer: str) -> None:
         images, seg, labelmap = study(count)
         # A fresh label map: boxes found by an earlier answer are not reused.
         fresh = LabelMap(labelmap.layers, labelmap.geometry, labelmap.segments)
-        visits[count] = counted(lambda: ANSWERS[answer](images, seg, fresh))
+        visits[count] = counted(functools.partial(ANSWERS[answer], images, seg, fresh))
     assert_linear(visits)
 
 

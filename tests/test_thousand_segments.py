@@ -201,7 +201,8 @@ def test_a_model_job_stores_one_model_per_segment_and_merge_stores_one(
     assert response.status_code == 202, response.text
     record, seen = _wait(server, response.json()["Path"])
     assert record["State"] == "Success", record
-    assert seen == sorted(seen) and seen[-1] == 100
+    assert seen == sorted(seen)
+    assert seen[-1] == 100
     stored = record["Result"]["Instances"]
     assert sorted(i["Segment"] for i in stored) == list(range(1, COUNT - OVERLAPPING + 1))
     assert len({i["ID"] for i in stored}) == COUNT - OVERLAPPING

@@ -142,12 +142,13 @@ def write_rtstruct(
 
         contours = DicomSequence()
         first, row, column = roi.start
+        shift = np.array([column, row])  # [column, row] of the mask's first voxel
         for offset, plane in enumerate(roi.mask):
             if not plane.any():
                 continue
             k = first + offset
             for points in mask_contours(plane):
-                ijk = np.c_[points + (column, row), np.full(len(points), k)]
+                ijk = np.c_[points + shift, np.full(len(points), k)]
                 contour = Dataset()
                 image_item = Dataset()
                 image_item.ReferencedSOPClassUID = images[k].SOPClassUID
