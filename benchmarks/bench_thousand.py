@@ -133,6 +133,7 @@ def run_source(
         nrrd_times.append(time.perf_counter() - start)
     reference = statistics.median(nrrd_times)
     source = server.upload(seg_copy(seg_path, f"{time.time_ns()}"))
+    baseline = server.resident_kilobytes() / 1024
     with peak_memory(server) as peak:
         first_segments = timed(server, f"/instances/{source}/segmesh/segments")
         labels, first = npz_labels(server, source)
@@ -182,7 +183,10 @@ def run_source(
     )
     goals.add(f"{name}: model job / (SurfaceNets + storing)", models / (nets + storing), 1.2, "x")
     layers_mb = labels.nbytes / 2**20
-    print(f"  peak memory {peak[0] / 1024:.0f} MB; label map layers {layers_mb:.0f} MB")
+    print(
+        f"  peak memory {peak[0] / 1024:.0f} MB ({peak[0] / 1024 - baseline:.0f} MB above "
+        f"{baseline:.0f} MB before this source); label map layers {layers_mb:.0f} MB"
+    )
     goals.add(f"{name}: peak memory / 3x layers", peak[0] / 1024 / (3 * layers_mb), 1.0, "x")
     goals.print()
 
