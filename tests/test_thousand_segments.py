@@ -243,3 +243,6 @@ def test_a_conversion_to_rtstruct_contours_every_segment(thousand: Thousand) -> 
     assert [s["Label"] for s in segments] == [
         f"Structure {n}" for n in range(1, COUNT - OVERLAPPING + 1)
     ]
+    # Each ROI contoured on its own box comes back voxel for voxel.
+    labels, _ = _npz(thousand, instance["ID"])
+    np.testing.assert_array_equal(labels[0], thousand.base)
