@@ -9,7 +9,9 @@ patient LPS; PixelSpacing is (row spacing, column spacing). Benchmarks import th
 
 from __future__ import annotations
 
+import copy
 import datetime
+import math
 from collections.abc import Sequence
 
 import highdicom as hd
@@ -268,3 +270,106 @@ def lattice_seg_study(
         category=codes.SCT.Tissue,
     )
     return images, segmentation, labels
+
+
+def scattered_structures(
+    shape: tuple[int, int, int],
+    count: int,
+    overlapping: int = 0,
+    radii: tuple[float, float] = (1.6, 3.0),
+    seed: int = 0,
+) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16]]:
+    """``count`` small ellipsoids (segments 1 to ``count``), each in its own cell of a lattice
+    over the grid (slices, rows, columns), radii uniform in ``radii`` voxels (at least three
+    slices each), and the last ``overlapping`` of them moved onto earlier ones.
+
+    Returns two (slices, rows, columns) uint16 labellings, each without overlap: ``base``
+    (segments 1 to count - overlapping) and ``extra`` (the overlapping ones, each half over the
+    structure ``overlapping`` numbers before it). Each ellipsoid is painted on its box only.
+    """
+    rng = np.random.default_rng(seed)
+    per_cell = (math.prod(shape) / count) ** (1 / 3)
+    cells = [max(1, int(n // per_cell)) for n in shape]
+    while math.prod(cells) < count:
+        cells[int(np.argmax(np.array(shape) / cells))] += 1
+    cell = np.array(shape) / cells
+    order = rng.permutation(math.prod(cells))[:count]
+    base = np.zeros(shape, dtype=np.uint16)
+    extra = np.zeros(shape, dtype=np.uint16)
+    centres: list[npt.NDArray[np.float64]] = []
+    for number, flat in enumerate(order, 1):
+        radius = rng.uniform(*radii, 3)
+        radius = np.minimum(radius, cell / 2 - 0.5)
+        centre = (np.array(np.unravel_index(flat, cells)) + 0.5) * cell
+        centre += rng.uniform(-1, 1, 3) * np.maximum(cell / 2 - radius - 0.5, 0)
+        target = base
+        if number > count - overlapping:
+            # Half a radius off an earlier structure: the two share voxels.
+            centre = centres[number - 1 - overlapping] + np.array([0.0, radius[1] / 2, 0.0])
+            target = extra
+        centres.append(centre)
+        lo = np.maximum(np.floor(centre - radius).astype(int), 0)
+        hi = np.minimum(np.ceil(centre + radius).astype(int) + 1, shape)
+        k, j, i = np.ogrid[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+        inside = (
+            ((k - centre[0]) / radius[0]) ** 2
+            + ((j - centre[1]) / radius[1]) ** 2
+            + ((i - centre[2]) / radius[2]) ** 2
+        ) <= 1.0
+        target[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]][inside] = number
+    return base, extra
+
+
+def many_segments_seg(
+    images: Sequence[Dataset],
+    base: npt.NDArray[np.uint16],
+    extra: npt.NDArray[np.uint16] | None = None,
+    segmentation_type: str = "BINARY",
+) -> Dataset:
+    """A SEG of ``base`` (slices, rows, columns) segment numbers 1 to n on ``images``, labelled
+    "Structure n", and for BINARY the segments of ``extra`` (numbers after base's) overlapping
+    them: highdicom writes each labelling apart (a (slices, rows, columns, segments) mask of
+    1000 segments would not fit), and their frames and segments are joined here."""
+    numbers = int(base.max())
+    labels = [f"Structure {n}" for n in range(1, numbers + 1)]
+    kinds = [codes.SCT.Tissue] * numbers
+    first = seg(images, base, labels, segmentation_type, property_types=kinds)
+    if extra is None or not extra.any():
+        return first
+    assert segmentation_type == "BINARY", "a LABELMAP SEG holds no overlap"
+    shifted = np.where(extra > 0, extra - numbers, 0).astype(np.uint16)
+    more = int(shifted.max())
+    second = seg(
+        images,
+        shifted,
+        [f"Structure {n}" for n in range(numbers + 1, numbers + more + 1)],
+        property_types=[codes.SCT.Tissue] * more,
+    )
+    frame_bits = int(first.Rows) * int(first.Columns)
+    assert frame_bits % 8 == 0, "BINARY frames joined on byte boundaries"
+    for item in second.SegmentSequence:
+        item.SegmentNumber = int(item.SegmentNumber) + numbers
+        first.SegmentSequence.append(item)
+    shared = second.SharedFunctionalGroupsSequence[0]
+    for group in second.PerFrameFunctionalGroupsSequence:
+        # highdicom puts a single segment's identification among the shared groups.
+        if "SegmentIdentificationSequence" not in group:
+            group.SegmentIdentificationSequence = copy.deepcopy(
+                shared.SegmentIdentificationSequence
+            )
+        identification = group.SegmentIdentificationSequence[0]
+        identification.ReferencedSegmentNumber = (
+            int(identification.ReferencedSegmentNumber) + numbers
+        )
+        # The first dimension index is the segment number.
+        index = list(group.FrameContentSequence[0].DimensionIndexValues)
+        group.FrameContentSequence[0].DimensionIndexValues = [index[0] + numbers, *index[1:]]
+        first.PerFrameFunctionalGroupsSequence.append(group)
+    frames = int(first.NumberOfFrames) + int(second.NumberOfFrames)
+    size = frames * frame_bits // 8
+    first.PixelData = first.PixelData[: size - int(second.NumberOfFrames) * frame_bits // 8]
+    first.PixelData += second.PixelData[: int(second.NumberOfFrames) * frame_bits // 8]
+    if len(first.PixelData) % 2:
+        first.PixelData += b"\0"
+    first.NumberOfFrames = frames
+    return first

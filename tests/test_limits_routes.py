@@ -74,6 +74,33 @@ def test_sources_over_a_limit_answer_413(
     assert server.get(f"/instances/{ids[source]}/segmesh/segments").status_code == 200
 
 
+def test_a_seg_over_max_segments_answers_413_on_every_route_that_converts(
+    limited: tuple[OrthancServer, dict[str, str]],
+) -> None:
+    """Every route that decodes the source refuses it before the work, with the same error;
+    nothing is stored."""
+    server, ids = limited
+    seg = ids["SEG"]
+    image = server.get(f"/series/{ids['Series']}").json()["Instances"][0]
+    before = _instances(server)
+    asked = [
+        ("get", f"/instances/{seg}/segmesh/labelmap?format=nrrd", None),
+        ("get", f"/instances/{seg}/segmesh/statistics?format=csv", None),
+        ("get", f"/instances/{seg}/segmesh/overlay/{image}.png", None),
+        ("get", f"/instances/{seg}/segmesh/volume/labels.npy", None),
+        ("get", f"/instances/{seg}/segmesh/stl?segment=1&format=3mf", None),
+        ("post", f"/instances/{seg}/segmesh/stl", {"Merge": True}),
+        ("post", f"/instances/{seg}/segmesh/convert", {"To": "RTSTRUCT"}),
+        ("post", f"/instances/{seg}/segmesh/convert", {"To": "LABELMAP", "Split": True}),
+    ]
+    for method, path, body in asked:
+        response = getattr(server, method)(path, **({} if body is None else {"json": body}))
+        assert response.status_code == 413, (path, response.text)
+        assert response.json()["Error"] == "Too many segments", path
+        assert "above MaxSegments 5" in response.json()["Details"], path
+    assert _instances(server) == before
+
+
 def test_a_model_over_max_triangles_is_not_stored(
     limited: tuple[OrthancServer, dict[str, str]], demo_study: DemoStudy
 ) -> None:

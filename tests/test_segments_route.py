@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from skimage.color import lab2rgb
 
 from segmesh import __version__
+from segmesh.sources import describe
 from tests.conftest import encode
 from tests.dicom_files import part10_bytes, source_files
 from tests.orthanc_server import OrthancServer
@@ -206,3 +208,13 @@ def test_plugin_logs_version_and_decoders(orthanc: OrthancServer) -> None:
     log = orthanc.log()
     assert f"segmesh {__version__} loaded" in log
     assert "decoders available: RLE Lossless" in log
+
+
+def test_the_answer_text_is_the_descriptions_json(demo_study) -> None:
+    """The route's text, its segments encoded once, reads as :meth:`to_json` does."""
+    for source in (demo_study.seg, demo_study.rtstruct):
+        description = describe(source)
+        for ids, missing in (([], []), (["a", "b"], ["1.2.3"])):
+            text = description.to_json_text(ids, missing)
+            assert json.loads(text) == description.to_json(ids, missing)
+            assert list(json.loads(text)) == list(description.to_json(ids, missing))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,3 +49,22 @@ class SourceDescription:
             "Segments": [segment.to_json(placed=False) for segment in self.segments],
             "Skipped": [skipped.to_json() for skipped in self.skipped],
         }
+
+    def to_json_text(
+        self, referenced_series_ids: Sequence[str], missing_series_uids: Sequence[str]
+    ) -> str:
+        """:meth:`to_json` as JSON text, its segments encoded once per description: 3000
+        segments with their codes take 20 ms to encode, on every request of the route."""
+        head = self.to_json(referenced_series_ids, missing_series_uids)
+        del head["Segments"], head["Skipped"]
+        return json.dumps(head)[:-1] + ", " + self._segments_text[1:]
+
+    @functools.cached_property
+    def _segments_text(self) -> str:
+        """``{"Segments": [...], "Skipped": [...]}`` as JSON text."""
+        return json.dumps(
+            {
+                "Segments": [segment.to_json(placed=False) for segment in self.segments],
+                "Skipped": [skipped.to_json() for skipped in self.skipped],
+            }
+        )

@@ -27,7 +27,9 @@ ROI_GENERATION_ALGORITHMS = frozenset({"AUTOMATIC", "SEMIAUTOMATIC", "MANUAL"})
 
 @dataclass(frozen=True)
 class RoiMask:
-    """One ROI to write: ``mask`` (slices, rows, columns) bool on the image grid.
+    """One ROI to write: ``mask`` (slices, rows, columns) bool on the image grid, or on a box
+    of it whose first voxel is slice, row, column ``start`` (a segment's bounding box: a
+    whole-grid mask per ROI makes 1000 ROIs cost 1000 volumes).
 
     ``generation_algorithm`` is one of :data:`ROI_GENERATION_ALGORITHMS`, or empty where
     unknown (ROIGenerationAlgorithm is type 2); ``generation_description`` names the algorithm
@@ -41,6 +43,7 @@ class RoiMask:
     mask: npt.NDArray[np.bool_]
     generation_algorithm: str = ""
     generation_description: str = ""
+    start: tuple[int, int, int] = (0, 0, 0)
 
 
 def mask_contours(mask: npt.NDArray[np.bool_]) -> list[FloatArray]:
@@ -138,11 +141,14 @@ def write_rtstruct(
         ds.StructureSetROISequence.append(roi_item)
 
         contours = DicomSequence()
-        for k in range(geometry.shape[0]):
-            if not roi.mask[k].any():
+        first, row, column = roi.start
+        shift = np.array([column, row])  # [column, row] of the mask's first voxel
+        for offset, plane in enumerate(roi.mask):
+            if not plane.any():
                 continue
-            for points in mask_contours(roi.mask[k]):
-                ijk = np.c_[points, np.full(len(points), k)]
+            k = first + offset
+            for points in mask_contours(plane):
+                ijk = np.c_[points + shift, np.full(len(points), k)]
                 contour = Dataset()
                 image_item = Dataset()
                 image_item.ReferencedSOPClassUID = images[k].SOPClassUID

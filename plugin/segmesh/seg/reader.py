@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut
 
@@ -229,8 +230,9 @@ def seg_to_labelmap(
         raise BrokenFileError(
             "Malformed SEG", f"frames reference segments {stray} that SegmentSequence lacks"
         )
+    frames_of = _frames_by_segment(frames.segment_numbers)
     for segment in segments:
-        indices = np.flatnonzero(frames.segment_numbers == segment.number).tolist()
+        indices = frames_of.get(segment.number, [])
         if threshold is None and reader.reads_blocks:
             block = reader.block(indices)
             if block is None:
@@ -246,3 +248,15 @@ def seg_to_labelmap(
         ]
         builder.add_patches(segment, patches)
     return builder.build()
+
+
+def _frames_by_segment(segment_numbers: npt.NDArray[np.integer[Any]]) -> dict[int, list[int]]:
+    """Frame indices of each segment number, in frame order, from ``segment_numbers``
+    (frames,): one sort of the frame list, not a pass over it per segment (1000 segments of
+    10 frames each would make that 10 million comparisons)."""
+    if segment_numbers.size == 0:
+        return {}
+    order = np.argsort(segment_numbers, kind="stable")
+    numbers, starts = np.unique(segment_numbers[order], return_index=True)
+    groups = np.split(order, starts[1:])
+    return {int(n): group.tolist() for n, group in zip(numbers, groups, strict=True)}

@@ -16,11 +16,10 @@ def register(context: TaskContext) -> None:
         present = {
             uid: context.host.series_id_of_uid(uid) for uid in description.referenced_series_uids
         }
-        return Answer.json(
-            description.to_json(
-                [identifier for identifier in present.values() if identifier],
-                [uid for uid, identifier in present.items() if identifier is None],
-            )
+        text = description.to_json_text(
+            [identifier for identifier in present.values() if identifier],
+            [uid for uid, identifier in present.items() if identifier is None],
         )
+        return Answer(text.encode(), "application/json")
 
     register_route(f"{INSTANCE_ROUTE}/segments", ("GET",), segments)

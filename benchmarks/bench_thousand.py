@@ -1,0 +1,217 @@
+"""Issue 24's goals at 1000+ segments, through REST on a real Orthanc, in one run.
+
+Input (``benchmarks/thousand_input.py``, cached in ``--cache``): 1000 and 3000 small
+structures on a 512 x 512 x 300 CT, as a BINARY SEG (2% overlapping) and a LABELMAP SEG. For
+each source:
+
+1. the label map's first request (npz of a copy stored anew: decoded cold) against pynrrd
+   reading the same map from a ``.seg.nrrd`` (goal at most 2x), with time per segment voxel;
+2. the segments route: first request and p95 of 50 (goal p95 at most 50 ms);
+3. statistics (JSON) and an overlay of the middle slice, once each, with time per segment voxel
+   (grows with the voxels, not segments x volume, where nothing is quadratic);
+4. every model stored as a job (``Asynchronous``, polled) against vtkSurfaceNets3D on the same
+   map plus Orthanc storing the same files alone (the job's instances deleted and uploaded
+   anew), goal at most 1.2x;
+5. peak resident memory of Orthanc and its workers over the source's run, sampled every 50 ms,
+   against 3x the label map's layers (goal at most 1x of that).
+
+Timings only, never a test; the machine's load average is printed with the figures.
+
+    .venv/bin/python benchmarks/bench_thousand.py [--counts 1000,3000] [--kinds BINARY,LABELMAP]
+        [--quick] [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import nrrd
+import numpy as np
+import requests
+import vtk
+from vtkmodules.util import numpy_support
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project folder: tests' builders and Orthanc runner
+sys.path.insert(0, str(ROOT / "plugin"))
+
+from benchmarks.bench_service import Goals, load, percentile  # noqa: E402
+from benchmarks.thousand_input import FULL, ORIGIN, QUICK, SPACING, generate, seg_copy  # noqa: E402
+from tests.orthanc_server import OrthancServer  # noqa: E402
+
+
+def surface_nets(layers: np.ndarray, numbers: int) -> float:
+    """Seconds of vtkSurfaceNets3D on every label of each layer at once (16 smoothing
+    iterations, triangles), split per label by one sort of its BoundaryLabels."""
+    start = time.perf_counter()
+    for layer in layers:
+        image = vtk.vtkImageData()
+        image.SetDimensions(layer.shape[2], layer.shape[1], layer.shape[0])
+        image.SetSpacing(*SPACING)
+        image.SetOrigin(*ORIGIN)
+        image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(layer.ravel(), deep=False))
+        nets = vtk.vtkSurfaceNets3D()
+        nets.SetInputData(image)
+        nets.GenerateLabels(numbers, 1, numbers)
+        nets.SmoothingOn()
+        nets.SetNumberOfIterations(16)
+        nets.SetOutputMeshTypeToTriangles()
+        nets.Update()
+        output = nets.GetOutput()
+        if output.GetNumberOfCells() == 0:
+            continue
+        faces = numpy_support.vtk_to_numpy(output.GetPolys().GetConnectivityArray())
+        boundary = numpy_support.vtk_to_numpy(output.GetCellData().GetArray("BoundaryLabels"))
+        # A triangle belongs to the labels on both its sides (0 is the background).
+        labels = boundary.ravel()
+        owners = np.repeat(np.arange(len(boundary)), 2)[labels > 0]
+        order = np.argsort(labels[labels > 0], kind="stable")
+        for part in np.split(owners[order], np.unique(labels[labels > 0][order], True)[1][1:]):
+            np.unique(faces.reshape(-1, 3)[part], return_inverse=True)
+    return time.perf_counter() - start
+
+
+@contextmanager
+def peak_memory(server: OrthancServer) -> Iterator[list[int]]:
+    """Peak resident kB of Orthanc and its workers while the block runs, in the list's item."""
+    peak = [server.resident_kilobytes()]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], server.resident_kilobytes())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
+
+
+def npz_labels(server: OrthancServer, source: str) -> tuple[np.ndarray, float]:
+    """The label map (layers, slices, rows, columns) and the seconds until it is read."""
+    start = time.perf_counter()
+    response = requests.get(
+        f"{server.url}/instances/{source}/segmesh/labelmap?format=npz",
+        headers={"Accept-Encoding": "identity"},
+        timeout=900,
+    )
+    response.raise_for_status()
+    with np.load(io.BytesIO(response.content)) as archive:
+        labels = archive["labels"]
+    return labels, time.perf_counter() - start
+
+
+def timed(server: OrthancServer, path: str) -> float:
+    start = time.perf_counter()
+    server.get(path).raise_for_status()
+    return time.perf_counter() - start
+
+
+def run_source(
+    server: OrthancServer, cache: Path, shape: tuple[int, int, int], count: int, kind: str
+) -> None:
+    goals = Goals()
+    seg_path, nrrd_path, _ = generate(cache, shape, count, kind)
+    name = f"{count} {kind}"
+    print(f"\n== {name} on {shape} ({load()})", flush=True)
+    nrrd_times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        data, _header = nrrd.read(str(nrrd_path))
+        nrrd_times.append(time.perf_counter() - start)
+    reference = statistics.median(nrrd_times)
+    source = server.upload(seg_copy(seg_path, f"{time.time_ns()}"))
+    baseline = server.resident_kilobytes() / 1024
+    with peak_memory(server) as peak:
+        first_segments = timed(server, f"/instances/{source}/segmesh/segments")
+        labels, first = npz_labels(server, source)
+        voxels = int(np.count_nonzero(labels))
+        print(
+            f"  label map {labels.shape} {labels.dtype}: first {first:.2f} s, .seg.nrrd read "
+            f"{reference:.2f} s; {first / voxels * 1e9:.0f} ns per segment voxel"
+        )
+        goals.add(f"{name}: label map first / nrrd read", first / reference, 2.0, "x")
+        times = [timed(server, f"/instances/{source}/segmesh/segments") for _ in range(50)]
+        print(f"  segments: first {first_segments * 1000:.0f} ms, p50 "
+              f"{percentile(times, 50) * 1000:.1f} ms")  # fmt: skip
+        goals.add(f"{name}: segments p95", percentile(times, 95) * 1000, 50.0, " ms")
+        stats = timed(server, f"/instances/{source}/segmesh/statistics")
+        csv = timed(server, f"/instances/{source}/segmesh/statistics?format=csv")
+        series = server.get(f"/instances/{source}/segmesh/segments").json()["ReferencedSeries"]
+        slices = server.get(f"/series/{series[0]}/ordered-slices").json()["SlicesShort"]
+        overlay = timed(
+            server, f"/instances/{source}/segmesh/overlay/{slices[len(slices) // 2][0]}.png"
+        )
+        print(
+            f"  statistics JSON {stats:.2f} s ({stats / voxels * 1e9:.0f} ns per segment voxel), "
+            f"CSV {csv:.2f} s; overlay {overlay * 1000:.0f} ms"
+        )
+        start = time.perf_counter()
+        job = server.post(f"/instances/{source}/segmesh/stl", json={"Asynchronous": True})
+        job.raise_for_status()
+        while (record := server.get(job.json()["Path"]).json())["State"] not in (
+            "Success",
+            "Failure",
+        ):
+            time.sleep(0.1)
+        models = time.perf_counter() - start
+    assert record["State"] == "Success", record
+    stored = [item["ID"] for item in record["Result"]["Instances"]]
+    nets = surface_nets(labels, int(labels.max()))
+    files = [server.get(f"/instances/{i}/file").content for i in stored]
+    for identifier in stored:
+        server.session.delete(f"{server.url}/instances/{identifier}").raise_for_status()
+    start = time.perf_counter()
+    for data in files:
+        server.upload(data)
+    storing = time.perf_counter() - start
+    print(
+        f"  {len(stored)} models as a job {models:.2f} s; vtkSurfaceNets3D {nets:.2f} s + "
+        f"Orthanc storing the files alone {storing:.2f} s"
+    )
+    goals.add(f"{name}: model job / (SurfaceNets + storing)", models / (nets + storing), 1.2, "x")
+    layers_mb = labels.nbytes / 2**20
+    print(
+        f"  peak memory {peak[0] / 1024:.0f} MB ({peak[0] / 1024 - baseline:.0f} MB above "
+        f"{baseline:.0f} MB before this source); label map layers {layers_mb:.0f} MB"
+    )
+    goals.add(f"{name}: peak memory / 3x layers", peak[0] / 1024 / (3 * layers_mb), 1.0, "x")
+    goals.print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--counts", default="1000,3000")
+    parser.add_argument("--kinds", default="BINARY,LABELMAP")
+    parser.add_argument("--quick", action="store_true", help="a 60 x 256 x 256 grid")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "segmesh-1000")
+    arguments = parser.parse_args()
+    shape = QUICK if arguments.quick else FULL
+    with tempfile.TemporaryDirectory() as folder:
+        server = OrthancServer(Path(folder))
+        server.start()
+        try:
+            cts = generate(arguments.cache, shape, 1000, "LABELMAP")[2]
+            for path in cts:
+                server.upload(path)
+            for count in (int(n) for n in arguments.counts.split(",")):
+                for kind in arguments.kinds.split(","):
+                    run_source(server, arguments.cache, shape, count, kind)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
