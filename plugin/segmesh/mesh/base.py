@@ -112,3 +112,37 @@ def merge(meshes: Sequence[Mesh]) -> Mesh:
         np.concatenate([mesh.vertices for mesh in meshes]),
         np.concatenate([mesh.faces + offset for mesh, offset in zip(meshes, offsets, strict=True)]),
     )
+
+
+def paired_edges(faces: IntArray, vertex_count: int) -> bool:
+    """Whether every edge of ``faces`` (indices below ``vertex_count``) is on exactly two
+    faces, once in each direction, and no face repeats a corner: a closed, oriented
+    2-manifold's edges.
+
+    One sorted (3 M,) int64 array of keys (edge, direction), 24 bytes a triangle besides the
+    sort's: at millions of triangles, manifold3d's copy of the mesh takes about 300."""
+    if vertex_count >= 2**31:
+        return False
+    # Key of the half edge a -> b: (min(a, b) * vertex_count + max(a, b)) * 2 + (a < b).
+    keys = np.empty(3 * len(faces), dtype=np.int64)
+    for start in range(0, len(faces), FACE_CHUNK):
+        chunk = faces[start : start + FACE_CHUNK]
+        for corner in range(3):
+            a, b = chunk[:, corner], chunk[:, (corner + 1) % 3]
+            if bool((a == b).any()):
+                return False
+            low = np.minimum(a, b).astype(np.int64)
+            low *= vertex_count
+            low += np.maximum(a, b)
+            low *= 2
+            low += a < b
+            keys[3 * start + corner : 3 * (start + len(chunk)) : 3] = low
+    keys.sort()
+    if len(keys) % 2:
+        return False
+    # Sorted, each edge's keys must come as a pair: its b -> a (even), then its a -> b (odd).
+    for start in range(0, len(keys), 2 * FACE_CHUNK):
+        pairs = keys[start : start + 2 * FACE_CHUNK].reshape(-1, 2)
+        if bool((pairs[:, 0] & 1).any()) or not bool((pairs[:, 1] - pairs[:, 0] == 1).all()):
+            return False
+    return True

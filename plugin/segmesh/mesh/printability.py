@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from ..errors import UnprocessableError
 from ..geometry import VolumeGeometry
 from ..labelmap import BoolArray
-from .base import FACE_CHUNK, FloatArray, IntArray, Mesh
+from .base import FloatArray, IntArray, Mesh, paired_edges
 from .surfaces import SegmentCrop
 
 #: Crops above this many voxels (256^3) get no wall estimate: its distance transform and
@@ -131,42 +131,18 @@ def _closed(faces: IntArray, vertex_count: int) -> bool:
 
 
 def _paired_edges(vertices: FloatArray, faces: IntArray) -> bool:
-    """Whether every edge of ``faces`` is on exactly two faces, once in each direction, no
-    face repeats a corner and every corner is a finite vertex (as float32): then manifold3d
-    finds nothing wrong (it pairs each half edge with its one reverse). False says nothing.
-
-    One sorted (3 M,) int64 array of keys (edge, direction): at millions of triangles,
-    manifold3d's copy of the mesh takes about 300 bytes a triangle, this 24 plus the sort's."""
+    """Whether every edge of ``faces`` is on exactly two faces, once in each direction
+    (:func:`~segmesh.mesh.base.paired_edges`), and every corner is a finite vertex (as
+    float32): then manifold3d finds nothing wrong (it pairs each half edge with its one
+    reverse). False says nothing."""
     count = len(vertices)
     limit = float(np.finfo(np.float32).max)
-    if not len(faces) or count >= 2**31 or int(faces.min()) < 0 or int(faces.max()) >= count:
+    if not len(faces) or int(faces.min()) < 0 or int(faces.max()) >= count:
         return False
     # min() and max() propagate a NaN; inf or a float32 overflow fail the bounds.
     if not -limit < float(vertices.min()) <= float(vertices.max()) < limit:
         return False
-    # Key of the half edge a -> b: (min(a, b) * count + max(a, b)) * 2 + (a < b).
-    keys = np.empty(3 * len(faces), dtype=np.int64)
-    for start in range(0, len(faces), FACE_CHUNK):
-        chunk = faces[start : start + FACE_CHUNK]
-        for corner in range(3):
-            a, b = chunk[:, corner], chunk[:, (corner + 1) % 3]
-            if bool((a == b).any()):
-                return False
-            low = np.minimum(a, b).astype(np.int64)
-            low *= count
-            low += np.maximum(a, b)
-            low *= 2
-            low += a < b
-            keys[3 * start + corner : 3 * (start + len(chunk)) : 3] = low
-    keys.sort()
-    if len(keys) % 2:
-        return False
-    # Sorted, each edge's keys must come as a pair: its b -> a (even), then its a -> b (odd).
-    for start in range(0, len(keys), 2 * FACE_CHUNK):
-        pairs = keys[start : start + 2 * FACE_CHUNK].reshape(-1, 2)
-        if bool((pairs[:, 0] & 1).any()) or not bool((pairs[:, 1] - pairs[:, 0] == 1).all()):
-            return False
-    return True
+    return paired_edges(faces, count)
 
 
 def _manifold(vertices: FloatArray, faces: IntArray) -> bool:
