@@ -17,6 +17,7 @@ from segmesh.mesh.preparation import Hollow, Preparation
 from segmesh.mesh.printability import (
     _closed,
     _paired_edges,
+    _shells,
     checked,
     crops_thinnest_wall,
     printability,
@@ -328,3 +329,11 @@ def test_edge_check_keeps_manifold3ds_verdict(name: str, mesh: Mesh) -> None:
     assert not paired or _closed(mesh.faces, len(mesh.vertices)), name
     if name in ("cube", "ball", "hollow ball", "inside out"):
         assert paired, name
+    if paired:
+        # Shells found from each edge once: the same shells as from two edges a face.
+        once, twice = _shells(mesh, True), _shells(mesh, False)
+        for found in (once, twice):
+            order = np.lexsort(found[1].reshape(len(found[1]), -1).T)
+            found[0][:], found[1][:] = found[0][order], found[1][order]
+        np.testing.assert_allclose(once[0], twice[0], rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(once[1], twice[1])

@@ -29,7 +29,6 @@ class Mesh:
         """Number of triangles."""
         return len(self.faces)
 
-    @cached_property
     def _face_terms(self) -> tuple[FloatArray, FloatArray]:
         """(M,) six times each face's signed tetrahedron volume from the origin, a . (b x c),
         and (M,) twice its area, |(b - a) x (c - a)|.
@@ -38,7 +37,8 @@ class Mesh:
         indices are several times faster than of (N, 3) rows, and these run for every model
         and every statistics row. In chunks of faces: the eighteen (M,) temporaries of a
         model of millions of triangles at once would take several times its file's size.
-        Cached: the mesh is immutable.
+        Not cached (:attr:`_sums` is): a model's (M,) arrays would stay held through its
+        writing.
         """
         x, y, z = (np.ascontiguousarray(self.vertices[:, axis]) for axis in range(3))
         volumes, areas = np.empty(len(self.faces)), np.empty(len(self.faces))
@@ -54,18 +54,24 @@ class Mesh:
             areas[start : start + len(faces)] = np.sqrt(nx * nx + ny * ny + nz * nz)
         return volumes, areas
 
+    @cached_property
+    def _sums(self) -> tuple[float, float]:
+        """The sums of :meth:`_face_terms`' two arrays. Cached: the mesh is immutable."""
+        volumes, areas = self._face_terms()
+        return float(volumes.sum()), float(areas.sum())
+
     def _signed_tetra_volumes(self) -> FloatArray:
-        return np.asarray(self._face_terms[0] / 6.0, dtype=np.float64)
+        return np.asarray(self._face_terms()[0] / 6.0, dtype=np.float64)
 
     @property
     def volume(self) -> float:
         """Enclosed volume in mm^3 (positive for outward normals)."""
-        return float(self._face_terms[0].sum()) / 6.0
+        return self._sums[0] / 6.0
 
     @property
     def area(self) -> float:
         """Surface area in mm^2: the sum of the faces' areas."""
-        return 0.5 * float(self._face_terms[1].sum())
+        return 0.5 * self._sums[1]
 
     @property
     def centroid(self) -> FloatArray:

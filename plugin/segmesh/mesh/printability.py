@@ -94,7 +94,7 @@ def printability(mesh: Mesh, thinnest_wall_mm: float | None) -> Printability:
     """The report of ``mesh``, with the wall estimated beforehand (see :func:`thinnest_wall`)."""
     vertices, faces = mesh.vertices, mesh.faces
     paired = _paired_edges(vertices, faces)
-    volumes, boxes = _shells(mesh)
+    volumes, boxes = _shells(mesh, paired)
     positive = volumes > 0
     outer = boxes[positive]
     # A loop over the negative shells only, each against every positive box at once: a noisy
@@ -158,18 +158,23 @@ def _manifold(vertices: FloatArray, faces: IntArray) -> bool:
     return bool(solid.status() == manifold3d.Error.NoError)
 
 
-def _shells(mesh: Mesh) -> tuple[FloatArray, FloatArray]:
-    """(S,) signed volume mm^3 and (S, 2, 3) box (min, max corner) of each connected shell."""
+def _shells(mesh: Mesh, paired: bool) -> tuple[FloatArray, FloatArray]:
+    """(S,) signed volume mm^3 and (S, 2, 3) box (min, max corner) of each connected shell,
+    in no particular order; ``paired``: whether the edges pair (:func:`_paired_edges`)."""
     faces, count = mesh.faces, len(mesh.vertices)
     # int32 indices where they fit: the edge arrays of a scan's mesh are its largest here.
     index = np.int32 if count < 2**31 else np.int64
-    edges = coo_matrix(
-        (
-            np.ones(2 * len(faces), dtype=np.int8),
-            (faces[:, :2].astype(index).ravel(), faces[:, 1:].astype(index).ravel()),
-        ),
-        shape=(count, count),
-    )
+    if paired:
+        # Each edge once, as its half edge a -> b with a < b (b -> a is on another face): the
+        # same connections as two edges a face, with three quarters of their arrays.
+        halves = [(faces[:, n], faces[:, (n + 1) % 3]) for n in range(3)]
+        rows = np.concatenate([a[a < b].astype(index) for a, b in halves])
+        columns = np.concatenate([b[a < b].astype(index) for a, b in halves])
+    else:
+        rows = faces[:, :2].astype(index).ravel()
+        columns = faces[:, 1:].astype(index).ravel()
+    edges = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, columns)), shape=(count, count))
+    del rows, columns
     _, labels = connected_components(edges, directed=False)
     del edges
     # The vertices faces use, in order (np.unique of the faces, without sorting 3 M corners).
