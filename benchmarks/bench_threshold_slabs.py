@@ -11,7 +11,9 @@ a job (``POST /series/{id}/segmesh/stl``, ``SegMesh.Workers`` 1).
 1. 1024 x 1024 x 2000 (4 GB of pixels) through a real Orthanc of this worktree; the VmHWM
    (peak resident memory, /proc/<pid>/status) of Orthanc and of each of its child processes
    once the job ends, beside the model's file size (the output, which the worker and Orthanc
-   both hold once). The goal: at most 1.5 GB each besides the output model.
+   both hold once), and of a fresh Orthanc storing that file alone (what Orthanc itself
+   takes to store it). The goal: at most 1.5 GB each besides the output model, Orthanc no more
+   than storing the model alone.
 2. 512 x 512 x 1000 through this worktree and through commit 7658e9a (a git worktree of it,
    removed afterwards, started as a second Orthanc in turn): time and peaks of each.
 3. Marching cubes per voxel on a 512 x 512 x 400 part of the vase's mask held in memory: the
@@ -22,6 +24,7 @@ Every Orthanc gets a fresh temporary storage folder, deleted with it. The machin
 wall times are noisy, peaks are not.
 
 Run: ``.venv/bin/python benchmarks/bench_threshold_slabs.py [--large 2000] [--small 1000]``
+(``--small 0``: the large scan alone, parts 2 and 3 skipped)
 (``.venv`` made by ``scripts/make-venv.sh test,bench``: VTK). ``--repository`` names the git
 repository to take the baseline from where this copy is not one.
 """
@@ -126,9 +129,12 @@ def load() -> str:
     return "load average " + " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def model_through_rest(plugin_root: Path, size: int, slices: int, label: str) -> dict[str, Any]:
+def model_through_rest(
+    plugin_root: Path, size: int, slices: int, label: str, alone: bool = False
+) -> dict[str, Any]:
     """Upload the scan into a fresh Orthanc loading ``plugin_root``'s segmesh, store its model
-    as a job, print each process's peak; the figures as a dict."""
+    as a job, print each process's peak; the figures as a dict. With ``alone``, also the peak
+    of a fresh Orthanc storing that model's file alone (:func:`storing_alone`)."""
     pixels_mb = size * size * slices * 2 / MB
     with tempfile.TemporaryDirectory(prefix="segmesh-slabs-") as folder:
         # The large scan is above the default MaxVoxels (2e9) and may be above MaxTriangles.
@@ -182,13 +188,38 @@ def model_through_rest(plugin_root: Path, size: int, slices: int, label: str) ->
             if size_mb < 300:  # trimesh's check of a larger one takes gigabytes here
                 stl = server.get(f"/instances/{item['ID']}/segmesh/model").content
                 print(f"  watertight: {is_watertight_stl(stl)}")
-            return {
-                "seconds": seconds,
-                "peaks": peaks,
-                "triangles": item["Triangles"],
-                "volume_ml": item["VolumeMl"],
-                "model_mb": size_mb,
-            }
+            model = Path(folder) / "model.dcm"
+            if alone:
+                url = f"/instances/{item['ID']}/file"
+                with server.get(url, stream=True) as response, model.open("wb") as handle:
+                    for chunk in response.iter_content(1 << 20):
+                        handle.write(chunk)
+        finally:
+            server.stop()
+        if alone:
+            peaks["Orthanc storing the model alone"] = storing_alone(model)
+        return {
+            "seconds": seconds,
+            "peaks": peaks,
+            "triangles": item["Triangles"],
+            "volume_ml": item["VolumeMl"],
+            "model_mb": size_mb,
+        }
+
+
+def storing_alone(model: Path) -> float:
+    """VmHWM MB of a fresh Orthanc (with segmesh, idle) storing the Part-10 file ``model``
+    alone through ``POST /instances``, its body sent from disk: what Orthanc itself takes to
+    store the model, against its peak during the job."""
+    with tempfile.TemporaryDirectory(prefix="segmesh-store-") as folder:
+        server = OrthancServer(Path(folder), {"SegMesh": {"Workers": 1}})
+        server.start()
+        try:
+            with model.open("rb") as handle:
+                response = server.session.post(f"{server.url}/instances", data=handle, timeout=600)
+            response.raise_for_status()
+            assert server.process is not None
+            return peak_mb(server.process.pid)
         finally:
             server.stop()
 
@@ -272,7 +303,7 @@ def marching_cubes_per_voxel(slices: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large", type=int, default=2000, help="slices of the 1024 scan")
-    parser.add_argument("--small", type=int, default=1000, help="slices of the 512 scan")
+    parser.add_argument("--small", type=int, default=1000, help="slices of the 512 scan (0: none)")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument(
         "--repository", type=Path, default=ROOT, help="the git repository holding the baseline"
@@ -281,10 +312,14 @@ def main() -> None:
     print(f"segmesh in slabs; Threshold {THRESHOLD_HU} HU, Taubin 20, full resolution; {load()}")
     if not arguments.skip_large:
         print("\n1. the large scan through REST (goal: each process <= 1.5 GB besides the model)")
-        large = model_through_rest(ROOT, 1024, arguments.large, "slabs")
+        large = model_through_rest(ROOT, 1024, arguments.large, "slabs", alone=True)
         for name, peak in large["peaks"].items():
             rest = peak - large["model_mb"]
-            print(f"   {name:<22} peak {peak:6.0f} MB, {rest:6.0f} MB besides the model file")
+            print(f"   {name:<31} peak {peak:6.0f} MB, {rest:6.0f} MB besides the model file")
+        added = large["peaks"]["Orthanc"] - large["peaks"]["Orthanc storing the model alone"]
+        print(f"   Orthanc during the job, beyond storing the model alone: {added:.0f} MB")
+    if not arguments.small:
+        return
     print(f"\n2. 512 x 512 x {arguments.small}: slabs against {BASELINE} (the whole mask)")
     new = model_through_rest(ROOT, 512, arguments.small, "slabs")
     with tempfile.TemporaryDirectory(prefix="segmesh-baseline-") as parent:

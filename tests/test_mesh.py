@@ -23,6 +23,7 @@ from segmesh.mesh import (
     smooth,
     surface,
 )
+from segmesh.mesh.base import paired_edges
 from segmesh.mesh.smoothing import _neighbour_average
 from segmesh.requests.mesh_fields import mesh_options
 
@@ -239,13 +240,20 @@ def test_binary_masks_mesh_without_degenerate_faces(density):
 
 
 def test_neighbour_matrix_is_that_of_every_directed_edge_of_every_face():
-    """Built from three directed edges a face and its transpose: the matrix of all six, the
-    same pattern, weights and index order, on a closed mesh and on arbitrary faces."""
+    """Built from three directed edges a face, and its transpose where the edges do not pair:
+    the matrix of all six, the same pattern, weights and index order, on closed meshes and on
+    arbitrary faces."""
     geometry = grid((9, 10, 11), [[0.7, 0, 0, -5], [0, 0.9, 0, 8], [0, 0, 2.0, 3], [0, 0, 0, 1]])
     closed = surface(np.random.default_rng(5).random(geometry.shape) < 0.4, geometry)
     assert closed is not None
+    k, j, i = np.indices(geometry.shape)
+    ball = surface((k - 4) ** 2 + (j - 5) ** 2 + (i - 5) ** 2 <= 10, geometry)
+    assert ball is not None
+    # The ball's edges pair up: its matrix is the directed edges' alone, without the transpose.
+    assert paired_edges(ball.faces, len(ball.vertices))
     loose = Mesh(np.zeros((30, 3)), np.random.default_rng(6).integers(0, 30, (50, 3)))
-    for mesh in (closed, loose):
+    assert not paired_edges(loose.faces, len(loose.vertices))
+    for mesh in (closed, ball, loose):
         f, n = mesh.faces, len(mesh.vertices)
         rows = np.concatenate([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
         columns = np.concatenate([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])

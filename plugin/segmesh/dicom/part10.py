@@ -70,7 +70,7 @@ def write_part10_of_elements(
     handle: BinaryIO,
     file_meta: FileMetaDataset,
     elements: Mapping[int, bytes],
-    values: Mapping[int, bytes],
+    values: Mapping[int, bytes | bytearray],
 ) -> None:
     """Write to ``handle`` the bytes :func:`part10_of_elements` makes, where the elements of
     ``values`` are given as their header alone in ``elements`` (:func:`ob_header`), their value

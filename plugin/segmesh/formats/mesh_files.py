@@ -82,7 +82,14 @@ class Appearance:
 
 
 def binary_stl(mesh: Mesh, header: str = "segmesh") -> bytes:
-    """The mesh as a binary STL: 80-byte header, triangle count, 50 bytes per triangle.
+    """The mesh as a binary STL: 80-byte header, triangle count, 50 bytes per triangle
+    (:func:`binary_stl_buffer`'s bytes)."""
+    return bytes(binary_stl_buffer(mesh, header))
+
+
+def binary_stl_buffer(mesh: Mesh, header: str = "segmesh") -> bytearray:
+    """The bytes of :func:`binary_stl` in the buffer they are written into: a writer of a
+    large model's file takes them without the copy into ``bytes``.
 
     Written in place into one buffer, chunk of triangles by chunk: the (M, 3, 3) float64
     corners and normals of a large model at once would take several times the file's size.
@@ -112,7 +119,7 @@ def binary_stl(mesh: Mesh, header: str = "segmesh") -> bytes:
         inverse = np.divide(1.0, length, out=np.zeros_like(length), where=length > 0)
         for axis in range(3):
             written["normal"][:, axis] = normal[axis] * inverse
-    return bytes(buffer)
+    return buffer
 
 
 def read_binary_stl(data: bytes) -> Mesh:

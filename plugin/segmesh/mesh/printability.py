@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from ..errors import UnprocessableError
 from ..geometry import VolumeGeometry
 from ..labelmap import BoolArray
-from .base import FloatArray, IntArray, Mesh
+from .base import FloatArray, IntArray, Mesh, paired_edges
 from .surfaces import SegmentCrop
 
 #: Crops above this many voxels (256^3) get no wall estimate: its distance transform and
@@ -93,7 +93,8 @@ def _rounded(values: FloatArray) -> list[float]:
 def printability(mesh: Mesh, thinnest_wall_mm: float | None) -> Printability:
     """The report of ``mesh``, with the wall estimated beforehand (see :func:`thinnest_wall`)."""
     vertices, faces = mesh.vertices, mesh.faces
-    volumes, boxes = _shells(mesh)
+    paired = _paired_edges(vertices, faces)
+    volumes, boxes = _shells(mesh, paired)
     positive = volumes > 0
     outer = boxes[positive]
     # A loop over the negative shells only, each against every positive box at once: a noisy
@@ -104,8 +105,9 @@ def printability(mesh: Mesh, thinnest_wall_mm: float | None) -> Printability:
         if bool(((outer[:, 0] <= low).all(axis=1) & (outer[:, 1] >= high).all(axis=1)).any())
     )
     return Printability(
-        closed=_closed(faces, len(vertices)),
-        manifold=_manifold(vertices, faces),
+        # Paired edges are closed too: the unique of all edges is only needed where they are not.
+        closed=paired or _closed(faces, len(vertices)),
+        manifold=paired or _manifold(vertices, faces),
         outward_normals=bool(mesh.volume > 0 and cavities == int((~positive).sum())),
         bodies=len(volumes) - cavities,
         volume_ml=round(mesh.volume / 1000.0, 3),
@@ -128,9 +130,25 @@ def _closed(faces: IntArray, vertex_count: int) -> bool:
     return bool((counts >= 2).all())
 
 
+def _paired_edges(vertices: FloatArray, faces: IntArray) -> bool:
+    """Whether every edge of ``faces`` is on exactly two faces, once in each direction
+    (:func:`~segmesh.mesh.base.paired_edges`), and every corner is a finite vertex (as
+    float32): then manifold3d finds nothing wrong (it pairs each half edge with its one
+    reverse). False says nothing."""
+    count = len(vertices)
+    limit = float(np.finfo(np.float32).max)
+    if not len(faces) or int(faces.min()) < 0 or int(faces.max()) >= count:
+        return False
+    # min() and max() propagate a NaN; inf or a float32 overflow fail the bounds.
+    if not -limit < float(vertices.min()) <= float(vertices.max()) < limit:
+        return False
+    return paired_edges(faces, count)
+
+
 def _manifold(vertices: FloatArray, faces: IntArray) -> bool:
     """manifold3d's verdict: an oriented 2-manifold (every edge on exactly two faces, in
-    opposite directions)."""
+    opposite directions). Asked only where :func:`_paired_edges` does not already say yes:
+    manifold3d's copy of a large mesh takes several times its arrays."""
     solid = manifold3d.Manifold(
         manifold3d.Mesh(
             vert_properties=np.ascontiguousarray(vertices, dtype=np.float32),
@@ -140,15 +158,30 @@ def _manifold(vertices: FloatArray, faces: IntArray) -> bool:
     return bool(solid.status() == manifold3d.Error.NoError)
 
 
-def _shells(mesh: Mesh) -> tuple[FloatArray, FloatArray]:
-    """(S,) signed volume mm^3 and (S, 2, 3) box (min, max corner) of each connected shell."""
+def _shells(mesh: Mesh, paired: bool) -> tuple[FloatArray, FloatArray]:
+    """(S,) signed volume mm^3 and (S, 2, 3) box (min, max corner) of each connected shell,
+    in no particular order; ``paired``: whether the edges pair (:func:`_paired_edges`)."""
     faces, count = mesh.faces, len(mesh.vertices)
-    edges = coo_matrix(
-        (np.ones(2 * len(faces), dtype=np.int8), (faces[:, :2].ravel(), faces[:, 1:].ravel())),
-        shape=(count, count),
-    )
+    # int32 indices where they fit: the edge arrays of a scan's mesh are its largest here.
+    index = np.int32 if count < 2**31 else np.int64
+    if paired:
+        # Each edge once, as its half edge a -> b with a < b (b -> a is on another face): the
+        # same connections as two edges a face, with three quarters of their arrays.
+        halves = [(faces[:, n], faces[:, (n + 1) % 3]) for n in range(3)]
+        rows = np.concatenate([a[a < b].astype(index) for a, b in halves])
+        columns = np.concatenate([b[a < b].astype(index) for a, b in halves])
+    else:
+        rows = faces[:, :2].astype(index).ravel()
+        columns = faces[:, 1:].astype(index).ravel()
+    edges = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, columns)), shape=(count, count))
+    del rows, columns
     _, labels = connected_components(edges, directed=False)
-    used = np.unique(faces)
+    del edges
+    # The vertices faces use, in order (np.unique of the faces, without sorting 3 M corners).
+    marked = np.zeros(count, dtype=bool)
+    marked[faces] = True
+    used = np.flatnonzero(marked)
+    del marked
     # Labels of the vertices faces use, renumbered 0..S-1 (unused vertices are no shell).
     shell_ids, inverse = np.unique(labels[used], return_inverse=True)
     vertex_shell = np.full(count, -1, dtype=np.int64)

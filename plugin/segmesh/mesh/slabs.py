@@ -13,8 +13,9 @@ its (j, i) in half voxels, so the stitched mesh has each vertex once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -129,6 +130,21 @@ def _slab_kji(
     return kji.astype(np.float64) + offset, faces
 
 
+def _drain(
+    pieces: list[npt.NDArray[Any]],
+    whole: npt.NDArray[Any],
+    convert: Callable[[npt.NDArray[Any]], npt.NDArray[Any]],
+) -> None:
+    """``convert`` of each of ``pieces`` written into ``whole`` one after the other, each
+    piece removed from the list once copied: ``pieces`` ends empty."""
+    pieces.reverse()
+    position = 0
+    while pieces:
+        piece = convert(pieces.pop())
+        whole[position : position + len(piece)] = piece
+        position += len(piece)
+
+
 def slab_surface(
     slices: Iterable[BoolArray],
     geometry: VolumeGeometry,
@@ -151,12 +167,13 @@ def slab_surface(
         stitched.add(kji, faces, float(first - 1), float(first - 1 + len(held) - 1))
     if not stitched.count:
         return None
-    kji_all = np.concatenate(stitched.vertices)
-    stitched.vertices.clear()
-    faces_all: IntArray = np.concatenate(stitched.faces)
-    stitched.faces.clear()
-    vertices: FloatArray = geometry.index_to_lps(kji_all[:, ::-1])
-    del kji_all
+    # Each slab's arrays copied into the whole and dropped in turn (a concatenation holds them
+    # all beside it), its vertices taken to LPS a slab at a time (index_to_lps works row by
+    # row: the same figures, without its temporaries of the whole mesh).
+    vertices: FloatArray = np.empty((stitched.count, 3), dtype=np.float64)
+    _drain(stitched.vertices, vertices, lambda kji: geometry.index_to_lps(kji[:, ::-1]))
+    faces_all: IntArray = np.empty((sum(len(f) for f in stitched.faces), 3), dtype=np.int64)
+    _drain(stitched.faces, faces_all, lambda faces: faces)
     if _wound_inward(vertices, faces_all):
         # Reversed in place, a chunk at a time: no second array of the faces.
         for start in range(0, len(faces_all), FACE_CHUNK):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from .base import Mesh
+from .base import Mesh, paired_edges
 from .options import Smoothing
 
 #: Taubin's pass band: the shrinking step and the (larger, negative) inflating step.
@@ -25,9 +25,10 @@ def _neighbour_average(mesh: Mesh) -> sparse.csr_matrix:
     """(N, N) row-normalised adjacency: (matrix @ vertices) is each vertex's neighbour mean.
 
     Built from each face's three directed edges (a -> b, b -> c, c -> a) as a matrix of int32
-    indices and int8 counts, made symmetric by adding its transpose: the neighbours of the
-    six directed edges a face has, with half their arrays (for a model of millions of
-    triangles, those edge arrays are the largest of the whole meshing, model file aside)."""
+    indices and int8 counts, made symmetric by adding its transpose where the mesh is not a
+    closed 2-manifold (:func:`~segmesh.mesh.base.paired_edges`): the neighbours of the six
+    directed edges a face has, with half their arrays (for a model of millions of triangles,
+    those edge arrays are the largest of the whole meshing, model file aside)."""
     n = len(mesh.vertices)
     faces = mesh.faces.astype(np.int32) if n < 2**31 else mesh.faces
     rows = faces.ravel()  # a, b, c of each face
@@ -35,9 +36,15 @@ def _neighbour_average(mesh: Mesh) -> sparse.csr_matrix:
     counts = np.ones(len(rows), dtype=np.int8)
     directed = sparse.csr_matrix((counts, (rows, columns)), shape=(n, n))
     del faces, rows, columns, counts
-    # Counts of 1 or 2 (no more faces share an edge of a surface): int8 holds their sums.
-    adjacency = sparse.csr_matrix(directed + directed.T)
+    if paired_edges(mesh.faces, n):
+        # A closed 2-manifold's directed edges already hold each edge both ways: the same
+        # neighbours (and, both canonical, the same arrays) as with the transpose added.
+        adjacency = directed
+    else:
+        # Counts of 1 or 2 (no more faces share an edge of a surface): int8 holds their sums.
+        adjacency = sparse.csr_matrix(directed + directed.T)
     del directed
+    adjacency.sort_indices()
     # Each neighbour once: divide by the degree row by row in place (a product with a
     # diagonal matrix takes longer than the matrix's construction), in float64.
     degree = np.diff(adjacency.indptr)
@@ -59,4 +66,6 @@ def smooth(mesh: Mesh, smoothing: Smoothing, iterations: int) -> Mesh:
             step -= vertices
             step *= factor
             vertices += step
+            # Freed before the next product allocates its own: one (N, 3) step held, not two.
+            del step
     return Mesh(vertices, mesh.faces)

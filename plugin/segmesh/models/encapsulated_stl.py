@@ -32,7 +32,12 @@ from ..dicom.provenance import mark_as_written
 from ..dicom.sop_classes import ENCAPSULATED_STL_STORAGE
 from ..dicom.tags import apply_tags
 from ..errors import BrokenFileError
-from ..formats.mesh_files import binary_stl
+from ..formats.mesh_files import (
+    STL_HEADER_BYTES,
+    STL_TRIANGLE,
+    binary_stl,
+    binary_stl_buffer,
+)
 from ..mesh.base import Mesh
 from .icon import icon_item
 
@@ -176,9 +181,11 @@ def _own_attributes(
     label: str,
     color: RGB,
     instance_number: int,
+    document_length: int | None = None,
 ) -> Dataset:
     """The attributes of one model of ``request`` (its ``Tags`` applied: they override these
-    as they do the shared ones)."""
+    as they do the shared ones); with ``document_length``, that of a document written apart
+    (:meth:`ModelFiles.write`) instead of the document."""
     ds = Dataset()
     ds.SOPInstanceUID = request.sop_instance_uid(segment_key)
     ds.InstanceNumber = instance_number
@@ -186,13 +193,20 @@ def _own_attributes(
     ds.ContentDescription = request.described(label)
     ds.RecommendedDisplayCIELabValue = rgb_to_cielab(color)
     ds.IconImageSequence = DicomSequence([icon_item(mesh)])
-    document = binary_stl(mesh, f"segmesh {__version__} {label} (LPS mm)")
-    ds.EncapsulatedDocumentLength = len(document)
-    # OB values have even length: pad, the length attribute keeps the true size. (A binary
-    # STL, 84 + 50 bytes a triangle, never needs it: no copy of a large document is made.)
-    ds.EncapsulatedDocument = document + b"\0" if len(document) % 2 else document
+    if document_length is None:
+        document = binary_stl(mesh, _stl_header(label))
+        ds.EncapsulatedDocumentLength = len(document)
+        # OB values have even length: pad, the length attribute keeps the true size. (A
+        # binary STL, 84 + 50 bytes a triangle, never needs it: no copy of a large document.)
+        ds.EncapsulatedDocument = document + b"\0" if len(document) % 2 else document
+    else:
+        ds.EncapsulatedDocumentLength = document_length
     apply_tags(ds, request.tags)
     return ds
+
+
+def _stl_header(label: str) -> str:
+    return f"segmesh {__version__} {label} (LPS mm)"
 
 
 def _file_meta(request: ModelRequest, segment_key: str) -> FileMetaDataset:
@@ -258,12 +272,16 @@ class ModelFiles:
         color: RGB,
         instance_number: int,
     ) -> None:
-        """Write the bytes of :meth:`file` to ``handle``, the STL document written as it is
-        made: the file is never held whole beside it (for a model of millions of triangles,
-        that and its encoded copies would take several times the document)."""
-        own = _own_attributes(mesh, self.request, segment_key, label, color, instance_number)
-        document: bytes = own.EncapsulatedDocument
-        del own.EncapsulatedDocument
+        """Write the bytes of :meth:`file` to ``handle``, the STL document written from the
+        buffer it is made in: neither the file nor a copy of the document is ever held beside
+        it (for a model of millions of triangles, each takes as much as the document)."""
+        # A binary STL's length, 84 + 50 bytes a triangle, is even: no OB padding to add. The
+        # attributes (and the icon's temporaries) first, the document once they are gone.
+        length = STL_HEADER_BYTES + 4 + mesh.triangle_count * STL_TRIANGLE.itemsize
+        own = _own_attributes(
+            mesh, self.request, segment_key, label, color, instance_number, length
+        )
+        document = binary_stl_buffer(mesh, _stl_header(label))
         elements = {**self.shared, **encoded_elements(own, CHARACTER_SET)}
         elements[ENCAPSULATED_DOCUMENT] = ob_header(ENCAPSULATED_DOCUMENT, len(document))
         write_part10_of_elements(
