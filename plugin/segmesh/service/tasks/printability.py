@@ -23,15 +23,21 @@ logger = logging.getLogger(__name__)
 
 
 def keep_printability(host: Host, instance_id: str, report: Printability) -> None:
-    """Keep ``report`` with the stored model ``instance_id``. A host that refuses (say, its
+    """Keep ``report`` with the stored model ``instance_id`` (replacing another kept for a
+    model stored again, as ``AlreadyStored``). A host that refuses (say, its
     database cannot take the metadata) costs only the kept copy: the report is computed from
     the STL when asked, so the failure is logged and the model stays."""
     value = json.dumps(report.to_json()).encode("utf-8")
     try:
+        # Created in one call, where a new model has none: a read first would double the
+        # host calls of a job storing a thousand models.
+        if host.write_metadata("instances", instance_id, PRINTABILITY_METADATA, value, None):
+            return
         current = host.read_metadata("instances", instance_id, PRINTABILITY_METADATA)
-        etag = None if current is None else current.etag
-        if current is None or current.data != value:
-            host.write_metadata("instances", instance_id, PRINTABILITY_METADATA, value, etag)
+        if current is not None and current.data != value:
+            host.write_metadata(
+                "instances", instance_id, PRINTABILITY_METADATA, value, current.etag
+            )
     except (SegMeshError, OSError) as error:
         logger.warning("The printability of model %s was not kept: %s", instance_id, error)
 
