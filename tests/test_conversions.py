@@ -16,9 +16,9 @@ from scipy.ndimage import gaussian_filter
 
 from segmesh.demo import DemoStudy
 from segmesh.dicom.segment_codes import interpreted_type, segment_codes
-from segmesh.errors import UnprocessableError
+from segmesh.errors import LimitExceededError, UnprocessableError
 from segmesh.geometry import geometry_from_images
-from segmesh.labelmap import LabelMap
+from segmesh.labelmap import LabelMap, Segment
 from segmesh.options import LabelMapOptions
 from segmesh.rtstruct import rtstruct_to_labelmap
 from segmesh.rtstruct.from_labelmap import labelmap_to_rtstruct
@@ -26,6 +26,7 @@ from segmesh.seg import seg_to_labelmap
 from segmesh.seg.writer import write_seg
 from segmesh.settings import Settings
 from segmesh.sources import to_labelmap
+from tests import builders
 from tests.conftest import encode
 from tests.conversion_checks import dice, is_simple, labelmap_of, written_and_read
 from tests.rtstruct_synthetic import Series
@@ -317,3 +318,18 @@ def test_images_without_type_2_study_attributes_are_left_alone() -> None:
     assert "SliceThickness" not in images[0]
     assert seg.PatientBirthDate == ""
     np.testing.assert_array_equal(read_back(seg, images).mask(1), mask)
+
+
+def test_overlapping_segments_stacked_above_max_voxels_are_refused() -> None:
+    """Overlapping segments go to a BINARY SEG as a (slices, rows, columns, segments) stack:
+    413 before it is made where that is above MaxVoxels, written where it fits."""
+    images = builders.ct_series((4, 8, 8), (1.0, 1.0, 1.0))
+    layers = np.zeros((2, 4, 8, 8), dtype=np.uint8)
+    layers[0, 1:3, 2:6, 2:6] = 1
+    layers[1, 1:3, 3:7, 3:7] = 2
+    segments = (Segment(1, "one", (255, 0, 0)), Segment(2, "two", (0, 255, 0), layer=1))
+    labelmap = LabelMap(layers, geometry_from_images(images)[0], segments)
+    with pytest.raises(LimitExceededError, match="above MaxVoxels 500"):
+        write_seg(images[0], labelmap, images, "BINARY", max_voxels=500)
+    (seg,) = write_seg(images[0], labelmap, images, "BINARY", max_voxels=512)
+    assert len(seg.SegmentSequence) == 2

@@ -97,12 +97,15 @@ def convert(
     segments: Sequence[int] | None = None,
     split: bool = False,
     tags: Mapping[str, Any] | None = None,
+    max_voxels: int | None = None,
 ) -> Conversion:
     """Write the segments of ``labelmap`` (of ``source``, on the grid of ``images``, which may
     be headers without pixel data) as ``target``: :func:`write_objects`, refused (400) where
     the source already is ``target``."""
     check_not_same(target_of(source), target)
-    return write_objects(source, labelmap, images, target, segments, split, tags)
+    return write_objects(
+        source, labelmap, images, target, segments, split, tags, max_voxels=max_voxels
+    )
 
 
 def write_objects(
@@ -114,13 +117,15 @@ def write_objects(
     split: bool = False,
     tags: Mapping[str, Any] | None = None,
     transfer_syntax_uid: str = ExplicitVRLittleEndian,
+    max_voxels: int | None = None,
 ) -> Conversion:
     """Write the segments of ``labelmap`` as ``target``; ``source`` gives the UIDs' seed
     (SOPInstanceUID) and the series description. A SEG is encoded in ``transfer_syntax_uid``.
 
     Segments without voxels are left out (``empty``); 422 where none is left. 400 for unknown
     segment numbers; 422 for overlapping segments into one LABELMAP without ``split``, or a
-    label map not on the images' grid.
+    label map not on the images' grid; 413 where overlapping segments into one BINARY SEG
+    would stack more than ``max_voxels`` (MaxVoxels).
     """
     selected = list(select_segments(labelmap.segments, segments, "the source holds segments"))
     boxes = segment_boxes(labelmap, selected)
@@ -130,7 +135,7 @@ def write_objects(
         raise UnprocessableError("Nothing to convert", "every asked segment is empty")
     with gc_paused():
         written = _written(
-            source, labelmap, images, target, numbers, split, tags, transfer_syntax_uid
+            source, labelmap, images, target, numbers, split, tags, transfer_syntax_uid, max_voxels
         )
         objects = tuple(
             ConvertedObject(part10(ds), str(ds.SOPClassUID), held) for ds, held in written
@@ -161,6 +166,7 @@ def _written(
     split: bool,
     tags: Mapping[str, Any] | None,
     transfer_syntax_uid: str,
+    max_voxels: int | None,
 ) -> list[tuple[Dataset, tuple[int, ...]]]:
     """The datasets of :func:`write_objects`, each with the segment numbers it holds."""
     if target is Target.RTSTRUCT:
@@ -176,6 +182,7 @@ def _written(
         split=split,
         transfer_syntax_uid=transfer_syntax_uid,
         tags=tags,
+        max_voxels=max_voxels,
     )
     return [(seg, tuple(_source_numbers(seg, numbers, target is Target.SEG))) for seg in instances]
 

@@ -245,6 +245,7 @@ def import_labelmap(
             transfer_syntax_uid=RLELossless
             if options.rle and target is Target.LABELMAP
             else ExplicitVRLittleEndian,
+            max_voxels=settings.max_voxels,
         )
         written.append(_saved(target, conversion, output_folder))
     return ImportResult(tuple(written), placement, volume.file_format, segments, tuple(skipped))

@@ -34,7 +34,7 @@ from ..dicom.segment_codes import segment_codes
 from ..dicom.tags import apply_tags
 from ..errors import UnprocessableError
 from ..images.image_order import images_in_slice_order
-from ..labelmap import LabelMap, Segment, select_segments
+from ..labelmap import LabelMap, Segment, check_voxel_limit, select_segments
 from .layer_packing import pack_layers, segment_boxes
 
 logger = logging.getLogger(__name__)
@@ -161,8 +161,14 @@ def _restore_first(seg: Dataset, first: Dataset, kind: str) -> None:
             item.SegmentAlgorithmType = kind
 
 
-def _stacked(labelmap: LabelMap, segments: Sequence[Segment]) -> npt.NDArray[np.bool_]:
-    """(slices, rows, columns, segments) bool, for a BINARY SEG of overlapping segments."""
+def _stacked(
+    labelmap: LabelMap, segments: Sequence[Segment], max_voxels: int | None
+) -> npt.NDArray[np.bool_]:
+    """(slices, rows, columns, segments) bool, for a BINARY SEG of overlapping segments (what
+    highdicom takes for them); 413 where it would hold more than ``max_voxels`` (a thousand
+    overlapping segments on a CT's grid would be tens of gigabytes)."""
+    if max_voxels is not None:
+        check_voxel_limit(labelmap.geometry.shape, max_voxels, layers=len(segments))
     stacked = np.zeros((*labelmap.geometry.shape, len(segments)), dtype=np.bool_)
     boxes = segment_boxes(labelmap, segments)
     for index, segment in enumerate(segments):
@@ -183,6 +189,7 @@ def write_seg(
     series_description: str | None = None,
     transfer_syntax_uid: str = ExplicitVRLittleEndian,
     tags: Mapping[str, Any] | None = None,
+    max_voxels: int | None = None,
 ) -> list[hd.seg.Segmentation]:
     """SEG instances (one series) of ``labelmap`` (converted from ``source``) on ``images``.
 
@@ -220,7 +227,7 @@ def write_seg(
         )
         # One layer goes as a label array; overlapping segments (BINARY only: a LABELMAP
         # instance holds one packed layer) as stacked masks in the order of their numbers.
-        pixels = packed[0].labels if len(packed) == 1 else _stacked(labelmap, ordered)
+        pixels = packed[0].labels if len(packed) == 1 else _stacked(labelmap, ordered, max_voxels)
         descriptions = [_description(source, s, number_of[s.number]) for s in ordered]
         restore = _manual_first(descriptions) if kind is LABELMAP else None
         start = time.perf_counter()

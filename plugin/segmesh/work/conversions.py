@@ -30,6 +30,7 @@ class ConvertLabelMap:
     segments: tuple[int, ...] | None
     split: bool
     tags: Mapping[str, Any]
+    max_voxels: int
 
     def run(self) -> Conversion:
         """The written objects as Part-10 files, and the asked segments left out as empty."""
@@ -41,6 +42,7 @@ class ConvertLabelMap:
             self.segments,
             self.split,
             self.tags,
+            self.max_voxels,
         )
 
 

@@ -60,6 +60,7 @@ def convert_source(
             segments=request.segments,
             split=request.split,
             tags=request.tags,
+            max_voxels=context.settings.max_voxels,
         )
     )
     # The referenced series too, where the label map is on its grid.
