@@ -936,10 +936,14 @@ def test_first_view_is_drawn_from_the_planes_while_the_volumes_load(
     planes routes alone, voxel for voxel as the label map says; the crosshair stays until the
     volumes are in, and scrolling then shows the other planes."""
     held: list[Route] = []
-    page.route(
-        re.compile(r".*/segmesh/volume/(labels|image)\.npy$"), lambda route: held.append(route)
-    )
-    page.goto(f"{orthanc.url}/segmesh/app/viewer.html?instance={demo_ids['SEG']}")
+    volumes = re.compile(r".*/segmesh/volume/(labels|image)\.npy$")
+    page.route(volumes, lambda route: held.append(route))
+    # Both volumes are asked for after the first view: the test waits for those requests, not
+    # for a while (Playwright hands a route to its handler after reporting the request).
+    asking_labels = page.expect_request(re.compile(r".*/volume/labels\.npy$"), timeout=60_000)
+    asking_image = page.expect_request(re.compile(r".*/volume/image\.npy$"), timeout=60_000)
+    with asking_labels, asking_image:
+        page.goto(f"{orthanc.url}/segmesh/app/viewer.html?instance={demo_ids['SEG']}")
     page.wait_for_function("window.segmeshFirstView", timeout=60_000)
     assert page.evaluate("window.segmeshViewer.volume.partial") is True
     assert "Loading the volumes" in page.inner_text("#status")
@@ -983,7 +987,6 @@ def test_first_view_is_drawn_from_the_planes_while_the_volumes_load(
     assert page.evaluate(f"window.segmeshViewer.volume.value({off_the_planes})") is None
     page.evaluate("window.segmeshViewer.cursor.set([3, 4, 5])")
     assert cursor(page) == centre  # other planes are not known yet
-    page.wait_for_timeout(300)
     assert len(held) == 2, [route.request.url for route in held]
     for route in held:
         route.continue_()

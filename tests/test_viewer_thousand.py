@@ -123,9 +123,14 @@ def test_hundreds_of_segments_filter_scroll_toggle_and_load_their_models(
     assert sorted(models) == sorted(study["first"]["Models"])
     # The last model asked for is held back: the others load meanwhile, the page stays usable.
     held: list[Route] = []
-    page.route(f"**/instances/{models[-1]}/segmesh/model", lambda route: held.append(route))
+    held_path = f"/instances/{models[-1]}/segmesh/model"
+    page.route(f"**{held_path}", lambda route: held.append(route))
     page.add_init_script(COUNT_FRAMES)
-    page.goto(f"{orthanc.url}/segmesh/app/viewer.html?instance={study['first']['SEG']}")
+    # The pool's state alone does not tell that the held model's STL was asked for: its task
+    # runs while it still reads the model's tags. Playwright reports the request before it
+    # hands the route to the handler, which it does while the page is awaited below.
+    with page.expect_request(lambda request: request.url.endswith(held_path), timeout=60_000):
+        page.goto(f"{orthanc.url}/segmesh/app/viewer.html?instance={study['first']['SEG']}")
     # Every model asked for but the held one; those before its batch (the viewer's batches
     # are of 48) in the scene.
     page.wait_for_function(
