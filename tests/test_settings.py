@@ -23,6 +23,16 @@ def test_bad_values_are_refused(value: object) -> None:
         Settings.from_configuration({"SegMesh": {"MaxVoxels": value}})
 
 
+def test_models_are_deflated_above_a_size_which_may_be_0() -> None:
+    assert Settings().deflate_models_above_megabytes == 256
+    for value in (0, 1024):
+        settings = Settings.from_configuration({"SegMesh": {"DeflateModelsAboveMegabytes": value}})
+        assert settings.deflate_models_above_megabytes == value
+    for bad in (-1, 1.5, "256"):
+        with pytest.raises(BadRequestError, match="DeflateModelsAboveMegabytes"):
+            Settings.from_configuration({"SegMesh": {"DeflateModelsAboveMegabytes": bad}})
+
+
 @pytest.mark.parametrize(
     ("value", "stl", "labelmap"),
     [

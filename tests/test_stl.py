@@ -13,6 +13,7 @@ import pytest
 import trimesh
 from pydicom import dcmread
 from pydicom.dataset import Dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from segmesh import __version__
 from segmesh.demo import DemoStudy
@@ -39,7 +40,7 @@ from segmesh.models import (
 )
 from segmesh.requests.mesh_fields import threshold_options
 from segmesh.settings import Settings
-from tests.dciodvfy import dciodvfy_errors
+from tests.dciodvfy import dciodvfy_errors, inflated
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +136,32 @@ def test_model_files_are_the_bytes_pydicom_writes(demo_study: DemoStudy, liver: 
     assert (stored.SeriesDescription, stored.InstanceNumber) == ("Zum Drucken", 12)
     assert stored.file_meta.MediaStorageSOPInstanceUID == stored.SOPInstanceUID
     assert dciodvfy_errors(data) == []
+
+
+def test_models_above_the_size_are_written_deflated(demo_study: DemoStudy, liver: Mesh):
+    """Above ``deflate_above`` bytes of STL a model file is Deflated Explicit VR Little
+    Endian: its dataset the plain file's bytes deflated, read back by pydicom as the same
+    dataset, valid, and smaller."""
+    now = datetime.datetime(2026, 3, 4, 5, 6, 7)
+    request = request_for(demo_study)
+    size = len(binary_stl(liver, "header"))
+    written = {}
+    for deflate_above in (None, size, size - 1, 0):
+        handle = io.BytesIO()
+        files = ModelFiles.of(request, now, deflate_above)
+        files.write(handle, liver, "1", "Liver", (221, 130, 101), 1)
+        written[deflate_above] = handle.getvalue()
+    plain = written[None]
+    assert written[size] == plain  # at the size itself: plain
+    assert written[size - 1] == written[0]
+    deflated = written[0]
+    assert len(deflated) < 0.75 * len(plain)
+    assert inflated(deflated) == plain
+    ds = dcmread(io.BytesIO(deflated))
+    assert ds.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian
+    assert ds == dcmread(io.BytesIO(plain))
+    assert stl_document(ds) == binary_stl(liver, f"segmesh {__version__} Liver (LPS mm)")
+    assert dciodvfy_errors(deflated) == []
 
 
 def test_stl_document_of_a_broken_instance_is_400(demo_study: DemoStudy, liver: Mesh):

@@ -21,11 +21,12 @@ _OPTION_NAMES = {
     "MaxContourPoints": "max_contour_points",
     "MaxNiftiMegabytes": "max_nifti_megabytes",
     "MaxTriangles": "max_triangles",
+    "DeflateModelsAboveMegabytes": "deflate_models_above_megabytes",
     "DatasetFolder": "dataset_folder",
     "DatasetHours": "dataset_hours",
 }
 #: Options that may be 0 (every other integer must be positive).
-_MAY_BE_ZERO = frozenset({"workers"})
+_MAY_BE_ZERO = frozenset({"workers", "deflate_models_above_megabytes"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class Settings:
         Largest NIfTI file (as posted, after base64) a ``nifti-stl`` request may carry.
     max_triangles:
         Most triangles of one stored model.
+    deflate_models_above_megabytes:
+        A stored model whose STL is larger is written in the Deflated Explicit VR Little
+        Endian transfer syntax (Orthanc then holds less than half as much while storing it).
     dataset_folder:
         Where finished training datasets are kept until downloaded ("": ``segmesh-datasets``
         in the system's temporary folder).
@@ -75,6 +79,7 @@ class Settings:
     max_contour_points: int = 10_000_000
     max_nifti_megabytes: int = 1024
     max_triangles: int = 20_000_000
+    deflate_models_above_megabytes: int = 256
     dataset_folder: str = ""
     dataset_hours: int = 24
 

@@ -16,7 +16,13 @@ from typing import Any, BinaryIO
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    generate_uid,
+)
 
 from .. import __version__
 from ..dicom.attributes import copy_patient_and_study
@@ -209,11 +215,13 @@ def _stl_header(label: str) -> str:
     return f"segmesh {__version__} {label} (LPS mm)"
 
 
-def _file_meta(request: ModelRequest, segment_key: str) -> FileMetaDataset:
+def _file_meta(
+    request: ModelRequest, segment_key: str, transfer_syntax: str = ExplicitVRLittleEndian
+) -> FileMetaDataset:
     file_meta = FileMetaDataset()
     file_meta.MediaStorageSOPClassUID = UID(ENCAPSULATED_STL_STORAGE)
     file_meta.MediaStorageSOPInstanceUID = request.sop_instance_uid(segment_key)
-    file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    file_meta.TransferSyntaxUID = UID(transfer_syntax)
     file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     return file_meta
 
@@ -244,12 +252,17 @@ class ModelFiles:
 
     request: ModelRequest
     shared: Mapping[int, bytes]
+    #: Bytes of STL above which :meth:`write` deflates the file (None: never).
+    deflate_above: int | None = None
 
     @classmethod
     @as_broken_file
-    def of(cls, request: ModelRequest, now: datetime.datetime) -> ModelFiles:
-        """The files of ``request``'s models, created at ``now``."""
-        return cls(request, encoded_elements(_shared_attributes(request, now)))
+    def of(
+        cls, request: ModelRequest, now: datetime.datetime, deflate_above: int | None = None
+    ) -> ModelFiles:
+        """The files of ``request``'s models, created at ``now``; those whose STL is larger
+        than ``deflate_above`` bytes written deflated."""
+        return cls(request, encoded_elements(_shared_attributes(request, now)), deflate_above)
 
     @as_broken_file
     def file(
@@ -274,7 +287,9 @@ class ModelFiles:
     ) -> None:
         """Write the bytes of :meth:`file` to ``handle``, the STL document written from the
         buffer it is made in: neither the file nor a copy of the document is ever held beside
-        it (for a model of millions of triangles, each takes as much as the document)."""
+        it (for a model of millions of triangles, each takes as much as the document). Above
+        :attr:`deflate_above` bytes of STL, the file is Deflated Explicit VR Little Endian:
+        Orthanc parses a file it stores into a second copy (docs/settings.md has figures)."""
         # A binary STL's length, 84 + 50 bytes a triangle, is even: no OB padding to add. The
         # attributes (and the icon's temporaries) first, the document once they are gone.
         length = STL_HEADER_BYTES + 4 + mesh.triangle_count * STL_TRIANGLE.itemsize
@@ -284,9 +299,14 @@ class ModelFiles:
         document = binary_stl_buffer(mesh, _stl_header(label))
         elements = {**self.shared, **encoded_elements(own, CHARACTER_SET)}
         elements[ENCAPSULATED_DOCUMENT] = ob_header(ENCAPSULATED_DOCUMENT, len(document))
+        deflated = self.deflate_above is not None and length > self.deflate_above
         write_part10_of_elements(
             handle,
-            _file_meta(self.request, segment_key),
+            _file_meta(
+                self.request,
+                segment_key,
+                DeflatedExplicitVRLittleEndian if deflated else ExplicitVRLittleEndian,
+            ),
             elements,
             {ENCAPSULATED_DOCUMENT: document},
         )

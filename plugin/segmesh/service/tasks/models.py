@@ -177,7 +177,11 @@ def _store_plans(
     request = ModelRequest(
         source, parameters, series_description, options.tags, options.mesh.preparation.scale_note
     )
-    files = ModelFiles.of(request, datetime.datetime.now())
+    files = ModelFiles.of(
+        request,
+        datetime.datetime.now(),
+        context.settings.deflate_models_above_megabytes * 2**20,
+    )
     # The plans submitted and not yet stored, each with its model's temporary file.
     pending: deque[tuple[_ModelPlan[P], ExitStack]] = deque()
 
