@@ -114,8 +114,8 @@ def file_meta_elements(
 ) -> bytes:
     """The encoded file meta information of a file of that class, instance and transfer
     syntax: the bytes pydicom's ``write_file_meta_info`` writes (``enforce_standard``), made
-    from those it wrote once for the class and syntax (0.4 ms a file less: a thousand models
-    each have one)."""
+    from those it wrote once for the class and syntax (a few tenths of a millisecond a file
+    less: a thousand models each have one)."""
     before, after = _file_meta_around_instance(sop_class_uid, transfer_syntax_uid)
     rest = b"".join([before, _instance_uid_element(sop_instance_uid), after])
     return struct.pack("<HH2sHI", 0x0002, 0x0000, b"UL", 4, len(rest)) + rest
