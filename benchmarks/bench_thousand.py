@@ -200,8 +200,8 @@ def run_source(
     print(
         "  the job's storing thread: waiting for the workers "
         f"{stages['segmesh_models_waiting_seconds_total']:.2f} s, storing the files "
-        f"{stages['segmesh_models_storing_seconds_total']:.2f} s; beside it, keeping the "
-        f"printability reports {stages['segmesh_models_reports_seconds_total']:.2f} s"
+        f"{stages['segmesh_models_storing_seconds_total']:.2f} s, keeping the printability "
+        f"reports {stages['segmesh_models_reports_seconds_total']:.2f} s"
     )
     goals.add(f"{name}: model job / (SurfaceNets + storing)", models / (nets + storing), 1.2, "x")
     layers_mb = labels.nbytes / 2**20

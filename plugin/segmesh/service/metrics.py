@@ -12,9 +12,8 @@ of the :class:`~.lifecycle.Lifecycle`; totals as they grow.
 - ``segmesh_decode_seconds_total``, ``segmesh_mesh_seconds_total``: wall seconds spent
   decoding label maps and building models since Orthanc started; of the latter, in the
   thread storing the models, ``segmesh_models_waiting_seconds_total`` waiting for the workers
-  to build them and ``segmesh_models_storing_seconds_total`` storing their files, and beside
-  it, in a thread of their own, ``segmesh_models_reports_seconds_total`` keeping their
-  printability reports.
+  to build them, ``segmesh_models_storing_seconds_total`` storing their files and
+  ``segmesh_models_reports_seconds_total`` keeping their printability reports.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ import datetime
 import hashlib
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -23,7 +22,6 @@ from ...errors import UnprocessableError
 from ...geometry import VolumeGeometry
 from ...labelmap import LabelMap, Segment
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_boxes
-from ...mesh.printability import Printability
 from ...mesh.threshold import THRESHOLD_COLOR
 from ...mesh.threshold_slabs import slabs_allowed
 from ...models import (
@@ -167,9 +165,8 @@ def _store_plans(
     the task then fails (a model above MaxTriangles, 413; a source deleted meanwhile, 410; a
     cancelled job; a dead worker), what it stored is deleted again, and nothing stays stored.
     Each model's printability report is in its item of the answer and kept with its instance
-    (:func:`.printability.keep_printability`, in a thread beside the storing, every one kept
-    before the task answers or deletes what it stored). Progress is reported and cancellation
-    checked as each model comes back.
+    (:func:`.printability.keep_printability`). Progress is reported and cancellation checked as
+    each model comes back.
     """
     parameters = {**options.parameters(), **(extra_parameters or {})}
     request = ModelRequest(
@@ -196,31 +193,19 @@ def _store_plans(
 
     instances = []
     stored: dict[str, Any] = {}
-    metrics = context.metrics
-    kept: list[Future[None]] = []
-
-    def keep(instance_id: str, report: Printability) -> None:
-        with metrics.timed("segmesh_models_reports_seconds_total"):
-            keep_printability(context.host, instance_id, report)
-
     built_models = context.workers.imap(works())
     try:
-        # The reports are kept by a thread of their own while the next models are stored (a
-        # metadata write each: 0.5 to 1.3 ms, against 2.3 ms for Orthanc to store a model of
-        # 1,500 triangles); leaving the block waits for them, before the task answers or
-        # deletes what it stored.
-        with (
-            metrics.timed("segmesh_mesh_seconds_total"),
-            ThreadPoolExecutor(1, "segmesh-reports") as reports,
-        ):
+        with context.metrics.timed("segmesh_mesh_seconds_total"):
             # Each step of the thread storing the models timed apart (the benchmark of a
             # thousand-model job reads them): where it waits, the workers are the bottleneck.
+            metrics = context.metrics
             for model in metrics.timed_items(built_models, "segmesh_models_waiting_seconds_total"):
                 plan, temporary = pending.popleft()
                 with temporary, metrics.timed("segmesh_models_storing_seconds_total"):
                     context.check_cancelled()
                     stored = outputs.store_file(model.path)
-                kept.append(reports.submit(keep, stored["ID"], model.printability))
+                with metrics.timed("segmesh_models_reports_seconds_total"):
+                    keep_printability(context.host, stored["ID"], model.printability)
                 instances.append(
                     {
                         "ID": stored["ID"],
@@ -233,8 +218,6 @@ def _store_plans(
                     }
                 )
                 context.progress(len(instances), total)
-        for report in kept:
-            report.result()  # what keep_printability does not expect fails the task still
         outputs.finish()
     except BaseException:
         outputs.discard()
