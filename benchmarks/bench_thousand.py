@@ -11,7 +11,8 @@ each source:
    (grows with the voxels, not segments x volume, where nothing is quadratic);
 4. every model stored as a job (``Asynchronous``, polled) against vtkSurfaceNets3D on the same
    map plus Orthanc storing the same files alone (the job's instances deleted and uploaded
-   anew), goal at most 1.2x;
+   anew), goal at most 1.2x; and where the job's storing thread spent its time (waiting for
+   the workers, storing, keeping the printability reports: segmesh's metrics);
 5. peak resident memory of Orthanc and its workers over the source's run, sampled every 50 ms,
    against 3x the label map's layers (goal at most 1x of that).
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import statistics
 import sys
 import tempfile
@@ -119,6 +121,16 @@ def timed(server: OrthancServer, path: str) -> float:
     return time.perf_counter() - start
 
 
+def model_stages(server: OrthancServer) -> dict[str, float]:
+    """The seconds segmesh's model jobs spent so far in each step of their storing thread
+    (``segmesh_models_*_seconds_total`` among Orthanc's Prometheus metrics)."""
+    text = server.get("/tools/metrics-prometheus").text
+    return {
+        name: float(value)
+        for name, value in re.findall(r"^(segmesh_models_\w+) (\S+)", text, flags=re.MULTILINE)
+    }
+
+
 def run_source(
     server: OrthancServer, cache: Path, shape: tuple[int, int, int], count: int, kind: str
 ) -> None:
@@ -158,6 +170,7 @@ def run_source(
             f"  statistics JSON {stats:.2f} s ({stats / voxels * 1e9:.0f} ns per segment voxel), "
             f"CSV {csv:.2f} s; overlay {overlay * 1000:.0f} ms"
         )
+        before = model_stages(server)
         start = time.perf_counter()
         job = server.post(f"/instances/{source}/segmesh/stl", json={"Asynchronous": True})
         job.raise_for_status()
@@ -168,6 +181,9 @@ def run_source(
             time.sleep(0.1)
         models = time.perf_counter() - start
     assert record["State"] == "Success", record
+    stages = {
+        name: seconds - before.get(name, 0.0) for name, seconds in model_stages(server).items()
+    }
     stored = [item["ID"] for item in record["Result"]["Instances"]]
     nets = surface_nets(labels, int(labels.max()))
     files = [server.get(f"/instances/{i}/file").content for i in stored]
@@ -180,6 +196,12 @@ def run_source(
     print(
         f"  {len(stored)} models as a job {models:.2f} s; vtkSurfaceNets3D {nets:.2f} s + "
         f"Orthanc storing the files alone {storing:.2f} s"
+    )
+    print(
+        "  the job's storing thread: waiting for the workers "
+        f"{stages['segmesh_models_waiting_seconds_total']:.2f} s, storing the files "
+        f"{stages['segmesh_models_storing_seconds_total']:.2f} s, keeping the printability "
+        f"reports {stages['segmesh_models_reports_seconds_total']:.2f} s"
     )
     goals.add(f"{name}: model job / (SurfaceNets + storing)", models / (nets + storing), 1.2, "x")
     layers_mb = labels.nbytes / 2**20

@@ -49,7 +49,7 @@ from tests.conftest import encode  # noqa: E402
 from tests.orthanc_server import OrthancServer  # noqa: E402
 
 from segmesh.mesh import MeshOptions, ThresholdOptions  # noqa: E402
-from segmesh.models import ModelFiles, ModelRequest, stl_document  # noqa: E402
+from segmesh.models import ModelFiles, ModelOutput, ModelRequest, stl_document  # noqa: E402
 from segmesh.settings import Settings  # noqa: E402
 from segmesh.work import BuildModel, ThresholdedSeries, ThresholdSeries, run_work  # noqa: E402
 from segmesh.worker_io.packed_files import temporary_path  # noqa: E402
@@ -185,13 +185,15 @@ def run_core(slices: int) -> None:
             crops=(series.crop,),
             geometry=series.geometry,
             options=options,
-            files=ModelFiles.of(request, datetime.datetime.now()),
-            segment_key="1",
-            label=THRESHOLD.label,
-            color=(241, 214, 145),
-            instance_number=1,
-            max_triangles=Settings().max_triangles,
-            path=path,
+            output=ModelOutput(
+                files=ModelFiles.of(request, datetime.datetime.now()),
+                segment_key="1",
+                label=THRESHOLD.label,
+                color=(241, 214, 145),
+                instance_number=1,
+                max_triangles=Settings().max_triangles,
+                path=path,
+            ),
         )
         model, seconds, _, peak = in_fresh_worker(run_work, work)
         file = Path(path).read_bytes()

@@ -10,10 +10,10 @@ a job (``POST /series/{id}/segmesh/stl``, ``SegMesh.Workers`` 1).
 
 1. 1024 x 1024 x 2000 (4 GB of pixels) through a real Orthanc of this worktree; the VmHWM
    (peak resident memory, /proc/<pid>/status) of Orthanc and of each of its child processes
-   once the job ends, beside the model's file size (the output, which the worker and Orthanc
-   both hold once), and of a fresh Orthanc storing that file alone (what Orthanc itself
-   takes to store it). The goal: at most 1.5 GB each besides the output model, Orthanc no more
-   than storing the model alone.
+   once the job ends, beside the model's size (the STL, the output; its file is deflated above
+   ``DeflateModelsAboveMegabytes``, 256 MB), and of a fresh Orthanc storing that file alone
+   (what Orthanc itself takes to store it). The goal: at most 1.5 GB each besides the output
+   model, Orthanc no more than storing the model alone.
 2. 512 x 512 x 1000 through this worktree and through commit 7658e9a (a git worktree of it,
    removed afterwards, started as a second Orthanc in turn): time and peaks of each.
 3. Marching cubes per voxel on a 512 x 512 x 400 part of the vase's mask held in memory: the
@@ -174,11 +174,16 @@ def model_through_rest(
             assert record["State"] == "Success", record
             (item,) = record["Result"]["Instances"]
             statistics = server.get(f"/instances/{item['ID']}/statistics").json()
-            size_mb = int(statistics["DiskSize"]) / MB
+            file_mb = int(statistics["DiskSize"]) / MB
+            tags = server.get(f"/instances/{item['ID']}/tags?simplify").json()
+            # The output model is the STL; above DeflateModelsAboveMegabytes its file is smaller.
+            size_mb = int(tags["EncapsulatedDocumentLength"]) / MB
+            syntax = server.get(f"/instances/{item['ID']}/metadata/TransferSyntax").text
             ns = seconds * 1e9 / (size * size * slices)
             print(
                 f"  job: {seconds:.0f} s ({ns:.0f} ns a voxel), {item['Triangles']} triangles, "
-                f"{item['VolumeMl']} ml, model file {size_mb:.0f} MB; {load()}"
+                f"{item['VolumeMl']} ml, model (STL) {size_mb:.0f} MB, its file {file_mb:.0f} MB "
+                f"({syntax}); {load()}"
             )
             peaks = {"Orthanc": peak_mb(server.process.pid)}
             print(f"  Orthanc: peak {peaks['Orthanc']:.0f} MB ({orthanc_before:.0f} MB before)")
@@ -315,7 +320,7 @@ def main() -> None:
         large = model_through_rest(ROOT, 1024, arguments.large, "slabs", alone=True)
         for name, peak in large["peaks"].items():
             rest = peak - large["model_mb"]
-            print(f"   {name:<31} peak {peak:6.0f} MB, {rest:6.0f} MB besides the model file")
+            print(f"   {name:<31} peak {peak:6.0f} MB, {rest:6.0f} MB besides the model (STL)")
         added = large["peaks"]["Orthanc"] - large["peaks"]["Orthanc storing the model alone"]
         print(f"   Orthanc during the job, beyond storing the model alone: {added:.0f} MB")
     if not arguments.small:

@@ -81,6 +81,9 @@ def test_jobs_workers_cache_and_times_are_prometheus_metrics(
                 "segmesh_workers_busy": 0,
                 "segmesh_decode_seconds_total": 1e-6,
                 "segmesh_mesh_seconds_total": 1e-6,
+                "segmesh_models_waiting_seconds_total": 1e-6,
+                "segmesh_models_storing_seconds_total": 1e-6,
+                "segmesh_models_reports_seconds_total": 1e-6,
                 "segmesh_cache_bytes": 1,
             },
         )

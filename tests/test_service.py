@@ -6,6 +6,7 @@ segmesh's logic alone, step by step, with no timing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -22,14 +23,17 @@ from pydicom.dataset import Dataset
 from segmesh.demo import DemoStudy
 from segmesh.errors import SegMeshError
 from segmesh.formats.labelmap_file import MAGIC, read_header
+from segmesh.requests.storing_bodies import store_options
 from segmesh.requests.storing_kinds import INSTANCE_LABELMAP, INSTANCE_MODELS, KINDS
 from segmesh.service.automatic import STATUS_METADATA, AutomaticRuns, products
 from segmesh.service.cache import LabelMapCache
 from segmesh.service.host import Host, read_json_metadata
 from segmesh.service.jobs import JobRunner, JobState, JobStore
 from segmesh.service.jobs.records import new_record
+from segmesh.service.metrics import Metrics
 from segmesh.service.tasks import labelmap_attachment
 from segmesh.service.tasks.context import TaskContext
+from segmesh.service.tasks.models import store_source_models
 from segmesh.service.tasks.storing import Prepared, StoringKind
 from segmesh.service.workers import WorkerPool
 from segmesh.settings import Settings
@@ -377,6 +381,25 @@ def test_models_are_stored_through_the_host(
     again = finished(runner, runner.submit(INSTANCE_MODELS.name, seg_id, body)["ID"])
     assert {item["Status"] for item in again["Result"]["Instances"]} == {"AlreadyStored"}
     assert sorted(_models(host)) == sorted(models)
+
+
+def test_a_model_job_times_each_step_of_its_storing_thread(
+    host: InMemoryHost, demo_study: DemoStudy, context: TaskContext
+) -> None:
+    seg_id = store_demo(host, demo_study)
+    published: list[tuple[str, float]] = []
+    timed = dataclasses.replace(context, metrics=Metrics(lambda *item: published.append(item)))
+    answer = store_source_models(seg_id, store_options({"Iterations": 5}), timed)
+    models = len(answer["Instances"])
+    assert models == len(demo_study.masks)
+    names = [name for name, _ in published]
+    # Each model stored and its report kept once; one wait per model and one for the end.
+    assert names.count("segmesh_models_storing_seconds_total") == models
+    assert names.count("segmesh_models_reports_seconds_total") == models
+    assert names.count("segmesh_models_waiting_seconds_total") == models + 1
+    totals = dict(published)  # the last value published of each: the totals
+    steps = sum(value for name, value in totals.items() if name.startswith("segmesh_models_"))
+    assert 0 < steps <= totals["segmesh_mesh_seconds_total"]
 
 
 def test_a_ct_deleted_while_models_are_stored_leaves_none(

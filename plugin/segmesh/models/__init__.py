@@ -5,11 +5,12 @@
   files, the attributes a request's models share encoded once; :func:`stl_document` reads one
   back;
 - :mod:`.build`: :func:`build_model`, one model meshed and encoded (what a worker runs for
-  :class:`segmesh.work.BuildModel`), :func:`write_model` one of a finished mesh;
+  :class:`segmesh.work.BuildModel`), :func:`write_model` one of a finished mesh, each as its
+  :class:`ModelOutput` says (file, instance number, names, colour, triangle limit);
 - :mod:`.icon`: the 64 x 64 front view stored as its icon.
 """
 
-from .build import BuiltModel, build_model, model_parameters, write_model
+from .build import BuiltModel, ModelOutput, build_model, model_parameters, write_model
 from .encapsulated_stl import (
     SERIES_NUMBER,
     ModelFiles,
@@ -26,6 +27,7 @@ __all__ = [
     "SERIES_NUMBER",
     "BuiltModel",
     "ModelFiles",
+    "ModelOutput",
     "ModelRequest",
     "ModelSource",
     "build_model",

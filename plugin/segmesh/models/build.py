@@ -20,6 +20,24 @@ from ..mesh.printability import Printability, checked, crops_thinnest_wall
 from .encapsulated_stl import ModelFiles
 
 
+@dataclass(frozen=True, slots=True)
+class ModelOutput:
+    """Where and as what one model is stored: encoded by ``files`` as instance
+    ``instance_number`` named by ``segment_key`` (its segment number(s), part of its UID),
+    ``label`` and ``color``, into the existing empty file at ``path``; refused (413) above
+    ``max_triangles``. What the units of work that build a model
+    (:class:`segmesh.work.BuildModel`, :class:`segmesh.work.BuildSeriesModel`) hand to
+    :func:`write_model`."""
+
+    files: ModelFiles
+    segment_key: str
+    label: str
+    color: RGB
+    instance_number: int
+    max_triangles: int
+    path: str
+
+
 @dataclass(frozen=True)
 class BuiltModel:
     """A model ready to store: its Part-10 file at ``path``, triangle count, volume in ml and
@@ -36,16 +54,10 @@ def build_model(
     crops: Sequence[SegmentCrop],
     geometry: VolumeGeometry,
     options: MeshOptions,
-    files: ModelFiles,
-    segment_key: str,
-    label: str,
-    color: RGB,
-    instance_number: int,
-    max_triangles: int,
-    path: str,
+    output: ModelOutput,
 ) -> BuiltModel:
     """The model of the (non-empty) ``crops``: one segment's, or several merged into one,
-    its file written into the existing (empty) file at ``path``; 413 above ``max_triangles``,
+    written as ``output`` says; 413 above its ``max_triangles``,
     before it is encoded; repaired where decimation or coarse sampling left it not closed, not
     manifold or inside out, 422 where that does not mend it
     (:func:`segmesh.mesh.printability.checked`). Where that file is gone, so is the task that
@@ -61,47 +73,39 @@ def build_model(
         sampling = ", ".join(
             f"{name} {value}" for name, value in options.sampling.to_json().items()
         )
-        raise UnprocessableError("Nothing to mesh", f"{label}: no sample inside at {sampling}")
+        raise UnprocessableError(
+            "Nothing to mesh", f"{output.label}: no sample inside at {sampling}"
+        )
     return write_model(
         meshes[0] if len(crops) == 1 else options.preparation.shape(merge(meshes)),
-        files=files,
-        segment_key=segment_key,
-        label=label,
-        color=color,
-        instance_number=instance_number,
-        max_triangles=max_triangles,
-        path=path,
+        output,
         thinnest_wall=crops_thinnest_wall(prepared, geometry),
-        what=f"segment {segment_key} ({label}) at {model_parameters(options)}",
+        what=f"segment {output.segment_key} ({output.label}) at {model_parameters(options)}",
     )
 
 
 def write_model(
     mesh: Mesh,
+    output: ModelOutput,
     *,
-    files: ModelFiles,
-    segment_key: str,
-    label: str,
-    color: RGB,
-    instance_number: int,
-    max_triangles: int,
-    path: str,
     thinnest_wall: float | None,
     what: str,
 ) -> BuiltModel:
-    """The model of a finished ``mesh`` written into the existing (empty) file at ``path``
-    (see :func:`build_model`); 413 above ``max_triangles``, before it is encoded; checked, and
+    """The model of a finished ``mesh`` written as ``output`` says (see :func:`build_model`);
+    413 above its ``max_triangles``, before it is encoded; checked, and
     repaired or refused (422), as ``what`` (which model, at which parameters), its report
     taking ``thinnest_wall`` (mm, None where not estimated)."""
-    if mesh.triangle_count > max_triangles:
+    if mesh.triangle_count > output.max_triangles:
         raise LimitExceededError(
             "Model too large",
-            f"{mesh.triangle_count} triangles, above MaxTriangles {max_triangles}",
+            f"{mesh.triangle_count} triangles, above MaxTriangles {output.max_triangles}",
         )
     mesh, report = checked(mesh, thinnest_wall, what)
-    with open(path, "r+b") as handle:
-        files.write(handle, mesh, segment_key, label, color, instance_number)
-    return BuiltModel(path, mesh.triangle_count, round(mesh.volume / 1000.0, 3), report)
+    with open(output.path, "r+b") as handle:
+        output.files.write(
+            handle, mesh, output.segment_key, output.label, output.color, output.instance_number
+        )
+    return BuiltModel(output.path, mesh.triangle_count, round(mesh.volume / 1000.0, 3), report)
 
 
 def model_parameters(options: MeshOptions) -> str:

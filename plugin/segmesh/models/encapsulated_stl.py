@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import datetime
 import json
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from io import BytesIO
 from typing import Any, BinaryIO
 
+import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
@@ -30,8 +34,11 @@ from ..dicom.color import RGB, rgb_to_cielab
 from ..dicom.malformed import as_broken_file
 from ..dicom.part10 import (
     encoded_elements,
+    file_meta_elements,
     ob_header,
-    part10_of_elements,
+    short_element,
+    text_value,
+    uid_value,
     write_part10_of_elements,
 )
 from ..dicom.provenance import mark_as_written
@@ -45,7 +52,7 @@ from ..formats.mesh_files import (
     binary_stl_buffer,
 )
 from ..mesh.base import Mesh
-from .icon import icon_item
+from .icon import ICON_SIZE, icon_item, icon_pixels
 
 SERIES_NUMBER = 3000
 
@@ -198,7 +205,7 @@ def _own_attributes(
     ds.DocumentTitle = label
     ds.ContentDescription = request.described(label)
     ds.RecommendedDisplayCIELabValue = rgb_to_cielab(color)
-    ds.IconImageSequence = DicomSequence([icon_item(mesh)])
+    ds.IconImageSequence = DicomSequence([icon_item(icon_pixels(mesh))])
     if document_length is None:
         document = binary_stl(mesh, _stl_header(label))
         ds.EncapsulatedDocumentLength = len(document)
@@ -215,13 +222,11 @@ def _stl_header(label: str) -> str:
     return f"segmesh {__version__} {label} (LPS mm)"
 
 
-def _file_meta(
-    request: ModelRequest, segment_key: str, transfer_syntax: str = ExplicitVRLittleEndian
-) -> FileMetaDataset:
+def _file_meta(request: ModelRequest, segment_key: str) -> FileMetaDataset:
     file_meta = FileMetaDataset()
     file_meta.MediaStorageSOPClassUID = UID(ENCAPSULATED_STL_STORAGE)
     file_meta.MediaStorageSOPInstanceUID = request.sop_instance_uid(segment_key)
-    file_meta.TransferSyntaxUID = UID(transfer_syntax)
+    file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     return file_meta
 
@@ -269,11 +274,9 @@ class ModelFiles:
         self, mesh: Mesh, segment_key: str, label: str, color: RGB, instance_number: int
     ) -> bytes:
         """The Part-10 file of one model (see :func:`encapsulated_stl`)."""
-        own = _own_attributes(mesh, self.request, segment_key, label, color, instance_number)
-        return part10_of_elements(
-            _file_meta(self.request, segment_key),
-            {**self.shared, **encoded_elements(own, CHARACTER_SET)},
-        )
+        buffer = BytesIO()
+        self.write(buffer, mesh, segment_key, label, color, instance_number)
+        return buffer.getvalue()
 
     @as_broken_file
     def write(
@@ -293,23 +296,98 @@ class ModelFiles:
         # A binary STL's length, 84 + 50 bytes a triangle, is even: no OB padding to add. The
         # attributes (and the icon's temporaries) first, the document once they are gone.
         length = STL_HEADER_BYTES + 4 + mesh.triangle_count * STL_TRIANGLE.itemsize
-        own = _own_attributes(
-            mesh, self.request, segment_key, label, color, instance_number, length
-        )
+        own = self._own_elements(mesh, segment_key, label, color, instance_number, length)
         document = binary_stl_buffer(mesh, _stl_header(label))
-        elements = {**self.shared, **encoded_elements(own, CHARACTER_SET)}
+        elements = {**self.shared, **own}
         elements[ENCAPSULATED_DOCUMENT] = ob_header(ENCAPSULATED_DOCUMENT, len(document))
         deflated = self.deflate_above is not None and length > self.deflate_above
         write_part10_of_elements(
             handle,
-            _file_meta(
-                self.request,
+            self._meta(
                 segment_key,
                 DeflatedExplicitVRLittleEndian if deflated else ExplicitVRLittleEndian,
             ),
             elements,
             {ENCAPSULATED_DOCUMENT: document},
+            deflated,
         )
+
+    def _meta(self, segment_key: str, transfer_syntax: str = ExplicitVRLittleEndian) -> bytes:
+        return file_meta_elements(
+            ENCAPSULATED_STL_STORAGE, self.request.sop_instance_uid(segment_key), transfer_syntax
+        )
+
+    def _own_elements(
+        self,
+        mesh: Mesh,
+        segment_key: str,
+        label: str,
+        color: RGB,
+        instance_number: int,
+        document_length: int,
+    ) -> dict[int, bytes]:
+        """The encoded attributes of one model (:func:`_own_attributes`) but its document,
+        of ``document_length``. Encoded here, element by element, where the request's
+        ``Tags`` override none of them: building and writing them with pydicom took 0.8 ms a
+        model of 1,500 triangles, against 1.3 ms to mesh it (the same bytes:
+        ``tests/test_stl.py``)."""
+        if _OWN_KEYWORDS & set(self.request.tags):
+            own = _own_attributes(
+                mesh, self.request, segment_key, label, color, instance_number, document_length
+            )
+            return encoded_elements(own, CHARACTER_SET)
+        described = self.request.described(label)
+        return {
+            0x00080018: short_element(
+                0x00080018, "UI", uid_value(self.request.sop_instance_uid(segment_key))
+            ),
+            0x00200013: short_element(0x00200013, "IS", text_value(str(instance_number))),
+            0x00420010: short_element(0x00420010, "ST", text_value(label, _ENCODINGS)),
+            0x00420015: short_element(0x00420015, "UL", struct.pack("<I", document_length)),
+            0x0062000D: short_element(0x0062000D, "US", struct.pack("<3H", *rgb_to_cielab(color))),
+            0x00700081: short_element(0x00700081, "LO", text_value(described, _ENCODINGS)),
+            ICON_IMAGE_SEQUENCE: _icon_element(mesh),
+        }
+
+
+#: The keywords of a model's own attributes (:func:`_own_attributes`): ``Tags`` may override
+#: the text and numbers among them (InstanceNumber, DocumentTitle, ContentDescription).
+_OWN_KEYWORDS = frozenset(
+    {
+        "SOPInstanceUID",
+        "InstanceNumber",
+        "DocumentTitle",
+        "ContentDescription",
+        "RecommendedDisplayCIELabValue",
+        "IconImageSequence",
+        "EncapsulatedDocumentLength",
+    }
+)
+
+#: The character sets of a model's text (its SpecificCharacterSet).
+_ENCODINGS = [CHARACTER_SET]
+
+#: (0088,0200) Icon Image Sequence.
+ICON_IMAGE_SEQUENCE = 0x00880200
+
+
+@cache
+def _icon_template() -> tuple[bytes, bytes]:
+    """The encoded Icon Image Sequence of a model (as pydicom writes it) before and after its
+    pixels: every icon has the same attributes but them."""
+    ds = Dataset()
+    ds.IconImageSequence = DicomSequence([icon_item(np.zeros((ICON_SIZE, ICON_SIZE), np.uint8))])
+    data = encoded_elements(ds, CHARACTER_SET)[ICON_IMAGE_SEQUENCE]
+    pixels = ICON_SIZE * ICON_SIZE
+    header = ob_header(0x7FE00010, pixels)
+    start = data.index(header) + len(header)
+    return data[:start], data[start + pixels :]
+
+
+def _icon_element(mesh: Mesh) -> bytes:
+    """The encoded Icon Image Sequence of ``mesh`` (:func:`~.icon.icon_item`)."""
+    before, after = _icon_template()
+    return b"".join([before, icon_pixels(mesh).tobytes(), after])
 
 
 def _algorithm(parameters: Mapping[str, Any]) -> Dataset:

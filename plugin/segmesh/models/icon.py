@@ -142,10 +142,9 @@ def icon_pixels(mesh: Mesh, size: int = ICON_SIZE) -> npt.NDArray[np.uint8]:
     return np.asarray(np.round(image * 255.0), dtype=np.uint8)
 
 
-def icon_item(mesh: Mesh) -> Dataset:
-    """The Icon Image Sequence item of ``mesh``."""
+def icon_item(pixels: npt.NDArray[np.uint8]) -> Dataset:
+    """The Icon Image Sequence item of an icon's ``pixels`` (:func:`icon_pixels`)."""
     # The Icon Image Sequence macro allows monochrome or palette icons, not RGB.
-    pixels = icon_pixels(mesh)
     item = Dataset()
     item.SamplesPerPixel = 1
     item.PhotometricInterpretation = "MONOCHROME2"

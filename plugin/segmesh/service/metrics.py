@@ -10,15 +10,21 @@ of the :class:`~.lifecycle.Lifecycle`; totals as they grow.
 - ``segmesh_workers_busy``: worker calls running or waiting for a worker;
 - ``segmesh_cache_bytes``: what the label-map cache holds;
 - ``segmesh_decode_seconds_total``, ``segmesh_mesh_seconds_total``: wall seconds spent
-  decoding label maps and building models since Orthanc started.
+  decoding label maps and building models since Orthanc started; of the latter, in the
+  thread storing the models, ``segmesh_models_waiting_seconds_total`` waiting for the workers
+  to build them, ``segmesh_models_storing_seconds_total`` storing their files and
+  ``segmesh_models_reports_seconds_total`` keeping their printability reports.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Seconds between two publications of the gauges.
 PERIOD_SECONDS = 1.0
@@ -56,6 +62,19 @@ class Metrics:
             yield
         finally:
             self.add(name, time.perf_counter() - start)
+
+    def timed_items(self, items: Iterable[T], name: str) -> Iterator[T]:
+        """Each of ``items``, the wall seconds spent waiting for each added to ``name``."""
+        iterator = iter(items)
+        while True:
+            start = time.perf_counter()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                self.add(name, time.perf_counter() - start)
+            yield item
 
     def publish(self) -> None:
         """Publish every gauge and total now."""

@@ -17,42 +17,26 @@ from ..formats.threemf import ThreeMFObject, read_blocks, write_mesh_element, wr
 from ..geometry import VolumeGeometry
 from ..mesh import MeshOptions, SegmentCrop
 from ..mesh.printability import Printability, crops_thinnest_wall, printability, welded
-from ..models import BuiltModel, ModelFiles, build_model, stl_document
+from ..models import BuiltModel, ModelOutput, build_model, stl_document
 
 
 @dataclass(frozen=True, slots=True)
 class BuildModel:
     """One stored model: the (non-empty) ``crops`` on ``geometry`` meshed with ``options``
-    (one segment's, or several merged into one), encoded by ``files`` as instance
-    ``instance_number`` named by ``segment_key``, ``label`` and ``color``, into the existing
-    empty file at ``path``; 413 above ``max_triangles``, before it is encoded (see
-    :func:`segmesh.models.build_model`). Only the crops and two figures cross: the file,
-    megabytes, is sent to Orthanc from the page cache."""
+    (one segment's, or several merged into one), written as ``output`` says; 413 above its
+    ``max_triangles``, before it is encoded (see :func:`segmesh.models.build_model`). Only the
+    crops and two figures cross: the file, megabytes, is sent to Orthanc from the page
+    cache."""
 
     crops: Sequence[SegmentCrop]
     geometry: VolumeGeometry
     options: MeshOptions
-    files: ModelFiles
-    segment_key: str
-    label: str
-    color: RGB
-    instance_number: int
-    max_triangles: int
-    path: str
+    output: ModelOutput
 
     def run(self) -> BuiltModel:
         """The model built and its file written."""
         return build_model(
-            crops=self.crops,
-            geometry=self.geometry,
-            options=self.options,
-            files=self.files,
-            segment_key=self.segment_key,
-            label=self.label,
-            color=self.color,
-            instance_number=self.instance_number,
-            max_triangles=self.max_triangles,
-            path=self.path,
+            crops=self.crops, geometry=self.geometry, options=self.options, output=self.output
         )
 
 

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
-from ..dicom.color import RGB
 from ..dicom.malformed import as_broken_file
 from ..dicom.part10 import read_image
 from ..errors import LimitExceededError, UnprocessableError
 from ..mesh import Mesh, MeshOptions, ThresholdOptions
 from ..mesh.threshold import threshold_grid
 from ..mesh.threshold_slabs import threshold_slab_mesh
-from ..models import BuiltModel, ModelFiles, ModelSource, model_parameters, write_model
+from ..models import BuiltModel, ModelOutput, ModelSource, model_parameters, write_model
 from ..settings import Settings
 from ..worker_io.stored_files import read_headers
 
@@ -87,40 +86,27 @@ def series_slab_mesh(
 class BuildSeriesModel:
     """The stored model of the series of ``images`` thresholded within ``threshold``'s bounds
     and meshed in slabs with ``options`` (which :func:`~segmesh.mesh.threshold_slabs.
-    slabs_allowed`), encoded by ``files`` as instance ``instance_number`` named by
-    ``segment_key``, ``label`` and ``color``, into the existing empty file at ``path``, as
-    :class:`~segmesh.work.BuildModel` does for crops: only the file names and two figures
-    cross. 422 where no voxel is within the bounds, 413 above ``max_triangles``."""
+    slabs_allowed`), written as ``output`` says, as :class:`~segmesh.work.BuildModel` does for
+    crops: only the file names and two figures cross. 422 where no voxel is within the
+    bounds, 413 above its ``max_triangles``."""
 
     images: Sequence[bytes]
     threshold: ThresholdOptions
     options: MeshOptions
     settings: Settings
-    files: ModelFiles
-    segment_key: str
-    label: str
-    color: RGB
-    instance_number: int
-    max_triangles: int
-    path: str
+    output: ModelOutput
 
     def run(self) -> BuiltModel:
         """The model built and its file written."""
         mesh = series_slab_mesh(
-            self.images, self.threshold, self.options, self.settings, self.max_triangles
+            self.images, self.threshold, self.options, self.settings, self.output.max_triangles
         )
         if mesh is None:
             raise UnprocessableError("Nothing to mesh", f"no voxel within {self.threshold.label}")
         return write_model(
             mesh,
-            files=self.files,
-            segment_key=self.segment_key,
-            label=self.label,
-            color=self.color,
-            instance_number=self.instance_number,
-            max_triangles=self.max_triangles,
-            path=self.path,
+            self.output,
             # No mask is ever whole here: no wall estimate.
             thinnest_wall=None,
-            what=f"{self.label} at {model_parameters(self.options)}",
+            what=f"{self.output.label} at {model_parameters(self.options)}",
         )

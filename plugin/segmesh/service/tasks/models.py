@@ -24,7 +24,14 @@ from ...labelmap import LabelMap, Segment
 from ...mesh import MeshOptions, SegmentCrop, ThresholdOptions, segment_boxes
 from ...mesh.threshold import THRESHOLD_COLOR
 from ...mesh.threshold_slabs import slabs_allowed
-from ...models import BuiltModel, ModelFiles, ModelRequest, ModelSource, model_label
+from ...models import (
+    BuiltModel,
+    ModelFiles,
+    ModelOutput,
+    ModelRequest,
+    ModelSource,
+    model_label,
+)
 from ...options import LabelMapOptions
 from ...work import (
     BuildModel,
@@ -118,21 +125,8 @@ def store_crops(
     if not count:
         raise UnprocessableError("Nothing to mesh", "every asked segment is empty")
 
-    def build(
-        plan: _ModelPlan[SegmentCrop], files: ModelFiles, number: int, path: str
-    ) -> BuildModel:
-        return BuildModel(
-            crops=plan.parts,
-            geometry=geometry,
-            options=options.mesh,
-            files=files,
-            segment_key=plan.key,
-            label=plan.label,
-            color=plan.color,
-            instance_number=number,
-            max_triangles=context.settings.max_triangles,
-            path=path,
-        )
+    def build(plan: _ModelPlan[SegmentCrop], output: ModelOutput) -> BuildModel:
+        return BuildModel(crops=plan.parts, geometry=geometry, options=options.mesh, output=output)
 
     plans = _plans(((crop.segment, crop) for crop in crops), options.merge)
     total = 1 if options.merge else count
@@ -153,7 +147,7 @@ def store_crops(
 def _store_plans(
     plans: Iterable[_ModelPlan[P]],
     total: int,
-    build: Callable[[_ModelPlan[P], ModelFiles, int, str], Work[BuiltModel]],
+    build: Callable[[_ModelPlan[P], ModelOutput], Work[BuiltModel]],
     skipped: list[dict[str, Any]],
     source: ModelSource,
     options: StoreOptions,
@@ -163,7 +157,8 @@ def _store_plans(
     extra_parameters: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Store the ``total`` models of ``plans``, each built by the unit of work ``build(plan,
-    files, instance number, path)`` (answering a :class:`~segmesh.models.BuiltModel`).
+    output)`` (answering a :class:`~segmesh.models.BuiltModel`), ``output`` naming its
+    instance and its temporary file.
 
     Each model is built and encoded in a worker, its file written to a temporary file, and
     stored as it comes back (while the workers build the next ones), through ``outputs``: where
@@ -189,19 +184,32 @@ def _store_plans(
         for number, plan in enumerate(plans, start=1):
             temporary = ExitStack()
             pending.append((plan, temporary))
-            yield build(plan, files, number, temporary.enter_context(temporary_path(".model.dcm")))
+            output = ModelOutput(
+                files=files,
+                segment_key=plan.key,
+                label=plan.label,
+                color=plan.color,
+                instance_number=number,
+                max_triangles=context.settings.max_triangles,
+                path=temporary.enter_context(temporary_path(".model.dcm")),
+            )
+            yield build(plan, output)
 
     instances = []
     stored: dict[str, Any] = {}
     built_models = context.workers.imap(works())
     try:
         with context.metrics.timed("segmesh_mesh_seconds_total"):
-            for model in built_models:
+            # Each step of the thread storing the models timed apart (the benchmark of a
+            # thousand-model job reads them): where it waits, the workers are the bottleneck.
+            metrics = context.metrics
+            for model in metrics.timed_items(built_models, "segmesh_models_waiting_seconds_total"):
                 plan, temporary = pending.popleft()
-                with temporary:
+                with temporary, metrics.timed("segmesh_models_storing_seconds_total"):
                     context.check_cancelled()
                     stored = outputs.store_file(model.path)
-                keep_printability(context.host, stored["ID"], model.printability)
+                with metrics.timed("segmesh_models_reports_seconds_total"):
+                    keep_printability(context.host, stored["ID"], model.printability)
                 instances.append(
                     {
                         "ID": stored["ID"],
@@ -353,21 +361,13 @@ def _store_slab_model(
     never leaves the worker that reads it, and is never held whole."""
     series = context.workers.run(DescribeSeries(files=files, settings=context.settings))
 
-    def build(
-        plan: _ModelPlan[None], model_files: ModelFiles, number: int, path: str
-    ) -> BuildSeriesModel:
+    def build(plan: _ModelPlan[None], output: ModelOutput) -> BuildSeriesModel:
         return BuildSeriesModel(
             images=files,
             threshold=threshold,
             options=options.mesh,
             settings=context.settings,
-            files=model_files,
-            segment_key=plan.key,
-            label=plan.label,
-            color=plan.color,
-            instance_number=number,
-            max_triangles=context.settings.max_triangles,
-            path=path,
+            output=output,
         )
 
     segment = Segment(1, threshold.label, THRESHOLD_COLOR)
