@@ -293,6 +293,23 @@ def image_planes(dataset: Dataset, dataset_index: int = 0) -> list[Plane]:
     return planes
 
 
+#: Every attribute of an image :func:`geometry_from_images` and :func:`image_planes` read: a
+#: worker reads only these of a series' headers (pydicom's ``specific_tags``).
+GRID_KEYWORDS = (
+    "FrameOfReferenceUID",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "SpacingBetweenSlices",
+    "SliceThickness",
+    "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence",
+)
+
+
 def geometry_from_images(
     datasets: Sequence[Dataset],
 ) -> tuple[VolumeGeometry, list[tuple[int, int]]]:

@@ -113,7 +113,8 @@ def file_streams(files: Sequence[bytes]) -> Iterator[BinaryIO]:
     return files.streams() if isinstance(files, StoredFiles) else map(BytesIO, files)
 
 
-def read_headers(files: Sequence[bytes]) -> list[Dataset]:
-    """The attributes before the pixel data of each file (:func:`header_only`), read only as
-    far as that where the file is on disk (:func:`file_streams`)."""
-    return [header_only(read_image(stream, True)) for stream in file_streams(files)]
+def read_headers(files: Sequence[bytes], keywords: Sequence[str] | None = None) -> list[Dataset]:
+    """The attributes before the pixel data of each file (:func:`header_only`), of
+    ``keywords`` only where given, read only as far as the pixel data where the file is on disk
+    (:func:`file_streams`)."""
+    return [header_only(read_image(stream, True, keywords)) for stream in file_streams(files)]
