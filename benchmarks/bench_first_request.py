@@ -9,9 +9,9 @@ Input: the 100-segment BINARY SEG on a 512 x 512 x 300 CT of ``bench_service.py`
 - the first ``GET /instances/{id}/segmesh/labelmap?format=npz`` through REST, each time of a
   copy of the SEG stored anew (nothing of it cached or attached), until its labels are read,
   with the stages the route answers in ``Server-Timing`` (index calls, the source's file,
-  the attachment look-up, the hand-over to the worker, the worker's image headers, decode and
-  layers written, the layers read back, the npz encoding) and what is left: sending the answer
-  and the client reading it.
+  the attachment look-up, the hand-over to the worker, the worker's image headers, decode,
+  images' planes and layers written, the layers read back, the npz encoding) and what is left:
+  sending the answer, and the client reading it (``numpy.load``).
 
 Medians of ``--repeats``; timings only, never a test. The machine's load is printed with them.
 
@@ -84,6 +84,7 @@ def first_request(server: OrthancServer, data: bytes) -> dict[str, float]:
     start = time.perf_counter()
     response = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=600)
     response.raise_for_status()
+    received = time.perf_counter() - start
     with np.load(io.BytesIO(response.content)) as archive:
         archive["labels"]
     client = time.perf_counter() - start
@@ -95,7 +96,8 @@ def first_request(server: OrthancServer, data: bytes) -> dict[str, float]:
     parts = sum(seconds for name, seconds in stages.items() if name != "total")
     # Per run, since medians of the parts need not add up to the median of the whole.
     stages["(unnamed)"] = stages["total"] - parts
-    stages["answer"] = client - stages["total"]
+    stages["answer"] = received - stages["total"]
+    stages["read"] = client - received
     stages["client"] = client
     # Deleted, so that the next copy stored is a new file again.
     server.session.delete(f"{server.url}/instances/{seg_id}").raise_for_status()
@@ -144,7 +146,8 @@ def main() -> None:
     notes = {
         "(unnamed)": "in the route, outside the stages",
         "total": "the route",
-        "answer": "sent, received, read",
+        "answer": "sent and received",
+        "read": "the client's numpy.load of the labels (inflating them)",
         "client": "the whole request",
     }
     for name, seconds in rest.items():
