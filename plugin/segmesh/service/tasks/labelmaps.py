@@ -161,7 +161,7 @@ def _decoded(
             files = store.stored_series_files(context.host, source.series_id)
         grid = SeriesGrid(image_files=files)
     with (
-        temporary_path(".labels") as layers_path,
+        temporary_path(".labels", remove_later=True) as layers_path,
         context.metrics.timed("segmesh_decode_seconds_total"),
     ):
         start = time.perf_counter()
