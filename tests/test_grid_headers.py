@@ -8,11 +8,13 @@ import copy
 from pathlib import Path
 
 import numpy as np
+import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from segmesh import geometry
 from segmesh.dicom.part10 import part10
-from segmesh.geometry import geometry_from_images, image_planes
+from segmesh.geometry import Plane, geometry_from_images, image_planes
 from segmesh.settings import Settings
 from segmesh.sources import describe
 from segmesh.work import DecodeLabelMap, SeriesGrid
@@ -100,4 +102,33 @@ def test_a_label_map_decoded_with_the_callers_description_is_the_same(tmp_path: 
     for uid, plane in given.planes.items():
         assert np.array_equal(plane.position, read.planes[uid].position)
     # Every step of the worker is a named stage (the route shows them in Server-Timing).
-    assert [name for name, _ in given.stages] == ["images", "decode", "planes", "layers-out"]
+    assert [name for name, _ in given.stages] == ["images", "decode", "layers-out"]
+
+
+def test_each_images_planes_are_found_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grid and the planes the worker keeps come from one pass over the images."""
+    images = builders.ct_series(SHAPE, (0.8, 0.7, 2.5), origin=(-5.0, 3.0, 10.0))
+    labels = builders.ellipsoid_labels(SHAPE, [[2, 6, 5]], [[2, 3, 3]])
+    seg = builders.seg(images, (labels == 1)[..., np.newaxis], ["a"])
+    source = tmp_path / "seg.dcm"
+    source.write_bytes(part10(seg))
+    found: list[str] = []
+
+    def counted(dataset: Dataset, index: int = 0) -> list[Plane]:
+        found.append(str(dataset.SOPInstanceUID))
+        return image_planes(dataset, index)
+
+    monkeypatch.setattr(geometry, "image_planes", counted)
+    decoded = DecodeLabelMap(
+        source_path=str(source),
+        grid=SeriesGrid(image_files=[part10(image) for image in images]),
+        segments=None,
+        threshold=0.5,
+        settings=Settings(),
+        layers_path=str(tmp_path / "layers"),
+    ).run()
+    assert sorted(found) == sorted(str(image.SOPInstanceUID) for image in images)
+    assert decoded.geometry.shape == SHAPE
+    for image in images:
+        plane = decoded.planes[str(image.SOPInstanceUID)]
+        assert plane.position.tolist() == [float(v) for v in image.ImagePositionPatient]

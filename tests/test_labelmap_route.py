@@ -127,7 +127,6 @@ def test_the_first_request_says_where_its_time_went(
         "handover",
         "images",
         "decode",
-        "planes",
         "layers-out",
         "layers-back",
         "encode",

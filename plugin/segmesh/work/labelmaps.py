@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .. import timings
 from ..dicom.malformed import as_broken_file
 from ..formats.nifti import nifti_labelmap
-from ..geometry import GRID_KEYWORDS, Plane, VolumeGeometry, image_planes
+from ..geometry import GRID_KEYWORDS, ImageSeries, Plane, VolumeGeometry
 from ..labelmap import LabelMap, Segment
 from ..options import Grid, LabelMapOptions
 from ..settings import Settings
@@ -81,7 +81,7 @@ class DecodeLabelMap:
         with timings.recording() as stages:
             with timings.stage("images"):
                 if isinstance(self.grid, SeriesGrid):
-                    headers = read_headers(self.grid.image_files, IMAGE_KEYWORDS)
+                    headers = ImageSeries(read_headers(self.grid.image_files, IMAGE_KEYWORDS))
                     options = LabelMapOptions(self.segments, Grid.SOURCE, self.threshold)
                 else:
                     headers = None
@@ -91,8 +91,10 @@ class DecodeLabelMap:
                 labelmap = labelmap_of_file(
                     self.source_path, headers, options, self.settings, self.description
                 )
-            with timings.stage("planes"):
-                planes = {str(ds.SOPInstanceUID): image_planes(ds)[0] for ds in headers or []}
+            planes = {}
+            if headers is not None:  # their planes were found once, as the grid was made
+                pairs = zip(headers, headers.planes, strict=True)
+                planes = {str(ds.SOPInstanceUID): image[0] for ds, image in pairs}
             with timings.stage("layers-out"):
                 layers = PackedArray.write(labelmap.layers, self.layers_path)
         return DecodedLabelMap(layers, labelmap.geometry, labelmap.segments, planes, tuple(stages))
