@@ -48,19 +48,3 @@ def test_a_temporary_path_is_removed_on_leaving(remove_later: bool) -> None:
     if remove_later:
         remover().submit(lambda: None).result()
     assert not path.exists()
-
-
-def test_a_private_mapping_is_writeable_and_outlives_its_file() -> None:
-    array = np.arange(24, dtype=np.uint16).reshape(2, 3, 4)
-    with packed_array(array) as packed:
-        private = packed.private()
-        private[1, 2, 3] = 999  # this process's own page, not the file's
-        np.testing.assert_array_equal(packed.read(), array)
-    assert not Path(packed.path).exists()
-    assert private[1, 2, 3] == 999
-    private[1, 2, 3] = array[1, 2, 3]
-    np.testing.assert_array_equal(private, array)
-    empty = PackedArray.write(np.zeros((0, 3), np.uint8), packed.path).private()
-    assert empty.shape == (0, 3)
-    assert empty.flags.writeable
-    Path(packed.path).unlink()

@@ -52,9 +52,8 @@ class DecodedLabelMap:
     stages: tuple[tuple[str, float], ...] = ()
 
     def read(self) -> LabelMap:
-        """The label map, its layers mapped copy on write from their file
-        (:meth:`PackedArray.private`: the file may go afterwards)."""
-        return LabelMap(self.layers.private(), self.geometry, self.segments)
+        """The label map, its layers read into memory."""
+        return LabelMap(self.layers.read(), self.geometry, self.segments)
 
 
 @dataclass(frozen=True, slots=True)
