@@ -17,7 +17,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -293,6 +293,53 @@ def image_planes(dataset: Dataset, dataset_index: int = 0) -> list[Plane]:
     return planes
 
 
+def series_planes(datasets: Sequence[Dataset]) -> list[list[Plane]]:
+    """:func:`image_planes` of each of ``datasets``, their index in it as their source."""
+    return [image_planes(ds, index) for index, ds in enumerate(datasets)]
+
+
+class ImageSeries(Sequence[Dataset]):
+    """Image datasets whose planes are found once (:func:`series_planes`, on first use), for
+    :func:`geometry_from_images` and for the caller who keeps them as well."""
+
+    def __init__(self, datasets: Sequence[Dataset]) -> None:
+        self.datasets = list(datasets)
+
+    def __len__(self) -> int:
+        return len(self.datasets)
+
+    @overload
+    def __getitem__(self, index: int) -> Dataset: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Dataset]: ...
+
+    def __getitem__(self, index: int | slice) -> Dataset | list[Dataset]:
+        return self.datasets[index]
+
+    @functools.cached_property
+    def planes(self) -> list[list[Plane]]:
+        """The planes of each image (:func:`image_planes`)."""
+        return series_planes(self.datasets)
+
+
+#: Every attribute of an image :func:`geometry_from_images` and :func:`image_planes` read: a
+#: worker reads only these of a series' headers (pydicom's ``specific_tags``).
+GRID_KEYWORDS = (
+    "FrameOfReferenceUID",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "SpacingBetweenSlices",
+    "SliceThickness",
+    "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence",
+)
+
+
 def geometry_from_images(
     datasets: Sequence[Dataset],
 ) -> tuple[VolumeGeometry, list[tuple[int, int]]]:
@@ -308,7 +355,8 @@ def geometry_from_images(
             "No single frame of reference",
             f"the images carry FrameOfReferenceUID {sorted(frame_of_reference_uids)}",
         )
-    planes = [plane for index, ds in enumerate(datasets) for plane in image_planes(ds, index)]
+    of_images = datasets.planes if isinstance(datasets, ImageSeries) else series_planes(datasets)
+    planes = [plane for image in of_images for plane in image]
     thickness = float(
         datasets[0].get("SpacingBetweenSlices", 0) or datasets[0].get("SliceThickness", 0) or 0
     )

@@ -176,10 +176,18 @@ def header_only(dataset: Dataset) -> Dataset:
     return Dataset({tag: element for tag, element in dataset.items() if tag < PIXEL_DATA})
 
 
-def read_image(data: bytes | BinaryIO, stop_before_pixels: bool = False) -> Dataset:
-    """A referenced image's Part-10 file parsed; 400 where it is unreadable."""
+def read_image(
+    data: bytes | BinaryIO,
+    stop_before_pixels: bool = False,
+    keywords: Sequence[str] | None = None,
+) -> Dataset:
+    """A referenced image's Part-10 file parsed, of ``keywords`` only where given (the others
+    skipped unread); 400 where it is unreadable."""
     stream = BytesIO(data) if isinstance(data, bytes) else data
+    tags = None if keywords is None else list(keywords)
     try:
-        return dcmread(stream, stop_before_pixels=stop_before_pixels, force=True)
+        return dcmread(
+            stream, stop_before_pixels=stop_before_pixels, force=True, specific_tags=tags
+        )
     except (InvalidDicomError, ValueError, EOFError, OSError) as error:
         raise BrokenFileError("Unreadable DICOM file", f"referenced image: {error}") from error

@@ -111,6 +111,23 @@ def _first_last(occupied: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64],
     return first.astype(np.int64), last.astype(np.int64)
 
 
+def _any_last_axis(words: npt.NDArray[np.unsignedinteger[Any]]) -> npt.NDArray[np.bool_]:
+    """``np.any(words, axis=-1)`` of a C-contiguous array, a third of its time where the last
+    axis is short (8 words in a row of 512 pixels): numpy reduces a short axis element by
+    element, so the words' nonzero flags are read back as wider integers instead, a row's
+    flags one integer where they fit (150 MB of frames: 20 ms against 66 ms)."""
+    flags = words != 0
+    length = flags.shape[-1]
+    width = next(size for size in (8, 4, 2, 1) if length % size == 0)
+    grouped = flags.view(f"<u{width}")
+    if not 0 < grouped.shape[-1] <= 4:
+        return np.any(grouped, axis=-1)
+    occupied = grouped[..., 0] != 0
+    for column in range(1, grouped.shape[-1]):
+        occupied |= grouped[..., column] != 0
+    return occupied
+
+
 def packed_rows(packed: npt.NDArray[np.uint8]) -> list[tuple[int, int]]:
     """First and end occupied row of each of (frames, rows, row bytes) packed 1-bit frames, all
     frames in one pass; (0, 0) for an empty frame.
@@ -119,7 +136,7 @@ def packed_rows(packed: npt.NDArray[np.uint8]) -> list[tuple[int, int]]:
     unpacking, would dominate the decoding of a SEG with thousands of frames. Rows are read 8
     bytes at a time where their length allows."""
     words = packed.view("<u8") if packed.shape[2] % 8 == 0 else packed
-    occupied: npt.NDArray[np.bool_] = np.any(words, axis=2)
+    occupied = _any_last_axis(words)
     first, end = _first_last(occupied)
     end[~np.any(occupied, axis=1)] = 0
     return list(zip(first.tolist(), end.tolist(), strict=True))

@@ -4,9 +4,13 @@ page cache and mapped by the reader."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
+import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +59,32 @@ def packed_array(array: npt.NDArray[Any]) -> Iterator[PackedArray]:
 
 
 @contextmanager
-def temporary_path(suffix: str) -> Iterator[str]:
+def temporary_path(suffix: str, remove_later: bool = False) -> Iterator[str]:
     """The path of a new empty temporary file, removed on leaving: where a worker writes what
-    it sends back."""
-    with tempfile.NamedTemporaryFile(prefix="segmesh-", suffix=suffix) as handle:
-        yield handle.name
+    it sends back. ``remove_later``: removed by :func:`remover`'s thread, so that the caller
+    does not wait for it (removing the 78 MB layers of 100 segments on a 512 x 512 x 300 grid
+    frees their page cache: 0.03 s of the first label map's answer)."""
+    handle, path = tempfile.mkstemp(prefix="segmesh-", suffix=suffix)
+    os.close(handle)
+    try:
+        yield path
+    finally:
+        if remove_later:
+            try:
+                remover().submit(_remove, path)
+            except RuntimeError:  # the interpreter is exiting: its threads take no more work
+                _remove(path)
+        else:
+            _remove(path)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+@functools.cache
+def remover() -> ThreadPoolExecutor:
+    """The one thread that removes temporary files in the order given (the interpreter's exit
+    waits for those pending)."""
+    return ThreadPoolExecutor(1, thread_name_prefix="segmesh-remove")

@@ -14,7 +14,9 @@ from io import BytesIO
 from typing import BinaryIO, TypeVar, overload
 
 from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 
+from ..dicom.header_elements import header_elements
 from ..dicom.part10 import header_only, read_image
 from ..errors import NotFoundError
 from .loopback import Loopback
@@ -113,7 +115,19 @@ def file_streams(files: Sequence[bytes]) -> Iterator[BinaryIO]:
     return files.streams() if isinstance(files, StoredFiles) else map(BytesIO, files)
 
 
-def read_headers(files: Sequence[bytes]) -> list[Dataset]:
+def read_headers(files: Sequence[bytes], keywords: Sequence[str] | None = None) -> list[Dataset]:
     """The attributes before the pixel data of each file (:func:`header_only`), read only as
-    far as that where the file is on disk (:func:`file_streams`)."""
-    return [header_only(read_image(stream, True)) for stream in file_streams(files)]
+    far as the pixel data where the file is on disk (:func:`file_streams`). Where
+    ``keywords`` are given, those alone: found in the file's bytes (:func:`header_elements`,
+    a fifth of pydicom's time), else read by pydicom."""
+    if keywords is None:
+        return [header_only(read_image(stream, True)) for stream in file_streams(files)]
+    tags = [int(Tag(keyword)) for keyword in keywords]
+    headers = []
+    for stream in file_streams(files):
+        found = header_elements(stream, tags)
+        if found is None:
+            stream.seek(0)
+            found = header_only(read_image(stream, True, keywords))
+        headers.append(found)
+    return headers

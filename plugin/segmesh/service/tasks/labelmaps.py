@@ -157,9 +157,11 @@ def _decoded(
     image passes through Orthanc's interpreter."""
     grid: SeriesGrid | NativeGrid = NativeGrid(spacing=options.spacing)
     if source.series_id:
-        grid = SeriesGrid(image_files=store.stored_series_files(context.host, source.series_id))
+        with timings.stage("index"):
+            files = store.stored_series_files(context.host, source.series_id)
+        grid = SeriesGrid(image_files=files)
     with (
-        temporary_path(".labels") as layers_path,
+        temporary_path(".labels", remove_later=True) as layers_path,
         context.metrics.timed("segmesh_decode_seconds_total"),
     ):
         start = time.perf_counter()
@@ -171,6 +173,7 @@ def _decoded(
                 threshold=options.threshold,
                 settings=context.settings,
                 layers_path=layers_path,
+                description=source.description,
             )
         )
         # What the worker did not spend in its own stages went to handing the work over.
