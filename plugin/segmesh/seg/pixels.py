@@ -283,8 +283,39 @@ class FrameReader:
         bits = np.unpackbits(band[:, :, first_byte:end_byte], axis=2, bitorder="little")
         return Block(frames, first_row, first_byte * 8, bits.view(np.bool_))
 
-    def _own_codec_patches(self, indices: Sequence[int]) -> Iterator[tuple[int, Patch | None]]:
-        """Deflated Image Frame Compression, and 1-bit RLE: decoded here, frame by frame."""
+    def whole_frames(self) -> Iterator[tuple[int, PixelArray]]:
+        """(frame index, frame (rows, columns)) of every frame in order, uncropped: uint8 or
+        uint16 values of 8- and 16-bit pixels (a LABELMAP SEG's segment numbers). Native pixel
+        data is viewed in place, not copied: a frame's pages are read where it is placed, and
+        nothing per frame but the view is made (no crop, no bounding box)."""
+        if self.bits_allocated == 1:
+            raise UnsupportedError("Whole frames", "only of 8- and 16-bit pixels")
+        if self.transfer_syntax in _NATIVE_LITTLE_ENDIAN:
+            pixels = self.rows * self.columns
+            frames = np.frombuffer(self._pixels, self._dtype(), pixels * self.frame_count)
+            yield from enumerate(frames.reshape(self.frame_count, self.rows, self.columns))
+        elif self._own_codec:
+            for index, fragment in enumerate(self._compressed_frames()):
+                values = inflate_frame(
+                    fragment, self.rows, self.columns, self.bits_allocated, index
+                )
+                yield index, values.reshape(self.rows, self.columns)
+        else:
+            count = 0
+            try:
+                for count, frame in enumerate(iter_pixels(self.dataset, raw=True), 1):
+                    yield count - 1, frame.reshape(self.rows, self.columns)
+            except (ValueError, RuntimeError, NotImplementedError) as error:
+                raise UnsupportedError(
+                    "Cannot decode the pixel data", f"{self.transfer_syntax.name}: {error}"
+                ) from error
+            if count != self.frame_count:
+                raise BrokenFileError(
+                    "Malformed SEG", f"{count} frames decoded for {self.frame_count}"
+                )
+
+    def _compressed_frames(self) -> list[bytes]:
+        """The encapsulated frames, split once; 400 where they are not one per frame."""
         if self._fragments is None:
             try:
                 self._fragments = list(
@@ -294,11 +325,15 @@ class FrameReader:
                 raise BrokenFileError(
                     "Malformed SEG", f"encapsulated PixelData: {error}"
                 ) from error
-        fragments = self._fragments
-        if len(fragments) != self.frame_count:
+        if len(self._fragments) != self.frame_count:
             raise BrokenFileError(
-                "Malformed SEG", f"{len(fragments)} compressed frames for {self.frame_count}"
+                "Malformed SEG", f"{len(self._fragments)} compressed frames for {self.frame_count}"
             )
+        return self._fragments
+
+    def _own_codec_patches(self, indices: Sequence[int]) -> Iterator[tuple[int, Patch | None]]:
+        """Deflated Image Frame Compression, and 1-bit RLE: decoded here, frame by frame."""
+        fragments = self._compressed_frames()
         for index in indices:
             if self.transfer_syntax == RLELossless:
                 values = rle_1bit_frame(fragments[index], self.rows, self.columns, index)
