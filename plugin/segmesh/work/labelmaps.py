@@ -13,6 +13,7 @@ from ..geometry import Plane, VolumeGeometry, image_planes
 from ..labelmap import LabelMap, Segment
 from ..options import Grid, LabelMapOptions
 from ..settings import Settings
+from ..source_description import SourceDescription
 from ..sources import labelmap_of_file
 from ..worker_io.packed_files import PackedArray
 from ..worker_io.stored_files import read_headers
@@ -56,9 +57,10 @@ class DecodeLabelMap:
     """The label map of the SEG or RT-STRUCT whose Part-10 file is at ``source_path``, on
     ``grid``, of ``segments`` (None: all; 400 for unknown ones), FRACTIONAL pixels inside from
     ``threshold`` (a fraction of MaximumFractionalValue); its layers written to
-    ``layers_path`` (see :mod:`segmesh.worker_io.packed_files`). 400 where an image file is
-    unreadable, 413 above the settings' limits, 422 where the source cannot be placed on the
-    grid."""
+    ``layers_path`` (see :mod:`segmesh.worker_io.packed_files`). ``description``: the
+    source's, where the caller has made it (the worker then does not parse its segments
+    again). 400 where an image file is unreadable, 413 above the settings' limits, 422 where
+    the source cannot be placed on the grid."""
 
     source_path: str
     grid: SeriesGrid | NativeGrid
@@ -66,6 +68,7 @@ class DecodeLabelMap:
     threshold: float
     settings: Settings
     layers_path: str
+    description: SourceDescription | None = None
 
     @as_broken_file
     def run(self) -> DecodedLabelMap:
@@ -80,7 +83,9 @@ class DecodeLabelMap:
                     spacing = self.grid.spacing
                     options = LabelMapOptions(self.segments, Grid.NATIVE, self.threshold, spacing)
             with timings.stage("decode"):
-                labelmap = labelmap_of_file(self.source_path, headers, options, self.settings)
+                labelmap = labelmap_of_file(
+                    self.source_path, headers, options, self.settings, self.description
+                )
             planes = {str(image.SOPInstanceUID): image_planes(image)[0] for image in headers or []}
             with timings.stage("layers-out"):
                 layers = PackedArray.write(labelmap.layers, self.layers_path)

@@ -171,6 +171,7 @@ def _decoded(
                 threshold=options.threshold,
                 settings=context.settings,
                 layers_path=layers_path,
+                description=source.description,
             )
         )
         # What the worker did not spend in its own stages went to handing the work over.
