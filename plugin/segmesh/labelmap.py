@@ -224,7 +224,10 @@ class LayerBuilder:
             room = 4 * (count + 1)
             if self.max_voxels is not None:
                 room = min(room, self.max_voxels // max(math.prod(self.geometry.shape), 1))
-            grown = np.zeros((max(room, count + 1), *self.geometry.shape), dtype=self.dtype)
+            try:
+                grown = np.zeros((max(room, count + 1), *self.geometry.shape), dtype=self.dtype)
+            except MemoryError:  # the room refused (no overcommit): just the layers needed
+                grown = np.zeros((count + 1, *self.geometry.shape), dtype=self.dtype)
             grown[:count] = self._volume[:count]
             self._volume = grown
         self._layers = list(self._volume[: count + 1])
