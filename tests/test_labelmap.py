@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import numpy as np
 import pytest
 
-from segmesh.errors import BadRequestError
+from segmesh.errors import BadRequestError, LimitExceededError
 from segmesh.geometry import VolumeGeometry
 from segmesh.labelmap import LayerBuilder, Segment, select_segments
 
@@ -77,3 +78,53 @@ def test_boxes_are_each_segments_voxel_extent_and_survive_pickling() -> None:
         assert labelmap.box(segment) == expected
         assert pickle.loads(pickle.dumps(labelmap)).box(segment) == expected
     assert labelmap.box(labelmap.segment(3)) is None
+
+
+@pytest.mark.parametrize("max_voxels", [None, 6 * 4, 5 * 4], ids=["no-limit", "6-layers", "5"])
+def test_layers_grow_in_place_up_to_the_limit(max_voxels: int | None) -> None:
+    """Six segments on the same voxel: six layers, each written once where it was made (the
+    map is a view of them, not a stack copied at the end), and a 413 where MaxVoxels holds
+    fewer, raised before the layer beyond it."""
+    geometry = VolumeGeometry((1, 2, 2), np.eye(4), "1.2.3", np.zeros((1, 3)))
+    builder = LayerBuilder(geometry, np.dtype(np.uint8), max_voxels)
+    corner = np.array([[True, False], [False, False]])
+    for number in range(1, 6):
+        builder.add(Segment(number, str(number), (0, 0, 0)), {0: corner})
+    if max_voxels == 5 * 4:
+        with pytest.raises(LimitExceededError, match="6 layer"):
+            builder.add(Segment(6, "6", (0, 0, 0)), {0: corner})
+        return
+    builder.add(Segment(6, "6", (0, 0, 0)), {0: ~corner})  # fits in layer 0
+    builder.add(Segment(7, "7", (0, 0, 0)), {0: corner})
+    labelmap = builder.build()
+    assert [s.layer for s in labelmap.segments] == [0, 1, 2, 3, 4, 0, 5]
+    assert labelmap.layers.shape == (6, 1, 2, 2)
+    assert labelmap.layers[:, 0, 0, 0].tolist() == [1, 2, 3, 4, 5, 7]
+    assert labelmap.layers[0, 0].tolist() == [[1, 6], [6, 6]]
+    assert not labelmap.layers[1:, 0, 1].any()
+    assert np.shares_memory(labelmap.layers, builder.build().layers)
+
+
+def test_layers_without_room_where_the_system_refuses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the system commits no memory it was not asked to write (strict overcommit), the
+    room for more layers is refused: the layers needed alone are allocated, the same map."""
+    geometry = VolumeGeometry((1, 2, 2), np.eye(4), "1.2.3", np.zeros((1, 3)))
+    zeros = np.zeros
+    asked: list[int] = []
+
+    def strict(shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
+        asked.append(shape[0])
+        if len(shape) == 4 and shape[0] > 2:  # the room for 4 layers, then 8, refused
+            raise MemoryError
+        return zeros(shape, dtype=dtype)
+
+    monkeypatch.setattr(np, "zeros", strict)
+    builder = LayerBuilder(geometry, np.dtype(np.uint8))
+    corner = np.array([[True, False], [False, False]])
+    for number in (1, 2):
+        builder.add(Segment(number, str(number), (0, 0, 0)), {0: corner})
+    monkeypatch.undo()
+    labelmap = builder.build()
+    assert asked == [0, 4, 1, 8, 2]
+    assert labelmap.layers.shape == (2, 1, 2, 2)
+    assert labelmap.layers[:, 0, 0, 0].tolist() == [1, 2]

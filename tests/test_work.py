@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
 import pytest
 
+import segmesh.sources
 import segmesh.work
 from segmesh.dicom.part10 import part10
 from segmesh.service.workers import WorkerPool
@@ -153,3 +155,31 @@ def test_the_pool_refuses_anything_but_a_unit_of_work(pool: Any) -> None:
         pool.submit((sorted, [2, 1]))
     with pytest.raises(TypeError, match="not a unit of work"):
         list(pool.imap([Histogram]))
+
+
+def test_a_description_given_is_not_made_again(
+    pool: Any, study: tuple[list[bytes], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The route has described the source already: the worker takes that description (pickled
+    with the work) instead of parsing a SEG's segments again, and decodes the same map."""
+    files, source = study
+    description = segmesh.sources.describe(pydicom.dcmread(source, stop_before_pixels=True))
+    work = DecodeLabelMap(
+        source_path=source,
+        grid=SeriesGrid(image_files=files),
+        segments=None,
+        threshold=0.5,
+        settings=Settings(),
+        layers_path=str(tmp_path / "described.labels"),
+        description=description,
+    )
+    expected = pool.run(dataclasses.replace(work, description=None)).read()
+
+    def described_again(*_: object) -> None:
+        raise AssertionError("described again")
+
+    monkeypatch.setattr(segmesh.sources, "describe", described_again)
+    labelmap = work.run().read()
+    assert np.array_equal(labelmap.layers, expected.layers)
+    assert labelmap.segments == expected.segments
+    assert [s.label for s in labelmap.segments] == ["first", "second"]

@@ -157,6 +157,8 @@ class LayerBuilder:
         self.geometry = geometry
         self.dtype = dtype
         self.max_voxels = max_voxels
+        #: Room for the layers: those in use are ``_layers``, views of it.
+        self._volume: npt.NDArray[Any] = np.zeros((0, *geometry.shape), dtype=dtype)
         self._layers: list[npt.NDArray[Any]] = []
         self._segments: list[Segment] = []
 
@@ -212,18 +214,29 @@ class LayerBuilder:
         return placed
 
     def _new_layer(self) -> None:
+        count = len(self._layers)
         if self.max_voxels is not None:
-            check_voxel_limit(self.geometry.shape, self.max_voxels, len(self._layers) + 1)
-        self._layers.append(np.zeros(self.geometry.shape, dtype=self.dtype))
+            check_voxel_limit(self.geometry.shape, self.max_voxels, count + 1)
+        if count == len(self._volume):
+            # Room for up to 4 times the layers in use (within MaxVoxels), zeroed by the
+            # system where first written: untouched layers take no memory, the next layers need
+            # no copy, and the map is built without stacking (which held every layer twice).
+            room = 4 * (count + 1)
+            if self.max_voxels is not None:
+                room = min(room, self.max_voxels // max(math.prod(self.geometry.shape), 1))
+            try:
+                grown = np.zeros((max(room, count + 1), *self.geometry.shape), dtype=self.dtype)
+            except MemoryError:  # the room refused (no overcommit): just the layers needed
+                grown = np.zeros((count + 1, *self.geometry.shape), dtype=self.dtype)
+            grown[:count] = self._volume[:count]
+            self._volume = grown
+        self._layers = list(self._volume[: count + 1])
 
     def build(self) -> LabelMap:
-        """The label map; at least one (empty) layer."""
+        """The label map; at least one (empty) layer. Its layers are a view, not a copy."""
         if not self._layers:
             self._new_layer()
-        layers = self._layers
-        # One layer is the common case: a view avoids copying the whole volume.
-        stacked = layers[0][np.newaxis] if len(layers) == 1 else np.stack(layers)
-        return LabelMap(stacked, self.geometry, tuple(self._segments))
+        return LabelMap(self._volume[: len(self._layers)], self.geometry, tuple(self._segments))
 
 
 def _overlaps(box: npt.NDArray[Any], mask: BoolArray) -> bool:

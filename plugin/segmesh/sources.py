@@ -38,8 +38,10 @@ def to_labelmap(
     caller has it).
 
     ``images`` is the referenced image series (any order) for the source grid, or None for the
-    native grid. Raises 400 for unknown segment numbers, 413 above ``settings.max_voxels``,
-    422 where the source cannot be placed on the grid.
+    native grid; ``description`` the source's :func:`describe` where the caller has it (0.2 to
+    0.4 s of pydicom parsing for a SEG of 1000 segments). Raises 400 for unknown segment
+    numbers, 413 above ``settings.max_voxels``, 422 where the source cannot be placed on the
+    grid.
     """
     description = description or describe(dataset)
     held = len(description.segments) + len(description.skipped)
@@ -68,8 +70,8 @@ def labelmap_of_file(
 ) -> LabelMap:
     """:func:`to_labelmap` of a source given as the path of its Part-10 file (what a worker
     receives: read once from the page cache, never copied through a pipe or into a buffer
-    first). 404 where the file is gone: read in place in Orthanc's storage area, it goes with
-    its instance."""
+    first), with its ``description`` where the caller has it. 404 where the file is gone:
+    read in place in Orthanc's storage area, it goes with its instance."""
     try:
         dataset = dcmread(path, force=True, defer_size=IN_PLACE_BYTES)
     except FileNotFoundError as error:

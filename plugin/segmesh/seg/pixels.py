@@ -47,6 +47,9 @@ _NATIVE_LITTLE_ENDIAN = (
 
 PixelArray = npt.NDArray[Any]
 
+#: Frames of 1-bit pixel data scanned for their occupied rows at once (32 MB of 512 x 512).
+_SCANNED_FRAMES = 1024
+
 
 @dataclass(frozen=True)
 class Patch:
@@ -189,6 +192,11 @@ class FrameReader:
             )
         self.transfer_syntax = transfer_syntax_of(dataset)
         self._pixels = _pixel_bytes(dataset, self.transfer_syntax)
+        #: The file mapping the pixel data lies in, and where in it: see :meth:`_release`.
+        self._mapping: tuple[mmap.mmap, int] | None = None
+        if isinstance(self._pixels, memoryview) and isinstance(self._pixels.obj, mmap.mmap):
+            element = dataset.get_item("PixelData", keep_deferred=True)
+            self._mapping = (self._pixels.obj, int(getattr(element, "value_tell", 0)))
         if self.transfer_syntax == ExplicitVRBigEndian:
             # Big endian OW holds 16-bit words: swapping each word gives the little-endian
             # byte stream (also of packed 1-bit data); OB bytes are the same in both orders.
@@ -243,8 +251,30 @@ class FrameReader:
 
     @cached_property
     def _occupied_rows(self) -> list[tuple[int, int]]:
-        """First and end occupied row of each byte-aligned 1-bit frame; see :func:`packed_rows`."""
-        return packed_rows(self._packed)
+        """First and end occupied row of each byte-aligned 1-bit frame; see :func:`packed_rows`.
+        Scanned in parts, each part's mapped pages released once scanned."""
+        rows: list[tuple[int, int]] = []
+        for first in range(0, self.frame_count, _SCANNED_FRAMES):
+            end = min(first + _SCANNED_FRAMES, self.frame_count)
+            rows += packed_rows(self._packed[first:end])
+            self._release(first, end)
+        return rows
+
+    def _release(self, first: int, end: int) -> None:
+        """Unmap from this process the pages of frames ``first`` to ``end`` (whole pages
+        within them), once read: where the pixel data is mapped from its file, its pages
+        would otherwise stay in the process's resident memory (all of a 428 MB SEG) until
+        the decoding ends. They stay in the page cache: reading them again maps them again."""
+        if self._mapping is None:
+            return
+        mapped, offset = self._mapping
+        frame_bits = self.rows * self.columns * self.bits_allocated
+        start = (offset + first * frame_bits // 8 + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+        stop = (offset + end * frame_bits // 8) // mmap.PAGESIZE
+        if stop > start:
+            mapped.madvise(
+                mmap.MADV_DONTNEED, start * mmap.PAGESIZE, (stop - start) * mmap.PAGESIZE
+            )
 
     def _native_patch(self, index: int) -> Patch | None:
         pixels = self.rows * self.columns
@@ -298,10 +328,46 @@ class FrameReader:
         columns = np.flatnonzero(np.bitwise_or.reduce(band, axis=(0, 1)))
         first_byte, end_byte = int(columns[0]), int(columns[-1]) + 1
         bits = np.unpackbits(band[:, :, first_byte:end_byte], axis=2, bitorder="little")
+        self._release(int(frames.min()), int(frames.max()) + 1)
         return Block(frames, first_row, first_byte * 8, bits.view(np.bool_))
 
-    def _own_codec_patches(self, indices: Sequence[int]) -> Iterator[tuple[int, Patch | None]]:
-        """Deflated Image Frame Compression, and 1-bit RLE: decoded here, frame by frame."""
+    def whole_frames(self) -> Iterator[tuple[int, PixelArray]]:
+        """(frame index, frame (rows, columns)) of every frame in order, uncropped: uint8 or
+        uint16 values of 8- and 16-bit pixels (a LABELMAP SEG's segment numbers). Native pixel
+        data is viewed in place, not copied: a frame's pages are read where it is placed, and
+        nothing per frame but the view is made (no crop, no bounding box)."""
+        if self.bits_allocated == 1:
+            raise UnsupportedError("Whole frames", "only of 8- and 16-bit pixels")
+        if self.transfer_syntax in _NATIVE_LITTLE_ENDIAN:
+            pixels = self.rows * self.columns
+            frames = np.frombuffer(self._pixels, self._dtype(), pixels * self.frame_count)
+            for index, frame in enumerate(
+                frames.reshape(self.frame_count, self.rows, self.columns)
+            ):
+                yield index, frame
+                self._release(index, index + 1)  # placed by now
+        elif self._own_codec:
+            for index, fragment in enumerate(self._compressed_frames()):
+                values = inflate_frame(
+                    fragment, self.rows, self.columns, self.bits_allocated, index
+                )
+                yield index, values.reshape(self.rows, self.columns)
+        else:
+            count = 0
+            try:
+                for count, frame in enumerate(iter_pixels(self.dataset, raw=True), 1):
+                    yield count - 1, frame.reshape(self.rows, self.columns)
+            except (ValueError, RuntimeError, NotImplementedError) as error:
+                raise UnsupportedError(
+                    "Cannot decode the pixel data", f"{self.transfer_syntax.name}: {error}"
+                ) from error
+            if count != self.frame_count:
+                raise BrokenFileError(
+                    "Malformed SEG", f"{count} frames decoded for {self.frame_count}"
+                )
+
+    def _compressed_frames(self) -> list[bytes]:
+        """The encapsulated frames, split once; 400 where they are not one per frame."""
         if self._fragments is None:
             try:
                 self._fragments = list(
@@ -311,11 +377,15 @@ class FrameReader:
                 raise BrokenFileError(
                     "Malformed SEG", f"encapsulated PixelData: {error}"
                 ) from error
-        fragments = self._fragments
-        if len(fragments) != self.frame_count:
+        if len(self._fragments) != self.frame_count:
             raise BrokenFileError(
-                "Malformed SEG", f"{len(fragments)} compressed frames for {self.frame_count}"
+                "Malformed SEG", f"{len(self._fragments)} compressed frames for {self.frame_count}"
             )
+        return self._fragments
+
+    def _own_codec_patches(self, indices: Sequence[int]) -> Iterator[tuple[int, Patch | None]]:
+        """Deflated Image Frame Compression, and 1-bit RLE: decoded here, frame by frame."""
+        fragments = self._compressed_frames()
         for index in indices:
             if self.transfer_syntax == RLELossless:
                 values = rle_1bit_frame(fragments[index], self.rows, self.columns, index)

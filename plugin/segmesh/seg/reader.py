@@ -155,19 +155,38 @@ def _labelmap_from_values(
 ) -> LabelMap:
     """One layer from a LABELMAP SEG, whose pixels are segment numbers: every value but those
     of ``segments`` becomes 0, the background's (PixelPaddingValue, or the value of a segment
-    labelled "Background") among them, since :func:`describe_seg` never offers it."""
+    labelled "Background") among them, since :func:`describe_seg` never offers it.
+
+    Frames on distinct slices (a LABELMAP SEG has one per slice) are written whole into their
+    place: copied where every value below the frame's maximum is wanted, else looked up in one
+    table of the wanted numbers. Frames sharing a slice are merged patch by patch instead."""
     if reader.bits_allocated == 1:
         raise BrokenFileError("Malformed SEG", "a LABELMAP SEG needs BitsAllocated 8 or 16, not 1")
-    wanted = np.zeros(1 << reader.bits_allocated, dtype=np.bool_)
+    numbers = np.arange(1 << reader.bits_allocated)
+    wanted = np.zeros(numbers.size, dtype=np.bool_)
     wanted[[segment.number for segment in segments if segment.number < wanted.size]] = True
     layer = np.zeros(geometry.shape, dtype=dtype)
-    for index, patch in reader.patches(range(reader.frame_count)):
-        if patch is None:
-            continue
-        rows, columns = patch.values.shape
-        k, row, column = placement.origin(index, patch)
-        box = layer[k, row : row + rows, column : column + columns]
-        np.copyto(box, patch.values, where=wanted[patch.values], casting="unsafe")
+    if np.unique(placement.k).size == placement.k.size:
+        table = np.where(wanted, numbers, 0).astype(dtype)
+        # Frames whose values are all below the first unwanted number need no look-up.
+        unwanted = np.flatnonzero(~wanted[1:])
+        copied_below = int(unwanted[0]) + 1 if unwanted.size else wanted.size
+        for index, frame in reader.whole_frames():
+            rows, columns = frame.shape
+            row, column = int(placement.row[index]), int(placement.column[index])
+            box = layer[int(placement.k[index]), row : row + rows, column : column + columns]
+            if int(frame.max()) < copied_below:
+                np.copyto(box, frame, casting="unsafe")
+            else:
+                box[...] = table[frame]
+    else:
+        for index, patch in reader.patches(range(reader.frame_count)):
+            if patch is None:
+                continue
+            rows, columns = patch.values.shape
+            k, row, column = placement.origin(index, patch)
+            box = layer[k, row : row + rows, column : column + columns]
+            np.copyto(box, patch.values, where=wanted[patch.values], casting="unsafe")
     placed = tuple(replace(segment, layer=0) for segment in segments)
     return LabelMap(layer[np.newaxis], geometry, placed)
 

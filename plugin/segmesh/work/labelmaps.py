@@ -61,9 +61,10 @@ class DecodeLabelMap:
     """The label map of the SEG or RT-STRUCT whose Part-10 file is at ``source_path``, on
     ``grid``, of ``segments`` (None: all; 400 for unknown ones), FRACTIONAL pixels inside from
     ``threshold`` (a fraction of MaximumFractionalValue); its layers written to
-    ``layers_path`` (see :mod:`segmesh.worker_io.packed_files`). 400 where an image file is
-    unreadable, 413 above the settings' limits, 422 where the source cannot be placed on the
-    grid."""
+    ``layers_path`` (see :mod:`segmesh.worker_io.packed_files`). ``description``: the
+    source's, where the caller has made it (the worker then does not parse its segments
+    again). 400 where an image file is unreadable, 413 above the settings' limits, 422 where
+    the source cannot be placed on the grid."""
 
     source_path: str
     grid: SeriesGrid | NativeGrid
