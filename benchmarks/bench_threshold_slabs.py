@@ -320,7 +320,9 @@ def main() -> None:
         large = model_through_rest(ROOT, 1024, arguments.large, "slabs", alone=True)
         for name, peak in large["peaks"].items():
             rest = peak - large["model_mb"]
-            print(f"   {name:<31} peak {peak:6.0f} MB, {rest:6.0f} MB besides the model (STL)")
+            # A process below the model's size (multiprocessing's resource tracker) never held it.
+            besides = f"{rest:6.0f} MB besides the model (STL)" if rest > 0 else "never held it"
+            print(f"   {name:<31} peak {peak:6.0f} MB, {besides}")
         added = large["peaks"]["Orthanc"] - large["peaks"]["Orthanc storing the model alone"]
         print(f"   Orthanc during the job, beyond storing the model alone: {added:.0f} MB")
     if not arguments.small:
