@@ -113,6 +113,29 @@ class LabelMap:
         return tuple(dict.fromkeys(texts))
 
 
+def slab_boxes(slabs: Iterable[tuple[int, npt.NDArray[Any]]]) -> list[Box | None]:
+    """``find_objects`` of a layer given as its consecutive slabs (first slice index, (slices,
+    rows, columns)): the same boxes, with one slab held at a time."""
+    boxes: list[Box | None] = []
+    for start, slab in slabs:
+        for index, found in enumerate(ndimage.find_objects(slab)):
+            if found is None:
+                continue
+            k = slice(found[0].start + start, found[0].stop + start)
+            if index >= len(boxes):
+                boxes.extend([None] * (index + 1 - len(boxes)))
+            known = boxes[index]
+            if known is None:
+                boxes[index] = (k, found[1], found[2])
+                continue
+            boxes[index] = (
+                slice(known[0].start, k.stop),
+                slice(min(known[1].start, found[1].start), max(known[1].stop, found[1].stop)),
+                slice(min(known[2].start, found[2].start), max(known[2].stop, found[2].stop)),
+            )
+    return boxes
+
+
 def check_voxel_limit(shape: Sequence[int], max_voxels: int, layers: int = 1) -> None:
     """:class:`LimitExceededError` (413) where ``layers`` layers of a grid of ``shape``
     (slices, rows, columns) exceed ``max_voxels`` (the MaxVoxels setting). Python integers:

@@ -167,31 +167,50 @@ def _rescale_into_int16(
     return True
 
 
+def image_slices(
+    images: Sequence[Dataset],
+    geometry: VolumeGeometry,
+    with_pixels: Callable[[int], Dataset] | None = None,
+) -> Iterator[npt.NDArray[Any]]:
+    """Each slice k of :func:`image_volume`, in order, one at a time: (rows, columns) int16
+    where its values fit (a buffer, overwritten by the next slice), int64 for a whole rescale
+    whose values do not (the volume is then int32), float32 where a rescale is not whole.
+    ``with_pixels`` as in :func:`rescaled_slices`. 422 where the images are not on
+    ``geometry``."""
+    whole, planes = _stored_planes(images, geometry, with_pixels)
+    buffer = np.empty(geometry.shape[1:], dtype=np.int16)
+    for plane, slope, intercept in planes:
+        if not whole:  # float64 for 32-bit stored values: the volume holds float32
+            yield (plane * np.float32(slope) + np.float32(intercept)).astype(np.float32, copy=False)
+        elif _rescale_into_int16(buffer, plane, int(slope), int(intercept)):
+            yield buffer
+        else:
+            values = _whole_rescale(plane, slope, intercept)
+            if values.size and (values.min() < -32768 or values.max() > 32767):
+                yield values
+            else:
+                buffer[...] = values
+                yield buffer
+
+
 @as_broken_file
 def image_volume(images: Sequence[Dataset], geometry: VolumeGeometry) -> npt.NDArray[Any]:
     """(slices, rows, columns) pixel values of ``images`` on ``geometry`` with the modality
     rescale applied: int16 (or int32) where slopes and intercepts are whole numbers, as for CT
     in Hounsfield units, else float32. 422 where the images are not on ``geometry``."""
-    whole, planes = _stored_planes(images, geometry, None)
+    volume: npt.NDArray[Any] | None = None
     # Slice by slice into int16 while every slice fits (CT in HU does): no whole-volume int32
     # or float64 temporary, no final cast. A slice that does not fit widens the volume once.
-    volume = np.empty(geometry.shape, dtype=np.int16 if whole else np.float32)
-    for k, (plane, slope, intercept) in enumerate(planes):
-        if not whole:
-            volume[k] = plane * np.float32(slope) + np.float32(intercept)
-            continue
-        if volume.dtype == np.int16 and _rescale_into_int16(
-            volume[k], plane, int(slope), int(intercept)
-        ):
-            continue
-        values = _whole_rescale(plane, slope, intercept)
-        if (
-            volume.dtype == np.int16
-            and values.size
-            and (values.min() < -32768 or values.max() > 32767)
-        ):
+    for k, values in enumerate(image_slices(images, geometry)):
+        if volume is None:
+            volume = np.empty(
+                geometry.shape, np.float32 if values.dtype == np.float32 else np.int16
+            )
+        if values.dtype == np.int64 and volume.dtype == np.int16:
             volume = volume.astype(np.int32)
         volume[k] = values
+    if volume is None:  # no slice
+        return np.empty(geometry.shape, np.int16)
     return volume
 
 

@@ -9,7 +9,8 @@ from which every figure follows: one pass over the segment's values instead of t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,3 +90,47 @@ def image_figures(
         mask = labelmap.layers[segment.layer][box] == segment.value
         figures.append(ImageFigures.of(image[box][mask]))
     return figures
+
+
+def streamed_image_figures(
+    segments: Sequence[Segment],
+    layer_slice: Callable[[int, int], npt.NDArray[Any]],
+    slices: Iterable[npt.NDArray[Any]],
+) -> list[ImageFigures | None]:
+    """:func:`image_figures` of ``segments`` in the image given one slice at a time, in order
+    (:func:`segmesh.images.image_volume.image_slices`: int16, int64 where the volume is
+    int32, or float32), ``layer_slice(layer, k)`` (rows, columns) giving slice k of a layer.
+
+    The same figures: each segment's values are gathered in the order ``image[box][mask]``
+    has them (slice by slice, each in row-major order) and cast to the dtype the whole
+    volume would have. Held at once: one slice of the image and of a layer, and the values of
+    the segments' voxels (not the volume, nor the layers mapped)."""
+    wanted = {(segment.layer, segment.value): n for n, segment in enumerate(segments)}
+    layers = sorted({segment.layer for segment in segments})
+    chunks: list[list[npt.NDArray[Any]]] = [[] for _ in segments]
+    kinds: set[str] = set()
+    for k, image in enumerate(slices):
+        kinds.add(image.dtype.name)
+        for layer in layers:
+            plane = layer_slice(layer, k).reshape(-1)
+            found = np.flatnonzero(plane)
+            if not found.size:
+                continue
+            # Stable (a radix sort for 8- and 16-bit labels): each label's voxels stay in
+            # row-major order.
+            order = np.argsort(plane[found], kind="stable")
+            found = found[order]
+            labels = plane[found]
+            values = image.reshape(-1)[found]  # a copy: the image slice may be a buffer
+            bounds = [0, *(np.flatnonzero(np.diff(labels)) + 1).tolist(), labels.size]
+            for start, stop in itertools.pairwise(bounds):
+                n = wanted.get((layer, int(labels[start])))
+                if n is not None:
+                    chunks[n].append(values[start:stop])
+    dtype = np.dtype(
+        np.float32 if "float32" in kinds else np.int32 if "int64" in kinds else np.int16
+    )
+    return [
+        ImageFigures.of(np.concatenate(parts).astype(dtype, copy=False)) if parts else None
+        for parts in chunks
+    ]

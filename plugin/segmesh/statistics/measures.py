@@ -21,7 +21,7 @@ whole volume per segment. Definitions (docs/rest-api.md, "Statistics: definition
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,6 +37,10 @@ from .image_values import ImageFigures, image_figures
 FloatArray = npt.NDArray[np.float64]
 
 log = logging.getLogger(__name__)
+
+#: ``layers[layer][box]`` of a label map's layers however they are held (say, read from a file
+#: box by box rather than mapped: :meth:`segmesh.worker_io.packed_files.PackedArray.read_box`).
+BoxValues = Callable[[int, Box], npt.NDArray[Any]]
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,14 @@ def segment_statistics(
     labelmap: LabelMap,
     numbers: Iterable[int] | None = None,
     image: npt.NDArray[Any] | None = None,
+    box_values: BoxValues | None = None,
 ) -> list[SegmentStatistics]:
     """Statistics of the segments of ``numbers`` (all where None), in the label map's order.
 
     ``image`` (slices, rows, columns), int or float, already rescaled (HU for CT), on the label
-    map's grid. Raises 400 for unknown numbers, 422 for an image of another shape.
+    map's grid. ``box_values``: where each segment's box of its layer is read from, where not
+    from ``labelmap.layers``. Raises 400 for unknown numbers, 422 for an image of another
+    shape.
     """
     geometry = labelmap.geometry
     if image is not None and tuple(image.shape) != tuple(geometry.shape):
@@ -77,7 +84,8 @@ def segment_statistics(
             f"image shape {tuple(image.shape)}, label map {tuple(geometry.shape)}",
         )
     wanted = select_segments(labelmap.segments, numbers, "the label map holds segments")
-    results = [_statistics(labelmap, segment, labelmap.box(segment)) for segment in wanted]
+    values = box_values or (lambda layer, box: labelmap.layers[layer][box])
+    results = [_statistics(labelmap, segment, values) for segment in wanted]
     log.debug("statistics of %d segments", len(results))
     if image is None:
         return results
@@ -92,13 +100,15 @@ def with_image_figures(
     return [replace(s, image=f) for s, f in zip(statistics, figures, strict=True)]
 
 
-def _statistics(labelmap: LabelMap, segment: Segment, box: Box | None) -> SegmentStatistics:
-    """One segment's statistics from its bounding ``box`` (None where empty), without image."""
+def _statistics(labelmap: LabelMap, segment: Segment, values: BoxValues) -> SegmentStatistics:
+    """One segment's statistics from its bounding box (:meth:`LabelMap.box`) of its layer's
+    ``values``, without image."""
     geometry = labelmap.geometry
+    box = labelmap.box(segment)
     if box is None:
         return SegmentStatistics(segment.number, segment.label, segment.layer, 0, 0.0, 0.0,
                                  0.0, None, None, np.zeros(3), None)  # fmt: skip
-    mask = labelmap.layers[segment.layer][box] == segment.value
+    mask = values(segment.layer, box) == segment.value
     start = np.array([box[0].start, box[1].start, box[2].start])
     rows = np.count_nonzero(mask, axis=2)  # (slices, rows) voxels of each row: one pass
     voxels = int(rows.sum())

@@ -50,6 +50,33 @@ class PackedArray:
         count = math.prod(self.shape)
         return np.fromfile(self.path, np.dtype(self.dtype), count).reshape(self.shape)
 
+    def read_box(self, layer: int, box: tuple[slice, slice, slice]) -> npt.NDArray[Any]:
+        """``array[layer][box]`` of a (layers, slices, rows, columns) array, read into memory
+        (a copy): one read of the box's rows per slice. Not mapped: pages mapped in count as
+        the reader's resident memory, and the boxes of many small segments scattered over a
+        volume map nearly all of it."""
+        _, slices, rows, columns = self.shape
+        dtype = np.dtype(self.dtype)
+        k0, k1, _ = box[0].indices(slices)
+        j0, j1, _ = box[1].indices(rows)
+        values = np.empty((max(k1 - k0, 0), max(j1 - j0, 0), columns), dtype)
+        row_bytes = columns * dtype.itemsize
+        with open(self.path, "rb", buffering=0) as handle:
+            for n, k in enumerate(range(k0, k1)):
+                offset = ((layer * slices + k) * rows + j0) * row_bytes
+                target = values[n].reshape(-1).view(np.uint8)
+                if os.preadv(handle.fileno(), [target], offset) != target.size:
+                    raise EOFError(f"{self.path}: shorter than {self.shape}")
+        return values[:, :, box[2]]
+
+    def slabs(self, layer: int, thickness: int = 16) -> Iterator[tuple[int, npt.NDArray[Any]]]:
+        """Each slab of ``thickness`` slices of layer ``layer`` in order, with its first slice
+        index: (slices, rows, columns), read one at a time (:meth:`read_box`)."""
+        slices = self.shape[1]
+        for start in range(0, slices, thickness):
+            box = (slice(start, min(start + thickness, slices)), slice(None), slice(None))
+            yield start, self.read_box(layer, box)
+
 
 @contextmanager
 def packed_array(array: npt.NDArray[Any]) -> Iterator[PackedArray]:

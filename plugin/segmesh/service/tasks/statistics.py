@@ -61,15 +61,13 @@ def source_statistics(
             measuring.set_result(MeasuredLabelMap(kept, labelmap.boxes_found()))
         figures = None
         if loaded.series_id is not None:
-            # Not waiting for the measuring worker's boxes: fetching the images takes longer
-            # than finding them again, on a first request only.
+            # Slice by slice: this worker needs no boxes.
             image_files = store.stored_series_files(context.host, loaded.series_id)
             figures = context.workers.run(
                 MeasureImage(
                     layers=layers,
                     geometry=labelmap.geometry,
                     segments=labelmap.segments,
-                    boxes=labelmap.boxes_found(),
                     image_files=image_files,
                 )
             )
