@@ -67,7 +67,8 @@ def test_frames_scanned_in_parts_in_descending_order(monkeypatch: pytest.MonkeyP
     """Frames in descending slice order (highdicom writes a segment's frames so), their
     occupied rows scanned in parts of 2 frames on the scanning threads (a large SEG's are):
     the same voxels."""
-    monkeypatch.setattr(pixels, "_SCANNED_FRAMES", 2)
+    monkeypatch.setattr(pixels, "_SCANNED_FRAMES", 4)
+    monkeypatch.setattr(pixels, "_SCANNING_THREADS", 2)  # parts of 2 frames
     scanned: list[int] = []
     original = pixels.packed_rows
 
