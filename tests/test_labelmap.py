@@ -39,7 +39,11 @@ def test_overlapping_segments_go_to_separate_layers() -> None:
     np.testing.assert_array_equal(labelmap.layers[1, 0], [[0, 2], [2, 0]])
 
 
-@pytest.mark.parametrize("slices", [[1, 2, 3], [4, 0, 2]], ids=["consecutive", "scattered"])
+@pytest.mark.parametrize(
+    "slices",
+    [[1, 2, 3], [3, 2, 1], [4, 0, 2], [4, 2, 0]],
+    ids=["consecutive", "descending", "scattered", "scattered-descending"],
+)
 def test_a_block_lands_where_its_slices_would(slices: list[int]) -> None:
     """add_block of masks on slices ``slices`` packs and writes what add of each slice does."""
     geometry = VolumeGeometry((5, 6, 7), np.eye(4), "1.2.3", np.zeros((5, 3)))

@@ -63,6 +63,29 @@ def test_frames_in_any_order() -> None:
     check(with_frames(seg, frames[order], [groups[n] for n in order]), images, masks)
 
 
+def test_frames_scanned_in_parts_in_descending_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames in descending slice order (highdicom writes a segment's frames so), their
+    occupied rows scanned in parts of 2 frames on the scanning threads (a large SEG's are):
+    the same voxels."""
+    monkeypatch.setattr(pixels, "_SCANNED_FRAMES", 4)
+    monkeypatch.setattr(pixels, "_SCANNING_THREADS", 2)  # parts of 2 frames
+    scanned: list[int] = []
+    original = pixels.packed_rows
+
+    def spy(packed: np.ndarray) -> list[tuple[int, int]]:
+        scanned.append(len(packed))
+        return original(packed)
+
+    monkeypatch.setattr(pixels, "packed_rows", spy)
+    images, masks = images_and_masks()
+    seg = binary_seg(images, masks)
+    frames = pydicom.pixels.pixel_array(seg).reshape(-1, *SHAPE[1:])
+    groups = list(seg.PerFrameFunctionalGroupsSequence)
+    order = np.arange(len(frames))[::-1]
+    check(with_frames(seg, frames[order], [groups[n] for n in order]), images, masks)
+    assert sorted(scanned) == [1] * (len(frames) % 2) + [2] * (len(frames) // 2)
+
+
 def test_two_frames_of_a_segment_on_one_slice() -> None:
     images, masks = images_and_masks()
     seg = binary_seg(images, masks)
