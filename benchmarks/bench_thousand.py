@@ -11,8 +11,10 @@ each source:
    (grows with the voxels, not segments x volume, where nothing is quadratic);
 4. every model stored as a job (``Asynchronous``, polled) against vtkSurfaceNets3D on the same
    map plus Orthanc storing the same files alone (the job's instances deleted and uploaded
-   anew), goal at most 1.2x; and where the job's storing thread spent its time (waiting for
-   the workers, storing, keeping the printability reports: segmesh's metrics);
+   anew), goal at most 1.2x; where the job's thread handing the models over spent its time
+   (waiting for the workers, for the storing threads; and in these, keeping the printability
+   reports: segmesh's metrics); and the CPU seconds of Orthanc and of its workers in the job
+   and in Orthanc's storing alone (what the job costs apart from the machine's other load);
 5. memory: what the source's requests (1 to 4) cost Orthanc and its workers, against 3x the
    label map's layers (goal at most 1x of that). Orthanc holds 1.7 to 1.8 GB before the
    source's first request (the CT and SEG uploads, its allocator's retained memory, the
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
 import statistics
 import sys
@@ -115,6 +118,20 @@ def timed(server: OrthancServer, path: str) -> float:
     return time.perf_counter() - start
 
 
+def cpu_seconds(server: OrthancServer) -> tuple[float, float]:
+    """The CPU seconds (user and system) Orthanc's process and its descendants (the workers)
+    have used so far: what a model job costs apart from the machine's other load."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = [0.0, 0.0]
+    for index, pid in enumerate(server.process_ids()):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        totals[min(index, 1)] += (int(fields[11]) + int(fields[12])) / tick
+    return totals[0], totals[1]
+
+
 def model_stages(server: OrthancServer) -> dict[str, float]:
     """The seconds segmesh's model jobs spent so far in each step of their storing thread
     (``segmesh_models_*_seconds_total`` among Orthanc's Prometheus metrics)."""
@@ -167,6 +184,7 @@ def run_source(
             f"CSV {csv:.2f} s; overlay {overlay * 1000:.0f} ms"
         )
     before = model_stages(server)
+    cpu_before = cpu_seconds(server)
     with process_peaks(server.process_ids) as steps["models"]:
         start = time.perf_counter()
         job = server.post(f"/instances/{source}/segmesh/stl", json={"Asynchronous": True})
@@ -177,6 +195,9 @@ def run_source(
         ):
             time.sleep(0.1)
         models = time.perf_counter() - start
+    job_cpu = [
+        after - earlier for after, earlier in zip(cpu_seconds(server), cpu_before, strict=True)
+    ]
     assert record["State"] == "Success", record
     stages = {
         name: seconds - before.get(name, 0.0) for name, seconds in model_stages(server).items()
@@ -186,19 +207,25 @@ def run_source(
     files = [server.get(f"/instances/{i}/file").content for i in stored]
     for identifier in stored:
         server.session.delete(f"{server.url}/instances/{identifier}").raise_for_status()
+    cpu_before = cpu_seconds(server)
     start = time.perf_counter()
     for data in files:
         server.upload(data)
     storing = time.perf_counter() - start
+    storing_cpu = cpu_seconds(server)[0] - cpu_before[0]
     print(
         f"  {len(stored)} models as a job {models:.2f} s; vtkSurfaceNets3D {nets:.2f} s + "
         f"Orthanc storing the files alone {storing:.2f} s"
     )
     print(
-        "  the job's storing thread: waiting for the workers "
-        f"{stages['segmesh_models_waiting_seconds_total']:.2f} s, storing the files "
-        f"{stages['segmesh_models_storing_seconds_total']:.2f} s, keeping the printability "
-        f"reports {stages['segmesh_models_reports_seconds_total']:.2f} s"
+        "  the job's handing-over thread: waiting for the workers "
+        f"{stages['segmesh_models_waiting_seconds_total']:.2f} s, for the storing threads "
+        f"{stages['segmesh_models_storing_seconds_total']:.2f} s; in these, keeping the "
+        f"printability reports {stages['segmesh_models_reports_seconds_total']:.2f} s"
+    )
+    print(
+        f"  CPU: the job's Orthanc process {job_cpu[0]:.2f} s, its workers {job_cpu[1]:.2f} s; "
+        f"Orthanc storing the files alone {storing_cpu:.2f} s ({os.cpu_count()} cores)"
     )
     goals.add(f"{name}: model job / (SurfaceNets + storing)", models / (nets + storing), 1.2, "x")
     layers_mb = labels.nbytes / 2**20

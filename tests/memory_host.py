@@ -216,6 +216,9 @@ class InMemoryHost:
             self._values[(level, identifier, key)] = (bytes(value), found[1] + 1 if found else 1)
             return True
 
+    def create_metadata(self, level: str, identifier: str, key: int, value: bytes) -> bool:
+        return self.write_metadata(level, identifier, key, value, None)
+
     def read_attachment(self, instance_id: str, content_type: int) -> Revisioned | None:
         return self.read_metadata("instances", instance_id, -content_type)
 

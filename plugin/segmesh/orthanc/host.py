@@ -25,6 +25,8 @@ from .revisions import RevisionedMetadata
 
 #: Orthanc's error code for an unknown resource.
 ORTHANC_UNKNOWN_RESOURCE = 17
+#: Orthanc's error code for a write that ``CheckRevisions`` refuses (HTTP 409).
+ORTHANC_REVISION = 43
 #: Orthanc's error codes for a file missing from the storage area: an instance deleted between
 #: its lookup in the index and the reading of its file.
 ORTHANC_INEXISTENT_FILE = 13
@@ -124,6 +126,24 @@ class OrthancHost:
         self, level: str, identifier: str, key: int, value: bytes, etag: str | None
     ) -> bool:
         return self.writes.write(f"/{level}/{identifier}/metadata/{key}", value, etag)
+
+    def create_metadata(self, level: str, identifier: str, key: int, value: bytes) -> bool:
+        # In process: no header is needed (with CheckRevisions a PUT without If-Match only
+        # creates), and the call holds the interpreter only for Orthanc's one index write
+        # (0.15 to 0.2 ms measured on 1.10 against 0.5 to 0.7 ms over the loopback: a
+        # thousand-model job writes a thousand). A conflict is logged by Orthanc as an error,
+        # hence this only where none is expected.
+        try:
+            orthanc.RestApiPut(f"/{level}/{identifier}/metadata/{key}", value)
+        except orthanc.OrthancException as error:
+            if _code(error) == ORTHANC_REVISION:
+                return False
+            if _code(error) in _GONE:
+                raise NotFoundError(
+                    f"Unknown {LEVEL_NAMES.get(level, level)}", identifier
+                ) from error
+            raise HostError("Orthanc error", str(error)) from error
+        return True
 
     def read_attachment(self, instance_id: str, content_type: int) -> Revisioned | None:
         try:

@@ -115,6 +115,10 @@ class Host(Protocol):
         """Set a metadata value where its revision is still ``etag`` (None: where it is
         absent); False where another writer came first."""
 
+    def create_metadata(self, level: str, identifier: str, key: int, value: bytes) -> bool:
+        """:meth:`write_metadata` where absent, of a resource this process has just stored
+        (none is expected: a conflict is rare enough to cost more); False where one exists."""
+
     def read_attachment(self, instance_id: str, content_type: int) -> Revisioned | None:
         """An attachment of an instance and its revision, None where absent."""
 

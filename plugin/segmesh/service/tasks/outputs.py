@@ -13,6 +13,7 @@ stored ("AlreadyStored") are not the task's own and stay.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,12 +28,14 @@ CHECK_INTERVAL = 0.5
 class SourceOutputs:
     """Stores the outputs made from ``sources``: (level, Orthanc id) pairs such as
     ``("instances", seg_id)`` and ``("series", ct_series_id)``; pairs without an id (no
-    referenced series on the native grid) are left out; the files are stored in ``host``."""
+    referenced series on the native grid) are left out; the files are stored in ``host``,
+    by one thread or several at once."""
 
     def __init__(self, sources: Sequence[tuple[str, str | None]], host: Host) -> None:
         self.sources = tuple((level, identifier) for level, identifier in sources if identifier)
         self.host = host
         self._stored: list[str] = []
+        self._lock = threading.Lock()
         self._throttle = Throttle(CHECK_INTERVAL)
 
     def check(self) -> None:
@@ -52,10 +55,12 @@ class SourceOutputs:
                 )
 
     def discard(self) -> None:
-        """Delete the outputs this task stored (it failed)."""
-        for instance_id in self._stored:
+        """Delete the outputs this task stored (it failed); a store under way meanwhile is
+        deleted by the next call."""
+        with self._lock:
+            stored, self._stored = self._stored, []
+        for instance_id in stored:
             self.host.delete_instance(instance_id)
-        self._stored.clear()
 
     def store(self, data: bytes) -> dict[str, Any]:
         """Store one Part-10 file, the sources checked where due; Orthanc's answer."""
@@ -73,7 +78,8 @@ class SourceOutputs:
 
     def _stored_by(self, answer: dict[str, Any]) -> dict[str, Any]:
         if answer.get("Status") == "Success":
-            self._stored.append(str(answer["ID"]))
+            with self._lock:
+                self._stored.append(str(answer["ID"]))
         return answer
 
     def finish(self) -> None:

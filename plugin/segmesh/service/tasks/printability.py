@@ -22,16 +22,18 @@ PRINTABILITY_METADATA = 4604
 logger = logging.getLogger(__name__)
 
 
-def keep_printability(host: Host, instance_id: str, report: Printability) -> None:
-    """Keep ``report`` with the stored model ``instance_id`` (replacing another kept for a
-    model stored again, as ``AlreadyStored``). A host that refuses (say, its
-    database cannot take the metadata) costs only the kept copy: the report is computed from
-    the STL when asked, so the failure is logged and the model stays."""
+def keep_printability(host: Host, instance_id: str, report: Printability, new: bool) -> None:
+    """Keep ``report`` with the stored model ``instance_id``, ``new`` where this request stored
+    it (Orthanc's ``Status`` "Success"), replacing another kept for a model stored again
+    (``AlreadyStored``). A host that refuses (say, its database cannot take the metadata)
+    costs only the kept copy: the report is computed from the STL when asked, so the failure
+    is logged and the model stays."""
     value = json.dumps(report.to_json()).encode("utf-8")
+    path = ("instances", instance_id, PRINTABILITY_METADATA)
     try:
         # Created in one call, where a new model has none: a read first would double the
         # host calls of a job storing a thousand models.
-        if host.write_metadata("instances", instance_id, PRINTABILITY_METADATA, value, None):
+        if host.create_metadata(*path, value) if new else host.write_metadata(*path, value, None):
             return
         current = host.read_metadata("instances", instance_id, PRINTABILITY_METADATA)
         if current is not None and current.data != value:
