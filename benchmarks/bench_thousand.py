@@ -155,7 +155,9 @@ def run_source(
         data, _header = nrrd.read(str(nrrd_path))
         nrrd_times.append(time.perf_counter() - start)
     reference = statistics.median(nrrd_times)
-    source = server.upload(seg_copy(seg_path, f"{time.time_ns()}"))
+    copy = seg_copy(seg_path, f"{time.time_ns()}")
+    source = server.upload(copy)
+    copy.unlink()  # a new one each run: the cache would keep hundreds of MB a run
     # Memory by step (the kernel's peaks are reset as each begins), then over all of them.
     steps: dict[str, dict[int, ProcessMemory]] = {}
     with process_peaks(server.process_ids) as steps["label map"]:
