@@ -181,7 +181,7 @@ class LayerBuilder:
         self.dtype = dtype
         self.max_voxels = max_voxels
         #: Room for the layers: those in use are ``_layers``, views of it.
-        self._volume: npt.NDArray[Any] = np.empty((0, *geometry.shape), dtype=dtype)
+        self._volume: npt.NDArray[Any] = np.zeros((0, *geometry.shape), dtype=dtype)
         self._layers: list[npt.NDArray[Any]] = []
         self._segments: list[Segment] = []
 
@@ -249,22 +249,21 @@ class LayerBuilder:
         if self.max_voxels is not None:
             check_voxel_limit(self.geometry.shape, self.max_voxels, count + 1)
         if count == len(self._volume):
-            # Room for up to 4 times the layers in use (within MaxVoxels), left untouched until
-            # a layer is used: unused layers take no memory, the next layers need no copy, and
-            # the map is built without stacking (which held every layer twice).
-            room = 4 * (count + 1)
+            # A first layer alone (most maps have one), then room for up to 4 times the layers
+            # in use (within MaxVoxels), zeroed by the system where first written: untouched
+            # layers take no memory, the next layers need no copy, and the map is built without
+            # stacking (which held every layer twice). Measured, not understood: with room
+            # beside a first layer, the worker's writing a 100-segment map out took 0.2 s
+            # instead of 0.03 s in every first request through REST.
+            room = 4 * (count + 1) if count else 1
             if self.max_voxels is not None:
                 room = min(room, self.max_voxels // max(math.prod(self.geometry.shape), 1))
             try:
-                grown = np.empty((max(room, count + 1), *self.geometry.shape), dtype=self.dtype)
+                grown = np.zeros((max(room, count + 1), *self.geometry.shape), dtype=self.dtype)
             except MemoryError:  # the room refused (no overcommit): just the layers needed
-                grown = np.empty((count + 1, *self.geometry.shape), dtype=self.dtype)
+                grown = np.zeros((count + 1, *self.geometry.shape), dtype=self.dtype)
             grown[:count] = self._volume[:count]
             self._volume = grown
-        # Zeroed now, every page: pages the segments never touch, left to the system's lazy
-        # zeroing, made writing the layers out (one read of them) 0.2 s slower than this fill
-        # (100 segments on 512 x 512 x 300, in a worker).
-        self._volume[count] = 0
         self._layers = list(self._volume[: count + 1])
 
     def build(self) -> LabelMap:
