@@ -14,11 +14,12 @@ from pydicom.sequence import Sequence
 
 from segmesh import geometry
 from segmesh.dicom.part10 import part10
+from segmesh.formats.export import Format, export
 from segmesh.geometry import Plane, geometry_from_images, image_planes
 from segmesh.settings import Settings
 from segmesh.sources import describe
 from segmesh.work import DecodeLabelMap, SeriesGrid
-from segmesh.work.labelmaps import IMAGE_KEYWORDS
+from segmesh.work.labelmaps import IMAGE_KEYWORDS, DecodedLabelMap
 from segmesh.worker_io.stored_files import read_headers
 from tests import builders
 
@@ -103,6 +104,38 @@ def test_a_label_map_decoded_with_the_callers_description_is_the_same(tmp_path: 
         assert np.array_equal(plane.position, read.planes[uid].position)
     # Every step of the worker is a named stage (the route shows them in Server-Timing).
     assert [name for name, _ in given.stages] == ["images", "decode", "layers-out"]
+
+
+@pytest.mark.parametrize("file_format", list(Format))
+def test_the_file_the_worker_writes_is_the_label_maps_file(
+    tmp_path: Path, file_format: Format
+) -> None:
+    """Asked for a file, the worker writes the same bytes as the label map's export (what
+    the route writes where the map comes from the cache), and the same layers."""
+    images = builders.ct_series(SHAPE, (0.8, 0.7, 2.5), origin=(-5.0, 3.0, 10.0))
+    labels = builders.ellipsoid_labels(SHAPE, [[2, 6, 5], [2, 4, 3]], [[2, 3, 3], [1, 2, 2]])
+    seg = builders.seg(images, np.stack([labels == 1, labels == 2], axis=-1), ["a", "b"])
+    source = tmp_path / "seg.dcm"
+    source.write_bytes(part10(seg))
+
+    def decoded(name: str, asked: Format | None) -> DecodedLabelMap:
+        return DecodeLabelMap(
+            source_path=str(source),
+            grid=SeriesGrid(image_files=[part10(image) for image in images]),
+            segments=None,
+            threshold=0.5,
+            settings=Settings(),
+            layers_path=str(tmp_path / name),
+            file_format=asked,
+        ).run()
+
+    with_file, without = decoded("with", file_format), decoded("without", None)
+    assert without.file is None
+    assert with_file.file is not None
+    labelmap = with_file.read()
+    assert np.array_equal(labelmap.layers, without.read().layers)
+    assert with_file.file == export(labelmap, file_format)
+    assert [name for name, _ in with_file.stages] == ["images", "decode", "layers-out+encode"]
 
 
 def test_each_images_planes_are_found_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,6 +30,8 @@ from .dicom.attributes import (
     float_values,
     functional_group_item,
     pixel_spacing,
+    uid_text,
+    unsigned_short,
 )
 from .errors import UnprocessableError
 
@@ -263,10 +265,14 @@ def geometry_from_planes(
 
 
 def _frame_attribute(
-    dataset: Dataset, per_frame: Dataset | None, sequence: str, keyword: str
+    dataset: Dataset,
+    per_frame: Dataset | None,
+    shared: Dataset | None,
+    sequence: str,
+    keyword: str,
 ) -> Any:
-    """An attribute of a functional group: per-frame first, then shared, then top level."""
-    shared = first_item(dataset, "SharedFunctionalGroupsSequence")
+    """An attribute of a functional group: per-frame first, then ``shared`` (the item of
+    SharedFunctionalGroupsSequence), then top level."""
     item = functional_group_item(per_frame, shared, sequence, keyword)
     return decimal_values(item if item is not None else dataset, keyword)
 
@@ -275,20 +281,23 @@ def image_planes(dataset: Dataset, dataset_index: int = 0) -> list[Plane]:
     """The planes of one image object: one for a single-frame image, one per frame for
     enhanced multi-frame objects (functional groups). Raises :class:`UnprocessableError` where
     a plane has no position or orientation (e.g. a projection radiograph)."""
-    rows = int(dataset.get("Rows", 0))
-    columns = int(dataset.get("Columns", 0))
+    rows = unsigned_short(dataset, "Rows")
+    columns = unsigned_short(dataset, "Columns")
     per_frame_groups = dataset.get("PerFrameFunctionalGroupsSequence")
+    shared = first_item(dataset, "SharedFunctionalGroupsSequence")
     frame_count = int(dataset.get("NumberOfFrames", 1) or 1)
     planes = []
     for frame in range(frame_count):
         per_frame = per_frame_groups[frame] if per_frame_groups else None
         position = _frame_attribute(
-            dataset, per_frame, "PlanePositionSequence", "ImagePositionPatient"
+            dataset, per_frame, shared, "PlanePositionSequence", "ImagePositionPatient"
         )
         orientation = _frame_attribute(
-            dataset, per_frame, "PlaneOrientationSequence", "ImageOrientationPatient"
+            dataset, per_frame, shared, "PlaneOrientationSequence", "ImageOrientationPatient"
         )
-        spacing = _frame_attribute(dataset, per_frame, "PixelMeasuresSequence", "PixelSpacing")
+        spacing = _frame_attribute(
+            dataset, per_frame, shared, "PixelMeasuresSequence", "PixelSpacing"
+        )
         if position is None or orientation is None or spacing is None:
             raise UnprocessableError(
                 "No patient geometry",
@@ -364,7 +373,7 @@ def geometry_from_images(
     """
     if not datasets:
         raise UnprocessableError("Empty series", "the referenced series holds no images")
-    frame_of_reference_uids = {str(ds.get("FrameOfReferenceUID", "")) for ds in datasets}
+    frame_of_reference_uids = {uid_text(ds, "FrameOfReferenceUID") for ds in datasets}
     if len(frame_of_reference_uids) != 1 or "" in frame_of_reference_uids:
         raise UnprocessableError(
             "No single frame of reference",

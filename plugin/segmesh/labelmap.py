@@ -228,21 +228,33 @@ class LayerBuilder:
         # faster than boolean indexing and a masked copy (placing the 100 segments of a
         # 512 x 512 x 300 SEG: 0.045 s of CPU against 0.065 s).
         ones = masks.view(np.uint8)
-        layer = next(
-            (n for n, volume in enumerate(self._layers) if not _covers(volume[where], ones)), None
-        )
-        if layer is None:
-            layer = len(self._layers)
-            self._new_layer()
+        layer, empty = self._free_layer(where, ones)
         volume = self._layers[layer]
         box = volume[where]
-        # The box is 0 wherever the masks are set (checked above): or-ing writes the number.
-        box |= ones * self.dtype.type(segment.number)
-        if not runs:
-            volume[where] = box
+        number = self.dtype.type(segment.number)
+        if runs and empty:
+            # Most boxes (segments apart) are empty: written at once, no temporary, no or-ing.
+            np.multiply(ones, number, out=box, casting="unsafe")
+        else:
+            # The box is 0 wherever the masks are set (checked above): or-ing writes the number.
+            box |= ones * number
+            if not runs:
+                volume[where] = box
         placed = replace(segment, layer=layer)
         self._segments.append(placed)
         return placed
+
+    def _free_layer(self, where: tuple[Any, ...], ones: npt.NDArray[np.uint8]) -> tuple[int, bool]:
+        """The first layer where the 0/1 bytes ``ones`` are 1 on no labelled voxel of
+        ``volume[where]`` (a new one where none is), and whether that box is empty."""
+        for index, volume in enumerate(self._layers):
+            box = volume[where]
+            if not box.any():
+                return index, True
+            if not _covers(box, ones):
+                return index, False
+        self._new_layer()
+        return len(self._layers) - 1, True
 
     def _new_layer(self) -> None:
         count = len(self._layers)

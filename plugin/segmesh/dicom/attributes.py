@@ -129,6 +129,31 @@ def decimal_values(dataset: Dataset, keyword: str) -> Any:
     return dataset.get(keyword)
 
 
+def uid_text(dataset: Dataset, keyword: str) -> str:
+    """The UI attribute ``keyword`` as ``str(dataset.get(keyword, ""))`` gives it: taken from
+    the bytes read where pydicom has not converted them yet (its conversion takes about 20 us
+    a value: 300 CT headers' frame of reference and instance UIDs, 0.012 s)."""
+    raw = dataset.get_item(keyword)
+    if isinstance(raw, RawDataElement) and isinstance(raw.value, bytes) and b"\\" not in raw.value:
+        return raw.value.decode("latin-1").rstrip("\0 ")
+    return str(dataset.get(keyword, ""))
+
+
+def unsigned_short(dataset: Dataset, keyword: str, default: int = 0) -> int:
+    """The US attribute ``keyword`` (Rows, Columns) as ``int(dataset.get(keyword, default))``
+    gives it, from the bytes read where pydicom has not converted them yet (see
+    :func:`uid_text`)."""
+    raw = dataset.get_item(keyword)
+    if (
+        isinstance(raw, RawDataElement)
+        and raw.length == 2
+        and raw.is_little_endian
+        and raw.VR in ("US", None)
+    ):
+        return int.from_bytes(raw.value, "little")
+    return int(dataset.get(keyword, default))
+
+
 def float_values(value: Any, count: int, keyword: str) -> npt.NDArray[np.float64]:
     """A multi-valued decimal attribute as (count,) finite floats of magnitude at most
     :data:`MAX_MAGNITUDE`; :class:`BrokenFileError` otherwise."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from ..formats.export import ExportedFile
 from ..geometry import Plane
 from ..labelmap import LabelMap
 from ..source_description import SourceDescription
@@ -32,7 +33,8 @@ class LoadedSource:
     SOPInstanceUID of each of its images to its first frame's plane. ``key`` is what the label
     map was made of (:func:`labelmap_key`), ``file_uuid`` Orthanc's id of the source's file
     when it was read. ``images`` is the referenced series (Orthanc order) where the caller
-    asked for it, else None.
+    asked for it, else None; ``file`` the label map as the file the caller asked for, where it
+    was written as the label map was decoded. Neither is cached.
     """
 
     dataset: Dataset
@@ -44,6 +46,7 @@ class LoadedSource:
     origin: Origin
     file_uuid: str
     images: list[Dataset] | None = None
+    file: ExportedFile | None = None
 
     @property
     def nbytes(self) -> int:

@@ -4,10 +4,13 @@ read."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .. import timings
+from ..dicom.attributes import uid_text
 from ..dicom.malformed import as_broken_file
+from ..formats.export import ExportedFile, Format, export
 from ..formats.nifti import nifti_labelmap
 from ..geometry import GRID_KEYWORDS, ImageSeries, Plane, VolumeGeometry
 from ..labelmap import LabelMap, Segment
@@ -50,6 +53,8 @@ class DecodedLabelMap:
     planes: dict[str, Plane]
     #: The worker's stages (reading the images' headers, decoding, writing the layers).
     stages: tuple[tuple[str, float], ...] = ()
+    #: The label map as the file asked for (:attr:`DecodeLabelMap.file_format`).
+    file: ExportedFile | None = None
 
     def read(self) -> LabelMap:
         """The label map, its layers read into memory."""
@@ -75,6 +80,10 @@ class DecodeLabelMap:
     #: What the source holds, where the caller has read it (describing 100 segments anew
     #: takes the worker 0.02 s).
     description: SourceDescription | None = None
+    #: The label map also as a file of this format, where the caller answers one: written by
+    #: a thread while the layers are (both mostly outside the GIL), so that the caller need not
+    #: wait for the layers to come back before encoding it.
+    file_format: Format | None = None
 
     @as_broken_file
     def run(self) -> DecodedLabelMap:
@@ -95,10 +104,25 @@ class DecodeLabelMap:
             planes = {}
             if headers is not None:  # their planes were found once, as the grid was made
                 pairs = zip(headers, headers.planes, strict=True)
-                planes = {str(ds.SOPInstanceUID): image[0] for ds, image in pairs}
-            with timings.stage("layers-out"):
-                layers = PackedArray.write(labelmap.layers, self.layers_path)
-        return DecodedLabelMap(layers, labelmap.geometry, labelmap.segments, planes, tuple(stages))
+                planes = {uid_text(ds, "SOPInstanceUID"): image[0] for ds, image in pairs}
+            if self.file_format is None:
+                with timings.stage("layers-out"):
+                    layers, file = PackedArray.write(labelmap.layers, self.layers_path), None
+            else:
+                with timings.stage("layers-out+encode"):
+                    layers, file = _written_with_file(labelmap, self.layers_path, self.file_format)
+        return DecodedLabelMap(
+            layers, labelmap.geometry, labelmap.segments, planes, tuple(stages), file
+        )
+
+
+def _written_with_file(
+    labelmap: LabelMap, layers_path: str, file_format: Format
+) -> tuple[PackedArray, ExportedFile]:
+    """The layers written to ``layers_path`` while a thread encodes the file."""
+    with ThreadPoolExecutor(1, thread_name_prefix="segmesh-encode") as encoder:
+        file = encoder.submit(export, labelmap, file_format)
+        return PackedArray.write(labelmap.layers, layers_path), file.result()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@ kept in the cache beside it, so that a repeat, or many clients asking at once, o
 
 from __future__ import annotations
 
+import dataclasses
+
 from ... import timings
 from ...formats import ExportedFile, Format, export
 from ...images.image_volume import image_volume
@@ -28,10 +30,13 @@ def labelmap_file(
         image = image_volume(loaded.images, loaded.labelmap.geometry)
         with timings.stage("encode"):
             return loaded, export(loaded.labelmap, file_format, image)
-    loaded = load_labelmap(instance_id, options, context)
+    loaded = load_labelmap(instance_id, options, context, file_format=file_format)
 
     def encoded() -> ExportedFile:
+        if loaded.file is not None:  # written by the worker that decoded it
+            return loaded.file
         with timings.stage("encode"):
             return export(loaded.labelmap, file_format)
 
-    return loaded, context.cache.file(loaded, instance_id, (options, file_format), encoded)
+    file = context.cache.file(loaded, instance_id, (options, file_format), encoded)
+    return dataclasses.replace(loaded, file=None), file

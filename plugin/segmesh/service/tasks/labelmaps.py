@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset
 from ... import __version__, timings
 from ...dicom.part10 import header_only
 from ...errors import NotFoundError, UnprocessableError
+from ...formats.export import Format
 from ...options import Grid, LabelMapOptions
 from ...source_description import SourceDescription
 from ...sources import describe
@@ -150,11 +151,13 @@ def _decoded(
     key: Mapping[str, Any],
     file_uuid: str,
     context: TaskContext,
+    file_format: Format | None,
 ) -> LoadedSource:
     """Convert in a worker, which keeps only the images' headers (the grid needs no more).
     The source's file reaches it on disk, it fetches the series' files itself, and the layers
     come back on disk (:mod:`segmesh.worker_io.packed_files`): nothing large is pickled, and no
-    image passes through Orthanc's interpreter."""
+    image passes through Orthanc's interpreter. With ``file_format``, the worker also writes
+    the label map as that file (:attr:`LoadedSource.file`)."""
     grid: SeriesGrid | NativeGrid = NativeGrid(spacing=options.spacing)
     if source.series_id:
         with timings.stage("index"):
@@ -174,6 +177,7 @@ def _decoded(
                 settings=context.settings,
                 layers_path=layers_path,
                 description=source.description,
+                file_format=file_format,
             )
         )
         # What the worker did not spend in its own stages went to handing the work over.
@@ -192,6 +196,7 @@ def _decoded(
         key,
         Origin.DECODED,
         file_uuid,
+        file=decoded.file,
     )
 
 
@@ -232,6 +237,7 @@ def load_labelmap(
     context: TaskContext,
     with_images: bool = False,
     with_image_pixels: bool = False,
+    file_format: Format | None = None,
 ) -> LoadedSource:
     """The label map of ``instance_id`` with ``options``: from this process's cache, else the
     source's label-map attachment where it was made for the same key, else decoded.
@@ -239,14 +245,15 @@ def load_labelmap(
     404 where the instance is gone, also where it went while it loaded (its cache entries are
     dropped, nothing is kept). ``with_images`` adds the referenced series' headers,
     ``with_image_pixels`` the images whole; that answers 422 without a source grid, before any
-    conversion.
+    conversion. ``file_format``: where it is decoded, the label map is also written as that
+    file (:attr:`LoadedSource.file`), by the worker.
     """
     stored = _stored_file(instance_id, context)
     file_uuid = stored.uuid
-    origin, images = Origin.CACHE, None
+    origin, images, file = Origin.CACHE, None, None
 
     def load() -> LoadedSource:
-        nonlocal origin, images
+        nonlocal origin, images, file
         with ExitStack() as stack:
             with timings.stage("file"):
                 source = stack.enter_context(read_source(stored, options, context))
@@ -259,7 +266,7 @@ def load_labelmap(
                     context.host, instance_id, key, context.settings
                 )
             if attached is None:
-                loaded = _decoded(source, options, key, file_uuid, context)
+                loaded = _decoded(source, options, key, file_uuid, context, file_format)
             else:
                 labelmap, planes = attached
                 loaded = LoadedSource(
@@ -277,9 +284,10 @@ def load_labelmap(
             gone = not context.host.exists("instances", instance_id)
         if gone:
             raise NotFoundError("Unknown instance", instance_id)
-        origin, images = loaded.origin, loaded.images
-        # The images are never cached: the next request may want them otherwise, or not.
-        return dataclasses.replace(loaded, images=None)
+        origin, images, file = loaded.origin, loaded.images, loaded.file
+        # The images are never cached: the next request may want them otherwise, or not. The
+        # file is, apart (:meth:`Cache.file`).
+        return dataclasses.replace(loaded, images=None, file=None)
 
     loaded = _held(instance_id, options, context) or context.cache.get(instance_id, options, load)
     with timings.stage("index"):
@@ -294,4 +302,4 @@ def load_labelmap(
         images = store.read_series(
             context.host, loaded.series_id, stop_before_pixels=not with_image_pixels
         )
-    return dataclasses.replace(loaded, origin=origin, images=images if wanted else None)
+    return dataclasses.replace(loaded, origin=origin, images=images if wanted else None, file=file)
