@@ -18,7 +18,7 @@ from segmesh.formats.export import Format, export
 from segmesh.geometry import Plane, geometry_from_images, image_planes
 from segmesh.settings import Settings
 from segmesh.sources import describe
-from segmesh.work import DecodeLabelMap, SeriesGrid
+from segmesh.work import DecodeLabelMap, FileOut, SeriesGrid
 from segmesh.work.labelmaps import IMAGE_KEYWORDS, DecodedLabelMap
 from segmesh.worker_io.stored_files import read_headers
 from tests import builders
@@ -126,7 +126,7 @@ def test_the_file_the_worker_writes_is_the_label_maps_file(
             threshold=0.5,
             settings=Settings(),
             layers_path=str(tmp_path / name),
-            file_format=asked,
+            file=None if asked is None else FileOut(asked, str(tmp_path / f"{name}.file")),
         ).run()
 
     with_file, without = decoded("with", file_format), decoded("without", None)
@@ -134,7 +134,7 @@ def test_the_file_the_worker_writes_is_the_label_maps_file(
     assert with_file.file is not None
     labelmap = with_file.read()
     assert np.array_equal(labelmap.layers, without.read().layers)
-    assert with_file.file == export(labelmap, file_format)
+    assert with_file.file.read() == export(labelmap, file_format)
     assert [name for name, _ in with_file.stages] == ["images", "decode", "layers-out+encode"]
 
 

@@ -6,7 +6,8 @@ through :func:`run_work`; this package never imports ``orthanc``.
 - :mod:`.unit`: :class:`Work` (the protocol), :func:`run_work`, :class:`ProcessId` (a worker
   started);
 - :mod:`.labelmaps`: :class:`DecodeLabelMap` (a stored SEG or RT-STRUCT on a
-  :class:`SeriesGrid` or :class:`NativeGrid` -> :class:`DecodedLabelMap`),
+  :class:`SeriesGrid` or :class:`NativeGrid`, and as a file where a :class:`FileOut` asks ->
+  :class:`DecodedLabelMap`, its file a :class:`WrittenFile`),
   :class:`ReadNiftiLabelMap` (a posted NIfTI -> LabelMap);
 - :mod:`.series`: :class:`ImageVolume` (a series' volume as a .npy file),
   :class:`CrossSections` (three planes as .npy bytes), :class:`Histogram` (ValueHistogram),
@@ -30,7 +31,15 @@ through :func:`run_work`; this package never imports ``orthanc``.
 
 from .conversions import ConvertLabelMap, ImportLabelMap
 from .datasets import ExportCase, FinishHdf5, FinishNnunetZip
-from .labelmaps import DecodedLabelMap, DecodeLabelMap, NativeGrid, ReadNiftiLabelMap, SeriesGrid
+from .labelmaps import (
+    DecodedLabelMap,
+    DecodeLabelMap,
+    FileOut,
+    NativeGrid,
+    ReadNiftiLabelMap,
+    SeriesGrid,
+    WrittenFile,
+)
 from .models import (
     BuildModel,
     MeshFile,
@@ -89,6 +98,7 @@ __all__ = [
     "DescribeSeries",
     "DescribedSeries",
     "ExportCase",
+    "FileOut",
     "FinishHdf5",
     "FinishNnunetZip",
     "Histogram",
@@ -111,5 +121,6 @@ __all__ = [
     "ThresholdSeries",
     "ThresholdedSeries",
     "Work",
+    "WrittenFile",
     "run_work",
 ]

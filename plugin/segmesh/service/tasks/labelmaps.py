@@ -21,7 +21,7 @@ from ...formats.export import Format
 from ...options import Grid, LabelMapOptions
 from ...source_description import SourceDescription
 from ...sources import describe
-from ...work import DecodeLabelMap, NativeGrid, SeriesGrid
+from ...work import DecodeLabelMap, FileOut, NativeGrid, SeriesGrid
 from ...worker_io.packed_files import temporary_path
 from ...worker_io.storage_area import StoredFile
 from .. import store
@@ -165,6 +165,7 @@ def _decoded(
         grid = SeriesGrid(image_files=files)
     with (
         temporary_path(".labels", remove_later=True) as layers_path,
+        temporary_path(".file", remove_later=True) as file_path,
         context.metrics.timed("segmesh_decode_seconds_total"),
     ):
         start = time.perf_counter()
@@ -177,7 +178,7 @@ def _decoded(
                 settings=context.settings,
                 layers_path=layers_path,
                 description=source.description,
-                file_format=file_format,
+                file=None if file_format is None else FileOut(file_format, file_path),
             )
         )
         # What the worker did not spend in its own stages went to handing the work over.
@@ -187,6 +188,7 @@ def _decoded(
             timings.add(name, seconds)
         with timings.stage("layers-back"):
             labelmap = decoded.read()
+        file = None if decoded.file is None else decoded.file.read()
     return LoadedSource(
         source.dataset,
         source.description,
@@ -196,7 +198,7 @@ def _decoded(
         key,
         Origin.DECODED,
         file_uuid,
-        file=decoded.file,
+        file=file,
     )
 
 
