@@ -107,13 +107,19 @@ def percentile(values: list[float], q: float) -> float:
 # --- figure 1: models against vtkSurfaceNets3D, icons ------------------------------------------
 
 
-def surface_nets(layer: np.ndarray, count: int) -> tuple[float, int]:
-    """Seconds and triangles of vtkSurfaceNets3D on every label at once, split per label."""
-    start = time.perf_counter()
+def surface_nets_output(
+    layer: np.ndarray,
+    count: int,
+    spacing: tuple[float, float, float],
+    origin: tuple[float, float, float],
+) -> Any:
+    """vtkSurfaceNets3D's polydata of labels 1 to ``count`` of ``layer`` (slices, rows,
+    columns) at once, on a grid of ``spacing`` and ``origin`` (x, y, z mm): 16 smoothing
+    iterations, triangles; each triangle's two labels in its ``BoundaryLabels``."""
     image = vtk.vtkImageData()
     image.SetDimensions(layer.shape[2], layer.shape[1], layer.shape[0])
-    image.SetSpacing(*SPACING)
-    image.SetOrigin(*ORIGIN)
+    image.SetSpacing(*spacing)
+    image.SetOrigin(*origin)
     image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(layer.ravel(), deep=False))
     nets = vtk.vtkSurfaceNets3D()
     nets.SetInputData(image)
@@ -122,7 +128,13 @@ def surface_nets(layer: np.ndarray, count: int) -> tuple[float, int]:
     nets.SetNumberOfIterations(16)
     nets.SetOutputMeshTypeToTriangles()
     nets.Update()
-    output = nets.GetOutput()
+    return nets.GetOutput()
+
+
+def surface_nets(layer: np.ndarray, count: int) -> tuple[float, int]:
+    """Seconds and triangles of vtkSurfaceNets3D on every label at once, split per label."""
+    start = time.perf_counter()
+    output = surface_nets_output(layer, count, SPACING, ORIGIN)
     points = numpy_support.vtk_to_numpy(output.GetPoints().GetData())
     faces = numpy_support.vtk_to_numpy(output.GetPolys().GetConnectivityArray()).reshape(-1, 3)
     boundary = numpy_support.vtk_to_numpy(output.GetCellData().GetArray("BoundaryLabels"))

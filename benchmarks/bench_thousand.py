@@ -49,14 +49,14 @@ from pathlib import Path
 import nrrd
 import numpy as np
 import requests
-import vtk
 from vtkmodules.util import numpy_support
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the project folder: tests' builders and Orthanc runner
 sys.path.insert(0, str(ROOT / "plugin"))
 
-from benchmarks.bench_service import Goals, load, percentile  # noqa: E402
+from benchmarks.bench_service import Goals, load, percentile, surface_nets_output  # noqa: E402
+from benchmarks.orthanc_jobs import ended_job  # noqa: E402
 from benchmarks.process_memory import (  # noqa: E402
     ProcessMemory,
     combined,
@@ -72,19 +72,7 @@ def surface_nets(layers: np.ndarray, numbers: int) -> float:
     iterations, triangles), split per label by one sort of its BoundaryLabels."""
     start = time.perf_counter()
     for layer in layers:
-        image = vtk.vtkImageData()
-        image.SetDimensions(layer.shape[2], layer.shape[1], layer.shape[0])
-        image.SetSpacing(*SPACING)
-        image.SetOrigin(*ORIGIN)
-        image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(layer.ravel(), deep=False))
-        nets = vtk.vtkSurfaceNets3D()
-        nets.SetInputData(image)
-        nets.GenerateLabels(numbers, 1, numbers)
-        nets.SmoothingOn()
-        nets.SetNumberOfIterations(16)
-        nets.SetOutputMeshTypeToTriangles()
-        nets.Update()
-        output = nets.GetOutput()
+        output = surface_nets_output(layer, numbers, SPACING, ORIGIN)
         if output.GetNumberOfCells() == 0:
             continue
         faces = numpy_support.vtk_to_numpy(output.GetPolys().GetConnectivityArray())
@@ -191,11 +179,7 @@ def run_source(
         start = time.perf_counter()
         job = server.post(f"/instances/{source}/segmesh/stl", json={"Asynchronous": True})
         job.raise_for_status()
-        while (record := server.get(job.json()["Path"]).json())["State"] not in (
-            "Success",
-            "Failure",
-        ):
-            time.sleep(0.1)
+        record = ended_job(server, job.json()["Path"], 0.1)
         models = time.perf_counter() - start
     job_cpu = [
         after - earlier for after, earlier in zip(cpu_seconds(server), cpu_before, strict=True)

@@ -44,6 +44,7 @@ from pydicom.uid import generate_uid
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the project folder: tests' builders and Orthanc runner
 
+from benchmarks.orthanc_jobs import ended_job  # noqa: E402
 from tests import builders  # noqa: E402
 from tests.conftest import encode  # noqa: E402
 from tests.orthanc_server import OrthancServer  # noqa: E402
@@ -231,12 +232,7 @@ def run_rest(slices: int) -> None:
             start = time.perf_counter()
             body = {"Threshold": 300, "KeepLargest": 1, "Asynchronous": True}
             job = server.post(f"/series/{series}/segmesh/stl", json=body).json()
-            while (record := server.get(job["Path"]).json())["State"] not in (
-                "Success",
-                "Failure",
-                "Cancelled",
-            ):
-                time.sleep(1.0)
+            record = ended_job(server, job["Path"], 1.0)
             seconds = time.perf_counter() - start
             assert record["State"] == "Success", record
             print(f"POST /series/{{id}}/segmesh/stl as a job: {seconds:.0f} s")

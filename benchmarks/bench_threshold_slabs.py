@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))  # the project folder: tests' builders and Orthanc
 sys.path.insert(0, str(ROOT / "plugin"))
 
 from benchmarks.bench_threshold import is_watertight_stl, peak_mb, worker_pids  # noqa: E402
+from benchmarks.orthanc_jobs import ended_job  # noqa: E402
 from tests import builders  # noqa: E402
 from tests.conftest import encode  # noqa: E402
 from tests.orthanc_server import OrthancServer  # noqa: E402
@@ -164,12 +165,7 @@ def model_through_rest(
             orthanc_before = peak_mb(server.process.pid)
             start = time.perf_counter()
             job = server.post(f"/series/{series}/segmesh/stl", json=BODY).json()
-            while (record := server.get(job["Path"]).json())["State"] not in (
-                "Success",
-                "Failure",
-                "Cancelled",
-            ):
-                time.sleep(1.0)
+            record = ended_job(server, job["Path"], 1.0)
             seconds = time.perf_counter() - start
             assert record["State"] == "Success", record
             (item,) = record["Result"]["Instances"]
