@@ -64,9 +64,10 @@ def test_frames_in_any_order() -> None:
 
 
 def test_frames_scanned_in_parts_in_descending_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Frames in descending slice order (highdicom writes a segment's frames so), their
-    occupied rows scanned in parts of 2 frames on the scanning threads (a large SEG's are):
-    the same voxels."""
+    """Frames in descending slice order (highdicom writes a segment's frames so), the
+    segments' frames interleaved in the file (no segment's frames follow each other), so that
+    their occupied rows are scanned in parts of 2 frames on the scanning threads (a large
+    SEG's are): the same voxels."""
     monkeypatch.setattr(pixels, "_SCANNED_FRAMES", 4)
     monkeypatch.setattr(pixels, "_SCANNING_THREADS", 2)  # parts of 2 frames
     scanned: list[int] = []
@@ -81,9 +82,32 @@ def test_frames_scanned_in_parts_in_descending_order(monkeypatch: pytest.MonkeyP
     seg = binary_seg(images, masks)
     frames = pydicom.pixels.pixel_array(seg).reshape(-1, *SHAPE[1:])
     groups = list(seg.PerFrameFunctionalGroupsSequence)
-    order = np.arange(len(frames))[::-1]
+    order = np.r_[0 : len(frames) : 2, 1 : len(frames) : 2][::-1]
     check(with_frames(seg, frames[order], [groups[n] for n in order]), images, masks)
     assert sorted(scanned) == [1] * (len(frames) % 2) + [2] * (len(frames) // 2)
+
+
+def test_a_segments_following_frames_are_scanned_with_its_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each segment's frames following each other in the file (as writers store them), in
+    descending slice order: scanned as each segment's block is read, no scan of all frames
+    first; the same voxels."""
+    scanned: list[int] = []
+    original = pixels.packed_rows
+
+    def spy(packed: np.ndarray) -> list[tuple[int, int]]:
+        scanned.append(len(packed))
+        return original(packed)
+
+    monkeypatch.setattr(pixels, "packed_rows", spy)
+    images, masks = images_and_masks()
+    seg = binary_seg(images, masks)
+    frames = pydicom.pixels.pixel_array(seg).reshape(-1, *SHAPE[1:])
+    groups = list(seg.PerFrameFunctionalGroupsSequence)
+    order = np.arange(len(frames))[::-1]
+    check(with_frames(seg, frames[order], [groups[n] for n in order]), images, masks)
+    assert scanned == []
 
 
 def test_two_frames_of_a_segment_on_one_slice() -> None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import functools
 import mmap
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -53,6 +54,8 @@ PixelArray = npt.NDArray[Any]
 #: Frames of 1-bit pixel data scanned for their occupied rows at once, by all the scanning
 #: threads together (32 MB of 512 x 512: the mapped pages held before they are released).
 _SCANNED_FRAMES = 1024
+#: Blocks read ahead of the one placed (:meth:`FrameReader.blocks`).
+_BLOCKS_AHEAD = 2
 #: The threads that scan (:func:`_scanners`): one per core, up to 4.
 _SCANNING_THREADS = min(os.cpu_count() or 1, 4)
 
@@ -152,11 +155,17 @@ def packed_rows(packed: npt.NDArray[np.uint8]) -> list[tuple[int, int]]:
     Vectorised over frames because per-frame numpy calls on whole frames, not the bit
     unpacking, would dominate the decoding of a SEG with thousands of frames. Rows are read 8
     bytes at a time where their length allows."""
+    first, end = _row_extents(packed)
+    return list(zip(first.tolist(), end.tolist(), strict=True))
+
+
+def _row_extents(packed: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int64], ...]:
+    """:func:`packed_rows` as two arrays (frames,): first and end occupied row."""
     words = packed.view("<u8") if packed.shape[2] % 8 == 0 else packed
     occupied = _any_last_axis(words)
     first, end = _first_last(occupied)
     end[~np.any(occupied, axis=1)] = 0
-    return list(zip(first.tolist(), end.tolist(), strict=True))
+    return first, end
 
 
 def _pixel_bytes(dataset: Dataset, transfer_syntax: UID) -> bytes | memoryview:
@@ -339,20 +348,46 @@ class FrameReader:
         """The non-empty frames of ``indices`` unpacked at once, cropped to the box of all their
         set pixels (rows, and whole bytes of columns); None where all are empty. Only where
         :attr:`reads_blocks`: one unpacking per segment instead of numpy calls per frame, which
-        dominate the decoding of a SEG with thousands of small frames."""
-        occupied = [(index, *self._occupied_rows[index]) for index in indices]
-        kept = [(index, first, end) for index, first, end in occupied if end]
-        if not kept:
+        dominate the decoding of a SEG with thousands of small frames.
+
+        Frames that follow each other in the file (a segment's, as writers store them) are
+        scanned for their occupied rows here, just before their box is read: their pages are
+        mapped once. Others take the rows of the scan of all frames."""
+        frames = np.asarray(indices, dtype=np.int64)
+        if not frames.size:
             return None
-        frames = np.array([index for index, _, _ in kept], dtype=np.int64)
-        first_row = min(first for _, first, _ in kept)
-        end_row = max(end for _, _, end in kept)
-        band = self._packed[frames, first_row:end_row]
+        low, high = int(frames.min()), int(frames.max()) + 1
+        following = high - low == frames.size and bool(np.all(np.diff(frames) == 1))
+        if following:
+            first, end = _row_extents(self._packed[low:high])
+        else:
+            rows = [self._occupied_rows[index] for index in frames.tolist()]
+            first, end = np.array(rows, dtype=np.int64).reshape(-1, 2).T
+        kept = np.flatnonzero(end)
+        if not kept.size:
+            self._release(low, high)
+            return None
+        first_row, end_row = int(first[kept].min()), int(end[kept].max())
+        # Fancy indexing copies the box's rows of each frame only.
+        band = self._packed[frames[kept], first_row:end_row]
         columns = np.flatnonzero(np.bitwise_or.reduce(band, axis=(0, 1)))
         first_byte, end_byte = int(columns[0]), int(columns[-1]) + 1
         bits = np.unpackbits(band[:, :, first_byte:end_byte], axis=2, bitorder="little")
-        self._release(int(frames.min()), int(frames.max()) + 1)
-        return Block(frames, first_row, first_byte * 8, bits.view(np.bool_))
+        self._release(low, high)
+        return Block(frames[kept], first_row, first_byte * 8, bits.view(np.bool_))
+
+    def blocks(self, groups: Sequence[Sequence[int]]) -> Iterator[Block | None]:
+        """:meth:`block` of each of ``groups`` in order, read a few ahead by a thread of their
+        own while the caller places those before (numpy scans, copies and places outside the
+        GIL: the two overlap on two cores)."""
+        with ThreadPoolExecutor(1, thread_name_prefix="segmesh-blocks") as reader:
+            ahead: deque[Future[Block | None]] = deque()
+            for group in groups:
+                ahead.append(reader.submit(self.block, group))
+                if len(ahead) > _BLOCKS_AHEAD:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
 
     def whole_frames(self) -> Iterator[tuple[int, PixelArray]]:
         """(frame index, frame (rows, columns)) of every frame in order, uncropped: uint8 or
