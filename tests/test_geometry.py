@@ -11,9 +11,8 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import ExplicitVRLittleEndian
 
-from segmesh.dicom.attributes import uid_text, unsigned_short
 from segmesh.errors import BrokenFileError, UnprocessableError
 from segmesh.geometry import geometry_from_images
 
@@ -163,29 +162,3 @@ def test_decimals_read_from_the_file_as_pydicom_reads_them() -> None:
     broken[position.tag] = position._replace(value=b"1\\abc\\3 ", length=8)
     with pytest.raises(BrokenFileError, match="ImagePositionPatient"):
         geometry_from_images([broken, raw_read(image([1, 2, 4]))])
-
-
-@pytest.mark.parametrize("implicit", [False, True])
-def test_uids_and_sizes_read_from_the_file_as_pydicom_reads_them(implicit: bool) -> None:
-    """uid_text and unsigned_short read raw bytes (padded UIDs, implicit VR); pydicom what
-    they cannot (several values, values already converted, absent ones)."""
-    ds = image([0, 0, 0])
-    ds.FrameOfReferenceUID = "1.2.3.40"  # even length: no padding
-    ds.SOPInstanceUID = "1.2.3.4"  # odd: padded with a null
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
-    buffer = BytesIO()
-    ds.save_as(buffer, implicit_vr=implicit, little_endian=True)
-    raw, converted = (dcmread(BytesIO(buffer.getvalue()), force=True) for _ in range(2))
-    for keyword in ("FrameOfReferenceUID", "SOPInstanceUID"):
-        assert isinstance(raw.get_item(keyword), RawDataElement)
-        assert uid_text(raw, keyword) == str(converted.get(keyword, ""))
-    for keyword in ("Rows", "Columns"):
-        assert isinstance(raw.get_item(keyword), RawDataElement)
-        assert unsigned_short(raw, keyword) == int(converted[keyword].value)
-    assert (uid_text(raw, "SeriesDescription"), unsigned_short(raw, "BitsStored", 7)) == ("", 7)
-    several = raw.get_item("FrameOfReferenceUID")
-    assert isinstance(several, RawDataElement)
-    raw[several.tag] = several._replace(value=b"1.2\\3.4\0", length=8)
-    assert uid_text(raw, "FrameOfReferenceUID") == str(["1.2", "3.4"])
-    assert uid_text(converted, "SOPInstanceUID") == "1.2.3.4"  # converted by now

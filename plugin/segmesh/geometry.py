@@ -30,7 +30,7 @@ from .dicom.attributes import (
     float_values,
     functional_group_item,
     pixel_spacing,
-    uid_text,
+    text_value,
     unsigned_short,
 )
 from .errors import UnprocessableError
@@ -373,7 +373,7 @@ def geometry_from_images(
     """
     if not datasets:
         raise UnprocessableError("Empty series", "the referenced series holds no images")
-    frame_of_reference_uids = {uid_text(ds, "FrameOfReferenceUID") for ds in datasets}
+    frame_of_reference_uids = {text_value(ds, "FrameOfReferenceUID") for ds in datasets}
     if len(frame_of_reference_uids) != 1 or "" in frame_of_reference_uids:
         raise UnprocessableError(
             "No single frame of reference",

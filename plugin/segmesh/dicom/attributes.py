@@ -129,20 +129,24 @@ def decimal_values(dataset: Dataset, keyword: str) -> Any:
     return dataset.get(keyword)
 
 
-def uid_text(dataset: Dataset, keyword: str) -> str:
-    """The UI attribute ``keyword`` as ``str(dataset.get(keyword, ""))`` gives it: taken from
-    the bytes read where pydicom has not converted them yet (its conversion takes about 20 us
-    a value: 300 CT headers' frame of reference and instance UIDs, 0.012 s)."""
+def text_value(dataset: Dataset, keyword: str) -> str:
+    """The text attribute ``keyword`` (CS, SH, LO or UI) as ``str(dataset.get(keyword, ""))``
+    gives it: taken from the bytes read where pydicom has not converted them yet (its
+    conversion takes about 20 us a value: 300 CT headers' frame of reference and instance
+    UIDs, 0.012 s). Only plain ASCII of one value: pydicom decodes the rest (character sets,
+    their escapes, several values)."""
     raw = dataset.get_item(keyword)
-    if isinstance(raw, RawDataElement) and isinstance(raw.value, bytes) and b"\\" not in raw.value:
-        return raw.value.decode("latin-1").rstrip("\0 ")
+    if isinstance(raw, RawDataElement) and isinstance(raw.value, bytes):
+        value = raw.value
+        if value.isascii() and b"\\" not in value and b"\x1b" not in value:
+            return value.decode("ascii").rstrip(" \0")
     return str(dataset.get(keyword, ""))
 
 
 def unsigned_short(dataset: Dataset, keyword: str, default: int = 0) -> int:
     """The US attribute ``keyword`` (Rows, Columns) as ``int(dataset.get(keyword, default))``
     gives it, from the bytes read where pydicom has not converted them yet (see
-    :func:`uid_text`)."""
+    :func:`text_value`)."""
     raw = dataset.get_item(keyword)
     if (
         isinstance(raw, RawDataElement)
@@ -214,9 +218,13 @@ def code_to_json(item: Dataset | None) -> dict[str, str] | None:
     """A code sequence item as {CodeValue, CodingSchemeDesignator, CodeMeaning}."""
     if item is None:
         return None
-    value = item.get("CodeValue") or item.get("LongCodeValue") or item.get("URNCodeValue") or ""
+    value = (
+        text_value(item, "CodeValue")
+        or str(item.get("LongCodeValue") or "")
+        or str(item.get("URNCodeValue") or "")
+    )
     return {
-        "CodeValue": str(value),
-        "CodingSchemeDesignator": str(item.get("CodingSchemeDesignator", "")),
-        "CodeMeaning": str(item.get("CodeMeaning", "")),
+        "CodeValue": value,
+        "CodingSchemeDesignator": text_value(item, "CodingSchemeDesignator"),
+        "CodeMeaning": text_value(item, "CodeMeaning"),
     }

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut
 
-from ..dicom.attributes import code_to_json, first_item
+from ..dicom.attributes import code_to_json, first_item, text_value
 from ..dicom.color import RGB, cielab_to_rgb, default_color
 from ..dicom.sop_classes import Kind
 from ..errors import BrokenFileError, UnprocessableError
@@ -58,14 +58,14 @@ def _segment(dataset: Dataset, item: Dataset) -> Segment:
     attributes: dict[str, Any] = {
         "Category": code_to_json(first_item(item, "SegmentedPropertyCategoryCodeSequence")),
         "Type": code_to_json(property_type),
-        "AlgorithmType": str(item.get("SegmentAlgorithmType", "")),
+        "AlgorithmType": text_value(item, "SegmentAlgorithmType"),
     }
     modifier = first_item(property_type or Dataset(), "SegmentedPropertyTypeModifierCodeSequence")
     if modifier is not None:
         attributes["TypeModifier"] = code_to_json(modifier)
     if "SegmentDescription" in item:
-        attributes["Description"] = str(item.SegmentDescription)
-    return Segment(number, str(item.get("SegmentLabel", "")), color, attributes=attributes)
+        attributes["Description"] = text_value(item, "SegmentDescription")
+    return Segment(number, text_value(item, "SegmentLabel"), color, attributes=attributes)
 
 
 def _padding_value(dataset: Dataset) -> int | None:

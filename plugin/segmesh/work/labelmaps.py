@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .. import timings
-from ..dicom.attributes import uid_text
+from ..dicom.attributes import text_value
 from ..dicom.malformed import as_broken_file
 from ..formats.export import ExportedFile, Format, export
 from ..formats.nifti import nifti_labelmap
@@ -127,7 +127,7 @@ class DecodeLabelMap:
             planes = {}
             if headers is not None:  # their planes were found once, as the grid was made
                 pairs = zip(headers, headers.planes, strict=True)
-                planes = {uid_text(ds, "SOPInstanceUID"): image[0] for ds, image in pairs}
+                planes = {text_value(ds, "SOPInstanceUID"): image[0] for ds, image in pairs}
             if self.file is None:
                 with timings.stage("layers-out"):
                     layers, file = PackedArray.write(labelmap.layers, self.layers_path), None
