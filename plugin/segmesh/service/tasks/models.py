@@ -10,7 +10,6 @@ import datetime
 import hashlib
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -47,15 +46,10 @@ from .. import store
 from ..host import Host
 from .context import TaskContext
 from .labelmaps import load_labelmap
+from .model_stores import ModelStores
 from .outputs import SourceOutputs
-from .printability import keep_printability
 
 P = TypeVar("P")
-
-#: Models a job sends Orthanc at once: Orthanc parses and writes one file while it indexes
-#: another (300 files of 50 KB on 1.10.1, 2 cores: 0.64 s two at a time, 0.94 s one by one;
-#: three at a time no faster).
-STORING_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -202,40 +196,8 @@ def _store_plans(
             yield build(plan, output)
 
     metrics = context.metrics
-
-    def store(model: BuiltModel, temporary: ExitStack) -> dict[str, Any]:
-        """One model stored, then its report kept (in a storing thread)."""
-        with temporary:
-            stored = outputs.store_file(model.path)
-        with metrics.timed("segmesh_models_reports_seconds_total"):
-            new = stored.get("Status") == "Success"
-            keep_printability(context.host, stored["ID"], model.printability, new)
-        return stored
-
-    instances = []
-    series: list[str] = []
-    # The models being stored, oldest first: answered and counted in the plans' order.
-    storing: deque[tuple[_ModelPlan[P], BuiltModel, ExitStack, Future[dict[str, Any]]]] = deque()
-
-    def finish_oldest() -> None:
-        plan, model, _, future = storing.popleft()
-        stored = future.result()
-        series[:] = [stored["ParentSeries"]]
-        instances.append(
-            {
-                "ID": stored["ID"],
-                "Segment": plan.segment,
-                "Label": plan.label,
-                "Triangles": model.triangles,
-                "VolumeMl": model.volume_ml,
-                "Printability": model.printability.to_json(),
-                "Status": stored.get("Status", ""),
-            }
-        )
-        context.progress(len(instances), total)
-
+    stores = ModelStores(context, outputs, total)
     built_models = context.workers.imap(works())
-    threads = ThreadPoolExecutor(STORING_AT_ONCE, thread_name_prefix="segmesh-store")
     try:
         with metrics.timed("segmesh_mesh_seconds_total"):
             # Each step of the thread handing the models over timed apart (the benchmark of a
@@ -244,29 +206,20 @@ def _store_plans(
             for model in metrics.timed_items(built_models, "segmesh_models_waiting_seconds_total"):
                 plan, temporary = pending.popleft()
                 context.check_cancelled()
-                with metrics.timed("segmesh_models_storing_seconds_total"):
-                    while len(storing) >= STORING_AT_ONCE:
-                        finish_oldest()
-                storing.append((plan, model, temporary, threads.submit(store, model, temporary)))
-            with metrics.timed("segmesh_models_storing_seconds_total"):
-                while storing:
-                    finish_oldest()
+                stores.add({"Segment": plan.segment, "Label": plan.label}, model, temporary)
+            stores.finish()
         outputs.finish()
     except BaseException:
         # The stores under way end first: what they stored is deleted with the rest.
-        for *_, future in storing:
-            future.cancel()
-        wait([future for *_, future in storing])
+        stores.abandon()
         outputs.discard()
         raise
     finally:
-        threads.shutdown(wait=True, cancel_futures=True)
+        stores.close()
         built_models.close()
         for _, temporary in pending:
             temporary.close()
-        for _, _, temporary, _ in storing:
-            temporary.close()
-    return {"Series": series[0], "Instances": instances, "Skipped": skipped}
+    return {"Series": stores.series, "Instances": stores.instances, "Skipped": skipped}
 
 
 @dataclass(frozen=True)
