@@ -18,7 +18,8 @@ Input: the 100-segment BINARY SEG on a 512 x 512 x 300 CT of ``bench_service.py`
   copy of the SEG stored anew (nothing of it cached or attached), until its labels are read,
   with the stages the route answers in ``Server-Timing`` (index calls, the source's file,
   the attachment look-up, the hand-over to the worker, the worker's image headers, decode,
-  and the layers written while a thread encodes the npz, the layers read back) and what is left:
+  and the layers written while a thread encodes the npz, the hand-back, the layers and the
+  npz read back) and what is left:
   sending the answer, and the client reading it (``numpy.load``).
 
 Medians of ``--repeats``; timings only, never a test. The machine's load is printed with them.

@@ -128,6 +128,7 @@ def test_the_first_request_says_where_its_time_went(
         "images",
         "decode",
         "layers-out+encode",
+        "handback",
         "layers-back",
         "total",
     ]

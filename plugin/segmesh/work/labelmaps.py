@@ -3,6 +3,7 @@ read."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -76,6 +77,9 @@ class DecodedLabelMap:
     planes: dict[str, Plane]
     #: The worker's stages (reading the images' headers, decoding, writing the layers).
     stages: tuple[tuple[str, float], ...] = ()
+    #: When the worker began and ended (``time.perf_counter``: on Linux the system's monotonic
+    #: clock, the same in every process), so that the caller tells handing over from back.
+    span: tuple[float, float] = (0.0, 0.0)
     #: The label map as the file asked for (:attr:`DecodeLabelMap.file`).
     file: WrittenFile | None = None
 
@@ -111,6 +115,7 @@ class DecodeLabelMap:
     @as_broken_file
     def run(self) -> DecodedLabelMap:
         """Decoded, the images' planes kept and the layers written."""
+        began = time.perf_counter()
         with timings.recording() as stages:
             with timings.stage("images"):
                 if isinstance(self.grid, SeriesGrid):
@@ -134,8 +139,9 @@ class DecodeLabelMap:
             else:
                 with timings.stage("layers-out+encode"):
                     layers, file = _written_with_file(labelmap, self.layers_path, self.file)
+        span = (began, time.perf_counter())
         return DecodedLabelMap(
-            layers, labelmap.geometry, labelmap.segments, planes, tuple(stages), file
+            layers, labelmap.geometry, labelmap.segments, planes, tuple(stages), span, file
         )
 
 

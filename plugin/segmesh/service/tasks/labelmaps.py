@@ -21,7 +21,7 @@ from ...formats.export import Format
 from ...options import Grid, LabelMapOptions
 from ...source_description import SourceDescription
 from ...sources import describe
-from ...work import DecodeLabelMap, FileOut, NativeGrid, SeriesGrid
+from ...work import DecodedLabelMap, DecodeLabelMap, FileOut, NativeGrid, SeriesGrid
 from ...worker_io.packed_files import temporary_path
 from ...worker_io.storage_area import StoredFile
 from .. import store
@@ -168,7 +168,7 @@ def _decoded(
         temporary_path(".file", remove_later=True) as file_path,
         context.metrics.timed("segmesh_decode_seconds_total"),
     ):
-        start = time.perf_counter()
+        sent = time.perf_counter()
         decoded = context.workers.run(
             DecodeLabelMap(
                 source_path=source.path,
@@ -181,14 +181,10 @@ def _decoded(
                 file=None if file_format is None else FileOut(file_format, file_path),
             )
         )
-        # What the worker did not spend in its own stages went to handing the work over.
-        in_worker = sum(seconds for _, seconds in decoded.stages)
-        timings.add("handover", time.perf_counter() - start - in_worker)
-        for name, seconds in decoded.stages:
-            timings.add(name, seconds)
+        _add_worker_stages(decoded, sent, time.perf_counter())
         with timings.stage("layers-back"):
             labelmap = decoded.read()
-        file = None if decoded.file is None else decoded.file.read()
+            file = None if decoded.file is None else decoded.file.read()
     return LoadedSource(
         source.dataset,
         source.description,
@@ -200,6 +196,20 @@ def _decoded(
         file_uuid,
         file=file,
     )
+
+
+def _add_worker_stages(decoded: DecodedLabelMap, sent: float, received: float) -> None:
+    """The worker's stages, and handing the work over (``sent``: when it was) and back
+    (``received``), told apart by when the worker began and ended where its clock is this
+    process's (else both as the handover)."""
+    began, ended = decoded.span
+    apart = sent <= began <= ended <= received
+    in_worker = sum(seconds for _, seconds in decoded.stages)
+    timings.add("handover", began - sent if apart else received - sent - in_worker)
+    for name, seconds in decoded.stages:
+        timings.add(name, seconds)
+    if apart:
+        timings.add("handback", received - ended)
 
 
 def _is_current(host: Host, loaded: LoadedSource, file_uuid: str) -> bool:
