@@ -59,6 +59,25 @@ class Plane:
     columns: int
     source: tuple[int, int] = (0, 0)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as floats: numpy pickles each small array at more cost than the plane's own
+        # (the 300 planes a worker sends back with a label map: 3 ms, against 1 ms so).
+        values = (self.position.tolist(), self.orientation.tolist(), self.pixel_spacing.tolist())
+        return (_unpickled_plane, (*values, self.rows, self.columns, self.source))
+
+
+def _unpickled_plane(
+    position: list[float],
+    orientation: list[float],
+    pixel_spacing: list[float],
+    rows: int,
+    columns: int,
+    source: tuple[int, int],
+) -> Plane:
+    return Plane(
+        np.array(position), np.array(orientation), np.array(pixel_spacing), rows, columns, source
+    )
+
 
 @dataclass(frozen=True, eq=False)
 class VolumeGeometry:
