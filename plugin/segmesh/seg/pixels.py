@@ -14,9 +14,8 @@ from __future__ import annotations
 import functools
 import mmap
 import os
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -54,8 +53,6 @@ PixelArray = npt.NDArray[Any]
 #: Frames of 1-bit pixel data scanned for their occupied rows at once, by all the scanning
 #: threads together (32 MB of 512 x 512: the mapped pages held before they are released).
 _SCANNED_FRAMES = 1024
-#: Blocks read ahead of the one placed (:meth:`FrameReader.blocks`).
-_BLOCKS_AHEAD = 2
 #: The threads that scan (:func:`_scanners`): one per core, up to 4.
 _SCANNING_THREADS = min(os.cpu_count() or 1, 4)
 
@@ -375,19 +372,6 @@ class FrameReader:
         bits = np.unpackbits(band[:, :, first_byte:end_byte], axis=2, bitorder="little")
         self._release(low, high)
         return Block(frames[kept], first_row, first_byte * 8, bits.view(np.bool_))
-
-    def blocks(self, groups: Sequence[Sequence[int]]) -> Iterator[Block | None]:
-        """:meth:`block` of each of ``groups`` in order, read a few ahead by a thread of their
-        own while the caller places those before (numpy scans, copies and places outside the
-        GIL: the two overlap on two cores)."""
-        with ThreadPoolExecutor(1, thread_name_prefix="segmesh-blocks") as reader:
-            ahead: deque[Future[Block | None]] = deque()
-            for group in groups:
-                ahead.append(reader.submit(self.block, group))
-                if len(ahead) > _BLOCKS_AHEAD:
-                    yield ahead.popleft().result()
-            while ahead:
-                yield ahead.popleft().result()
 
     def whole_frames(self) -> Iterator[tuple[int, PixelArray]]:
         """(frame index, frame (rows, columns)) of every frame in order, uncropped: uint8 or

@@ -250,11 +250,10 @@ def seg_to_labelmap(
             "Malformed SEG", f"frames reference segments {stray} that SegmentSequence lacks"
         )
     frames_of = _frames_by_segment(frames.segment_numbers)
-    groups = [frames_of.get(segment.number, []) for segment in segments]
-    in_blocks = threshold is None and reader.reads_blocks
-    blocks = reader.blocks(groups) if in_blocks else iter([None] * len(groups))
-    for segment, indices, block in zip(segments, groups, blocks, strict=True):
-        if in_blocks:
+    for segment in segments:
+        indices = frames_of.get(segment.number, [])
+        if threshold is None and reader.reads_blocks:
+            block = reader.block(indices)
             if block is None:
                 builder.add_patches(segment, [])
                 continue
