@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from .base import Mesh, paired_edges
+from .base import SORTED_EDGES_LIMIT, Mesh, directed_edges, paired_edges
 from .options import Smoothing
 
 #: Taubin's pass band: the shrinking step and the (larger, negative) inflating step.
@@ -28,21 +28,27 @@ def _neighbour_average(mesh: Mesh) -> sparse.csr_matrix:
     indices and int8 counts, made symmetric by adding its transpose where the mesh is not a
     closed 2-manifold (:func:`~segmesh.mesh.base.paired_edges`): the neighbours of the six
     directed edges a face has, with half their arrays (for a model of millions of triangles,
-    those edge arrays are the largest of the whole meshing, model file aside)."""
+    those edge arrays are the largest of the whole meshing, model file aside). A small closed
+    2-manifold's come sorted (:func:`~segmesh.mesh.base.directed_edges`): the same canonical
+    matrix, so the same products to the bit, in half the time."""
     n = len(mesh.vertices)
+    paired = paired_edges(mesh.faces, n)
+    if paired and len(mesh.faces) <= SORTED_EDGES_LIMIT:
+        starts, neighbours = directed_edges(mesh.faces, n)
+        degree = np.diff(starts)
+        return sparse.csr_matrix(
+            (np.repeat(1.0 / np.maximum(degree, 1.0), degree), neighbours, starts), shape=(n, n)
+        )
     faces = mesh.faces.astype(np.int32) if n < 2**31 else mesh.faces
     rows = faces.ravel()  # a, b, c of each face
     columns = np.roll(faces, -1, axis=1).ravel()  # b, c, a
     counts = np.ones(len(rows), dtype=np.int8)
     directed = sparse.csr_matrix((counts, (rows, columns)), shape=(n, n))
     del faces, rows, columns, counts
-    if paired_edges(mesh.faces, n):
-        # A closed 2-manifold's directed edges already hold each edge both ways: the same
-        # neighbours (and, both canonical, the same arrays) as with the transpose added.
-        adjacency = directed
-    else:
-        # Counts of 1 or 2 (no more faces share an edge of a surface): int8 holds their sums.
-        adjacency = sparse.csr_matrix(directed + directed.T)
+    # A large closed 2-manifold's directed edges already hold each edge both ways: the same
+    # neighbours (and, both canonical, the same arrays) as with the transpose added. Other
+    # meshes' counts are 1 or 2 (no more faces share an edge of a surface): int8 holds them.
+    adjacency = directed if paired else sparse.csr_matrix(directed + directed.T)
     del directed
     adjacency.sort_indices()
     # Each neighbour once: divide by the degree row by row in place (a product with a
