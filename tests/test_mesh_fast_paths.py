@@ -158,7 +158,7 @@ def test_icon_steps_are_the_forms_they_replaced(
     np.testing.assert_array_equal(
         front, ndimage.minimum_filter(buffer, size=3, mode="constant", cval=np.inf)
     )
-    finite = np.isfinite(front)
+    finite: BoolArray = np.isfinite(front)
     inside = icon._square_minimum(finite, False)
     np.testing.assert_array_equal(inside, ndimage.binary_erosion(finite, np.ones((3, 3), bool)))
     for mine, theirs in zip(icon._slopes(front, inside), padded_slopes(front, inside), strict=True):
