@@ -67,7 +67,8 @@ def smooth(mesh: Mesh, smoothing: Smoothing, iterations: int) -> Mesh:
     if smoothing is Smoothing.NONE or iterations == 0 or not len(mesh.faces):
         return mesh
     average = _neighbour_average(mesh)
-    vertices = mesh.vertices.copy()
+    # C-ordered float64, as the kernel reads them (and its output's ravel() is a view).
+    vertices = np.array(mesh.vertices, dtype=np.float64, order="C")
     count = len(vertices)
     # One (N, 3) step, written over by each product.
     step = np.empty_like(vertices)
