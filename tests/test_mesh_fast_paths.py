@@ -127,12 +127,12 @@ def test_small_meshes_shells_are_the_large_ones(
     half edges and on two edges a face; a single shell's figures against its faces' sums."""
     paired = paired_edges(mesh.faces, len(mesh.vertices))
     fast = shells_in_order(mesh, paired)
-    components, labels = report._components(mesh.faces, len(mesh.vertices), paired)
+    components, labels = report._components(mesh, paired)
     monkeypatch.setattr(report, "SORTED_EDGES_LIMIT", -1)
     for general in (shells_in_order(mesh, paired), shells_in_order(mesh, False)):
         np.testing.assert_allclose(fast[0], general[0], rtol=0, atol=1e-9)
         np.testing.assert_array_equal(fast[1], general[1])
-    general_components, general_labels = report._components(mesh.faces, len(mesh.vertices), False)
+    general_components, general_labels = report._components(mesh, False)
     assert components == general_components == len(np.unique(labels))
     # The same partition of the vertices, whatever each component's number.
     pairs = np.unique(np.stack([labels, general_labels]), axis=1)
@@ -203,3 +203,16 @@ def test_icon_steps_are_the_forms_they_replaced(
     np.testing.assert_array_equal(inside, ndimage.binary_erosion(finite, np.ones((3, 3), bool)))
     for mine, theirs in zip(icon._slopes(front, inside), padded_slopes(front, inside), strict=True):
         np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.parametrize("mesh", closed_meshes()[:3])
+def test_the_smoothed_mesh_keeps_its_edges_for_the_report(mesh: Mesh) -> None:
+    """Smoothing finds the faces' edges once; the smoothed mesh keeps them (its report asks
+    again), and its report is that of the same arrays anew."""
+    fresh = Mesh(mesh.vertices.copy(), mesh.faces.copy())
+    smoothed = smoothing.smooth(fresh, Smoothing.TAUBIN, 20)
+    assert smoothed.faces is fresh.faces
+    assert smoothed.sorted_edges is fresh.sorted_edges
+    assert smoothed.paired is True
+    anew = Mesh(smoothed.vertices.copy(), smoothed.faces.copy())
+    assert report.printability(smoothed, 1.5) == report.printability(anew, 1.5)

@@ -34,6 +34,27 @@ class Mesh:
         """Number of triangles."""
         return len(self.faces)
 
+    @cached_property
+    def paired(self) -> bool:
+        """Whether the faces' edges pair (:func:`paired_edges`). Cached, and kept by
+        :meth:`moved`: smoothing asks, then the printability report of the smoothed mesh."""
+        return paired_edges(self.faces, len(self.vertices))
+
+    @cached_property
+    def sorted_edges(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        """The faces' :func:`directed_edges` (each vertex's neighbours where :attr:`paired`),
+        asked of small meshes only. Cached and kept likewise."""
+        return directed_edges(self.faces, len(self.vertices))
+
+    def moved(self, vertices: FloatArray) -> Mesh:
+        """This mesh with ``vertices`` (N, 3) in place of its own: the same faces, and so the
+        same edges, as far as they are known (:attr:`paired`, :attr:`sorted_edges`)."""
+        moved = Mesh(vertices, self.faces)
+        for name in ("paired", "sorted_edges"):
+            if name in self.__dict__:
+                moved.__dict__[name] = self.__dict__[name]
+        return moved
+
     def _face_terms(self) -> tuple[FloatArray, FloatArray]:
         """(M,) six times each face's signed tetrahedron volume from the origin, a . (b x c),
         and (M,) twice its area, |(b - a) x (c - a)|.

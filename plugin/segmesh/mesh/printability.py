@@ -28,7 +28,6 @@ from .base import (
     FloatArray,
     IntArray,
     Mesh,
-    directed_edges,
     paired_edges,
 )
 from .surfaces import SegmentCrop
@@ -100,7 +99,7 @@ def _rounded(values: FloatArray) -> list[float]:
 def printability(mesh: Mesh, thinnest_wall_mm: float | None) -> Printability:
     """The report of ``mesh``, with the wall estimated beforehand (see :func:`thinnest_wall`)."""
     vertices, faces = mesh.vertices, mesh.faces
-    paired = _paired_edges(vertices, faces)
+    paired = _paired_edges(vertices, faces, mesh)
     bounds = mesh.bounds
     volumes, boxes = _shells(mesh, paired, bounds)
     positive = volumes > 0
@@ -138,11 +137,12 @@ def _closed(faces: IntArray, vertex_count: int) -> bool:
     return bool((counts >= 2).all())
 
 
-def _paired_edges(vertices: FloatArray, faces: IntArray) -> bool:
+def _paired_edges(vertices: FloatArray, faces: IntArray, mesh: Mesh | None = None) -> bool:
     """Whether every edge of ``faces`` is on exactly two faces, once in each direction
-    (:func:`~segmesh.mesh.base.paired_edges`), and every corner is a finite vertex (as
-    float32): then manifold3d finds nothing wrong (it pairs each half edge with its one
-    reverse). False says nothing."""
+    (:func:`~segmesh.mesh.base.paired_edges`, or the :attr:`~Mesh.paired` of ``mesh``, these
+    arrays' mesh, where given: smoothing found it already), and every corner is a finite
+    vertex (as float32): then manifold3d finds nothing wrong (it pairs each half edge with its
+    one reverse). False says nothing."""
     count = len(vertices)
     limit = float(np.finfo(np.float32).max)
     if not len(faces) or int(faces.min()) < 0 or int(faces.max()) >= count:
@@ -150,7 +150,7 @@ def _paired_edges(vertices: FloatArray, faces: IntArray) -> bool:
     # min() and max() propagate a NaN; inf or a float32 overflow fail the bounds.
     if not -limit < float(vertices.min()) <= float(vertices.max()) < limit:
         return False
-    return paired_edges(faces, count)
+    return paired_edges(faces, count) if mesh is None else mesh.paired
 
 
 def _manifold(vertices: FloatArray, faces: IntArray) -> bool:
@@ -166,17 +166,16 @@ def _manifold(vertices: FloatArray, faces: IntArray) -> bool:
     return bool(solid.status() == manifold3d.Error.NoError)
 
 
-def _components(faces: IntArray, count: int, paired: bool) -> tuple[int, IntArray]:
-    """The number of connected components of the graph of ``faces``' edges on ``count``
-    vertices, and (count,) each vertex's component; ``paired``: whether the edges pair
-    (:func:`_paired_edges`)."""
+def _components(mesh: Mesh, paired: bool) -> tuple[int, IntArray]:
+    """The number of connected components of the graph of ``mesh``'s edges, and (N,) each
+    vertex's component; ``paired``: whether the edges pair (:func:`_paired_edges`)."""
+    faces, count = mesh.faces, len(mesh.vertices)
     if paired and len(faces) <= SORTED_EDGES_LIMIT:
         # Each edge both ways, sorted (a symmetric graph, whose strong components are its
         # components): no transpose to build for an undirected search, which took longer
         # than the rest on a small model.
-        row_starts, ends = directed_edges(faces, count)
+        row_starts, ends = mesh.sorted_edges
         graph = csr_matrix((np.ones(len(ends)), ends, row_starts), shape=(count, count))
-        del row_starts, ends
         components, labels = connected_components(graph, directed=True, connection="strong")
         return int(components), labels
     # int32 indices where they fit: the edge arrays of a scan's mesh are its largest here.
@@ -203,7 +202,7 @@ def _shells(
     in no particular order; ``paired``: whether the edges pair (:func:`_paired_edges`);
     ``bounds``: (2, 3) the mesh's (:attr:`Mesh.bounds`) where known already."""
     faces, count = mesh.faces, len(mesh.vertices)
-    components, labels = _components(faces, count, paired)
+    components, labels = _components(mesh, paired)
     if components == 1 and len(faces):
         # One shell holds every vertex (each on a face): the mesh's volume (its sign, the only
         # thing the report takes of it, the sum's whatever the order) and bounds.

@@ -12,7 +12,7 @@ from scipy import sparse
 # ``smooth`` to the products of ``average @ vertices``, bit for bit.
 from scipy.sparse._sparsetools import csr_matvecs
 
-from .base import SORTED_EDGES_LIMIT, Mesh, directed_edges, paired_edges
+from .base import SORTED_EDGES_LIMIT, Mesh
 from .options import Smoothing
 
 #: Taubin's pass band: the shrinking step and the (larger, negative) inflating step.
@@ -30,15 +30,15 @@ def _neighbour_average(mesh: Mesh) -> sparse.csr_matrix:
 
     Built from each face's three directed edges (a -> b, b -> c, c -> a) as a matrix of int32
     indices and int8 counts, made symmetric by adding its transpose where the mesh is not a
-    closed 2-manifold (:func:`~segmesh.mesh.base.paired_edges`): the neighbours of the six
+    closed 2-manifold (:attr:`~segmesh.mesh.base.Mesh.paired`): the neighbours of the six
     directed edges a face has, with half their arrays (for a model of millions of triangles,
     those edge arrays are the largest of the whole meshing, model file aside). A small closed
-    2-manifold's come sorted (:func:`~segmesh.mesh.base.directed_edges`): the same canonical
+    2-manifold's come sorted (:attr:`~segmesh.mesh.base.Mesh.sorted_edges`): the same canonical
     matrix, so the same products to the bit, in half the time."""
     n = len(mesh.vertices)
-    paired = paired_edges(mesh.faces, n)
+    paired = mesh.paired
     if paired and len(mesh.faces) <= SORTED_EDGES_LIMIT:
-        starts, neighbours = directed_edges(mesh.faces, n)
+        starts, neighbours = mesh.sorted_edges
         degree = np.diff(starts)
         return sparse.csr_matrix(
             (np.repeat(1.0 / np.maximum(degree, 1.0), degree), neighbours, starts), shape=(n, n)
@@ -92,4 +92,5 @@ def smooth(mesh: Mesh, smoothing: Smoothing, iterations: int) -> Mesh:
             step -= vertices
             step *= factor
             vertices += step
-    return Mesh(vertices, mesh.faces)
+    # The same faces: their edges, found here, serve the report too.
+    return mesh.moved(vertices)
