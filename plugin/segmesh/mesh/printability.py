@@ -17,13 +17,19 @@ from typing import Any
 import manifold3d
 import numpy as np
 from scipy import ndimage
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import UnprocessableError
 from ..geometry import VolumeGeometry
 from ..labelmap import BoolArray
-from .base import FloatArray, IntArray, Mesh, paired_edges
+from .base import (
+    SORTED_EDGES_LIMIT,
+    FloatArray,
+    IntArray,
+    Mesh,
+    paired_edges,
+)
 from .surfaces import SegmentCrop
 
 #: Crops above this many voxels (256^3) get no wall estimate: its distance transform and
@@ -93,8 +99,9 @@ def _rounded(values: FloatArray) -> list[float]:
 def printability(mesh: Mesh, thinnest_wall_mm: float | None) -> Printability:
     """The report of ``mesh``, with the wall estimated beforehand (see :func:`thinnest_wall`)."""
     vertices, faces = mesh.vertices, mesh.faces
-    paired = _paired_edges(vertices, faces)
-    volumes, boxes = _shells(mesh, paired)
+    paired = _paired_edges(vertices, faces, mesh)
+    bounds = mesh.bounds
+    volumes, boxes = _shells(mesh, paired, bounds)
     positive = volumes > 0
     outer = boxes[positive]
     # A loop over the negative shells only, each against every positive box at once: a noisy
@@ -112,8 +119,8 @@ def printability(mesh: Mesh, thinnest_wall_mm: float | None) -> Printability:
         bodies=len(volumes) - cavities,
         volume_ml=round(mesh.volume / 1000.0, 3),
         area_cm2=round(mesh.area / 100.0, 3),
-        bounds_min=_point(vertices.min(axis=0)),
-        bounds_max=_point(vertices.max(axis=0)),
+        bounds_min=_point(bounds[0]),
+        bounds_max=_point(bounds[1]),
         thinnest_wall_mm=thinnest_wall_mm,
     )
 
@@ -130,11 +137,12 @@ def _closed(faces: IntArray, vertex_count: int) -> bool:
     return bool((counts >= 2).all())
 
 
-def _paired_edges(vertices: FloatArray, faces: IntArray) -> bool:
+def _paired_edges(vertices: FloatArray, faces: IntArray, mesh: Mesh | None = None) -> bool:
     """Whether every edge of ``faces`` is on exactly two faces, once in each direction
-    (:func:`~segmesh.mesh.base.paired_edges`), and every corner is a finite vertex (as
-    float32): then manifold3d finds nothing wrong (it pairs each half edge with its one
-    reverse). False says nothing."""
+    (:func:`~segmesh.mesh.base.paired_edges`, or the :attr:`~Mesh.paired` of ``mesh``, these
+    arrays' mesh, where given: smoothing found it already), and every corner is a finite
+    vertex (as float32): then manifold3d finds nothing wrong (it pairs each half edge with its
+    one reverse). False says nothing."""
     count = len(vertices)
     limit = float(np.finfo(np.float32).max)
     if not len(faces) or int(faces.min()) < 0 or int(faces.max()) >= count:
@@ -142,7 +150,7 @@ def _paired_edges(vertices: FloatArray, faces: IntArray) -> bool:
     # min() and max() propagate a NaN; inf or a float32 overflow fail the bounds.
     if not -limit < float(vertices.min()) <= float(vertices.max()) < limit:
         return False
-    return paired_edges(faces, count)
+    return paired_edges(faces, count) if mesh is None else mesh.paired
 
 
 def _manifold(vertices: FloatArray, faces: IntArray) -> bool:
@@ -158,10 +166,18 @@ def _manifold(vertices: FloatArray, faces: IntArray) -> bool:
     return bool(solid.status() == manifold3d.Error.NoError)
 
 
-def _shells(mesh: Mesh, paired: bool) -> tuple[FloatArray, FloatArray]:
-    """(S,) signed volume mm^3 and (S, 2, 3) box (min, max corner) of each connected shell,
-    in no particular order; ``paired``: whether the edges pair (:func:`_paired_edges`)."""
+def _components(mesh: Mesh, paired: bool) -> tuple[int, IntArray]:
+    """The number of connected components of the graph of ``mesh``'s edges, and (N,) each
+    vertex's component; ``paired``: whether the edges pair (:func:`_paired_edges`)."""
     faces, count = mesh.faces, len(mesh.vertices)
+    if paired and len(faces) <= SORTED_EDGES_LIMIT:
+        # Each edge both ways, sorted (a symmetric graph, whose strong components are its
+        # components): no transpose to build for an undirected search, which took longer
+        # than the rest on a small model.
+        row_starts, ends = mesh.sorted_edges
+        graph = csr_matrix((np.ones(len(ends)), ends, row_starts), shape=(count, count))
+        components, labels = connected_components(graph, directed=True, connection="strong")
+        return int(components), labels
     # int32 indices where they fit: the edge arrays of a scan's mesh are its largest here.
     index = np.int32 if count < 2**31 else np.int64
     if paired:
@@ -175,8 +191,22 @@ def _shells(mesh: Mesh, paired: bool) -> tuple[FloatArray, FloatArray]:
         columns = faces[:, 1:].astype(index).ravel()
     edges = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, columns)), shape=(count, count))
     del rows, columns
-    _, labels = connected_components(edges, directed=False)
-    del edges
+    components, labels = connected_components(edges, directed=False)
+    return int(components), labels
+
+
+def _shells(
+    mesh: Mesh, paired: bool, bounds: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """(S,) signed volume mm^3 and (S, 2, 3) box (min, max corner) of each connected shell,
+    in no particular order; ``paired``: whether the edges pair (:func:`_paired_edges`);
+    ``bounds``: (2, 3) the mesh's (:attr:`Mesh.bounds`) where known already."""
+    faces, count = mesh.faces, len(mesh.vertices)
+    components, labels = _components(mesh, paired)
+    if components == 1 and len(faces):
+        # One shell holds every vertex (each on a face): the mesh's volume (its sign, the only
+        # thing the report takes of it, the sum's whatever the order) and bounds.
+        return np.asarray([mesh.volume]), (mesh.bounds if bounds is None else bounds)[np.newaxis]
     # The vertices faces use, in order (np.unique of the faces, without sorting 3 M corners).
     marked = np.zeros(count, dtype=bool)
     marked[faces] = True

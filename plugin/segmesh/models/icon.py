@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
-from scipy import ndimage
 
 from ..labelmap import BoolArray
 from ..mesh.base import IntArray, Mesh
@@ -27,10 +27,8 @@ SAMPLE_SPACING = 1.0
 #: over 50 cm).
 DEPTH_LEVELS = 1 << 20
 
-#: The 3 x 3 square: closing with it fills gaps of up to two pixels in the silhouette.
-SQUARE = np.ones((3, 3), dtype=bool)
-
 FloatArray = npt.NDArray[np.float64]
+Image = TypeVar("Image", npt.NDArray[np.float64], npt.NDArray[np.bool_])
 
 
 @cache
@@ -79,39 +77,55 @@ def _points(
 
 
 def _depth_buffer(pixels: npt.NDArray[np.intp], depths: FloatArray, size: int) -> FloatArray:
-    """(size, size) the smallest of ``depths`` in each of the flat ``pixels``, inf where none.
+    """(size, size) the smallest of ``depths`` in each of the flat ``pixels``, inf where none,
+    quantised to :data:`DEPTH_LEVELS` over the depths' range (rounded down).
 
-    One sort of (pixel, quantised depth) keys: the first key of each pixel holds its smallest
-    depth (about twice as fast as ``np.minimum.at``)."""
+    Each pixel's smallest depth first (``np.minimum.at``: the points are ten times the
+    pixels), quantised after: the quantisation is monotone, so the smallest depth's level is
+    the smallest of the levels (a sort of (pixel, level) keys took four times as long)."""
     low = float(depths.min())
     step = max(float(depths.max()) - low, 1e-6) / (DEPTH_LEVELS - 1)
-    keys = np.sort(pixels * DEPTH_LEVELS + ((depths - low) / step).astype(np.int64))
-    pixel = keys // DEPTH_LEVELS
-    first = np.empty(len(keys), dtype=bool)
-    first[0] = True
-    np.not_equal(pixel[1:], pixel[:-1], out=first[1:])
     buffer = np.full(size * size, np.inf)
-    buffer[pixel[first]] = low + (keys[first] % DEPTH_LEVELS) * step
+    np.minimum.at(buffer, pixels, depths)
+    found = np.isfinite(buffer)
+    buffer[found] = low + ((buffer[found] - low) / step).astype(np.int64) * step
     return buffer.reshape(size, size)
+
+
+def _square_minimum(image: Image, border: float | bool) -> Image:
+    """(rows, columns) the smallest of each pixel's 3 x 3 square of ``image`` (rows, columns),
+    ``border`` beyond its edges: ``ndimage.minimum_filter`` (or, of a boolean image,
+    ``ndimage.binary_erosion`` by the square) in a quarter of the time on an icon's size."""
+    rows, columns = image.shape
+    padded = np.full((rows + 2, columns + 2), border, dtype=image.dtype)
+    padded[1:-1, 1:-1] = image
+    across = np.minimum(np.minimum(padded[:-2], padded[1:-1]), padded[2:])
+    return np.minimum(np.minimum(across[:, :-2], across[:, 1:-1]), across[:, 2:])
 
 
 def _slopes(depth: FloatArray, inside: BoolArray) -> tuple[FloatArray, FloatArray]:
     """(size, size) depth change per pixel along columns and rows, from the neighbours inside
-    the silhouette (central where both are, one-sided at its edge, 0 where neither)."""
-    depth = np.where(inside, depth, 0.0)
-    padded = np.pad(depth, 1)
-    known = np.pad(inside, 1)
+    the silhouette (central where both are, one-sided at its edge, 0 where neither).
+
+    Where a neighbour is outside, the pixel's own depth stands for it: the difference is then
+    one-sided (halved only where both are in: exact, as dividing by the span was), and 0
+    where neither is."""
+    rows, columns = depth.shape
+    padded = np.zeros((rows + 2, columns + 2))
+    known = np.zeros((rows + 2, columns + 2), dtype=bool)
+    centre = padded[1:-1, 1:-1]
+    np.copyto(centre, depth, where=inside)
+    known[1:-1, 1:-1] = inside
     slopes = []
     for ahead, behind in (
         (np.s_[1:-1, 2:], np.s_[1:-1, :-2]),
         (np.s_[2:, 1:-1], np.s_[:-2, 1:-1]),
     ):
         has_ahead, has_behind = known[ahead], known[behind]
-        span = has_ahead.astype(np.float64) + has_behind
-        difference = np.where(has_ahead, padded[ahead], depth) - np.where(
-            has_behind, padded[behind], depth
-        )
-        slopes.append(np.where(span > 0, difference / np.maximum(span, 1.0), 0.0))
+        difference = np.where(has_ahead, padded[ahead], centre)
+        difference -= np.where(has_behind, padded[behind], centre)
+        difference *= np.where(has_ahead & has_behind, 0.5, 1.0)
+        slopes.append(difference)
     return slopes[0], slopes[1]
 
 
@@ -132,9 +146,10 @@ def icon_pixels(mesh: Mesh, size: int = ICON_SIZE) -> npt.NDArray[np.uint8]:
     depth = _depth_buffer(v.astype(np.intp) * size + u.astype(np.intp), depths, size)
     # The nearest surface within a pixel: fills gaps between points, hides back faces seen
     # through them, and (where finite) is the points' silhouette grown by a pixel ...
-    front = ndimage.minimum_filter(depth, size=3, mode="constant", cval=np.inf)
+    front = _square_minimum(depth, np.inf)
     # ... which, shrunk by a pixel, is the silhouette with its gaps closed.
-    inside = ndimage.binary_erosion(np.isfinite(front), SQUARE)
+    finite: BoolArray = np.isfinite(front)
+    inside = _square_minimum(finite, False)
     across, down = _slopes(front, inside)
     # A surface y = d(x, z) faces the viewer by 1 / |(dd/dx, -1, dd/dz)|; slopes in mm per mm.
     facing = 1.0 / np.sqrt(1.0 + (across * scale) ** 2 + (down * scale) ** 2)
