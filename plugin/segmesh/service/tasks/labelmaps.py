@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,7 +165,7 @@ def _decoded(
         grid = SeriesGrid(image_files=files)
     with (
         temporary_path(".labels", remove_later=True) as layers_path,
-        temporary_path(".file", remove_later=True) as file_path,
+        temporary_path(".file", remove_later=True) if file_format else nullcontext("") as file_path,
         context.metrics.timed("segmesh_decode_seconds_total"),
     ):
         sent = time.perf_counter()
