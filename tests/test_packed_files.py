@@ -1,14 +1,25 @@
-"""Unit tests of PackedArray: arrays written to disk and mapped back, small to pickle."""
+"""Unit tests of PackedArray: arrays written to disk (or to memory, handed back by a worker) and
+mapped back, small to pickle."""
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from segmesh.worker_io.packed_files import PackedArray, packed_array, remover, temporary_path
+from segmesh.worker_io import packed_files
+from segmesh.worker_io.packed_files import (
+    PackedArray,
+    packed_array,
+    remover,
+    temporary_path,
+    write_handed_back,
+)
 
 
 @pytest.mark.parametrize(
@@ -48,3 +59,58 @@ def test_a_temporary_path_is_removed_on_leaving(remove_later: bool) -> None:
     if remove_later:
         remover().submit(lambda: None).result()
     assert not path.exists()
+
+
+@pytest.mark.parametrize("remove_later", [False, True], ids=["removed", "removed later"])
+def test_a_temporary_path_in_memory_where_there_is_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, remove_later: bool
+) -> None:
+    """In memory, a temporary path is made in SHARED_MEMORY (here a folder of the test's own)
+    where that has ROOM_IN_MEMORY free, else in the temporary folder on disk; either way an
+    array written there is read back the same, and removed on leaving."""
+    shared = tmp_path / "shm"
+    shared.mkdir()
+    monkeypatch.setattr(packed_files, "SHARED_MEMORY", str(shared))
+    array = np.arange(4096, dtype=np.uint16).reshape(64, 64)
+    free = os.statvfs(shared).f_bavail * os.statvfs(shared).f_frsize
+    for room, folder in ((free, str(shared)), (free + (1 << 30), tempfile.gettempdir())):
+        monkeypatch.setattr(packed_files, "ROOM_IN_MEMORY", room)
+        with temporary_path(".labels", remove_later, in_memory=True) as name:
+            assert os.path.dirname(name) == folder
+            packed = PackedArray.write(array, name)
+            assert packed.path == name
+            np.testing.assert_array_equal(packed.read(), array)
+        if remove_later:
+            remover().submit(lambda: None).result()
+        assert not Path(name).exists()
+    assert list(shared.iterdir()) == []
+
+
+def test_memory_running_out_meanwhile_hands_back_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Room seen, then none left as the file is written (another write took it): written to
+    its name on disk, nothing left in memory, and that removed with the temporary path."""
+    shared = tmp_path / "shm"
+    shared.mkdir()
+    monkeypatch.setattr(packed_files, "SHARED_MEMORY", str(shared))
+    monkeypatch.setattr(packed_files, "ROOM_IN_MEMORY", 1)
+    real_write = packed_files._write
+
+    def full(path: str, data: bytes | memoryview) -> None:
+        if path.startswith(str(shared)):
+            Path(path).write_bytes(b"part")
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        real_write(path, data)
+
+    monkeypatch.setattr(packed_files, "_write", full)
+    with temporary_path(".file", in_memory=True) as name:
+        written = write_handed_back(b"abc" * 1000, name)
+        assert written == os.path.join(tempfile.gettempdir(), os.path.basename(name))
+        assert Path(written).read_bytes() == b"abc" * 1000
+        assert list(shared.iterdir()) == []
+    assert not Path(written).exists()
+    # A disk full where the path is on disk already: the caller's error.
+    monkeypatch.setattr(packed_files, "SHARED_MEMORY", str(tmp_path))
+    with pytest.raises(OSError, match="No space"):
+        write_handed_back(b"def", str(shared / "segmesh-x.file"))

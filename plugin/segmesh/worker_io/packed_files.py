@@ -1,10 +1,16 @@
 """Large arrays in files on disk: how label maps and image volumes travel to and from worker
 processes. An array pickled through a pipe is copied four times; a file is written once to the
-page cache and mapped by the reader."""
+page cache and mapped by the reader.
+
+What a worker hands back may go to a RAM file system instead (:data:`SHARED_MEMORY`, where it
+has room): its files are never written to a disk. On the disk's file system, writing a first
+label map's 78 MB of layers just after Orthanc had stored a file took 0.2 s instead of 0.03 s,
+in half the first requests (the journal's commit of the stored file in the way)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import math
 import os
@@ -17,6 +23,38 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+#: The RAM file system where :func:`temporary_path` puts what workers hand back, where it has
+#: room (:data:`ROOM_IN_MEMORY`).
+SHARED_MEMORY = "/dev/shm"
+#: Free space (bytes) :data:`SHARED_MEMORY` must have for a temporary path to be made there: room
+#: for the layers of a 1000-segment map (300 MB) a few times over.
+ROOM_IN_MEMORY = 1 << 30
+
+
+def _on_disk(path: str) -> str:
+    """The name a path in :data:`SHARED_MEMORY` has in the temporary folder on disk."""
+    return os.path.join(tempfile.gettempdir(), os.path.basename(path))
+
+
+def write_handed_back(data: bytes | memoryview, path: str) -> str:
+    """``data`` written to ``path`` (:func:`temporary_path`'s), or, where that is in
+    :data:`SHARED_MEMORY` and the room ran out there meanwhile, to its name on disk. The path
+    written."""
+    try:
+        _write(path, data)
+        return path
+    except OSError as error:
+        if error.errno != errno.ENOSPC or os.path.dirname(path) != SHARED_MEMORY:
+            raise
+        _remove(path)
+    _write(_on_disk(path), data)
+    return _on_disk(path)
+
+
+def _write(path: str, data: bytes | memoryview) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
 
 
 @dataclass(frozen=True)
@@ -31,10 +69,10 @@ class PackedArray:
 
     @classmethod
     def write(cls, array: npt.NDArray[Any], path: str) -> PackedArray:
-        """``array`` written to ``path`` (replacing what it held)."""
+        """``array`` written to ``path`` (replacing what it held; see
+        :func:`write_handed_back`)."""
         data = np.ascontiguousarray(array)
-        with open(path, "wb") as handle:
-            handle.write(data.reshape(-1).view(np.uint8).data)
+        path = write_handed_back(data.reshape(-1).view(np.uint8).data, path)
         return cls(path, data.dtype.str, tuple(int(n) for n in data.shape))
 
     def mapped(self) -> npt.NDArray[Any]:
@@ -86,12 +124,17 @@ def packed_array(array: npt.NDArray[Any]) -> Iterator[PackedArray]:
 
 
 @contextmanager
-def temporary_path(suffix: str, remove_later: bool = False) -> Iterator[str]:
+def temporary_path(
+    suffix: str, remove_later: bool = False, in_memory: bool = False
+) -> Iterator[str]:
     """The path of a new empty temporary file, removed on leaving: where a worker writes what
-    it sends back. ``remove_later``: removed by :func:`remover`'s thread, so that the caller
-    does not wait for it (removing the 78 MB layers of 100 segments on a 512 x 512 x 300 grid
-    frees their page cache: 0.03 s of the first label map's answer)."""
-    handle, path = tempfile.mkstemp(prefix="segmesh-", suffix=suffix)
+    it sends back. ``in_memory``: made in :data:`SHARED_MEMORY` where that has room (and then
+    also its name on disk removed, see :func:`write_handed_back`). ``remove_later``: removed by
+    :func:`remover`'s thread, so that the caller does not wait for it (removing the 78 MB
+    layers of 100 segments on a 512 x 512 x 300 grid frees their pages: 0.03 s of the first
+    label map's answer)."""
+    folder = SHARED_MEMORY if in_memory and _has_room(SHARED_MEMORY) else None
+    handle, path = tempfile.mkstemp(prefix="segmesh-", suffix=suffix, dir=folder)
     os.close(handle)
     try:
         yield path
@@ -105,9 +148,19 @@ def temporary_path(suffix: str, remove_later: bool = False) -> Iterator[str]:
             _remove(path)
 
 
+def _has_room(folder: str) -> bool:
+    try:
+        stats = os.statvfs(folder)
+    except OSError:  # no such file system here
+        return False
+    return stats.f_bavail * stats.f_frsize >= ROOM_IN_MEMORY
+
+
 def _remove(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+    in_memory = os.path.dirname(path) == SHARED_MEMORY
+    for name in (path, _on_disk(path)) if in_memory else (path,):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
 
 
 @functools.cache

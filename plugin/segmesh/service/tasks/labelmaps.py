@@ -155,7 +155,7 @@ def _decoded(
 ) -> LoadedSource:
     """Convert in a worker, which keeps only the images' headers (the grid needs no more).
     The source's file reaches it on disk, it fetches the series' files itself, and the layers
-    come back on disk (:mod:`segmesh.worker_io.packed_files`): nothing large is pickled, and no
+    come back in a file (:mod:`segmesh.worker_io.packed_files`): nothing large is pickled, and no
     image passes through Orthanc's interpreter. With ``file_format``, the worker also writes
     the label map as that file (:attr:`LoadedSource.file`)."""
     grid: SeriesGrid | NativeGrid = NativeGrid(spacing=options.spacing)
@@ -164,8 +164,12 @@ def _decoded(
             files = store.stored_series_files(context.host, source.series_id)
         grid = SeriesGrid(image_files=files)
     with (
-        temporary_path(".labels", remove_later=True) as layers_path,
-        temporary_path(".file", remove_later=True) if file_format else nullcontext("") as file_path,
+        temporary_path(".labels", remove_later=True, in_memory=True) as layers_path,
+        (
+            temporary_path(".file", remove_later=True, in_memory=True)
+            if file_format
+            else nullcontext("")
+        ) as file_path,
         context.metrics.timed("segmesh_decode_seconds_total"),
     ):
         sent = time.perf_counter()
