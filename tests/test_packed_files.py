@@ -114,3 +114,29 @@ def test_memory_running_out_meanwhile_hands_back_on_disk(
     monkeypatch.setattr(packed_files, "SHARED_MEMORY", str(tmp_path))
     with pytest.raises(OSError, match="No space"):
         write_handed_back(b"def", str(shared / "segmesh-x.file"))
+
+
+def test_an_array_kept_from_memory_is_mapped_and_from_disk_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept from SHARED_MEMORY (here a folder of the test's own), an array is mapped, not
+    copied: the same values, writable without writing to the file, and still there once the
+    file is gone. From anywhere else it is read into memory."""
+    shared = tmp_path / "shm"
+    shared.mkdir()
+    monkeypatch.setattr(packed_files, "SHARED_MEMORY", str(shared))
+    array = np.arange(2 * 3 * 4, dtype=np.uint16).reshape(2, 3, 4)
+    in_memory = PackedArray.write(array, str(shared / "segmesh-a.labels"))
+    on_disk = PackedArray.write(array, str(tmp_path / "segmesh-b.labels"))
+    mapped, read = in_memory.kept(), on_disk.kept()
+    assert isinstance(mapped.base, np.memmap)
+    assert not isinstance(read.base, np.memmap)
+    for kept in (mapped, read):
+        np.testing.assert_array_equal(kept, array)
+        assert kept.flags.writeable
+    mapped[0, 0, 0] = 99
+    os.unlink(in_memory.path)
+    assert mapped[0, 0, 0] == 99
+    np.testing.assert_array_equal(mapped[1], array[1])
+    empty = PackedArray.write(np.zeros((0, 4), np.uint8), str(shared / "segmesh-c.labels"))
+    assert empty.kept().shape == (0, 4)

@@ -85,8 +85,8 @@ class DecodedLabelMap:
     file: WrittenFile | None = None
 
     def read(self) -> LabelMap:
-        """The label map, its layers read into memory."""
-        return LabelMap(self.layers.read(), self.geometry, self.segments)
+        """The label map, its layers kept in memory (:meth:`PackedArray.kept`)."""
+        return LabelMap(self.layers.kept(), self.geometry, self.segments)
 
 
 @dataclass(frozen=True, slots=True)

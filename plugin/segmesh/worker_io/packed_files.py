@@ -83,6 +83,15 @@ class PackedArray:
             return empty
         return np.asarray(np.memmap(self.path, np.dtype(self.dtype), "r", shape=self.shape))
 
+    def kept(self) -> npt.NDArray[Any]:
+        """The array for the caller to keep (the file may go afterwards): where the file is in
+        :data:`SHARED_MEMORY`, mapped copy-on-write (no copy, no new memory: reading 300 MB of
+        layers into new memory took 0.4 to 0.9 s on a virtual machine), else read (a file on
+        disk that stayed mapped would be written to the disk)."""
+        if os.path.dirname(self.path) != SHARED_MEMORY or not math.prod(self.shape):
+            return self.read()
+        return np.asarray(np.memmap(self.path, np.dtype(self.dtype), "c", shape=self.shape))
+
     def read(self) -> npt.NDArray[Any]:
         """The array read into memory (the file may go afterwards)."""
         count = math.prod(self.shape)
