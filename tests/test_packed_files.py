@@ -71,6 +71,7 @@ def test_a_temporary_path_in_memory_where_there_is_room(
     shared = tmp_path / "shm"
     shared.mkdir()
     monkeypatch.setattr(packed_files, "SHARED_MEMORY", str(shared))
+    monkeypatch.setattr(packed_files, "_ram_file_systems", lambda: frozenset({str(shared)}))
     array = np.arange(4096, dtype=np.uint16).reshape(64, 64)
     free = os.statvfs(shared).f_bavail * os.statvfs(shared).f_frsize
     for room, folder in ((free, str(shared)), (free + (1 << 30), tempfile.gettempdir())):
@@ -94,6 +95,7 @@ def test_memory_running_out_meanwhile_hands_back_on_disk(
     shared = tmp_path / "shm"
     shared.mkdir()
     monkeypatch.setattr(packed_files, "SHARED_MEMORY", str(shared))
+    monkeypatch.setattr(packed_files, "_ram_file_systems", lambda: frozenset({str(shared)}))
     monkeypatch.setattr(packed_files, "ROOM_IN_MEMORY", 1)
     real_write = packed_files._write
 
@@ -140,3 +142,18 @@ def test_an_array_kept_from_memory_is_mapped_and_from_disk_read(
     np.testing.assert_array_equal(mapped[1], array[1])
     empty = PackedArray.write(np.zeros((0, 4), np.uint8), str(shared / "segmesh-c.labels"))
     assert empty.kept().shape == (0, 4)
+
+
+def test_only_a_ram_file_system_is_taken_for_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder on disk never passes for memory, whatever its room; a tmpfs with room does."""
+    monkeypatch.setattr(packed_files, "ROOM_IN_MEMORY", 0)
+    assert not packed_files._has_room(str(tmp_path))
+    assert not packed_files._has_room(str(tmp_path / "absent"))
+    tmpfs = sorted(packed_files._ram_file_systems())
+    if not tmpfs:
+        pytest.skip("no tmpfs mounted here")
+    assert packed_files._has_room(tmpfs[0])
+    monkeypatch.setattr(packed_files, "ROOM_IN_MEMORY", 1 << 62)
+    assert not packed_files._has_room(tmpfs[0])

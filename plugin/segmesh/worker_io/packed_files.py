@@ -158,11 +158,22 @@ def temporary_path(
 
 
 def _has_room(folder: str) -> bool:
-    try:
-        stats = os.statvfs(folder)
-    except OSError:  # no such file system here
+    """Whether ``folder`` is a RAM file system with :data:`ROOM_IN_MEMORY` free."""
+    if folder not in _ram_file_systems():
         return False
+    stats = os.statvfs(folder)
     return stats.f_bavail * stats.f_frsize >= ROOM_IN_MEMORY
+
+
+@functools.cache
+def _ram_file_systems() -> frozenset[str]:
+    """Where this process sees a tmpfs mounted (none where /proc is not)."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as mounts:
+            fields = [line.split() for line in mounts]
+    except OSError:
+        return frozenset()
+    return frozenset(field[1] for field in fields if len(field) > 2 and field[2] == "tmpfs")
 
 
 def _remove(path: str) -> None:
