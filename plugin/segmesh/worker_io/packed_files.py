@@ -161,7 +161,10 @@ def _has_room(folder: str) -> bool:
     """Whether ``folder`` is a RAM file system with :data:`ROOM_IN_MEMORY` free."""
     if folder not in _ram_file_systems():
         return False
-    stats = os.statvfs(folder)
+    try:
+        stats = os.statvfs(folder)
+    except OSError:  # mounted out of this process's sight (a chroot's own root)
+        return False
     return stats.f_bavail * stats.f_frsize >= ROOM_IN_MEMORY
 
 
