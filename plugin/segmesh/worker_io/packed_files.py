@@ -3,9 +3,10 @@ processes. An array pickled through a pipe is copied four times; a file is writt
 page cache and mapped by the reader.
 
 What a worker hands back may go to a RAM file system instead (:data:`SHARED_MEMORY`, where it
-has room): its files are never written to a disk. On the disk's file system, writing a first
-label map's 78 MB of layers just after Orthanc had stored a file took 0.2 s instead of 0.03 s,
-in half the first requests (the journal's commit of the stored file in the way)."""
+has room): its files are never written to a disk, and the caller maps them instead of copying
+them (:meth:`PackedArray.kept`). On the disk's file system (ext4 here), writing a first label
+map's 78 MB of layers just after Orthanc had stored a file took 0.2 s instead of 0.03 s in half
+the first requests; in /dev/shm, 0.03 s in all."""
 
 from __future__ import annotations
 
