@@ -5,6 +5,7 @@ slice (the frame-by-frame path); pixels mapped from the file."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,12 @@ def test_frames_in_any_order() -> None:
     check(with_frames(seg, frames[order], [groups[n] for n in order]), images, masks)
 
 
-def test_frames_scanned_in_parts_in_descending_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Frames in descending slice order (highdicom writes a segment's frames so), the
-    segments' frames interleaved in the file (no segment's frames follow each other), so that
-    their occupied rows are scanned in parts of 2 frames on the scanning threads (a large
-    SEG's are): the same voxels."""
-    monkeypatch.setattr(pixels, "_SCANNED_FRAMES", 4)
-    monkeypatch.setattr(pixels, "_SCANNING_THREADS", 2)  # parts of 2 frames
+def scanned_in_order(
+    monkeypatch: pytest.MonkeyPatch, order: Callable[[int], np.ndarray]
+) -> tuple[list[int], int]:
+    """The SEG of :func:`images_and_masks` with its frames stored in ``order(frame count)``,
+    checked voxel for voxel; the frame counts of each scan of all frames
+    (:func:`pixels.packed_rows`) it took, and its frame count."""
     scanned: list[int] = []
     original = pixels.packed_rows
 
@@ -82,9 +82,20 @@ def test_frames_scanned_in_parts_in_descending_order(monkeypatch: pytest.MonkeyP
     seg = binary_seg(images, masks)
     frames = pydicom.pixels.pixel_array(seg).reshape(-1, *SHAPE[1:])
     groups = list(seg.PerFrameFunctionalGroupsSequence)
-    order = np.r_[0 : len(frames) : 2, 1 : len(frames) : 2][::-1]
-    check(with_frames(seg, frames[order], [groups[n] for n in order]), images, masks)
-    assert sorted(scanned) == [1] * (len(frames) % 2) + [2] * (len(frames) // 2)
+    stored = order(len(frames))
+    check(with_frames(seg, frames[stored], [groups[n] for n in stored]), images, masks)
+    return scanned, len(frames)
+
+
+def test_frames_scanned_in_parts_in_descending_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames in descending slice order (highdicom writes a segment's frames so), the
+    segments' frames interleaved in the file (no segment's frames follow each other), so that
+    their occupied rows are scanned in parts of 2 frames on the scanning threads (a large
+    SEG's are): the same voxels."""
+    monkeypatch.setattr(pixels, "_SCANNED_FRAMES", 4)
+    monkeypatch.setattr(pixels, "_SCANNING_THREADS", 2)  # parts of 2 frames
+    scanned, count = scanned_in_order(monkeypatch, lambda n: np.r_[0:n:2, 1:n:2][::-1])
+    assert sorted(scanned) == [1] * (count % 2) + [2] * (count // 2)
 
 
 def test_a_segments_following_frames_are_scanned_with_its_block(
@@ -93,20 +104,7 @@ def test_a_segments_following_frames_are_scanned_with_its_block(
     """Each segment's frames following each other in the file (as writers store them), in
     descending slice order: scanned as each segment's block is read, no scan of all frames
     first; the same voxels."""
-    scanned: list[int] = []
-    original = pixels.packed_rows
-
-    def spy(packed: np.ndarray) -> list[tuple[int, int]]:
-        scanned.append(len(packed))
-        return original(packed)
-
-    monkeypatch.setattr(pixels, "packed_rows", spy)
-    images, masks = images_and_masks()
-    seg = binary_seg(images, masks)
-    frames = pydicom.pixels.pixel_array(seg).reshape(-1, *SHAPE[1:])
-    groups = list(seg.PerFrameFunctionalGroupsSequence)
-    order = np.arange(len(frames))[::-1]
-    check(with_frames(seg, frames[order], [groups[n] for n in order]), images, masks)
+    scanned, _ = scanned_in_order(monkeypatch, lambda n: np.arange(n)[::-1])
     assert scanned == []
 
 
