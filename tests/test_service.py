@@ -297,9 +297,15 @@ def test_an_automatic_run_starts_once_across_nodes_and_restarts(
 def test_images_that_never_come_end_the_run_as_a_failure(
     host: InMemoryHost, demo_study: DemoStudy, runners: Runners
 ) -> None:
+    """Once Orthanc's API answers: while it does not (Orthanc stopping), runs only wait."""
     seg_id = store_demo(host, demo_study, images=False)
     automatic = AutomaticRuns(products({}, True), -1, 0, runners("a"), host)
     automatic._consider(seg_id)
+    host.is_alive = False
+    automatic._poll()
+    assert [run["State"] for run in _runs(host, seg_id)] == ["Waiting", "Waiting"]
+    assert list(automatic._waiting) == [seg_id]
+    host.is_alive = True
     automatic._poll()
     [run_a, run_b] = _runs(host, seg_id)
     for run in (run_a, run_b):

@@ -226,6 +226,11 @@ class AutomaticRuns:
                     )
 
     def _poll(self) -> None:
+        # Orthanc closes its REST API before it tears down what in-process calls reach: a poll
+        # reaching in after that aborted Orthanc 1.10.1 as it stopped (boost::lock_error, a
+        # node stopped with a run waiting). Runs wait while the API does not answer.
+        if not self._waiting or not self.host.alive():
+            return
         for instance_id, images in list(self._waiting.items()):
             try:
                 self._advance(instance_id, images)
